@@ -1,0 +1,18 @@
+//! skimwatch: catches e-skimming (Magecart) code on checkout pages.
+//!
+//! The flow is a pipeline with one module per stage:
+//! [`capture`] (headless Chromium → [`model::Snapshot`]) → [`inventory`] (identity, hashing →
+//! [`model::Inventory`]) → [`compare`] (inventory vs [`model::Baseline`] → [`model::Finding`]s) →
+//! report (in the binary). Beside it, [`store`] keeps scans in SQLite and [`baseline`] keeps the
+//! approved state in reviewable files. [`scan`] runs the pipeline for a set of pages.
+
+pub mod baseline;
+pub mod capture;
+pub mod compare;
+pub mod config;
+pub mod inventory;
+pub mod model;
+pub mod pretty;
+pub mod scan;
+pub mod shop;
+pub mod store;

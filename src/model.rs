@@ -1,0 +1,403 @@
+//! Plain data passed between the pipeline stages: capture → inventory → compare → report.
+//!
+//! Nothing here touches the browser, the database or the filesystem, so every stage can be
+//! printed, serialised and unit-tested on its own. The JSON report (`ScanReport`) is a public
+//! contract used by release pipelines: field names and shapes only ever grow.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How a script came to run. Serialised in lower case; part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptKind {
+    /// `<script src=…>` in the HTML or inserted later by another script.
+    External,
+    /// An inline `<script>` block (or one written with `document.write`).
+    Inline,
+    /// An inline event-handler attribute such as `onload=` or `onerror=`.
+    Handler,
+    /// Code compiled by `eval`, `new Function` or a string timer.
+    Eval,
+    /// A `data:` or `blob:` URL script.
+    Data,
+    /// An ES module (`type="module"`), external or inline.
+    Module,
+    /// A dedicated, shared or service worker script.
+    Worker,
+}
+
+impl ScriptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptKind::External => "external",
+            ScriptKind::Inline => "inline",
+            ScriptKind::Handler => "handler",
+            ScriptKind::Eval => "eval",
+            ScriptKind::Data => "data",
+            ScriptKind::Module => "module",
+            ScriptKind::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for ScriptKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Severity of a finding, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown severity `{s}` (expected info, low, medium, high or critical)"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// capture → inventory
+// ---------------------------------------------------------------------------------------------
+
+/// One script as the browser compiled it, before identity and hashing. Produced by `capture`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawScript {
+    pub kind: ScriptKind,
+    /// Script URL for external/module/data/worker scripts; `None` for inline, handler and eval code.
+    pub url: Option<String>,
+    /// URL of the document (frame) the script ran in.
+    pub frame_url: String,
+    /// True when the frame is the top-level document.
+    pub main_frame: bool,
+    /// Full source text as V8 compiled it.
+    pub source: String,
+    /// Where known, the URL (or pseudo-URL such as `inline:<frame>`) of the script that inserted
+    /// or evaluated this one.
+    pub initiator: Option<String>,
+    /// Context that helps identify inline code across edits elsewhere: for an event handler the
+    /// element and attribute (`img#logo@onerror`), for an inline script its `id` attribute if any.
+    pub context: Option<String>,
+    /// Position of inline code in its document (0-based line, column), for display only:
+    /// positions move with unrelated edits, so they are never part of the identity.
+    pub position: Option<(u32, u32)>,
+}
+
+/// A form field that looks like it takes card data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentField {
+    pub frame_url: String,
+    /// A CSS selector naming the field (`#cc-number`, `input[name="cardnumber"]`).
+    pub selector: String,
+    /// Why it was recognised: `autocomplete=cc-number`, `name~card`, …
+    pub reason: String,
+}
+
+/// Everything one page load showed. Produced by `capture`, consumed by `inventory`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// URL that was requested.
+    pub url: String,
+    /// URL of the main document after redirects.
+    pub final_url: String,
+    /// HTTP status of the main document.
+    pub status: u16,
+    /// Security-impacting response headers of the main document, names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub scripts: Vec<RawScript>,
+    /// URLs of the frames (main frame first).
+    pub frames: Vec<String>,
+    /// Every host (`host` or `host:port`) the page sent a request to, sorted and unique.
+    pub hosts: Vec<String>,
+    pub payment_fields: Vec<PaymentField>,
+    /// Wall-clock milliseconds the capture took.
+    pub elapsed_ms: u64,
+}
+
+/// The security-impacting response headers recorded and compared (PCI DSS 11.6.1).
+pub const SECURITY_HEADERS: [&str; 7] = [
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "strict-transport-security",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+    "permissions-policy",
+];
+
+// ---------------------------------------------------------------------------------------------
+// inventory → compare
+// ---------------------------------------------------------------------------------------------
+
+/// A script with its stable identity and hashes. Produced by `inventory`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    /// Stable identity (see README "Identity rules"), e.g. `self:/static/app.js`,
+    /// `https://cdn.example/lib.js`, `main|inline|a1b2c3d4e5`.
+    pub id: String,
+    pub kind: ScriptKind,
+    pub url: Option<String>,
+    pub frame_url: String,
+    /// Lower-case hex SHA-256 of the UTF-8 source.
+    pub sha256: String,
+    /// Subresource-integrity form, `sha384-<base64>`.
+    pub sri: String,
+    pub bytes: u64,
+    pub initiator: Option<String>,
+    pub source: String,
+}
+
+/// The inventoried page: what compare needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub url: String,
+    pub final_url: String,
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    /// Sorted by id; unique by (id, sha256).
+    pub scripts: Vec<Script>,
+    pub hosts: Vec<String>,
+    pub payment_fields: Vec<PaymentField>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// compare → report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    NewScript,
+    AlteredScript,
+    RemovedScript,
+    HeaderChange,
+    NewHost,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::NewScript => "new_script",
+            FindingKind::AlteredScript => "altered_script",
+            FindingKind::RemovedScript => "removed_script",
+            FindingKind::HeaderChange => "header_change",
+            FindingKind::NewHost => "new_host",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The script a finding concerns, as in the JSON contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRef {
+    pub id: String,
+    pub kind: ScriptKind,
+    pub url: Option<String>,
+    pub sha256: String,
+}
+
+/// One unapproved change. `id` is stable: the same change keeps its id across rescans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub title: String,
+    pub script: Option<ScriptRef>,
+    /// Unified diff of approved vs current source (altered scripts), pretty-printed.
+    pub diff: Option<String>,
+    /// For header changes: header name, approved and current value.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub header: Option<HeaderChange>,
+    /// For new hosts: the host.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<String>,
+    /// The SHA-256 of the approved version, for altered and removed scripts.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub approved_sha256: Option<String>,
+    /// Script that inserted or evaluated the script, where known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub initiator: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderChange {
+    pub name: String,
+    pub approved: Option<String>,
+    pub current: Option<String>,
+}
+
+/// A script as listed in the JSON report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptEntry {
+    pub id: String,
+    pub kind: ScriptKind,
+    pub url: Option<String>,
+    pub frame_url: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub approved: bool,
+    #[serde(default)]
+    pub sri: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub initiator: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageStatus {
+    Ok,
+    Error,
+}
+
+/// Result for one page: the unit of the JSON contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageReport {
+    pub name: String,
+    pub url: String,
+    pub status: PageStatus,
+    pub error: Option<String>,
+    pub scripts: Vec<ScriptEntry>,
+    pub findings: Vec<Finding>,
+    /// HTTP status of the main document, when it answered.
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub payment_fields: Vec<PaymentField>,
+    /// Database id of the stored scan, when stored.
+    #[serde(default)]
+    pub scan_id: Option<i64>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+/// The whole report of a `scan` run (JSON contract: `{ "pages": [...] }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanReport {
+    pub pages: Vec<PageReport>,
+}
+
+impl ScanReport {
+    /// The most severe finding across all pages, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.pages.iter().flat_map(|p| p.findings.iter().map(|f| f.severity)).max()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.pages.iter().any(|p| p.status == PageStatus::Error)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// baseline (the approved state of one page; persisted by `baseline`, read by `compare`)
+// ---------------------------------------------------------------------------------------------
+
+/// Who approved something, when and why (PCI DSS 6.4.3 justification).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approved_by: String,
+    /// RFC 3339 UTC timestamp.
+    pub approved_at: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedScript {
+    pub id: String,
+    pub kind: ScriptKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub frame_url: String,
+    pub sha256: String,
+    pub sri: String,
+    pub bytes: u64,
+    #[serde(flatten)]
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedHost {
+    pub host: String,
+    #[serde(flatten)]
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedHeader {
+    /// Lower-case header name.
+    pub name: String,
+    /// `None` records an approved absence (the header was not sent when approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(flatten)]
+    pub approval: Approval,
+}
+
+/// The approved state of one page. Ordering is stable (sorted by id / host / name) so that the
+/// file diffs cleanly in review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub page: String,
+    pub url: String,
+    #[serde(default, rename = "script")]
+    pub scripts: Vec<ApprovedScript>,
+    #[serde(default, rename = "header")]
+    pub headers: Vec<ApprovedHeader>,
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<ApprovedHost>,
+}
+
+impl Baseline {
+    /// True when the page has never been approved (no baseline file yet).
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty() && self.headers.is_empty() && self.hosts.is_empty()
+    }
+}
