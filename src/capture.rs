@@ -1,1 +1,781 @@
-//! (stub: being written)
+//! Capture: render a page in headless Chromium and record everything it runs.
+//!
+//! One [`Chromium`] process serves a whole run; each [`Chromium::capture`] gets a fresh browser
+//! context (no cookies, storage or cache carried over) and a fresh tab. The V8 debugger reports
+//! every script it compiles (`Debugger.scriptParsed`): external files, inline blocks, modules,
+//! `eval`/`new Function`/string timers, event-handler attributes, `data:`/`blob:` scripts, in every
+//! frame. Chromium is launched with site isolation off so that cross-site iframes live in the
+//! page's own CDP session and are recorded by the same listeners. The network domain gives the
+//! main document's status and headers, the hosts contacted, and which script inserted which.
+//!
+//! The monitor's own probe code carries a `//# sourceURL=` marker and is dropped, as is anything
+//! compiled outside the page's main world (chromiumoxide's utility world).
+
+use crate::model::{PaymentField, RawScript, ScriptKind, Snapshot, SECURITY_HEADERS};
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::network::{
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
+    EventWebSocketCreated, ResourceType,
+};
+use chromiumoxide::cdp::browser_protocol::page::{
+    EventFrameNavigated, EventLoadEventFired, GetFrameTreeParams, NavigateParams,
+};
+use chromiumoxide::cdp::browser_protocol::target::{
+    CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
+};
+use chromiumoxide::cdp::js_protocol::debugger::{
+    EnableParams as DebuggerEnable, EventScriptParsed, GetScriptSourceParams,
+};
+use chromiumoxide::cdp::js_protocol::runtime::{
+    EvaluateParams, EventExecutionContextCreated, StackTrace,
+};
+use chromiumoxide::Page;
+use futures::stream::{BoxStream, StreamExt};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Marker our own evaluated code carries, so it is never reported as a page script.
+const PROBE_URL: &str = "__skimwatch_probe__.js";
+/// Quiet time (no new script, no request in flight) that counts as "settled".
+const QUIET: Duration = Duration::from_millis(500);
+/// How long past the minimum settle time we keep waiting for the page to go quiet.
+const SETTLE_GRACE: Duration = Duration::from_secs(5);
+/// Hostile pages can compile scripts without end; past this many we stop recording.
+const MAX_SCRIPTS: usize = 5_000;
+/// Largest script source kept (bytes); larger sources are recorded truncated.
+const MAX_SOURCE_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("no Chromium found: tried {tried}. Install it (Debian: `apt-get install -y chromium`) or set `[browser] executable` in the config or the CHROME environment variable")]
+    NoBrowser { tried: String },
+    #[error("could not start Chromium at {exe}: {reason}")]
+    Launch { exe: PathBuf, reason: String },
+    #[error("{url}: page did not load: {reason}")]
+    Load { url: String, reason: String },
+    #[error("{url}: the server answered HTTP {status}; a page that does not load cannot be checked")]
+    HttpStatus { url: String, status: u16 },
+    #[error("{url}: timed out after {secs:.0} s ({stage})")]
+    Timeout { url: String, secs: f64, stage: &'static str },
+    #[error("{url}: browser error: {reason}")]
+    Browser { url: String, reason: String },
+}
+
+/// Per-capture settings.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Limit for navigation up to the `load` event.
+    pub timeout: Duration,
+    /// Minimum time to keep watching after `load`, so timers and late tags run.
+    pub settle: Duration,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions { timeout: Duration::from_secs(30), settle: Duration::from_secs(1) }
+    }
+}
+
+/// Finds the Chromium to drive: `CHROME` env, then the configured path, then the usual names.
+pub fn find_chromium(configured: Option<&Path>) -> Result<PathBuf, CaptureError> {
+    if let Some(env) = std::env::var_os("CHROME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(env));
+    }
+    if let Some(p) = configured {
+        return Ok(p.to_path_buf());
+    }
+    let names = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.push(PathBuf::from("/usr/bin"));
+    for name in names {
+        for dir in &dirs {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(CaptureError::NoBrowser { tried: names.join(", ") })
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// A running headless Chromium with its temporary profile. Dropping it kills the process
+/// (chromiumoxide sets kill-on-drop) and deletes the profile; [`Chromium::close`] does it politely.
+pub struct Chromium {
+    browser: Browser,
+    handler: tokio::task::JoinHandle<()>,
+    exe: PathBuf,
+    // Held for its Drop: the profile directory is removed when the browser goes.
+    _profile: tempfile::TempDir,
+}
+
+impl Chromium {
+    pub async fn launch(exe: &Path) -> Result<Chromium, CaptureError> {
+        let launch_err = |reason: String| CaptureError::Launch { exe: exe.to_path_buf(), reason };
+        let profile = tempfile::Builder::new()
+            .prefix("skimwatch-profile-")
+            .tempdir()
+            .map_err(|e| launch_err(format!("cannot create a temporary profile: {e}")))?;
+        // chromiumoxide prefixes `--` itself. Default args are disabled so that we control the
+        // whole command line (its defaults include `enable-automation`).
+        let mut args: Vec<String> = vec![
+            "headless=new".into(),
+            "disable-gpu".into(),
+            "hide-scrollbars".into(),
+            "mute-audio".into(),
+            "no-first-run".into(),
+            "no-default-browser-check".into(),
+            "disable-background-networking".into(),
+            "disable-component-update".into(),
+            "disable-sync".into(),
+            "disable-default-apps".into(),
+            "disable-extensions".into(),
+            "disable-breakpad".into(),
+            "disable-dev-shm-usage".into(),
+            "disable-quic".into(),
+            "disable-background-timer-throttling".into(),
+            "disable-renderer-backgrounding".into(),
+            "disable-backgrounding-occluded-windows".into(),
+            "disable-hang-monitor".into(),
+            "disable-client-side-phishing-detection".into(),
+            "metrics-recording-only".into(),
+            "password-store=basic".into(),
+            "use-mock-keychain".into(),
+            // All frames in the page's session: one set of listeners sees cross-site iframes.
+            "disable-site-isolation-trials".into(),
+            "disable-features=IsolateOrigins,site-per-process,Translate,OptimizationHints,MediaRouter,HttpsUpgrades".into(),
+            "window-size=1366,768".into(),
+        ];
+        if running_as_root() {
+            // Chromium refuses to start as root with its sandbox on.
+            args.push("no-sandbox".into());
+        }
+        let config = BrowserConfig::builder()
+            .chrome_executable(exe)
+            .disable_default_args()
+            .args(args)
+            .user_data_dir(profile.path())
+            .launch_timeout(Duration::from_secs(30))
+            .request_timeout(Duration::from_secs(30))
+            .viewport(None)
+            .build()
+            .map_err(launch_err)?;
+        let (browser, mut handler) =
+            Browser::launch(config).await.map_err(|e| launch_err(e.to_string()))?;
+        let handler = tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                if let Err(e) = event {
+                    tracing::trace!("cdp handler: {e}");
+                }
+            }
+        });
+        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), _profile: profile })
+    }
+
+    pub fn executable(&self) -> &Path {
+        &self.exe
+    }
+
+    /// True while the Chromium process is alive.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.browser.try_wait(), Ok(None))
+    }
+
+    /// Closes the browser and waits for it to exit.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.wait()).await;
+        self.handler.abort();
+    }
+
+    /// Renders `url` in a fresh browser context and returns what it ran.
+    pub async fn capture(&self, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
+        let browser_err = |e: chromiumoxide::error::CdpError| CaptureError::Browser {
+            url: url.to_string(),
+            reason: e.to_string(),
+        };
+        let ctx = self
+            .browser
+            .create_browser_context(CreateBrowserContextParams::default())
+            .await
+            .map_err(browser_err)?;
+        let page = self
+            .browser
+            .new_page(
+                CreateTargetParams::builder()
+                    .url("about:blank")
+                    .browser_context_id(ctx.clone())
+                    .build()
+                    .map_err(|e| CaptureError::Browser { url: url.to_string(), reason: e })?,
+            )
+            .await;
+        let result = match page {
+            Ok(page) => {
+                // The whole capture is bounded, whatever the page does.
+                let hard = opts.timeout + opts.settle + SETTLE_GRACE + Duration::from_secs(20);
+                let r = match tokio::time::timeout(hard, capture_page(&page, url, opts)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(CaptureError::Timeout {
+                        url: url.to_string(),
+                        secs: hard.as_secs_f64(),
+                        stage: "whole capture",
+                    }),
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), page.close()).await;
+                r
+            }
+            Err(e) => Err(browser_err(e)),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.browser.execute(DisposeBrowserContextParams::new(ctx)),
+        )
+        .await;
+        result
+    }
+}
+
+/// Everything the event listeners saw, in arrival order.
+#[derive(Default)]
+struct Observed {
+    scripts: Vec<Arc<EventScriptParsed>>,
+    /// execution context id → (frame id, is default world)
+    contexts: HashMap<i64, (String, bool)>,
+    /// frame id → latest URL, parent
+    frames: HashMap<String, (String, Option<String>)>,
+    frame_order: Vec<String>,
+    /// request URL → URL of the script that initiated it
+    initiators: HashMap<String, String>,
+    hosts: BTreeSet<String>,
+    /// request id → URL, for requests not yet finished or failed
+    in_flight: HashMap<String, String>,
+    main_document: Option<(u16, BTreeMap<String, String>, String)>,
+    main_frame: Option<String>,
+    load_fired: bool,
+    last_activity: Option<Instant>,
+}
+
+enum Ev {
+    Script(Arc<EventScriptParsed>),
+    Context(Arc<EventExecutionContextCreated>),
+    Frame(Arc<EventFrameNavigated>),
+    Request(Arc<EventRequestWillBeSent>),
+    Response(Arc<EventResponseReceived>),
+    Finished(String),
+    Failed(String),
+    Socket(Arc<EventWebSocketCreated>),
+    Load,
+}
+
+async fn listen(page: &Page) -> chromiumoxide::Result<BoxStream<'static, Ev>> {
+    let streams: Vec<BoxStream<'static, Ev>> = vec![
+        page.event_listener::<EventScriptParsed>().await?.map(Ev::Script).boxed(),
+        page.event_listener::<EventExecutionContextCreated>().await?.map(Ev::Context).boxed(),
+        page.event_listener::<EventFrameNavigated>().await?.map(Ev::Frame).boxed(),
+        page.event_listener::<EventRequestWillBeSent>().await?.map(Ev::Request).boxed(),
+        page.event_listener::<EventResponseReceived>().await?.map(Ev::Response).boxed(),
+        page.event_listener::<EventLoadingFinished>()
+            .await?
+            .map(|e| Ev::Finished(e.request_id.inner().clone()))
+            .boxed(),
+        page.event_listener::<EventLoadingFailed>()
+            .await?
+            .map(|e| Ev::Failed(e.request_id.inner().clone()))
+            .boxed(),
+        page.event_listener::<EventWebSocketCreated>().await?.map(Ev::Socket).boxed(),
+        page.event_listener::<EventLoadEventFired>().await?.map(|_| Ev::Load).boxed(),
+    ];
+    Ok(futures::stream::select_all(streams).boxed())
+}
+
+fn top_stack_url(stack: &Option<StackTrace>) -> Option<String> {
+    let mut st = stack.as_ref();
+    while let Some(s) = st {
+        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty()) {
+            return Some(f.url.clone());
+        }
+        st = s.parent.as_deref();
+    }
+    None
+}
+
+fn host_with_port(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https" | "ws" | "wss") {
+        return None;
+    }
+    let host = u.host_str()?.to_string();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+impl Observed {
+    fn apply(&mut self, ev: Ev) {
+        self.last_activity = Some(Instant::now());
+        match ev {
+            Ev::Script(s) => {
+                if self.scripts.len() < MAX_SCRIPTS {
+                    self.scripts.push(s)
+                }
+            }
+            Ev::Context(c) => {
+                let aux = c.context.aux_data.as_ref();
+                let frame = aux
+                    .and_then(|a| a.get("frameId"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let is_default = aux
+                    .and_then(|a| a.get("isDefault"))
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                self.contexts.insert(*c.context.id.inner(), (frame, is_default));
+            }
+            Ev::Frame(f) => {
+                let id = f.frame.id.inner().clone();
+                if f.frame.parent_id.is_none() {
+                    self.main_frame = Some(id.clone());
+                }
+                if !self.frames.contains_key(&id) {
+                    self.frame_order.push(id.clone());
+                }
+                self.frames.insert(
+                    id,
+                    (f.frame.url.clone(), f.frame.parent_id.as_ref().map(|p| p.inner().clone())),
+                );
+            }
+            Ev::Request(r) => {
+                let url = &r.request.url;
+                if let Some(h) = host_with_port(url) {
+                    self.hosts.insert(h);
+                }
+                if let Some(src) = top_stack_url(&r.initiator.stack) {
+                    self.initiators.entry(url.clone()).or_insert(src);
+                }
+                // Only network requests can be "in flight"; data: and blob: never report an end.
+                if url.starts_with("http:") || url.starts_with("https:") {
+                    self.in_flight.insert(r.request_id.inner().clone(), url.clone());
+                }
+            }
+            Ev::Response(r) => {
+                // An answered request counts as settled even if its body events never come
+                // (Chromium omits loadingFinished for some cached or aborted loads).
+                self.in_flight.remove(r.request_id.inner());
+                let is_main_doc = r.r#type == ResourceType::Document
+                    && self.main_document.is_none()
+                    && (self.main_frame.is_none()
+                        || r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref());
+                if is_main_doc {
+                    let mut headers = BTreeMap::new();
+                    if let Some(obj) = r.response.headers.inner().as_object() {
+                        for (k, v) in obj {
+                            let name = k.to_ascii_lowercase();
+                            if SECURITY_HEADERS.contains(&name.as_str()) {
+                                let value = v.as_str().unwrap_or_default().to_string();
+                                headers.insert(name, value);
+                            }
+                        }
+                    }
+                    self.main_document =
+                        Some((r.response.status as u16, headers, r.response.url.clone()));
+                }
+            }
+            Ev::Finished(id) | Ev::Failed(id) => {
+                self.in_flight.remove(&id);
+            }
+            Ev::Socket(s) => {
+                if let Some(h) = host_with_port(&s.url) {
+                    self.hosts.insert(h);
+                }
+                if let Some(src) = s.initiator.as_ref().and_then(|i| top_stack_url(&i.stack)) {
+                    self.initiators.entry(s.url.clone()).or_insert(src);
+                }
+            }
+            Ev::Load => self.load_fired = true,
+        }
+    }
+}
+
+/// What the in-page probe reports for one frame.
+#[derive(Debug, Default, Deserialize)]
+struct FrameFacts {
+    url: String,
+    inline: Vec<InlineFact>,
+    handlers: Vec<HandlerFact>,
+    fields: Vec<FieldFact>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InlineFact {
+    text: String,
+    id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HandlerFact {
+    ctx: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FieldFact {
+    selector: String,
+    reason: String,
+}
+
+/// Runs in each frame's main world after the page settled. Bounded: at most 20 000 elements.
+const PROBE_JS: &str = r#"(() => {
+  const out = { url: location.href, inline: [], handlers: [], fields: [] };
+  const desc = (el) => {
+    let d = el.tagName.toLowerCase();
+    if (el.id) return d + '#' + el.id;
+    const n = el.getAttribute('name');
+    if (n) return d + '[name=' + JSON.stringify(n) + ']';
+    return d;
+  };
+  for (const s of document.querySelectorAll('script:not([src])')) {
+    out.inline.push({ text: s.text, id: s.id || null });
+  }
+  let count = 0;
+  for (const el of document.querySelectorAll('*')) {
+    if (++count > 20000) break;
+    for (const a of el.attributes) {
+      if (/^on/i.test(a.name)) out.handlers.push({ ctx: desc(el) + '@' + a.name.toLowerCase(), value: a.value });
+    }
+  }
+  const cardWords = /(card.?num|cc.?num|cardnumber|credit.?card|(^|[^a-z])(card|cc|pan|cvv|cvc|csc|cvv2)([^a-z]|$)|security.?code|expir|exp.?date|exp.?month|exp.?year)/i;
+  for (const el of document.querySelectorAll('input, select')) {
+    const ac = (el.getAttribute('autocomplete') || '').toLowerCase();
+    let reason = null;
+    if (/(^|\s)cc-/.test(ac)) reason = 'autocomplete=' + ac;
+    else {
+      for (const attr of ['name', 'id', 'placeholder', 'aria-label', 'data-elements-stable-field-name']) {
+        const v = el.getAttribute(attr);
+        if (v && cardWords.test(v)) { reason = attr + '~' + v.slice(0, 40); break; }
+      }
+      if (!reason && el.labels) for (const l of el.labels) {
+        if (cardWords.test(l.textContent || '')) { reason = 'label~' + (l.textContent || '').trim().slice(0, 40); break; }
+      }
+    }
+    if (reason) {
+      let sel = el.id ? '#' + CSS.escape(el.id)
+        : el.getAttribute('name') ? el.tagName.toLowerCase() + '[name="' + el.getAttribute('name').replace(/"/g, '\\"') + '"]'
+        : el.tagName.toLowerCase() + '[autocomplete="' + ac + '"]';
+      out.fields.push({ selector: sel, reason });
+    }
+  }
+  return JSON.stringify(out);
+})()
+//# sourceURL=__skimwatch_probe__.js"#;
+
+async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
+    let started = Instant::now();
+    let berr = |e: chromiumoxide::error::CdpError| CaptureError::Browser {
+        url: url.to_string(),
+        reason: e.to_string(),
+    };
+    // Listen before enabling anything, so no event is missed.
+    let mut events = listen(page).await.map_err(berr)?;
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let activity = Arc::new(Notify::new());
+    let collector = {
+        let observed = observed.clone();
+        let activity = activity.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.next().await {
+                observed.lock().unwrap().apply(ev);
+                activity.notify_waiters();
+            }
+        })
+    };
+    // Abort the collector however we leave this function.
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _collector = AbortOnDrop(collector);
+
+    page.execute(DebuggerEnable::builder().max_scripts_cache_size(512.0 * 1024.0 * 1024.0).build())
+        .await
+        .map_err(berr)?;
+    page.execute(chromiumoxide::cdp::browser_protocol::network::EnableParams::default())
+        .await
+        .map_err(berr)?;
+    page.execute(chromiumoxide::cdp::browser_protocol::network::SetCacheDisabledParams::new(true))
+        .await
+        .map_err(berr)?;
+
+    let nav = tokio::time::timeout(opts.timeout, page.execute(NavigateParams::new(url)))
+        .await
+        .map_err(|_| CaptureError::Timeout {
+            url: url.to_string(),
+            secs: opts.timeout.as_secs_f64(),
+            stage: "navigation",
+        })?
+        .map_err(berr)?;
+    if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
+        return Err(CaptureError::Load { url: url.to_string(), reason: err.clone() });
+    }
+    let main_frame_id = nav.result.frame_id.inner().clone();
+    observed.lock().unwrap().main_frame.get_or_insert(main_frame_id.clone());
+
+    // Wait for the load event.
+    let deadline = started + opts.timeout;
+    loop {
+        let notified = activity.notified();
+        if observed.lock().unwrap().load_fired {
+            break;
+        }
+        if tokio::time::timeout_at(deadline.into(), notified).await.is_err() {
+            return Err(CaptureError::Timeout {
+                url: url.to_string(),
+                secs: opts.timeout.as_secs_f64(),
+                stage: "waiting for the load event",
+            });
+        }
+    }
+    if let Some((status, _, _)) = &observed.lock().unwrap().main_document {
+        if *status >= 400 {
+            return Err(CaptureError::HttpStatus { url: url.to_string(), status: *status });
+        }
+    }
+
+    // Settle: at least `settle` after load, then until quiet (nothing new, nothing in flight),
+    // but never longer than `settle + SETTLE_GRACE`.
+    let loaded = Instant::now();
+    let min_until = loaded + opts.settle;
+    let max_until = min_until + SETTLE_GRACE;
+    loop {
+        let notified = activity.notified();
+        let now = Instant::now();
+        if now >= max_until {
+            let o = observed.lock().unwrap();
+            tracing::debug!(%url, in_flight = ?o.in_flight.values().collect::<Vec<_>>(), "settle: page never went quiet");
+            break;
+        }
+        let (quiet_since, idle) = {
+            let o = observed.lock().unwrap();
+            (o.last_activity.unwrap_or(loaded), o.in_flight.is_empty())
+        };
+        let quiet_at = quiet_since + QUIET;
+        if now >= min_until && now >= quiet_at && idle {
+            break;
+        }
+        // Wake on the next event or when the next condition can become true.
+        let wake = [min_until.max(quiet_at), max_until]
+            .into_iter()
+            .filter(|t| *t > now)
+            .min()
+            .unwrap_or(now + QUIET);
+        let _ = tokio::time::timeout_at(wake.into(), notified).await;
+    }
+
+    // Probe each frame's main world for inline scripts, handler attributes and payment fields.
+    let contexts: Vec<(i64, String)> = {
+        let o = observed.lock().unwrap();
+        o.contexts
+            .iter()
+            .filter(|(_, (_, default))| *default)
+            .map(|(id, (frame, _))| (*id, frame.clone()))
+            .collect()
+    };
+    let mut facts: HashMap<String, FrameFacts> = HashMap::new();
+    for (ctx, frame) in contexts {
+        let params = EvaluateParams::builder()
+            .expression(PROBE_JS)
+            .context_id(chromiumoxide::cdp::js_protocol::runtime::ExecutionContextId::new(ctx))
+            .return_by_value(true)
+            .build()
+            .map_err(|e| CaptureError::Browser { url: url.to_string(), reason: e })?;
+        // A context may be gone (frame navigated away): skip it.
+        let Ok(Ok(res)) = tokio::time::timeout(Duration::from_secs(5), page.execute(params)).await else {
+            continue;
+        };
+        if let Some(text) = res.result.result.value.as_ref().and_then(|v| v.as_str()) {
+            if let Ok(f) = serde_json::from_str::<FrameFacts>(text) {
+                facts.insert(frame, f);
+            }
+        }
+    }
+
+    // Frame tree at the end: the frames that exist now (and the main frame's final URL).
+    if let Ok(tree) = page.execute(GetFrameTreeParams::default()).await {
+        let mut o = observed.lock().unwrap();
+        let mut stack = vec![tree.result.frame_tree];
+        while let Some(node) = stack.pop() {
+            let id = node.frame.id.inner().clone();
+            if node.frame.parent_id.is_none() {
+                o.main_frame = Some(id.clone());
+            }
+            if !o.frames.contains_key(&id) {
+                o.frame_order.push(id.clone());
+            }
+            o.frames.insert(id, (node.frame.url.clone(), node.frame.parent_id.as_ref().map(|p| p.inner().clone())));
+            stack.extend(node.child_frames.unwrap_or_default());
+        }
+    }
+
+    let observed = {
+        let mut o = observed.lock().unwrap();
+        std::mem::take(&mut *o)
+    };
+    let main_frame = observed.main_frame.clone().unwrap_or(main_frame_id);
+    let (status, headers, final_url) = observed
+        .main_document
+        .clone()
+        .ok_or_else(|| CaptureError::Load { url: url.to_string(), reason: "no document response".into() })?;
+    if status >= 400 {
+        return Err(CaptureError::HttpStatus { url: url.to_string(), status });
+    }
+
+    // Fetch sources (CDP calls are cheap; do them concurrently, bounded).
+    let wanted: Vec<Arc<EventScriptParsed>> = observed
+        .scripts
+        .iter()
+        .filter(|s| s.url != PROBE_URL && !s.url.ends_with(PROBE_URL))
+        .filter(|s| {
+            observed
+                .contexts
+                .get(s.execution_context_id.inner())
+                .map(|(_, default)| *default)
+                .unwrap_or(false)
+        })
+        .cloned()
+        .collect();
+    let mut sources: Vec<Option<String>> = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(16) {
+        let calls = chunk.iter().map(|s| page.execute(GetScriptSourceParams::new(s.script_id.clone())));
+        for r in futures::future::join_all(calls).await {
+            sources.push(r.ok().map(|r| r.result.script_source));
+        }
+    }
+
+    let frame_url_of = |ctx: i64, fallback: &str| -> (String, bool) {
+        let frame = observed.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
+        let url = observed
+            .frames
+            .get(&frame)
+            .map(|(u, _)| u.clone())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| fallback.to_string());
+        (url, frame == main_frame)
+    };
+
+    let mut scripts = Vec::new();
+    for (ev, source) in wanted.iter().zip(sources) {
+        let Some(mut source) = source else {
+            tracing::debug!(url = %ev.url, "script source no longer available");
+            continue;
+        };
+        if source.len() > MAX_SOURCE_BYTES {
+            let mut cut = MAX_SOURCE_BYTES;
+            while !source.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            source.truncate(cut);
+        }
+        let (frame_url, main) = frame_url_of(*ev.execution_context_id.inner(), &final_url);
+        let frame_facts = facts.get(
+            observed.contexts.get(ev.execution_context_id.inner()).map(|(f, _)| f.as_str()).unwrap_or(""),
+        );
+        let caller = top_stack_url(&ev.stack_trace);
+        let position = Some((ev.start_line.max(0) as u32, ev.start_column.max(0) as u32));
+        let same_doc = !ev.url.is_empty() && strip_fragment(&ev.url) == strip_fragment(&frame_url);
+        let (kind, script_url, context, initiator) = if ev.url.starts_with("data:") || ev.url.starts_with("blob:") {
+            (ScriptKind::Data, Some(ev.url.clone()), None, caller.or_else(|| observed.initiators.get(&ev.url).cloned()))
+        } else if ev.url.is_empty() {
+            // Compiled from a string: eval, new Function, string timers. A handler attribute
+            // may also arrive without a URL; the DOM tells them apart.
+            match frame_facts.and_then(|f| f.handlers.iter().find(|h| h.value == source)) {
+                Some(h) => (ScriptKind::Handler, None, Some(h.ctx.clone()), None),
+                None => (ScriptKind::Eval, None, None, caller),
+            }
+        } else if same_doc {
+            if let Some(h) = frame_facts.and_then(|f| f.handlers.iter().find(|h| h.value == source)) {
+                (ScriptKind::Handler, None, Some(h.ctx.clone()), None)
+            } else {
+                let id = frame_facts
+                    .and_then(|f| f.inline.iter().find(|i| i.text == source))
+                    .and_then(|i| i.id.clone());
+                let kind = if ev.is_module == Some(true) { ScriptKind::Module } else { ScriptKind::Inline };
+                (kind, None, id, None)
+            }
+        } else if ev.is_module == Some(true) {
+            (ScriptKind::Module, Some(ev.url.clone()), None, observed.initiators.get(&ev.url).cloned())
+        } else {
+            (ScriptKind::External, Some(ev.url.clone()), None, observed.initiators.get(&ev.url).cloned())
+        };
+        let initiator = initiator.map(|i| {
+            if strip_fragment(&i) == strip_fragment(&frame_url) {
+                format!("inline:{}", strip_fragment(&frame_url))
+            } else {
+                i
+            }
+        });
+        scripts.push(RawScript {
+            kind,
+            url: script_url,
+            frame_url,
+            main_frame: main,
+            source,
+            initiator,
+            context,
+            position: if matches!(kind, ScriptKind::Inline | ScriptKind::Handler | ScriptKind::Module) { position } else { None },
+        });
+    }
+
+    let mut frames: Vec<String> = Vec::new();
+    if let Some((u, _)) = observed.frames.get(&main_frame) {
+        frames.push(u.clone());
+    }
+    for id in &observed.frame_order {
+        if *id != main_frame {
+            if let Some((u, _)) = observed.frames.get(id) {
+                if !u.is_empty() && u != "about:blank" {
+                    frames.push(u.clone());
+                }
+            }
+        }
+    }
+    let mut payment_fields = Vec::new();
+    for id in std::iter::once(&main_frame).chain(observed.frame_order.iter().filter(|f| **f != main_frame)) {
+        if let Some(f) = facts.get(id) {
+            for field in &f.fields {
+                payment_fields.push(PaymentField {
+                    frame_url: f.url.clone(),
+                    selector: field.selector.clone(),
+                    reason: field.reason.clone(),
+                });
+            }
+        }
+    }
+
+    Ok(Snapshot {
+        url: url.to_string(),
+        final_url,
+        status,
+        headers,
+        scripts,
+        frames,
+        hosts: observed.hosts.into_iter().collect(),
+        payment_fields,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn strip_fragment(u: &str) -> &str {
+    u.split('#').next().unwrap_or(u)
+}

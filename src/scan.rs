@@ -1,1 +1,264 @@
-//! (stub: being written)
+//! Scan: run the pipeline (capture → inventory → compare → store) for a set of pages.
+//!
+//! One Chromium serves the whole run; pages are scanned concurrently up to `jobs` at a time
+//! (a semaphore bounds it). SQLite work runs on the blocking pool, never on the async workers.
+//! A page that cannot be scanned is reported with `status: error`, never as "no change".
+
+use crate::baseline::BaselineDir;
+use crate::capture::{self, CaptureOptions, Chromium};
+use crate::compare;
+use crate::config::{Config, PageConfig};
+use crate::inventory;
+use crate::model::{
+    Baseline, Finding, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
+};
+use crate::store::{self, NewScan, ScanOutcome, Store};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("no page named `{name}` in {config}; configured pages: {known}")]
+    UnknownPage { name: String, config: String, known: String },
+    #[error("{config} configures no [[page]] to scan; add one, e.g.\n\n[[page]]\nname = \"checkout\"\nurl = \"https://shop.example/checkout\"")]
+    NoPages { config: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Task(String),
+}
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Page names to scan; empty = all configured pages.
+    pub pages: Vec<String>,
+    /// Pages scanned at the same time.
+    pub jobs: usize,
+    /// Keep nothing: scan against an in-memory database (release pipelines).
+    pub ephemeral: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { pages: Vec::new(), jobs: 4, ephemeral: false }
+    }
+}
+
+/// Picks the configured pages named in `names` (all when empty), in config order.
+pub fn select_pages<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a PageConfig>, ScanError> {
+    if config.pages.is_empty() {
+        return Err(ScanError::NoPages { config: config.path.display().to_string() });
+    }
+    for name in names {
+        if config.page(name).is_none() {
+            return Err(ScanError::UnknownPage {
+                name: name.clone(),
+                config: config.path.display().to_string(),
+                known: config.pages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            });
+        }
+    }
+    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+    Ok(config.pages.iter().filter(|p| wanted.is_empty() || wanted.contains(p.name.as_str())).collect())
+}
+
+/// Opens the configured database (or an in-memory one) on the blocking pool.
+pub async fn open_store(config: &Config, ephemeral: bool) -> Result<Arc<Mutex<Store>>, ScanError> {
+    let path = config.storage.database.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        if ephemeral {
+            Store::open_in_memory()
+        } else {
+            Store::open(&path)
+        }
+    })
+    .await
+    .map_err(|e| ScanError::Task(e.to_string()))??;
+    Ok(Arc::new(Mutex::new(store)))
+}
+
+/// Scans the selected pages and returns the report. Page failures are inside the report.
+pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, ScanError> {
+    let pages: Vec<PageConfig> = select_pages(config, &opts.pages)?.into_iter().cloned().collect();
+    let store = open_store(config, opts.ephemeral).await?;
+    let baselines = Arc::new(BaselineDir::new(config.storage.baselines.clone()));
+
+    let exe = match capture::find_chromium(config.browser.executable.as_deref()) {
+        Ok(exe) => exe,
+        Err(e) => return Ok(all_failed(&pages, &e.to_string())),
+    };
+    let chromium = match Chromium::launch(&exe).await {
+        Ok(c) => Arc::new(c),
+        Err(e) => return Ok(all_failed(&pages, &e.to_string())),
+    };
+
+    let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, page) in pages.iter().cloned().enumerate() {
+        let permits = permits.clone();
+        let chromium = chromium.clone();
+        let store = store.clone();
+        let baselines = baselines.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let report = scan_page(&chromium, &page, &store, &baselines).await;
+            (index, report)
+        });
+    }
+    let mut reports: Vec<Option<PageReport>> = vec![None; pages.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, report) = joined.map_err(|e| ScanError::Task(e.to_string()))?;
+        reports[index] = Some(report);
+    }
+    if let Ok(chromium) = Arc::try_unwrap(chromium) {
+        chromium.close().await;
+    }
+    Ok(ScanReport { pages: reports.into_iter().flatten().collect() })
+}
+
+fn all_failed(pages: &[PageConfig], message: &str) -> ScanReport {
+    ScanReport { pages: pages.iter().map(|p| error_report(p, message.to_string())).collect() }
+}
+
+fn error_report(page: &PageConfig, message: String) -> PageReport {
+    PageReport {
+        name: page.name.clone(),
+        url: page.url.clone(),
+        status: PageStatus::Error,
+        error: Some(message),
+        scripts: Vec::new(),
+        findings: Vec::new(),
+        http_status: None,
+        headers: Default::default(),
+        hosts: Vec::new(),
+        payment_fields: Vec::new(),
+        scan_id: None,
+        elapsed_ms: 0,
+    }
+}
+
+/// Scans one page end to end. Never fails: errors become an error report (and a stored scan).
+pub async fn scan_page(
+    chromium: &Chromium,
+    page: &PageConfig,
+    store: &Arc<Mutex<Store>>,
+    baselines: &Arc<BaselineDir>,
+) -> PageReport {
+    let started_at = store::now_rfc3339();
+    let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
+    tracing::info!(page = %page.name, url = %page.url, "scanning");
+    let snapshot = chromium.capture(&page.url, &opts).await;
+
+    let outcome = match snapshot {
+        Err(e) => Err(e.to_string()),
+        Ok(snapshot) => {
+            let inv = inventory::inventory(&snapshot);
+            let name = page.name.clone();
+            let baselines = baselines.clone();
+            let store = store.clone();
+            let elapsed_ms = snapshot.elapsed_ms;
+            // Baseline files and SQLite are blocking I/O.
+            tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64), String> {
+                let baseline = baselines.load(&name).map_err(|e| e.to_string())?;
+                let findings = {
+                    let store = store.lock().unwrap();
+                    let lookup = |sha: &str| -> Option<String> {
+                        baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten())
+                    };
+                    compare::compare(&name, &inv, &baseline, &lookup)
+                };
+                Ok((inv, baseline, findings, elapsed_ms))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+        }
+    };
+
+    let finished_at = store::now_rfc3339();
+    let page_name = page.name.clone();
+    let url = page.url.clone();
+    let store = store.clone();
+    match outcome {
+        Err(message) => {
+            tracing::warn!(page = %page.name, "scan failed: {message}");
+            let msg = message.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                store.lock().unwrap().record_scan(&NewScan {
+                    page: &page_name,
+                    url: &url,
+                    started_at,
+                    finished_at,
+                    outcome: ScanOutcome::Error { message: msg },
+                })
+            })
+            .await;
+            let mut report = error_report(page, message);
+            match stored {
+                Ok(Ok(id)) => report.scan_id = Some(id),
+                Ok(Err(e)) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
+                Err(e) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
+            }
+            report
+        }
+        Ok((inv, baseline, findings, elapsed_ms)) => {
+            let approved: HashSet<(String, String)> =
+                baseline.scripts.iter().map(|s| (s.id.clone(), s.sha256.clone())).collect();
+            let scripts: Vec<ScriptEntry> = inv
+                .scripts
+                .iter()
+                .map(|s| ScriptEntry {
+                    id: s.id.clone(),
+                    kind: s.kind,
+                    url: s.url.clone(),
+                    frame_url: s.frame_url.clone(),
+                    sha256: s.sha256.clone(),
+                    bytes: s.bytes,
+                    approved: approved.contains(&(s.id.clone(), s.sha256.clone())),
+                    sri: s.sri.clone(),
+                    initiator: s.initiator.clone(),
+                })
+                .collect();
+            let mut report = PageReport {
+                name: page.name.clone(),
+                url: page.url.clone(),
+                status: PageStatus::Ok,
+                error: None,
+                scripts,
+                findings: findings.clone(),
+                http_status: Some(inv.status),
+                headers: inv.headers.clone(),
+                hosts: inv.hosts.clone(),
+                payment_fields: inv.payment_fields.clone(),
+                scan_id: None,
+                elapsed_ms,
+            };
+            let stored = tokio::task::spawn_blocking(move || {
+                store.lock().unwrap().record_scan(&NewScan {
+                    page: &page_name,
+                    url: &url,
+                    started_at,
+                    finished_at,
+                    outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms },
+                })
+            })
+            .await;
+            match stored {
+                Ok(Ok(id)) => report.scan_id = Some(id),
+                Ok(Err(e)) => {
+                    // A scan whose result cannot be kept is not a successful scan.
+                    report.status = PageStatus::Error;
+                    report.error = Some(format!("scan done but not stored: {e}"));
+                }
+                Err(e) => {
+                    report.status = PageStatus::Error;
+                    report.error = Some(format!("scan done but not stored: {e}"));
+                }
+            }
+            tracing::info!(page = %page.name, scripts = report.scripts.len(), findings = report.findings.len(), ms = elapsed_ms, "scanned");
+            report
+        }
+    }
+}

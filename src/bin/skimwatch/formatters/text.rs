@@ -1,0 +1,93 @@
+//! Text report for people: grouped by page, most severe finding first, diffs included.
+//! Page-controlled strings are printed with control characters escaped, so a hostile script
+//! URL cannot rewrite the terminal.
+
+use super::Reporter;
+use skimwatch::model::{PageStatus, ScanReport};
+use std::io::{self, Write};
+
+pub struct Text;
+
+/// Escapes control characters (ANSI escapes, carriage returns) in page-controlled text.
+fn clean(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+impl Reporter for Text {
+    fn render(&self, report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+        for page in &report.pages {
+            writeln!(out, "== {} ({})", page.name, clean(&page.url))?;
+            if page.status == PageStatus::Error {
+                writeln!(out, "   SCAN ERROR: {}", clean(page.error.as_deref().unwrap_or("unknown error")))?;
+                writeln!(out)?;
+                continue;
+            }
+            let approved = page.scripts.iter().filter(|s| s.approved).count();
+            writeln!(
+                out,
+                "   {} scripts ({} approved), {} hosts, {} payment fields, HTTP {}, {} ms",
+                page.scripts.len(),
+                approved,
+                page.hosts.len(),
+                page.payment_fields.len(),
+                page.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                page.elapsed_ms
+            )?;
+            if page.findings.is_empty() {
+                writeln!(out, "   no changes against the approved baseline")?;
+                writeln!(out)?;
+                continue;
+            }
+            let mut findings: Vec<_> = page.findings.iter().collect();
+            findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+            writeln!(out, "   {} finding(s):", findings.len())?;
+            for f in findings {
+                writeln!(out)?;
+                writeln!(out, "   [{}] {} {}  ({})", f.severity.as_str().to_uppercase(), f.kind, clean(&f.title), f.id)?;
+                if let Some(s) = &f.script {
+                    writeln!(out, "     script:  {} ({})", clean(&s.id), s.kind)?;
+                    if let Some(u) = &s.url {
+                        writeln!(out, "     url:     {}", clean(u))?;
+                    }
+                    writeln!(out, "     sha256:  {}", s.sha256)?;
+                }
+                if let Some(a) = &f.approved_sha256 {
+                    writeln!(out, "     approved sha256: {a}")?;
+                }
+                if let Some(i) = &f.initiator {
+                    writeln!(out, "     inserted by: {}", clean(i))?;
+                }
+                if let Some(h) = &f.header {
+                    writeln!(out, "     header:  {}", h.name)?;
+                    writeln!(out, "     approved: {}", clean(h.approved.as_deref().unwrap_or("(absent)")))?;
+                    writeln!(out, "     current:  {}", clean(h.current.as_deref().unwrap_or("(absent)")))?;
+                }
+                if let Some(h) = &f.host {
+                    writeln!(out, "     host:    {}", clean(h))?;
+                }
+                if let Some(diff) = &f.diff {
+                    writeln!(out, "     diff:")?;
+                    for line in diff.lines() {
+                        writeln!(out, "       {}", clean(line))?;
+                    }
+                }
+            }
+            writeln!(out)?;
+            writeln!(
+                out,
+                "   approve intended changes: skimwatch baseline approve --page {} --finding <ID> --by <you> --reason \"<why>\"",
+                page.name
+            )?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
