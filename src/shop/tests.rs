@@ -2,6 +2,7 @@
 //! needs no HTTP client dependency.
 
 use super::*;
+use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A parsed response: status, headers (names lower-cased) and body.
@@ -172,7 +173,7 @@ fn start_in_background_serves_sync_callers_until_dropped() {
 fn assert_parses(what: &str, source: &str) {
     let allocator = oxc_allocator::Allocator::default();
     let parsed = oxc_parser::Parser::new(&allocator, source, oxc_span::SourceType::cjs()).parse();
-    assert!(!parsed.panicked && parsed.errors.is_empty(), "{what} does not parse: {:?}\n{source}", parsed.errors);
+    assert!(!parsed.panicked && parsed.diagnostics.is_empty(), "{what} does not parse: {:?}\n{source}", parsed.diagnostics);
 }
 
 /// The contents of every inline `<script>` (without `src`) in a page.
@@ -249,5 +250,31 @@ async fn default_content_does_not_depend_on_ports_except_in_pages() {
         if resource.content_type.starts_with("text/javascript") {
             assert_eq!(Some(resource.body), b.get_body(origin, &path), "{origin} {path}");
         }
+    }
+}
+
+#[test]
+#[ignore]
+fn tmp_browser_run() {
+    let shop = Shop::start_in_background().unwrap();
+    let attack = std::env::var("ATTACK").unwrap_or_default();
+    if attack == "all" {
+        shop.append_skimmer_to_first_party();
+        shop.add_inline_script(&shop.inline_skimmer_code());
+        shop.add_injected_script();
+        shop.add_eval_loader();
+        shop.alter_iframe_script();
+        shop.add_handler_attribute();
+        shop.alter_vendor_script();
+    }
+    if attack == "fake" {
+        shop.add_fake_payment_form();
+    }
+    shop.add_inline_script("window.addEventListener('load',function(){setTimeout(function(){var f=document.getElementById('checkout-form');var v={email:'a@b.ie',firstname:'Ann',lastname:'Lee',street:'1 Main St',postcode:'D02 X285',city:'Dublin',cardholder:'Ann Lee'};for(var k in v){f.elements[k].value=v[k];f.elements[k].dispatchEvent(new Event('change',{bubbles:true}));f.elements[k].dispatchEvent(new Event('input',{bubbles:true}));}if(document.getElementById('cc_num')){document.getElementById('cc_num').value='4111111111111111';}setTimeout(function(){document.getElementById('place-order').click();},800)},1500)});");
+    shop.append_to(Origin::Payment, "/static/fields.js", "\nsetTimeout(function(){var s=function(id,v){var e=document.getElementById(id);e.value=v;e.dispatchEvent(new Event('input'))};s('tp-number','4111111111111111');s('tp-expiry','1230');s('tp-cvc','123')},500);\n");
+    std::fs::write("/tmp/shop_url", shop.checkout_url()).unwrap();
+    std::thread::sleep(Duration::from_secs(u64::from_str_radix(&std::env::var("HOLD").unwrap_or("15".into()), 10).unwrap()));
+    for r in shop.requests() {
+        println!("REQ {} {} {} body={}", r.origin, r.method, r.path.chars().take(160).collect::<String>(), r.body.chars().take(200).collect::<String>());
     }
 }

@@ -1,0 +1,193 @@
+//! Issue 2 end to end: scan → approve → rescan is clean, then each kind of planted change is
+//! detected with the right finding kind and script. Real Chromium, real SQLite, real files.
+
+mod common;
+
+use common::{describe, findings_of, Workspace};
+use skimwatch::model::{FindingKind, PageStatus, ScriptKind, Severity};
+use skimwatch::shop::Origin;
+
+#[test]
+fn approve_then_rescan_is_clean_and_baseline_is_reviewable() {
+    let ws = Workspace::new();
+    let (code, first) = ws.scan(&[]);
+    assert_eq!(code, 1);
+    let page = &first.pages[0];
+    assert_eq!(page.status, PageStatus::Ok);
+    // The shop's scripts: first-party files, inline config, tag manager + what it inserts,
+    // and the provider's script inside the cross-origin iframe.
+    let kinds: Vec<ScriptKind> = page.scripts.iter().map(|s| s.kind).collect();
+    assert!(kinds.contains(&ScriptKind::External) && kinds.contains(&ScriptKind::Inline), "{kinds:?}");
+    assert!(page.scripts.iter().any(|s| s.url.as_deref() == Some(&ws.shop.url(Origin::Payment, "/static/fields.js"))));
+    assert!(page.scripts.iter().all(|s| !s.approved));
+    assert!(page.scripts.iter().all(|s| s.sha256.len() == 64 && s.sri.starts_with("sha384-")));
+    assert!(!page.payment_fields.is_empty(), "card fields in the iframe are found");
+    // Nothing approved yet on a payment page: new scripts are high.
+    assert!(findings_of(&first, FindingKind::NewScript).iter().all(|f| f.severity == Severity::High));
+
+    ws.skimwatch()
+        .args(["baseline", "approve", "--all", "--by", "alice", "--reason", "initial inventory"])
+        .assert()
+        .success();
+    let file = std::fs::read_to_string(ws.dir.path().join("baselines/checkout.toml")).unwrap();
+    assert!(file.contains("approved_by = \"alice\"") && file.contains("reason = \"initial inventory\""));
+    assert!(file.contains("self:/static/js/checkout.js"));
+
+    let (code, again) = ws.scan(&[]);
+    assert_eq!(again.pages[0].findings, vec![], "rescan after approval is clean:\n{}", describe(&again));
+    assert_eq!(code, 0);
+    assert!(again.pages[0].scripts.iter().all(|s| s.approved));
+
+    // The database is a real file with the scans in it; bodies are stored once.
+    let db = rusqlite::Connection::open(ws.dir.path().join("state/skimwatch.db")).unwrap();
+    let scans: i64 = db.query_row("SELECT count(*) FROM scans", [], |r| r.get(0)).unwrap();
+    assert_eq!(scans, 2);
+    let bodies: i64 = db.query_row("SELECT count(*) FROM script_bodies", [], |r| r.get(0)).unwrap();
+    assert_eq!(bodies as usize, again.pages[0].scripts.len());
+
+    // Same verdict from the checked-in baselines alone, with an empty database.
+    std::fs::remove_dir_all(ws.dir.path().join("state")).unwrap();
+    let (code, fresh) = ws.scan(&[]);
+    assert_eq!((code, fresh.pages[0].findings.len()), (0, 0), "{}", describe(&fresh));
+}
+
+#[test]
+fn line_appended_to_first_party_file_is_an_altered_script_with_diff() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    ws.shop.append_skimmer_to_first_party();
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 1);
+    let altered = findings_of(&report, FindingKind::AlteredScript);
+    assert_eq!(altered.len(), 1, "{}", describe(&report));
+    let f = altered[0];
+    assert_eq!(f.script.as_ref().unwrap().id, "self:/static/js/checkout.js");
+    assert_eq!(f.severity, Severity::High, "payment page");
+    let diff = f.diff.as_deref().expect("diff");
+    assert!(diff.lines().any(|l| l.starts_with('+') && l.contains("new Image().src")), "{diff}");
+    assert!(!diff.lines().any(|l| l.starts_with('-') && !l.starts_with("---")), "only additions: {diff}");
+
+    // The finding id is stable across rescans of the same change.
+    let (_, again) = ws.scan(&[]);
+    assert_eq!(findings_of(&again, FindingKind::AlteredScript)[0].id, f.id);
+}
+
+#[test]
+fn new_inline_script_is_a_new_inline_script() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    let code = ws.shop.inline_skimmer_code();
+    ws.shop.add_inline_script(&code);
+    let (exit, report) = ws.scan(&[]);
+    assert_eq!(exit, 1);
+    let new = findings_of(&report, FindingKind::NewScript);
+    assert_eq!(new.len(), 1, "{}", describe(&report));
+    let s = new[0].script.as_ref().unwrap();
+    assert_eq!(s.kind, ScriptKind::Inline);
+    assert!(s.id.starts_with("main|inline|"), "{}", s.id);
+    // Nothing else on the page is reported as changed.
+    assert!(findings_of(&report, FindingKind::AlteredScript).is_empty(), "{}", describe(&report));
+    assert!(findings_of(&report, FindingKind::RemovedScript).is_empty(), "{}", describe(&report));
+}
+
+#[test]
+fn script_inserted_by_another_script_names_its_inserter() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    let planted = ws.shop.add_injected_script();
+    let (_, report) = ws.scan(&[]);
+    let added = planted.added.unwrap();
+    let new = findings_of(&report, FindingKind::NewScript);
+    let f = new
+        .iter()
+        .find(|f| f.script.as_ref().unwrap().url.as_deref() == Some(added.as_str()))
+        .unwrap_or_else(|| panic!("no new_script for {added}:\n{}", describe(&report)));
+    assert_eq!(f.script.as_ref().unwrap().kind, ScriptKind::External);
+    assert!(f.initiator.as_deref().is_some_and(|i| i.starts_with("inline:")), "inserted by the inline config: {:?}", f.initiator);
+    // The attacker host is new, and the edited inline config is altered.
+    let host = ws.shop.host(Origin::Attacker);
+    assert!(findings_of(&report, FindingKind::NewHost).iter().any(|f| f.host.as_deref() == Some(host.as_str())), "{}", describe(&report));
+    assert!(findings_of(&report, FindingKind::AlteredScript).iter().any(|f| f.script.as_ref().unwrap().kind == ScriptKind::Inline));
+}
+
+#[test]
+fn code_run_through_eval_is_a_new_eval_script() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    ws.shop.add_eval_loader();
+    let (_, report) = ws.scan(&[]);
+    let evals: Vec<_> = findings_of(&report, FindingKind::NewScript)
+        .into_iter()
+        .filter(|f| f.script.as_ref().unwrap().kind == ScriptKind::Eval)
+        .collect();
+    assert_eq!(evals.len(), 1, "{}", describe(&report));
+    let vendor = ws.shop.url(Origin::Shop, "/static/js/vendor.min.js");
+    assert_eq!(evals[0].initiator.as_deref(), Some(vendor.as_str()), "eval'd by the loader in vendor.min.js");
+    // And the loader itself is an alteration of the first-party file.
+    assert!(findings_of(&report, FindingKind::AlteredScript)
+        .iter()
+        .any(|f| f.script.as_ref().unwrap().id == "self:/static/js/vendor.min.js"));
+}
+
+#[test]
+fn changed_script_inside_cross_origin_iframe_is_altered() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    let planted = ws.shop.alter_iframe_script();
+    let (_, report) = ws.scan(&[]);
+    let altered = findings_of(&report, FindingKind::AlteredScript);
+    assert_eq!(altered.len(), 1, "{}", describe(&report));
+    let s = altered[0].script.as_ref().unwrap();
+    assert_eq!(s.url.as_deref(), Some(planted.modified.as_str()));
+    assert!(s.id.contains(&ws.shop.host(Origin::Payment)), "third-party identity is absolute: {}", s.id);
+    assert!(altered[0].diff.as_deref().unwrap().contains("cc-number"));
+}
+
+#[test]
+fn inline_event_handler_attribute_is_a_new_handler_script() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    ws.shop.add_handler_attribute();
+    let (_, report) = ws.scan(&[]);
+    let new = findings_of(&report, FindingKind::NewScript);
+    let handler = new
+        .iter()
+        .find(|f| f.script.as_ref().unwrap().kind == ScriptKind::Handler)
+        .unwrap_or_else(|| panic!("no handler finding:\n{}", describe(&report)));
+    assert!(handler.script.as_ref().unwrap().id.contains("img#trust-badge@onerror"), "{:?}", handler.script);
+}
+
+#[test]
+fn removed_csp_header_is_a_header_change() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    assert!(ws.shop.remove_header("/checkout", "Content-Security-Policy"));
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 1);
+    let changes = findings_of(&report, FindingKind::HeaderChange);
+    assert_eq!(changes.len(), 1, "{}", describe(&report));
+    let h = changes[0].header.as_ref().unwrap();
+    assert_eq!(h.name, "content-security-policy");
+    assert!(h.approved.is_some() && h.current.is_none());
+    assert!(changes[0].severity >= Severity::Medium);
+}
+
+#[test]
+fn unreachable_and_failing_pages_are_scan_errors() {
+    // A port nobody listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    let missing = shop.url(Origin::Shop, "/no-such-page");
+    let ws = Workspace::with_pages(
+        shop,
+        &[("refused", format!("http://127.0.0.1:{port}/checkout")), ("gone", missing)],
+    );
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 3);
+    for p in &report.pages {
+        assert_eq!(p.status, PageStatus::Error, "{}", p.name);
+        assert!(p.findings.is_empty());
+    }
+    assert!(common::page(&report, "refused").error.as_deref().unwrap().contains("ERR_CONNECTION_REFUSED"));
+    assert!(common::page(&report, "gone").error.as_deref().unwrap().contains("404"));
+}
