@@ -525,6 +525,7 @@ mod tests {
             host: None,
             approved_sha256: None,
             initiator: None,
+            ..Default::default()
         }
     }
 

@@ -84,6 +84,7 @@ pub fn compare(
             host: None,
             approved_sha256: None,
             initiator: script.initiator.clone(),
+            ..Default::default()
         });
     }
     for old in removed {
@@ -103,6 +104,7 @@ pub fn compare(
             host: None,
             approved_sha256: Some(old.sha256.clone()),
             initiator: None,
+            ..Default::default()
         });
     }
 
@@ -124,6 +126,7 @@ pub fn compare(
             host: Some(host.clone()),
             approved_sha256: None,
             initiator: None,
+            ..Default::default()
         });
     }
 
@@ -163,6 +166,7 @@ fn altered(
         host: None,
         approved_sha256: Some(old.sha256.clone()),
         initiator: script.initiator.clone(),
+        ..Default::default()
     }
 }
 
@@ -271,6 +275,7 @@ fn header_changes(page: &str, inv: &Inventory, baseline: &Baseline) -> Vec<Findi
             host: None,
             approved_sha256: None,
             initiator: None,
+            ..Default::default()
         });
     }
     out

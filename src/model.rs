@@ -49,9 +49,10 @@ impl fmt::Display for ScriptKind {
 }
 
 /// Severity of a finding, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    #[default]
     Info,
     Low,
     Medium,
@@ -203,9 +204,10 @@ pub struct Inventory {
 // compare → report
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
+    #[default]
     NewScript,
     AlteredScript,
     RemovedScript,
@@ -241,7 +243,7 @@ pub struct ScriptRef {
 }
 
 /// One unapproved change. `id` is stable: the same change keeps its id across rescans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub kind: FindingKind,
@@ -262,6 +264,15 @@ pub struct Finding {
     /// Script that inserted or evaluated the script, where known.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub initiator: Option<String>,
+    /// When this finding (same id, same page) was first seen (RFC 3339), from the store.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_seen: Option<String>,
+    /// When it was last seen (RFC 3339): the current scan.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_seen: Option<String>,
+    /// In how many stored scans of the page it was seen, this one included.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seen_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -236,17 +236,33 @@ pub async fn scan_page(
                 elapsed_ms,
             };
             let stored = tokio::task::spawn_blocking(move || {
-                store.lock().unwrap().record_scan(&NewScan {
+                let mut store = store.lock().unwrap();
+                let id = store.record_scan(&NewScan {
                     page: &page_name,
                     url: &url,
                     started_at,
                     finished_at,
                     outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms },
-                })
+                })?;
+                // Lifecycle of each finding: first/last seen and how many scans saw it.
+                let mut history = Vec::with_capacity(findings.len());
+                for f in &findings {
+                    history.push(store.finding_history(&page_name, &f.id)?);
+                }
+                Ok::<_, store::StoreError>((id, history))
             })
             .await;
             match stored {
-                Ok(Ok(id)) => report.scan_id = Some(id),
+                Ok(Ok((id, history))) => {
+                    report.scan_id = Some(id);
+                    for (f, h) in report.findings.iter_mut().zip(history) {
+                        if let Some((first, last, count)) = h {
+                            f.first_seen = Some(first);
+                            f.last_seen = Some(last);
+                            f.seen_count = Some(count);
+                        }
+                    }
+                }
                 Ok(Err(e)) => {
                     // A scan whose result cannot be kept is not a successful scan.
                     report.status = PageStatus::Error;

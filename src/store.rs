@@ -491,6 +491,25 @@ impl Store {
     }
 
     /// The scan history, newest first, optionally of one page only.
+    /// When a finding was first and last seen on a page, and in how many scans: the finding's
+    /// lifecycle (one unapproved change is one finding, however many scans repeat it).
+    pub fn finding_history(&self, page: &str, finding_id: &str) -> Result<Option<(String, String, u64)>, StoreError> {
+        let row: (Option<String>, Option<String>, i64) = self
+            .conn
+            .query_row(
+                "SELECT min(s.started_at), max(s.started_at), count(DISTINCT s.id)
+                   FROM findings f JOIN scans s ON s.id = f.scan_id
+                  WHERE s.page = ?1 AND f.finding_id = ?2",
+                rusqlite::params![page, finding_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.sqlite_err(format!("reading the history of finding {finding_id}")))?;
+        Ok(match row {
+            (Some(first), Some(last), n) if n > 0 => Some((first, last, n as u64)),
+            _ => None,
+        })
+    }
+
     pub fn scans(&self, page: Option<&str>, limit: usize) -> Result<Vec<ScanSummary>, StoreError> {
         let action = match page {
             Some(page) => format!("listing the scans of page `{page}`"),
@@ -705,6 +724,7 @@ mod tests {
             host: Some("evil.example".to_string()),
             approved_sha256: Some("0".repeat(64)),
             initiator: None,
+            ..Default::default()
         }
     }
 
