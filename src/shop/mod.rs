@@ -49,7 +49,12 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub const ALL: [Origin; 4] = [Origin::Shop, Origin::Payment, Origin::Vendor, Origin::Attacker];
+    pub const ALL: [Origin; 4] = [
+        Origin::Shop,
+        Origin::Payment,
+        Origin::Vendor,
+        Origin::Attacker,
+    ];
 
     /// The loopback address this origin's server binds to.
     pub fn ip(self) -> Ipv4Addr {
@@ -100,7 +105,12 @@ pub struct Resource {
 impl Resource {
     /// A 200 response with the given content type and body and no extra headers.
     pub fn new(content_type: &str, body: impl Into<String>) -> Resource {
-        Resource { status: 200, content_type: content_type.to_string(), headers: Vec::new(), body: body.into() }
+        Resource {
+            status: 200,
+            content_type: content_type.to_string(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     pub fn html(body: impl Into<String>) -> Resource {
@@ -129,12 +139,19 @@ impl Resource {
 
     /// Value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Replaces the header if present (keeping its position), otherwise appends it.
     pub fn set_header(&mut self, name: &str, value: &str) {
-        match self.headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match self
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some(slot) => slot.1 = value.to_string(),
             None => self.headers.push((name.to_string(), value.to_string())),
         }
@@ -164,7 +181,10 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// Value of a request header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The path without the query string.
@@ -193,7 +213,9 @@ struct Inner {
 /// Locks a mutex even if a panicking test poisoned it: the data (a table of strings) stays
 /// consistent because every update is a single insert or edit.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The running shop. Dropping it (or calling [`Shop::shutdown`]) stops all four servers.
@@ -209,7 +231,9 @@ pub struct Shop {
 
 impl fmt::Debug for Shop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shop").field("bases", &self.inner.bases.0).finish_non_exhaustive()
+        f.debug_struct("Shop")
+            .field("bases", &self.inner.bases.0)
+            .finish_non_exhaustive()
     }
 }
 
@@ -219,7 +243,11 @@ impl Shop {
     /// `#[tokio::test]` must keep awaiting (not block) while a browser talks to them.
     pub async fn start() -> io::Result<Shop> {
         let (inner, stop, _tasks) = launch().await?;
-        Ok(Shop { inner, stop, thread: None })
+        Ok(Shop {
+            inner,
+            stop,
+            thread: None,
+        })
     }
 
     /// Like [`Shop::start`], for code without a runtime (sync tests, the CLI before it builds
@@ -227,40 +255,49 @@ impl Shop {
     /// returned `Shop` is dropped.
     pub fn start_in_background() -> io::Result<Shop> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new().name("skimwatch-shop".to_string()).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                match launch().await {
-                    Ok((inner, stop, tasks)) => {
-                        let mut stopped = stop.subscribe();
-                        let _ = ready_tx.send(Ok((inner, stop)));
-                        // Ends on `true` or when the Shop (holding the sender) is dropped.
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                        // Let open connections finish their response, but never hang the
-                        // caller's drop on a browser that keeps a connection open.
-                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                            for task in tasks {
-                                let _ = task.await;
-                            }
-                        })
-                        .await;
-                    }
+        let thread = std::thread::Builder::new()
+            .name("skimwatch-shop".to_string())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
+                        return;
                     }
-                }
-            });
-        })?;
+                };
+                runtime.block_on(async move {
+                    match launch().await {
+                        Ok((inner, stop, tasks)) => {
+                            let mut stopped = stop.subscribe();
+                            let _ = ready_tx.send(Ok((inner, stop)));
+                            // Ends on `true` or when the Shop (holding the sender) is dropped.
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                            // Let open connections finish their response, but never hang the
+                            // caller's drop on a browser that keeps a connection open.
+                            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                                for task in tasks {
+                                    let _ = task.await;
+                                }
+                            })
+                            .await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
         let (inner, stop) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("the shop's server thread exited before it started"))??;
-        Ok(Shop { inner, stop, thread: Some(thread) })
+        Ok(Shop {
+            inner,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Stops the servers (same as dropping the shop).
@@ -275,7 +312,11 @@ impl Shop {
 
     /// `host:port` of one origin, as the browser's request log names it.
     pub fn host(&self, origin: Origin) -> String {
-        self.inner.bases.get(origin).trim_start_matches("http://").to_string()
+        self.inner
+            .bases
+            .get(origin)
+            .trim_start_matches("http://")
+            .to_string()
     }
 
     /// Absolute URL of a path on an origin.
@@ -313,7 +354,9 @@ impl Shop {
 
     /// A copy of what is served at a path, if anything.
     pub fn resource(&self, origin: Origin, path: &str) -> Option<Resource> {
-        lock(&self.inner.resources).get(&(origin, path.to_string())).cloned()
+        lock(&self.inner.resources)
+            .get(&(origin, path.to_string()))
+            .cloned()
     }
 
     /// The body served at a path, if anything.
@@ -328,12 +371,18 @@ impl Shop {
         paths
     }
 
-    /// Changes a served resource in place.
+    /// Changes a served resource in place. The table stays locked while `change` runs, so
+    /// `change` must not call back into the shop.
     ///
     /// # Panics
     /// If nothing is served at that path: the helpers edit the default content, and a test
     /// that removed it first has a bug worth a loud message.
-    pub fn edit<R>(&self, origin: Origin, path: &str, change: impl FnOnce(&mut Resource) -> R) -> R {
+    pub fn edit<R>(
+        &self,
+        origin: Origin,
+        path: &str,
+        change: impl FnOnce(&mut Resource) -> R,
+    ) -> R {
         let mut resources = lock(&self.inner.resources);
         match resources.get_mut(&(origin, path.to_string())) {
             Some(resource) => change(resource),
@@ -380,7 +429,11 @@ impl Shop {
 
     /// The requests one origin received, in arrival order.
     pub fn requests_to(&self, origin: Origin) -> Vec<RecordedRequest> {
-        lock(&self.inner.requests).iter().filter(|r| r.origin == origin).cloned().collect()
+        lock(&self.inner.requests)
+            .iter()
+            .filter(|r| r.origin == origin)
+            .cloned()
+            .collect()
     }
 
     /// Forgets the requests received so far.
@@ -446,13 +499,19 @@ async fn launch() -> io::Result<Launched> {
     let (stop, _) = watch::channel(false);
     let mut tasks = Vec::new();
     for (origin, listener) in listeners {
-        let app = Router::new().fallback(serve).with_state(Ctx { origin, inner: inner.clone() });
+        let app = Router::new().fallback(serve).with_state(Ctx {
+            origin,
+            inner: inner.clone(),
+        });
         let mut stopped = stop.subscribe();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::warn!("demo shop server for {origin} stopped: {e}");
             }
         }));
@@ -469,20 +528,37 @@ struct Ctx {
 
 /// The one handler of every server: record the request, then answer from the table. Any
 /// method is accepted, because skimmers POST (fetch, sendBeacon) as often as they GET.
-async fn serve(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/").to_string();
+async fn serve(
+    State(ctx): State<Ctx>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/")
+        .to_string();
     lock(&ctx.inner.requests).push(RecordedRequest {
         origin: ctx.origin,
         method: method.to_string(),
         path,
         headers: headers
             .iter()
-            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
 
-    let found = lock(&ctx.inner.resources).get(&(ctx.origin, uri.path().to_string())).cloned();
+    let found = lock(&ctx.inner.resources)
+        .get(&(ctx.origin, uri.path().to_string()))
+        .cloned();
     let resource = found.unwrap_or_else(|| {
         Resource::new("text/plain; charset=utf-8", "Not Found")
             .with_status(404)
@@ -497,7 +573,9 @@ fn to_response(resource: Resource) -> Response {
     match try_response(&resource) {
         Ok(response) => response,
         Err(problem) => {
-            let mut response = Response::new(Body::from(format!("demo shop: invalid resource: {problem}")));
+            let mut response = Response::new(Body::from(format!(
+                "demo shop: invalid resource: {problem}"
+            )));
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             response
         }
@@ -505,20 +583,26 @@ fn to_response(resource: Resource) -> Response {
 }
 
 fn try_response(resource: &Resource) -> Result<Response, String> {
-    let status = StatusCode::from_u16(resource.status).map_err(|_| format!("status {}", resource.status))?;
+    let status =
+        StatusCode::from_u16(resource.status).map_err(|_| format!("status {}", resource.status))?;
     let mut response = Response::new(Body::from(resource.body.clone()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    let content_type =
-        HeaderValue::from_str(&resource.content_type).map_err(|_| format!("content type {:?}", resource.content_type))?;
+    let content_type = HeaderValue::from_str(&resource.content_type)
+        .map_err(|_| format!("content type {:?}", resource.content_type))?;
     headers.insert(axum::http::header::CONTENT_TYPE, content_type);
     for (name, value) in &resource.headers {
-        let name_ok = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?}"))?;
-        let value_ok = HeaderValue::from_str(value).map_err(|_| format!("value of header {name}"))?;
+        let name_ok =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?}"))?;
+        let value_ok =
+            HeaderValue::from_str(value).map_err(|_| format!("value of header {name}"))?;
         headers.append(name_ok, value_ok);
     }
     // Last, so no stored header can make the browser reuse a stale copy between scans.
-    headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 
