@@ -207,8 +207,14 @@ impl Bases {
 struct Inner {
     bases: Bases,
     resources: Mutex<HashMap<(Origin, String), Resource>>,
+    /// Paths answered by a function of the request (per-load nonces, user-agent sniffing …);
+    /// checked before `resources`.
+    dynamic: Mutex<HashMap<(Origin, String), Responder>>,
     requests: Mutex<Vec<RecordedRequest>>,
 }
+
+/// Builds a response from the request, for content that changes per request.
+pub type Responder = Arc<dyn Fn(&RecordedRequest) -> Resource + Send + Sync>;
 
 /// Locks a mutex even if a panicking test poisoned it: the data (a table of strings) stays
 /// consistent because every update is a single insert or edit.
@@ -319,6 +325,17 @@ impl Shop {
             .to_string()
     }
 
+    /// Answers `path` on `origin` with a function of each request (takes precedence over the
+    /// static table). For content that changes per load or per visitor.
+    pub fn set_dynamic(&self, origin: Origin, path: &str, respond: impl Fn(&RecordedRequest) -> Resource + Send + Sync + 'static) {
+        lock(&self.inner.dynamic).insert((origin, path.to_string()), Arc::new(respond));
+    }
+
+    /// Removes a dynamic route set with [`Shop::set_dynamic`].
+    pub fn remove_dynamic(&self, origin: Origin, path: &str) {
+        lock(&self.inner.dynamic).remove(&(origin, path.to_string()));
+    }
+
     /// Absolute URL of a path on an origin.
     pub fn url(&self, origin: Origin, path: &str) -> String {
         format!("{}{}", self.inner.bases.get(origin), path)
@@ -418,6 +435,7 @@ impl Shop {
     /// Restores the default content of every origin (the request log is kept).
     pub fn reset(&self) {
         *lock(&self.inner.resources) = content::defaults(&self.inner.bases);
+        lock(&self.inner.dynamic).clear();
     }
 
     // -- request log -------------------------------------------------------------------------
@@ -492,6 +510,7 @@ async fn launch() -> io::Result<Launched> {
     let bases = Bases(bases);
     let inner = Arc::new(Inner {
         resources: Mutex::new(content::defaults(&bases)),
+        dynamic: Mutex::new(HashMap::new()),
         requests: Mutex::new(Vec::new()),
         bases,
     });
@@ -540,7 +559,7 @@ async fn serve(
         .map(|pq| pq.as_str())
         .unwrap_or("/")
         .to_string();
-    lock(&ctx.inner.requests).push(RecordedRequest {
+    let request = RecordedRequest {
         origin: ctx.origin,
         method: method.to_string(),
         path,
@@ -554,7 +573,13 @@ async fn serve(
             })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    };
+    let responder = lock(&ctx.inner.dynamic).get(&(ctx.origin, uri.path().to_string())).cloned();
+    let dynamic = responder.map(|respond| respond(&request));
+    lock(&ctx.inner.requests).push(request);
+    if let Some(resource) = dynamic {
+        return to_response(resource);
+    }
 
     let found = lock(&ctx.inner.resources)
         .get(&(ctx.origin, uri.path().to_string()))

@@ -361,3 +361,28 @@ async fn default_content_does_not_depend_on_ports_except_in_pages() {
         }
     }
 }
+
+#[test]
+fn dynamic_route_answers_per_request() {
+    let shop = Shop::start_in_background().unwrap();
+    shop.set_dynamic(Origin::Shop, "/ua", |req| {
+        let ua = req.header("user-agent").unwrap_or("none").to_string();
+        Resource::js(format!("/* {ua} */"))
+    });
+    let body = http_get_with_ua(&shop.url(Origin::Shop, "/ua"), "TestAgent/1");
+    assert!(body.contains("/* TestAgent/1 */"), "{body}");
+    shop.remove_dynamic(Origin::Shop, "/ua");
+    assert!(http_get_with_ua(&shop.url(Origin::Shop, "/ua"), "x").contains("404"));
+}
+
+/// Minimal blocking HTTP/1.1 GET with a user agent; returns the whole response text.
+fn http_get_with_ua(url: &str, ua: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
