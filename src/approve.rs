@@ -31,6 +31,9 @@ pub struct PageApproval {
     pub accepted: Vec<String>,
     /// Why nothing could be approved for this page, if so.
     pub skipped: Option<String>,
+    /// Selected findings that could not be applied (the scan lacks what they refer to); they
+    /// stay pending.
+    pub not_applied: Vec<String>,
     pub baseline_file: std::path::PathBuf,
 }
 
@@ -66,6 +69,7 @@ pub fn approve(
             page: page.name.clone(),
             accepted: Vec::new(),
             skipped: Some(why),
+            not_applied: Vec::new(),
             baseline_file: file.clone(),
         };
         let Some(scan) = store.latest_scan(&page.name)? else {
@@ -97,23 +101,19 @@ pub fn approve(
                 page: page.name.clone(),
                 accepted: Vec::new(),
                 skipped: None,
+                not_applied: outcome.skipped,
                 baseline_file: file,
             });
             continue;
         }
-        // Sources first, then the baseline that refers to them.
+        // Sources first, then the baseline that refers to them (approved scripts of earlier
+        // scans may only be in the store).
+        dir.save_approved_sources(&baseline, inventory)?;
         for approved in &baseline.scripts {
-            if dir.source(&approved.sha256).is_some() {
-                continue;
-            }
-            let source = inventory
-                .scripts
-                .iter()
-                .find(|s| s.sha256 == approved.sha256)
-                .map(|s| s.source.clone())
-                .or_else(|| store.script_source(&approved.sha256).ok().flatten());
-            if let Some(source) = source {
-                dir.save_source(&approved.sha256, &source)?;
+            if dir.source(&approved.sha256).is_none() {
+                if let Some(source) = store.script_source(&approved.sha256)? {
+                    dir.save_source(&approved.sha256, &source)?;
+                }
             }
         }
         dir.save(&baseline)?;
@@ -122,6 +122,7 @@ pub fn approve(
             page: page.name.clone(),
             accepted: outcome.accepted,
             skipped: None,
+            not_applied: outcome.skipped,
             baseline_file: file,
         });
     }

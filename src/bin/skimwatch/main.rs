@@ -168,7 +168,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn init_logging(cli: &Cli) {
-    let default = match (cli.quiet, cli.verbose) {
+    // The demo prints its own story on stdout; keep its stderr for problems.
+    let quiet = cli.quiet || (matches!(cli.command, Command::Demo(_)) && cli.verbose == 0);
+    let default = match (quiet, cli.verbose) {
         (true, _) => "warn,chromiumoxide=off",
         (false, 0) => "info,chromiumoxide=off",
         (false, 1) => "skimwatch=debug,info,chromiumoxide=warn",
@@ -237,6 +239,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         r.baseline_file.display(),
                         r.accepted.join(", ")
                     )?,
+                }
+                if !r.not_applied.is_empty() {
+                    writeln!(
+                        out,
+                        "{}: not applied (the latest scan no longer shows what they refer to; rescan first): {}",
+                        r.page,
+                        r.not_applied.join(", ")
+                    )?;
                 }
             }
             Ok(ExitCode::Clean)

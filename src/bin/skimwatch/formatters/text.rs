@@ -62,6 +62,9 @@ impl Reporter for Text {
                 if let Some(a) = &f.approved_sha256 {
                     writeln!(out, "     approved sha256: {a}")?;
                 }
+                if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
+                    writeln!(out, "     first seen: {first} ({count} scan{})", if count == 1 { "" } else { "s" })?;
+                }
                 if let Some(i) = &f.initiator {
                     writeln!(out, "     inserted by: {}", clean(i))?;
                 }
@@ -81,10 +84,13 @@ impl Reporter for Text {
                 }
             }
             writeln!(out)?;
+            writeln!(out, "   If a change is intended, approve it (the reason is the PCI DSS 6.4.3 justification):")?;
+            let ids: Vec<&str> = page.findings.iter().map(|f| f.id.as_str()).collect();
             writeln!(
                 out,
-                "   approve intended changes: skimwatch baseline approve --page {} --finding <ID> --by <you> --reason \"<why>\"",
-                page.name
+                "     skimwatch baseline approve --page {} --finding {} --by <you> --reason \"<why>\"",
+                page.name,
+                ids.join(" --finding ")
             )?;
             writeln!(out)?;
         }
