@@ -12,6 +12,7 @@ pub mod capture;
 pub mod chain;
 pub mod compare;
 pub mod config;
+pub mod evidence;
 pub mod gate;
 pub mod inventory;
 pub mod model;
