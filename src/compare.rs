@@ -126,7 +126,11 @@ pub fn compare(
             id: finding_id(page, FindingKind::NewHost, host, ""),
             kind: FindingKind::NewHost,
             severity: Severity::Medium,
-            title: format!("New host {}", one_line(host)),
+            title: if host == crate::inventory::SELF_HOST {
+                "New host self (the page's own host)".to_string()
+            } else {
+                format!("New host {}", one_line(host))
+            },
             script: None,
             diff: None,
             header: None,

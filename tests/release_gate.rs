@@ -80,6 +80,7 @@ fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
         .iter()
         .find(|r| r.rule_id.as_deref() == Some("new_script") && r.properties.as_ref().is_some_and(|p| p.additional_properties.get("scriptKind") == Some(&serde_json::json!("inline"))))
         .unwrap_or_else(|| panic!("no new inline script result in {}", String::from_utf8_lossy(&out.stdout)));
+    println!("--- SARIF result ---\n{}", serde_json::to_string_pretty(new_inline).unwrap());
     assert!(matches!(new_inline.level, Some(ResultLevel::Error)), "high on a payment page → error");
     let fp = new_inline.partial_fingerprints.as_ref().unwrap();
     assert_eq!(fp.len(), 1);
