@@ -257,8 +257,9 @@ struct BaselineFile<'a> {
     hosts: &'a [ApprovedHost],
 }
 
-/// The file text: an explanatory comment, then the baseline in canonical order.
-fn render(baseline: &Baseline) -> Result<String, BaselineError> {
+/// The file text: an explanatory comment, then the baseline in canonical order (what
+/// [`BaselineDir::save`] writes; `baseline diff` compares it with the file on disk).
+pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
     let mut sorted = baseline.clone();
     sort_baseline(&mut sorted);
     let file = BaselineFile {

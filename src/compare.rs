@@ -110,16 +110,27 @@ pub fn compare(
 
     findings.extend(header_changes(page, inv, baseline));
 
-    let approved_hosts: BTreeSet<&str> = baseline.hosts.iter().map(|h| h.host.as_str()).collect();
-    for host in &inv.hosts {
-        if approved_hosts.contains(host.as_str()) {
+    // Baselines approved before hosts were written relative to the page list the page's own
+    // host absolutely; it still counts as `self` when the page is on that host.
+    let own_host = crate::inventory::host_of(if inv.final_url.is_empty() { &inv.url } else { &inv.final_url });
+    let relative = |h: &'_ str| -> String {
+        if Some(h) == own_host.as_deref() { crate::inventory::SELF_HOST.to_string() } else { h.to_string() }
+    };
+    let approved_hosts: BTreeSet<String> = baseline.hosts.iter().map(|h| relative(&h.host)).collect();
+    for host in inv.hosts.iter().map(|h| relative(h)) {
+        if approved_hosts.contains(&host) {
             continue;
         }
+        let host = &host;
         findings.push(Finding {
             id: finding_id(page, FindingKind::NewHost, host, ""),
             kind: FindingKind::NewHost,
             severity: Severity::Medium,
-            title: format!("New host {}", one_line(host)),
+            title: if host == crate::inventory::SELF_HOST {
+                "New host self (the page's own host)".to_string()
+            } else {
+                format!("New host {}", one_line(host))
+            },
             script: None,
             diff: None,
             header: None,
@@ -554,6 +565,20 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Medium);
         assert_eq!(f[0].host.as_deref(), Some("evil.example:8443"));
         assert_eq!(f[0].title, "New host evil.example:8443");
+    }
+
+    #[test]
+    fn own_host_approved_absolutely_still_matches_self() {
+        // A baseline approved before hosts were written relative lists `shop.example`.
+        let base = baseline_of(&inventory(vec![]));
+        let mut inv = inventory(vec![]);
+        inv.hosts = vec![crate::inventory::SELF_HOST.into()];
+        assert_eq!(compare("checkout", &inv, &base, &no_sources), vec![]);
+        // On another origin that old entry does not cover `self`.
+        inv.final_url = "https://staging.example/checkout".into();
+        let f = compare("checkout", &inv, &base, &no_sources);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].host.as_deref(), Some("self"));
     }
 
     #[test]

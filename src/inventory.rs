@@ -10,6 +10,8 @@
 //!   URL if there is none). A URL on the page's own origin is written `self:` + path (+ `?query`
 //!   if any); any other URL is written absolute. Fragments are always dropped. This makes a
 //!   baseline approved on production match staging.
+//! - **Hosts**: the page's own host (`host[:port]` of the page origin) is written `self`;
+//!   any other host as is.
 //! - **Frame key**: the top-level document is `main`; any other frame is its document URL,
 //!   written the same way but without query and fragment.
 //! - **External, module and worker scripts with a URL**: the script URL as above; in a frame
@@ -79,10 +81,30 @@ pub fn inventory(snapshot: &Snapshot) -> Inventory {
         status: snapshot.status,
         headers: snapshot.headers.clone(),
         scripts,
-        hosts: snapshot.hosts.clone(),
+        hosts: relative_hosts(snapshot),
         payment_fields: snapshot.payment_fields.clone(),
     }
 }
+
+/// The host a page's own requests go to is written `self` (like `self:` script URLs), so that
+/// the same page on staging and production contacts the same hosts; other hosts stay as they
+/// are. See [`SELF_HOST`].
+fn relative_hosts(snapshot: &Snapshot) -> Vec<String> {
+    let page = if snapshot.final_url.is_empty() { &snapshot.url } else { &snapshot.final_url };
+    let own = host_of(page);
+    let mut hosts: Vec<String> = snapshot
+        .hosts
+        .iter()
+        .map(|h| if Some(h) == own.as_ref() { SELF_HOST.to_string() } else { h.clone() })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// How the page's own host (`host[:port]` of its final URL) is written in inventories,
+/// baselines and `new_host` findings.
+pub const SELF_HOST: &str = "self";
 
 /// Lower-case hex SHA-256 of the UTF-8 bytes of `s`.
 pub fn sha256_hex(s: &str) -> String {
@@ -440,7 +462,8 @@ mod tests {
         assert_eq!(a.sri, sri_sha384("abc"));
         assert_eq!(a.bytes, 3);
         assert_eq!(a.source, "abc");
-        assert_eq!(inv.hosts, snap.hosts);
+        // The page's own host is written `self`, third-party hosts stay absolute.
+        assert_eq!(inv.hosts, ["cdn.example", SELF_HOST]);
         assert_eq!(inv.headers, snap.headers);
         assert_eq!(inv.payment_fields, snap.payment_fields);
         assert_eq!(inv.status, 200);

@@ -9,8 +9,11 @@
 pub mod approve;
 pub mod baseline;
 pub mod capture;
+pub mod chain;
 pub mod compare;
 pub mod config;
+pub mod evidence;
+pub mod gate;
 pub mod inventory;
 pub mod model;
 pub mod pretty;

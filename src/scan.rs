@@ -38,11 +38,14 @@ pub struct ScanOptions {
     pub jobs: usize,
     /// Keep nothing: scan against an in-memory database (release pipelines).
     pub ephemeral: bool,
+    /// Scan every page on this origin instead (path and query kept): `--base-url`, to gate a
+    /// staging deploy with the production baselines. See [`crate::gate::rebase_url`].
+    pub base_url: Option<url::Url>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { pages: Vec::new(), jobs: 4, ephemeral: false }
+        ScanOptions { pages: Vec::new(), jobs: 4, ephemeral: false, base_url: None }
     }
 }
 
@@ -81,7 +84,12 @@ pub async fn open_store(config: &Config, ephemeral: bool) -> Result<Arc<Mutex<St
 
 /// Scans the selected pages and returns the report. Page failures are inside the report.
 pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, ScanError> {
-    let pages: Vec<PageConfig> = select_pages(config, &opts.pages)?.into_iter().cloned().collect();
+    let mut pages: Vec<PageConfig> = select_pages(config, &opts.pages)?.into_iter().cloned().collect();
+    if let Some(base) = &opts.base_url {
+        for page in &mut pages {
+            page.url = crate::gate::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
+        }
+    }
     let store = open_store(config, opts.ephemeral).await?;
     let baselines = Arc::new(BaselineDir::new(config.storage.baselines.clone()));
 

@@ -81,6 +81,14 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX findings_by_finding_id ON findings (finding_id);
     "#,
+    // Tamper-evident scan log (see chain.rs): each scan is sealed with the hash of the
+    // previous sealed scan and its own content. Scans recorded before this version keep NULL
+    // seals and are reported as unsealed by `skimwatch log verify`.
+    r#"
+    ALTER TABLE scans ADD COLUMN prev_hash TEXT;
+    ALTER TABLE scans ADD COLUMN record_hash TEXT;
+    UPDATE scans SET prev_hash = 'unsealed: recorded before the scan log existed';
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)
@@ -262,6 +270,16 @@ impl Store {
         }
     }
 
+    /// The underlying connection, for read-only reports (evidence, inventory, log verify).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Where the database lives (`:memory:` for in-memory stores), for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn sqlite_err(&self, action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
         let action = action.into();
         move |source| StoreError::Sqlite { path: self.path.clone(), action, source }
@@ -321,6 +339,8 @@ impl Store {
                 scan_id
             }
         };
+        // Seal the record in the same transaction: no scan is ever committed unsealed.
+        crate::chain::seal(&tx, scan_id).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(scan_id)
     }

@@ -1,9 +1,11 @@
 //! The `skimwatch` command: argument parsing, output rendering and exit codes.
 //! Everything else lives in the library; this file only wires it to a terminal.
 
+mod audit;
 mod demo;
 mod exit;
 mod formatters;
+mod gate;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -60,6 +62,15 @@ enum Command {
     /// Needs no config.
     #[command(after_help = exit::HELP)]
     Demo(demo::DemoArgs),
+    /// The PCI DSS 6.4.3 script inventory per page (CSV, JSON or HTML).
+    Inventory(audit::InventoryArgs),
+    /// The tamper-evident scan log.
+    #[command(subcommand)]
+    Log(audit::LogCommand),
+    /// Write the PCI DSS 11.6.1 evidence report (HTML + JSON) for a period.
+    Evidence(audit::EvidenceArgs),
+    /// The timeline of one finding: first seen, every scan that saw it, alerts, resolution.
+    Incident(audit::IncidentArgs),
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +93,14 @@ struct ScanArgs {
     /// Keep nothing: use an in-memory database (for release pipelines).
     #[arg(long)]
     ephemeral: bool,
+    /// Scan every configured page on this origin instead (path and query kept), e.g. a
+    /// staging deploy checked against the production baselines.
+    #[arg(long, value_name = "URL", value_parser = parse_base_url)]
+    base_url: Option<url::Url>,
+}
+
+fn parse_base_url(s: &str) -> Result<url::Url, String> {
+    skimwatch::gate::parse_base_url(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +132,11 @@ enum BaselineCommand {
     Approve(ApproveArgs),
     /// Show the approved inventory.
     Show(ShowArgs),
+    /// Show what `approve` would change in the baseline files (writes nothing).
+    Diff(gate::DiffArgs),
+    /// Lint the baselines folder: exit 1 on a malformed file, an entry without justification
+    /// or a source file that does not match its hash.
+    Check(gate::CheckArgs),
 }
 
 #[derive(Args, Debug)]
@@ -203,7 +227,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let opts = ScanOptions { pages: args.pages.clone(), jobs: args.jobs as usize, ephemeral: args.ephemeral };
+            let opts = ScanOptions {
+                pages: args.pages.clone(),
+                jobs: args.jobs as usize,
+                ephemeral: args.ephemeral,
+                base_url: args.base_url.clone(),
+            };
             let report = match runtime()?.block_on(scan::run(&config, &opts)) {
                 Ok(r) => r,
                 Err(e) => {
@@ -270,6 +299,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let mut out = io::stdout().lock();
             match args.format {
+                Format::Sarif | Format::Junit => {
+                    eprintln!("error: `baseline show` prints text or json");
+                    return Ok(ExitCode::Usage);
+                }
                 Format::Json => {
                     serde_json::to_writer_pretty(&mut out, &baselines)?;
                     writeln!(out)?;
@@ -305,6 +338,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Clean)
         }
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::Baseline(BaselineCommand::Check(args)) => gate::check(&cli.config, args),
+        Command::Baseline(BaselineCommand::Diff(args)) => match load_config(&cli.config) {
+            Ok(config) => gate::diff(&config, args),
+            Err(code) => Ok(code),
+        },
+        Command::Inventory(args) => match load_config(&cli.config) {
+            Ok(config) => audit::inventory(&config, args),
+            Err(code) => Ok(code),
+        },
+        Command::Log(command) => match load_config(&cli.config) {
+            Ok(config) => audit::log(&config, command),
+            Err(code) => Ok(code),
+        },
+        Command::Evidence(args) => match load_config(&cli.config) {
+            Ok(config) => audit::evidence(&config, args),
+            Err(code) => Ok(code),
+        },
+        Command::Incident(args) => match load_config(&cli.config) {
+            Ok(config) => audit::incident(&config, args),
+            Err(code) => Ok(code),
+        },
     }
 }
 

@@ -2,6 +2,8 @@
 //! choosing it (as in lychee's formatters).
 
 mod json;
+mod junit;
+mod sarif;
 mod text;
 
 use skimwatch::model::ScanReport;
@@ -18,11 +20,17 @@ pub enum Format {
     Text,
     /// The JSON contract (see README).
     Json,
+    /// SARIF 2.1.0 for code-scanning dashboards (one result per finding).
+    Sarif,
+    /// JUnit XML for CI test views (a suite per page, a failing case per finding).
+    Junit,
 }
 
 pub fn reporter(format: Format) -> Box<dyn Reporter> {
     match format {
         Format::Text => Box::new(text::Text),
         Format::Json => Box::new(json::Json),
+        Format::Sarif => Box::new(sarif::SarifReport),
+        Format::Junit => Box::new(junit::Junit),
     }
 }

@@ -1,0 +1,234 @@
+//! SARIF 2.1.0 for code-scanning dashboards (GitHub code scanning, GitLab, DefectDojo …),
+//! built with the typed `serde-sarif` model rather than hand-written JSON.
+//!
+//! One rule per finding kind (always all five, so `ruleIndex` is stable) with help text; one
+//! result per finding, level from severity (critical/high → error, medium → warning, low/info
+//! → note), the page URL and the script URL as locations, and the finding id as fingerprint so
+//! that dashboards de-duplicate the same unapproved change across runs. Pages that could not
+//! be scanned appear as tool execution notifications and make the invocation unsuccessful.
+
+use super::Reporter;
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel,
+    Run, Sarif, Tool, ToolComponent,
+};
+use skimwatch::model::{Finding, FindingKind, PageReport, PageStatus, ScanReport, Severity};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+pub struct SarifReport;
+
+/// Key of the stable fingerprint in `partialFingerprints` / `fingerprints`.
+pub const FINGERPRINT_KEY: &str = "skimwatchFindingId/v1";
+
+const KINDS: [FindingKind; 5] = [
+    FindingKind::NewScript,
+    FindingKind::AlteredScript,
+    FindingKind::RemovedScript,
+    FindingKind::HeaderChange,
+    FindingKind::NewHost,
+];
+
+/// (name, short description, help text, default level, security-severity) per kind.
+fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+    match kind {
+        FindingKind::NewScript => (
+            "NewScript",
+            "A script runs on the page that is not in the approved baseline",
+            "A script that is not in the page's approved inventory ran on the page. On a payment page this is how \
+             e-skimming (Magecart) code appears: injected into a first-party file, a tag-manager container or the \
+             template. Check where it comes from and what it does. If it is intended, approve it with a written \
+             justification (PCI DSS 6.4.3): `skimwatch baseline approve --finding <id> --by <you> --reason \"<why>\"`. \
+             If not, remove it and treat the page as compromised (PCI DSS 11.6.1).",
+            "error",
+            "8.0",
+        ),
+        FindingKind::AlteredScript => (
+            "AlteredScript",
+            "An approved script's content changed",
+            "A script with an approved identity now has another SHA-256. The finding's diff shows the change \
+             (minified code is pretty-printed). Skimmers are most often appended to a legitimate first-party or \
+             vendor file. If the change is a legitimate release, approve it with a justification (PCI DSS 6.4.3); \
+             otherwise restore the approved version and investigate.",
+            "error",
+            "8.0",
+        ),
+        FindingKind::RemovedScript => (
+            "RemovedScript",
+            "An approved script no longer runs on the page",
+            "A script in the approved baseline was not seen. Usually a deliberate clean-up: approve the removal to \
+             keep the inventory accurate (PCI DSS 6.4.3). It can also mean the page broke or a consent banner \
+             blocked it.",
+            "note",
+            "2.0",
+        ),
+        FindingKind::HeaderChange => (
+            "HeaderChange",
+            "A security-impacting HTTP header was removed, changed or added",
+            "PCI DSS 11.6.1 asks to detect unauthorized changes to the security-impacting HTTP headers of payment \
+             pages. A weakened or removed Content-Security-Policy lets injected scripts run or send data anywhere. \
+             Approve intended changes; restore the approved header otherwise.",
+            "warning",
+            "5.0",
+        ),
+        FindingKind::NewHost => (
+            "NewHost",
+            "The page contacted a host it never contacted when approved",
+            "The page sent a request to a host that is not in the baseline. Skimmers send card data to hosts their \
+             operators control, often named to look like analytics or CDN domains. Approve hosts the page is meant \
+             to contact; investigate any other.",
+            "warning",
+            "6.0",
+        ),
+    }
+}
+
+fn level(severity: Severity) -> ResultLevel {
+    match severity {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low | Severity::Info => ResultLevel::Note,
+    }
+}
+
+fn rule_index(kind: FindingKind) -> i64 {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0) as i64
+}
+
+fn props(pairs: Vec<(&str, serde_json::Value)>, tags: Option<Vec<String>>) -> PropertyBag {
+    let additional: BTreeMap<String, serde_json::Value> = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    match tags {
+        Some(tags) => PropertyBag::builder().tags(tags).additional_properties(additional).build(),
+        None => PropertyBag::builder().additional_properties(additional).build(),
+    }
+}
+
+fn rules() -> Vec<ReportingDescriptor> {
+    KINDS
+        .iter()
+        .map(|&kind| {
+            let (name, short, help, level, security) = rule_text(kind);
+            ReportingDescriptor::builder()
+                .id(kind.as_str())
+                .name(name)
+                .short_description(MultiformatMessageString::builder().text(short).build())
+                .full_description(MultiformatMessageString::builder().text(help).build())
+                .help(MultiformatMessageString::builder().text(help).markdown(help).build())
+                .default_configuration(ReportingConfiguration::builder().level(serde_json::json!(level)).build())
+                .properties(props(
+                    vec![("security-severity", serde_json::json!(security))],
+                    Some(vec!["security".into(), "e-skimming".into(), "pci-dss-6.4.3".into(), "pci-dss-11.6.1".into()]),
+                ))
+                .build()
+        })
+        .collect()
+}
+
+fn location(uri: &str, logical: Option<(&str, &str)>, text: &str) -> Location {
+    let physical = PhysicalLocation::builder().artifact_location(ArtifactLocation::builder().uri(uri).build()).build();
+    match logical {
+        Some((name, kind)) => Location::builder()
+            .physical_location(physical)
+            .logical_locations(vec![LogicalLocation::builder().name(name).kind(kind).build()])
+            .message(Message::builder().text(text).build())
+            .build(),
+        None => Location::builder().physical_location(physical).message(Message::builder().text(text).build()).build(),
+    }
+}
+
+fn result(page: &PageReport, f: &Finding) -> SarifResult {
+    let mut locations = vec![location(&page.url, Some((&page.name, "page")), "the page")];
+    if let Some(url) = f.script.as_ref().and_then(|s| s.url.as_deref()) {
+        locations.push(location(url, None, "the script"));
+    }
+    let mut text = format!("{} (page {}, {})", f.title, page.name, f.severity);
+    if let Some(diff) = &f.diff {
+        // Keep the message readable: the full diff is in the JSON report.
+        let excerpt: Vec<&str> = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).take(10).collect();
+        if !excerpt.is_empty() {
+            text.push_str("\nAdded lines:\n");
+            text.push_str(&excerpt.join("\n"));
+        }
+    }
+    let fingerprint = BTreeMap::from([(FINGERPRINT_KEY.to_string(), f.id.clone())]);
+    let mut extra = vec![
+        ("severity", serde_json::json!(f.severity.as_str())),
+        ("page", serde_json::json!(page.name)),
+        ("findingId", serde_json::json!(f.id)),
+    ];
+    if let Some(s) = &f.script {
+        extra.push(("scriptId", serde_json::json!(s.id)));
+        extra.push(("scriptKind", serde_json::json!(s.kind.as_str())));
+        extra.push(("sha256", serde_json::json!(s.sha256)));
+    }
+    if let Some(h) = &f.host {
+        extra.push(("host", serde_json::json!(h)));
+    }
+    if let Some(h) = &f.header {
+        extra.push(("header", serde_json::json!(h)));
+    }
+    if let Some(first) = &f.first_seen {
+        extra.push(("firstSeen", serde_json::json!(first)));
+    }
+    SarifResult::builder()
+        .rule_id(f.kind.as_str())
+        .rule_index(rule_index(f.kind))
+        .level(level(f.severity))
+        .message(Message::builder().text(text).build())
+        .locations(locations)
+        .partial_fingerprints(fingerprint.clone())
+        .fingerprints(fingerprint)
+        .properties(props(extra, None))
+        .build()
+}
+
+/// The SARIF log of a scan report.
+pub fn sarif(report: &ScanReport) -> Sarif {
+    let driver = ToolComponent::builder()
+        .name("skimwatch")
+        .version(env!("CARGO_PKG_VERSION"))
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .full_name(concat!("skimwatch ", env!("CARGO_PKG_VERSION")))
+        .rules(rules())
+        .build();
+    let results: Vec<SarifResult> = report.pages.iter().flat_map(|p| p.findings.iter().map(move |f| result(p, f))).collect();
+    let notifications: Vec<Notification> = report
+        .pages
+        .iter()
+        .filter(|p| p.status == PageStatus::Error)
+        .map(|p| {
+            Notification::builder()
+                .level(serde_json::json!("error"))
+                .message(Message::builder().text(format!(
+                    "page {} ({}) could not be scanned: {}",
+                    p.name,
+                    p.url,
+                    p.error.as_deref().unwrap_or("unknown error")
+                )).build())
+                .locations(vec![location(&p.url, Some((&p.name, "page")), "the page")])
+                .build()
+        })
+        .collect();
+    let invocation = Invocation::builder()
+        .execution_successful(!report.has_errors())
+        .tool_execution_notifications(notifications)
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(results)
+        .invocations(vec![invocation])
+        .build();
+    Sarif::builder()
+        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+impl Reporter for SarifReport {
+    fn render(&self, report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, &sarif(report))?;
+        writeln!(out)
+    }
+}

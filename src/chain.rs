@@ -1,0 +1,376 @@
+//! The tamper-evident scan log (PCI DSS 11.6.1 evidence that the check ran).
+//!
+//! Every scan row is sealed when it is recorded: `record_hash` = SHA-256 of a domain tag, the
+//! previous sealed record's hash (`prev_hash`, 64 zeros for the first) and the record's own
+//! canonical content. "Content" is everything the scan recorded: the scan row (id, page, URL,
+//! times, status, error, HTTP status, final URL, headers, hosts, payment fields, elapsed time),
+//! every script row it saw (identity, kind, URLs, SHA-256, SRI, size, initiator) and every
+//! finding row (id, kind, severity, title and the full finding JSON). Script bodies are covered
+//! through their SHA-256, and [`verify`] also re-hashes each body against its key.
+//!
+//! Editing any of that, deleting a record in the middle, or removing a seal breaks the chain,
+//! and [`verify`] names the first broken record. What a chain alone cannot show is the removal
+//! of the newest records, or a full rewrite by someone who recomputes every hash: for that,
+//! keep the head hash `verify` prints somewhere else (the evidence report carries it, a ticket,
+//! the pipeline log), and compare.
+//!
+//! Scans recorded by a skimwatch from before the log existed have no seal; the migration marks
+//! them with `prev_hash` = [`LEGACY`]. They are accepted only as a prefix (before the first
+//! sealed record), reported as "unsealed", and not covered. Any other record without a seal is
+//! a break.
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+/// `prev_hash` of the first sealed record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// `prev_hash` of the scans that were already in the database when the log was introduced
+/// (set by the store migration); they have no `record_hash`.
+pub const LEGACY: &str = "unsealed: recorded before the scan log existed";
+/// Versioned domain tag, so a future change of the content definition cannot be confused
+/// with this one.
+const TAG: &str = "skimwatch-scan-log-v1";
+
+const SCAN_COLUMNS: &str = "id, page, url, started_at, finished_at, status, error, http_status, final_url, \
+                            headers_json, hosts_json, payment_fields_json, elapsed_ms";
+const SCRIPT_COLUMNS: &str = "position, script_id, kind, url, frame_url, sha256, sri, bytes, initiator";
+const FINDING_COLUMNS: &str = "position, finding_id, kind, severity, title, finding_json";
+
+/// Seals scan `scan_id`: links it to the latest sealed record and stores its hash. Called by
+/// the store inside the transaction that records the scan, so no scan is ever committed
+/// unsealed; the transaction's write lock keeps two writers from linking to the same record.
+pub fn seal(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+    let prev: String = conn
+        .query_row(
+            "SELECT record_hash FROM scans WHERE id < ?1 AND record_hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [scan_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_else(|| GENESIS.to_string());
+    let hash = record_hash(&prev, &content(conn, scan_id)?);
+    conn.execute("UPDATE scans SET prev_hash = ?1, record_hash = ?2 WHERE id = ?3", params![prev, hash, scan_id])?;
+    Ok(hash)
+}
+
+/// SHA-256 (hex) of the tag, the previous hash and the canonical content.
+pub fn record_hash(prev: &str, content: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(TAG.as_bytes());
+    h.update(b"\n");
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(content.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The canonical content of one scan: a JSON object of the scan row, its scripts and its
+/// findings, each row a JSON array of its column values in a fixed order. Reading the values
+/// back from the database (rather than from the structs being written) means the seal and the
+/// check always see exactly the same bytes.
+pub fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+    let scan = rows(conn, &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"), scan_id)?;
+    let scripts = rows(conn, &format!("SELECT {SCRIPT_COLUMNS} FROM scan_scripts WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
+    let findings = rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
+    let doc = serde_json::json!({
+        "scan": scan.into_iter().next().unwrap_or(Json::Null),
+        "scripts": scripts,
+        "findings": findings,
+    });
+    Ok(doc.to_string())
+}
+
+fn rows(conn: &Connection, sql: &str, id: i64) -> rusqlite::Result<Vec<Json>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let n = stmt.column_count();
+    let mut out = Vec::new();
+    let mut q = stmt.query([id])?;
+    while let Some(row) = q.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(match row.get::<_, Value>(i)? {
+                Value::Null => Json::Null,
+                Value::Integer(v) => Json::from(v),
+                Value::Real(v) => Json::from(v),
+                Value::Text(v) => Json::from(v),
+                Value::Blob(v) => Json::from(format!("blob:{}", hex::encode(v))),
+            });
+        }
+        out.push(Json::Array(values));
+    }
+    Ok(out)
+}
+
+/// Result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Verification {
+    /// Scan records in the database.
+    pub records: u64,
+    /// Records with a seal that checked out (up to the first break).
+    pub verified: u64,
+    /// Records from before the log existed (a prefix without seals), not covered.
+    pub unsealed: u64,
+    /// Id and hash of the last verified record: keep it elsewhere to detect later truncation.
+    pub head_id: Option<i64>,
+    pub head_hash: Option<String>,
+    /// The first broken record, if any.
+    pub broken: Option<Break>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Break {
+    /// The scan id of the first record that does not verify.
+    pub scan_id: i64,
+    pub reason: String,
+}
+
+/// Walks every scan in id order, recomputing each seal and each link. Stops at the first
+/// broken record.
+pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
+    let mut stmt = conn.prepare("SELECT id, prev_hash, record_hash FROM scans ORDER BY id")?;
+    let list: Vec<(i64, Option<String>, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut v = Verification {
+        records: list.len() as u64,
+        verified: 0,
+        unsealed: 0,
+        head_id: None,
+        head_hash: None,
+        broken: None,
+    };
+    let mut checked_bodies: HashSet<String> = HashSet::new();
+    let mut last: Option<(i64, String)> = None;
+    for (id, prev, hash) in list {
+        let broken = |reason: String| Some(Break { scan_id: id, reason });
+        let Some(hash) = hash else {
+            if last.is_none() && prev.as_deref() == Some(LEGACY) {
+                v.unsealed += 1;
+                continue;
+            }
+            v.broken = broken(format!("scan #{id} has no seal: its hash was removed (only scans recorded before the log existed may be unsealed)"));
+            break;
+        };
+        let expected_prev = last.as_ref().map_or(GENESIS, |(_, h)| h.as_str());
+        if prev.as_deref() != Some(expected_prev) {
+            let reason = match &last {
+                Some((last_id, _)) if *last_id + 1 < id => format!(
+                    "scan #{id} does not follow scan #{last_id}: scan(s) #{}..#{} were deleted, or scan #{last_id} was altered and resealed",
+                    last_id + 1,
+                    id - 1
+                ),
+                Some((last_id, _)) => format!(
+                    "scan #{id} does not follow scan #{last_id}: scan #{last_id} was altered and resealed, or a record between them was deleted"
+                ),
+                None => format!("scan #{id} is the first sealed record but does not start the chain: earlier scans were deleted"),
+            };
+            v.broken = broken(reason);
+            break;
+        }
+        if record_hash(expected_prev, &content(conn, id)?) != hash {
+            v.broken = broken(format!(
+                "scan #{id} was altered after it was recorded: its scan row, scripts or findings no longer match its seal"
+            ));
+            break;
+        }
+        if let Some(sha) = bad_body(conn, id, &mut checked_bodies)? {
+            v.broken = broken(format!("the script body {sha} seen by scan #{id} was altered: its text no longer hashes to its SHA-256"));
+            break;
+        }
+        v.verified += 1;
+        last = Some((id, hash));
+    }
+    if let Some((id, hash)) = last {
+        v.head_id = Some(id);
+        v.head_hash = Some(hash);
+    }
+    Ok(v)
+}
+
+/// The first body referenced by `scan_id` whose text does not hash to its key.
+fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT s.sha256, b.source FROM scan_scripts s LEFT JOIN script_bodies b ON b.sha256 = s.sha256
+         WHERE s.scan_id = ?1",
+    )?;
+    let mut q = stmt.query([scan_id])?;
+    while let Some(row) = q.next()? {
+        let sha: String = row.get(0)?;
+        if checked.contains(&sha) {
+            continue;
+        }
+        let source: Option<String> = row.get(1)?;
+        match source {
+            Some(text) if hex::encode(Sha256::digest(text.as_bytes())) == sha => {
+                checked.insert(sha);
+            }
+            _ => return Ok(Some(sha)),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Finding, FindingKind, Inventory, Script, ScriptKind, Severity};
+    use crate::store::{now_rfc3339, NewScan, ScanOutcome, Store};
+
+    fn inv(code: &str) -> Inventory {
+        Inventory {
+            url: "https://shop.example/checkout".into(),
+            final_url: "https://shop.example/checkout".into(),
+            status: 200,
+            headers: Default::default(),
+            scripts: vec![Script {
+                id: "self:/app.js".into(),
+                kind: ScriptKind::External,
+                url: Some("https://shop.example/app.js".into()),
+                frame_url: "https://shop.example/checkout".into(),
+                sha256: crate::inventory::sha256_hex(code),
+                sri: crate::inventory::sri_sha384(code),
+                bytes: code.len() as u64,
+                initiator: None,
+                source: code.into(),
+            }],
+            hosts: vec!["self".into()],
+            payment_fields: vec![],
+        }
+    }
+
+    fn record(store: &mut Store, code: &str) -> i64 {
+        let inv = inv(code);
+        let findings = vec![Finding {
+            id: "F1".into(),
+            kind: FindingKind::NewScript,
+            severity: Severity::High,
+            title: "New external script".into(),
+            ..Default::default()
+        }];
+        store
+            .record_scan(&NewScan {
+                page: "checkout",
+                url: &inv.url,
+                started_at: now_rfc3339(),
+                finished_at: now_rfc3339(),
+                outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 5 },
+            })
+            .unwrap()
+    }
+
+    fn chain_of(n: usize) -> (Store, Vec<i64>) {
+        let mut store = Store::open_in_memory().unwrap();
+        let ids = (0..n).map(|i| record(&mut store, &format!("code{i}()"))).collect();
+        (store, ids)
+    }
+
+    #[test]
+    fn intact_chain_verifies_and_links() {
+        let (store, ids) = chain_of(3);
+        let v = verify(store.connection()).unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!((v.records, v.verified, v.unsealed), (3, 3, 0));
+        assert_eq!(v.head_id, Some(ids[2]));
+        let first_prev: String = store.connection().query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
+        assert_eq!(first_prev, GENESIS);
+    }
+
+    #[test]
+    fn edits_anywhere_in_a_record_name_that_record() {
+        for sql in [
+            "UPDATE scans SET status = 'error', error = 'x' WHERE id = ?1",
+            "UPDATE findings SET severity = 'low' WHERE scan_id = ?1",
+            "DELETE FROM findings WHERE scan_id = ?1",
+            "UPDATE scan_scripts SET url = 'https://evil.example/a.js' WHERE scan_id = ?1",
+        ] {
+            let (store, ids) = chain_of(3);
+            store.connection().execute(sql, [ids[1]]).unwrap();
+            let v = verify(store.connection()).unwrap();
+            let b = v.broken.expect(sql);
+            assert_eq!(b.scan_id, ids[1], "{sql}: {}", b.reason);
+            assert!(b.reason.contains("altered"), "{}", b.reason);
+            assert_eq!(v.verified, 1);
+        }
+    }
+
+    #[test]
+    fn deleted_and_resealed_records_break_the_next_link() {
+        let (store, ids) = chain_of(3);
+        store.connection().execute("DELETE FROM scans WHERE id = ?1", [ids[1]]).unwrap();
+        let b = verify(store.connection()).unwrap().broken.unwrap();
+        assert_eq!(b.scan_id, ids[2]);
+        assert!(b.reason.contains("deleted"), "{}", b.reason);
+
+        // Editing a record and recomputing its own seal moves the break to the next record.
+        let (store, ids) = chain_of(3);
+        let c = store.connection();
+        c.execute("UPDATE scans SET url = 'https://elsewhere.example/' WHERE id = ?1", [ids[0]]).unwrap();
+        c.execute("UPDATE scans SET record_hash = NULL, prev_hash = NULL WHERE id = ?1", [ids[0]]).unwrap();
+        seal(c, ids[0]).unwrap();
+        let b = verify(c).unwrap().broken.unwrap();
+        assert_eq!(b.scan_id, ids[1], "{}", b.reason);
+    }
+
+    #[test]
+    fn altered_script_body_is_detected() {
+        let (store, ids) = chain_of(2);
+        store.connection().execute("UPDATE script_bodies SET source = 'evil()' WHERE source = 'code1()'", []).unwrap();
+        let b = verify(store.connection()).unwrap().broken.unwrap();
+        assert_eq!(b.scan_id, ids[1]);
+        assert!(b.reason.contains("script body"), "{}", b.reason);
+    }
+
+    #[test]
+    fn legacy_unsealed_prefix_is_reported_not_broken() {
+        let (mut store, ids) = chain_of(2);
+        // As if both rows predate the log.
+        store.connection().execute("UPDATE scans SET prev_hash = ?1, record_hash = NULL", [LEGACY]).unwrap();
+        let new = record(&mut store, "later()");
+        let v = verify(store.connection()).unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!((v.unsealed, v.verified, v.head_id), (2, 1, Some(new)));
+        // But a seal removed after the chain started is a break.
+        store.connection().execute("UPDATE scans SET record_hash = NULL WHERE id = ?1", [new]).unwrap();
+        record(&mut store, "again()");
+        let v = verify(store.connection()).unwrap();
+        assert_eq!(v.broken.unwrap().scan_id, new);
+        // Nor can seals be stripped to pass records off as old ones.
+        store.connection().execute("UPDATE scans SET record_hash = NULL, prev_hash = NULL WHERE id >= ?1", [new]).unwrap();
+        let v = verify(store.connection()).unwrap();
+        assert_eq!(v.broken.unwrap().scan_id, new);
+        let _ = ids;
+    }
+
+    #[test]
+    fn database_from_before_the_log_migrates_with_an_unsealed_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A database as the first release wrote it, with one scan.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(crate::store::MIGRATIONS[0]).unwrap();
+            conn.execute(
+                "INSERT INTO scans (page, url, started_at, finished_at, status, error)
+                 VALUES ('checkout', 'https://shop.example/checkout', '2025-01-01T00:00:00Z', '2025-01-01T00:00:09Z', 'error', 'timeout')",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let new = record(&mut store, "x()");
+        let v = verify(store.connection()).unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!((v.records, v.unsealed, v.verified, v.head_id), (2, 1, 1, Some(new)));
+    }
+}

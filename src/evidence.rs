@@ -1,0 +1,763 @@
+//! Evidence for the PCI assessor and for breach response, read from the baselines and the
+//! scan store (nothing here scans or writes).
+//!
+//! - [`inventory`]: the PCI DSS 6.4.3 script inventory per page: every approved script and
+//!   every script the latest scan saw, with its hashes, first and last sighting, who approved
+//!   it, when and why, and whether it runs next to card fields.
+//! - [`evidence`]: the PCI DSS 11.6.1 record since a date: monitored pages and settings, every
+//!   scan and its result, every finding and how it was resolved, alert deliveries, and the
+//!   verification of the tamper-evident scan log ([`crate::chain`]).
+//! - [`incident`]: the timeline of one finding, from first sighting to resolution.
+//!
+//! The data are plain serialisable structs; the CLI renders them as JSON, CSV or HTML. Every
+//! string in them may come from a hostile page and must be escaped by the renderer.
+
+use crate::baseline::{BaselineDir, BaselineError};
+use crate::chain::{self, Verification};
+use crate::config::Config;
+use crate::inventory::SELF_HOST;
+use crate::model::{Baseline, Finding, FindingKind, Inventory, PageStatus, ScriptKind, Severity};
+use crate::store::{Store, StoreError};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
+    #[error("scan database {path}: {action} failed: {source}")]
+    Sqlite { path: String, action: String, source: rusqlite::Error },
+    #[error("`{given}` is not a date: use YYYY-MM-DD (UTC) or an RFC 3339 time such as 2025-03-01T12:00:00Z")]
+    BadDate { given: String },
+    #[error("no finding with id `{id}` in the scan database {path}; the id comes from a scan report (e.g. F3a9c1e2b7d40)")]
+    UnknownFinding { id: String, path: String },
+}
+
+fn sql_err(store: &Store, action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> EvidenceError {
+    let path = store.path().display().to_string();
+    let action = action.into();
+    move |source| EvidenceError::Sqlite { path, action, source }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6.4.3 inventory
+// ---------------------------------------------------------------------------------------------
+
+/// One script of the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRow {
+    pub page: String,
+    pub script: String,
+    pub kind: ScriptKind,
+    pub url: Option<String>,
+    pub frame_url: String,
+    pub sha256: String,
+    pub sri: String,
+    pub bytes: u64,
+    /// `approved`, `pending approval` (seen in the latest scan, not approved) or
+    /// `approved, not seen in the latest scan`.
+    pub status: String,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// In how many stored scans this exact version (identity and SHA-256) was seen.
+    pub seen_in_scans: u64,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    pub reason: Option<String>,
+    /// What the script can do with payment fields, as far as the latest scan shows.
+    pub payment_fields: String,
+}
+
+/// The inventory of the selected pages: approved scripts from the baselines, plus what the
+/// latest successful scan saw. `store` is optional: from a clean checkout (no database) the
+/// inventory lists the approved scripts without sightings.
+pub fn inventory(
+    config: &Config,
+    pages: &[String],
+    store: Option<&Store>,
+) -> Result<Vec<InventoryRow>, EvidenceError> {
+    let pages = crate::scan::select_pages(config, pages)?;
+    let dir = BaselineDir::new(config.storage.baselines.clone());
+    let mut rows = Vec::new();
+    for page in pages {
+        let baseline = dir.load(&page.name)?;
+        let latest = match store {
+            Some(s) => s.latest_ok_scan(&page.name)?.and_then(|s| s.inventory),
+            None => None,
+        };
+        rows.extend(page_inventory(&page.name, &baseline, latest.as_ref(), store)?);
+    }
+    Ok(rows)
+}
+
+fn page_inventory(
+    page: &str,
+    baseline: &Baseline,
+    latest: Option<&Inventory>,
+    store: Option<&Store>,
+) -> Result<Vec<InventoryRow>, EvidenceError> {
+    let mut rows = Vec::new();
+    let in_latest = |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
+    for a in &baseline.scripts {
+        let status = if latest.is_none() || in_latest(&a.id, &a.sha256) { "approved" } else { "approved, not seen in the latest scan" };
+        let (first, last, count) = sightings(store, page, &a.id, &a.sha256)?;
+        rows.push(InventoryRow {
+            page: page.to_string(),
+            script: a.id.clone(),
+            kind: a.kind,
+            url: a.url.clone(),
+            frame_url: a.frame_url.clone(),
+            sha256: a.sha256.clone(),
+            sri: a.sri.clone(),
+            bytes: a.bytes,
+            status: status.to_string(),
+            first_seen: first,
+            last_seen: last,
+            seen_in_scans: count,
+            approved_by: Some(a.approval.approved_by.clone()),
+            approved_at: Some(a.approval.approved_at.clone()),
+            reason: Some(a.approval.reason.clone()),
+            payment_fields: payment_access(latest, &a.frame_url),
+        });
+    }
+    if let Some(inv) = latest {
+        for s in &inv.scripts {
+            if baseline.scripts.iter().any(|a| a.id == s.id && a.sha256 == s.sha256) {
+                continue;
+            }
+            let (first, last, count) = sightings(store, page, &s.id, &s.sha256)?;
+            rows.push(InventoryRow {
+                page: page.to_string(),
+                script: s.id.clone(),
+                kind: s.kind,
+                url: s.url.clone(),
+                frame_url: s.frame_url.clone(),
+                sha256: s.sha256.clone(),
+                sri: s.sri.clone(),
+                bytes: s.bytes,
+                status: "pending approval".to_string(),
+                first_seen: first,
+                last_seen: last,
+                seen_in_scans: count,
+                approved_by: None,
+                approved_at: None,
+                reason: None,
+                payment_fields: payment_access(Some(inv), &s.frame_url),
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.page, &a.script, &a.sha256).cmp(&(&b.page, &b.script, &b.sha256)));
+    Ok(rows)
+}
+
+/// A script in the same document as card fields can read them; one elsewhere cannot (the
+/// same-origin policy keeps a cross-origin iframe's fields out of reach of the page's code).
+fn payment_access(latest: Option<&Inventory>, frame_url: &str) -> String {
+    let Some(inv) = latest else { return "unknown (no scan recorded)".to_string() };
+    let same: Vec<&str> = inv.payment_fields.iter().filter(|f| f.frame_url == frame_url).map(|f| f.selector.as_str()).collect();
+    if !same.is_empty() {
+        format!("can read card fields: runs in the same document as {}", same.join(", "))
+    } else if !inv.payment_fields.is_empty() {
+        "no direct access: card fields are in another frame".to_string()
+    } else {
+        "none: no card fields on the page".to_string()
+    }
+}
+
+/// First and last time (scan start) and number of scans this version was seen in.
+fn sightings(store: Option<&Store>, page: &str, id: &str, sha: &str) -> Result<(Option<String>, Option<String>, u64), EvidenceError> {
+    let Some(store) = store else { return Ok((None, None, 0)) };
+    store
+        .connection()
+        .query_row(
+            "SELECT min(s.started_at), max(s.started_at), count(DISTINCT s.id)
+               FROM scan_scripts ss JOIN scans s ON s.id = ss.scan_id
+              WHERE s.page = ?1 AND ss.script_id = ?2 AND ss.sha256 = ?3",
+            params![page, id, sha],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)),
+        )
+        .map_err(sql_err(store, format!("reading when script {id} was seen")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings and their resolution
+// ---------------------------------------------------------------------------------------------
+
+/// How a finding ended, judged from the current baseline files and the latest scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Resolution {
+    /// The change is in the baseline now: approved by whom, when, why.
+    Approved { by: String, at: String, reason: String },
+    /// A removed script whose removal was accepted (its entry left the baseline).
+    RemovalAccepted,
+    /// Not approved, but later scans no longer see it (the script was removed or reverted).
+    Gone { scan_id: i64, at: String },
+    /// Still seen by the latest scan of the page.
+    Open,
+}
+
+impl Resolution {
+    pub fn summary(&self) -> String {
+        match self {
+            Resolution::Approved { by, at, reason } => format!("approved by {by} at {at}: {reason}"),
+            Resolution::RemovalAccepted => "removal accepted into the baseline".to_string(),
+            Resolution::Gone { scan_id, at } => format!("no longer seen since scan #{scan_id} at {at} (removed or reverted)"),
+            Resolution::Open => "open: still seen by the latest scan".to_string(),
+        }
+    }
+}
+
+/// One finding (one page, one id) over its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub page: String,
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub title: String,
+    pub script_id: Option<String>,
+    pub script_url: Option<String>,
+    pub host: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub seen_count: u64,
+    pub first_scan: i64,
+    pub last_scan: i64,
+    pub resolution: Resolution,
+}
+
+/// Decides the resolution of `finding` (last seen in scan `last_scan` of `page`).
+fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding, last_scan: i64) -> Result<Resolution, EvidenceError> {
+    let baseline = baselines.load(page).unwrap_or_default();
+    let approved = |a: &crate::model::Approval| Resolution::Approved {
+        by: a.approved_by.clone(),
+        at: a.approved_at.clone(),
+        reason: a.reason.clone(),
+    };
+    match finding.kind {
+        FindingKind::NewScript | FindingKind::AlteredScript => {
+            if let Some(s) = &finding.script {
+                if let Some(a) = baseline.scripts.iter().find(|a| a.id == s.id && a.sha256 == s.sha256) {
+                    return Ok(approved(&a.approval));
+                }
+            }
+        }
+        FindingKind::RemovedScript => {
+            if let Some(s) = &finding.script {
+                let sha = finding.approved_sha256.as_deref().unwrap_or(&s.sha256);
+                if !baseline.scripts.iter().any(|a| a.id == s.id && a.sha256 == sha) {
+                    return Ok(Resolution::RemovalAccepted);
+                }
+            }
+        }
+        FindingKind::HeaderChange => {
+            if let Some(h) = &finding.header {
+                if let Some(a) = baseline.headers.iter().find(|a| a.name == h.name && a.value == h.current) {
+                    return Ok(approved(&a.approval));
+                }
+            }
+        }
+        FindingKind::NewHost => {
+            if let Some(host) = &finding.host {
+                if let Some(a) = baseline.hosts.iter().find(|a| &a.host == host || (host == SELF_HOST && a.host == SELF_HOST)) {
+                    return Ok(approved(&a.approval));
+                }
+            }
+        }
+    }
+    // Not approved: is it still there? The first successful scan after its last sighting
+    // that did not report it marks when it went away.
+    let gone: Option<(i64, String)> = store
+        .connection()
+        .query_row(
+            "SELECT id, started_at FROM scans WHERE page = ?1 AND id > ?2 AND status = 'ok' ORDER BY id LIMIT 1",
+            params![page, last_scan],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql_err(store, format!("reading the scans of page `{page}`")))?;
+    Ok(match gone {
+        Some((scan_id, at)) => Resolution::Gone { scan_id, at },
+        None => Resolution::Open,
+    })
+}
+
+/// Every finding (page, id) seen in a scan started at or after `since`, with its whole
+/// history (first sighting may be earlier).
+fn findings_since(store: &Store, baselines: &BaselineDir, since: &str) -> Result<Vec<FindingRecord>, EvidenceError> {
+    let conn = store.connection();
+    let mut stmt = conn
+        .prepare(
+            "SELECT s.page, f.finding_id FROM findings f JOIN scans s ON s.id = f.scan_id
+              WHERE s.started_at >= ?1 GROUP BY s.page, f.finding_id ORDER BY min(s.id)",
+        )
+        .map_err(sql_err(store, "listing findings"))?;
+    let keys: Vec<(String, String)> = stmt
+        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(sql_err(store, "listing findings"))?;
+    let mut out = Vec::new();
+    for (page, id) in keys {
+        if let Some(record) = finding_record(store, baselines, &page, &id)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+fn finding_record(store: &Store, baselines: &BaselineDir, page: &str, id: &str) -> Result<Option<FindingRecord>, EvidenceError> {
+    let scans = sightings_of_finding(store, page, id)?;
+    let (Some(first), Some(last)) = (scans.first(), scans.last()) else { return Ok(None) };
+    let finding = &last.finding;
+    let resolution = resolve(store, baselines, page, finding, last.scan_id)?;
+    Ok(Some(FindingRecord {
+        page: page.to_string(),
+        id: id.to_string(),
+        kind: finding.kind,
+        severity: scans.iter().map(|s| s.finding.severity).max().unwrap_or(finding.severity),
+        title: finding.title.clone(),
+        script_id: finding.script.as_ref().map(|s| s.id.clone()),
+        script_url: finding.script.as_ref().and_then(|s| s.url.clone()),
+        host: finding.host.clone(),
+        first_seen: first.at.clone(),
+        last_seen: last.at.clone(),
+        seen_count: scans.len() as u64,
+        first_scan: first.scan_id,
+        last_scan: last.scan_id,
+        resolution,
+    }))
+}
+
+struct Sighting {
+    scan_id: i64,
+    at: String,
+    finding: Finding,
+}
+
+fn sightings_of_finding(store: &Store, page: &str, id: &str) -> Result<Vec<Sighting>, EvidenceError> {
+    let conn = store.connection();
+    let mut stmt = conn
+        .prepare(
+            "SELECT s.id, s.started_at, f.finding_json FROM findings f JOIN scans s ON s.id = f.scan_id
+              WHERE s.page = ?1 AND f.finding_id = ?2 ORDER BY s.id",
+        )
+        .map_err(sql_err(store, format!("reading finding {id}")))?;
+    let rows: Vec<(i64, String, String)> = stmt
+        .query_map(params![page, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(sql_err(store, format!("reading finding {id}")))?;
+    let mut out = Vec::new();
+    for (scan_id, at, json) in rows {
+        let finding: Finding = serde_json::from_str(&json).map_err(|e| {
+            EvidenceError::Store(StoreError::Corrupt {
+                path: store.path().to_path_buf(),
+                what: format!("finding `{id}` of scan {scan_id}"),
+                detail: e.to_string(),
+            })
+        })?;
+        out.push(Sighting { scan_id, at, finding });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alert deliveries (hook for the alerting outbox)
+// ---------------------------------------------------------------------------------------------
+
+/// Rows of the alert outbox, read generically (column name → value as text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deliveries {
+    /// The table they were read from.
+    pub table: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Tables the alerting side may record deliveries in, most specific first.
+///
+/// HOOK (alerting): deliveries are written by the alert outbox, which is built separately.
+/// Evidence reads whichever of these tables exists, generically (every column as text), so
+/// it needs no change when that schema settles; when none exists the report says "no alert
+/// deliveries recorded (alerting not configured)". Replace this with a typed query once the
+/// outbox schema is final.
+pub const DELIVERY_TABLES: &[&str] = &["alert_outbox", "outbox", "alert_deliveries", "alerts"];
+/// Columns that, when present, date a delivery row (used for `--since`).
+const DELIVERY_TIME_COLUMNS: &[&str] = &["created_at", "queued_at", "enqueued_at", "raised_at"];
+/// Upper bound of delivery rows in one report.
+const MAX_DELIVERY_ROWS: usize = 10_000;
+
+/// The alert deliveries since `since` (all rows when the table has no known time column);
+/// `None` when no delivery table exists. With `finding`, only rows mentioning that id.
+pub fn deliveries(store: &Store, since: Option<&str>, finding: Option<&str>) -> Result<Option<Deliveries>, EvidenceError> {
+    let conn = store.connection();
+    let mut table = None;
+    for name in DELIVERY_TABLES {
+        let exists: Option<String> = conn
+            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(sql_err(store, "looking for the alert outbox"))?;
+        if exists.is_some() {
+            table = Some(name.to_string());
+            break;
+        }
+    }
+    let Some(table) = table else { return Ok(None) };
+    // The table name comes from the fixed list above, never from input.
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid LIMIT {MAX_DELIVERY_ROWS}"))
+        .map_err(sql_err(store, format!("reading {table}")))?;
+    let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let time_col = columns.iter().position(|c| DELIVERY_TIME_COLUMNS.contains(&c.as_str()));
+    let n = columns.len();
+    let mut rows = Vec::new();
+    let mut q = stmt.query([]).map_err(sql_err(store, format!("reading {table}")))?;
+    while let Some(row) = q.next().map_err(sql_err(store, format!("reading {table}")))? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            let v: rusqlite::types::Value = row.get(i).map_err(sql_err(store, format!("reading {table}")))?;
+            values.push(match v {
+                rusqlite::types::Value::Null => None,
+                rusqlite::types::Value::Integer(i) => Some(i.to_string()),
+                rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                rusqlite::types::Value::Text(t) => Some(t),
+                rusqlite::types::Value::Blob(b) => Some(format!("({} bytes)", b.len())),
+            });
+        }
+        if let (Some(since), Some(i)) = (since, time_col) {
+            if values[i].as_deref().is_some_and(|t| t < since) {
+                continue;
+            }
+        }
+        if let Some(id) = finding {
+            if !values.iter().flatten().any(|v| v.contains(id)) {
+                continue;
+            }
+        }
+        rows.push(values);
+    }
+    Ok(Some(Deliveries { table, columns, rows }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11.6.1 evidence report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSettings {
+    pub name: String,
+    pub url: String,
+    pub timeout: String,
+    pub settle: String,
+    /// Approved scripts / headers / hosts in the page's baseline.
+    pub approved_scripts: usize,
+    pub approved_headers: usize,
+    pub approved_hosts: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub config: String,
+    pub database: String,
+    pub baselines: String,
+    pub browser: String,
+    pub default_timeout: String,
+    pub default_settle: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    pub id: i64,
+    pub page: String,
+    pub url: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: PageStatus,
+    pub error: Option<String>,
+    pub scripts: u64,
+    pub findings: u64,
+    /// Highest severity among its findings.
+    pub max_severity: Option<Severity>,
+    /// The scan's seal in the log chain (`None` for scans from before the log).
+    pub record_hash: Option<String>,
+}
+
+/// Everything `skimwatch evidence` writes (as JSON, and rendered as HTML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub generated_at: String,
+    pub since: String,
+    pub tool: String,
+    pub settings: Settings,
+    pub pages: Vec<PageSettings>,
+    pub scans: Vec<ScanRecord>,
+    pub findings: Vec<FindingRecord>,
+    /// `None` when alerting keeps no delivery record in this database.
+    pub alert_deliveries: Option<Deliveries>,
+    pub inventory: Vec<InventoryRow>,
+    pub log: Verification,
+}
+
+/// Parses `--since`: `YYYY-MM-DD` (midnight UTC) or RFC 3339; returns the canonical
+/// `YYYY-MM-DDTHH:MM:SSZ` form the store uses, so text comparison orders correctly.
+pub fn parse_since(given: &str) -> Result<String, EvidenceError> {
+    use time::format_description::well_known::Rfc3339;
+    let bad = || EvidenceError::BadDate { given: given.to_string() };
+    let t = given.trim();
+    let dt = if let Ok(dt) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        dt
+    } else {
+        let date = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+        date.midnight().assume_utc()
+    };
+    let dt = dt.to_offset(time::UtcOffset::UTC);
+    dt.replace_nanosecond(0).unwrap_or(dt).format(&Rfc3339).map_err(|_| bad())
+}
+
+/// Builds the evidence since `since` (canonical form, see [`parse_since`]).
+pub fn evidence(config: &Config, store: &Store, since: &str) -> Result<Evidence, EvidenceError> {
+    let dir = BaselineDir::new(config.storage.baselines.clone());
+    let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let mut pages = Vec::new();
+    for p in &config.pages {
+        let b = dir.load(&p.name)?;
+        pages.push(PageSettings {
+            name: p.name.clone(),
+            url: p.url.clone(),
+            timeout: human(p.timeout),
+            settle: human(p.settle),
+            approved_scripts: b.scripts.len(),
+            approved_headers: b.headers.len(),
+            approved_hosts: b.hosts.len(),
+        });
+    }
+    let settings = Settings {
+        config: config.path.display().to_string(),
+        database: config.storage.database.display().to_string(),
+        baselines: config.storage.baselines.display().to_string(),
+        browser: config
+            .browser
+            .executable
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "autodetected ($CHROME, chromium, chromium-browser, google-chrome)".to_string()),
+        default_timeout: human(config.browser.timeout),
+        default_settle: human(config.browser.settle),
+    };
+    let log = chain::verify(store.connection()).map_err(sql_err(store, "verifying the scan log"))?;
+    Ok(Evidence {
+        generated_at: crate::store::now_rfc3339(),
+        since: since.to_string(),
+        tool: format!("skimwatch {}", env!("CARGO_PKG_VERSION")),
+        settings,
+        pages,
+        scans: scans_since(store, since)?,
+        findings: findings_since(store, &dir, since)?,
+        alert_deliveries: deliveries(store, Some(since), None)?,
+        inventory: inventory(config, &[], Some(store))?,
+        log,
+    })
+}
+
+fn scans_since(store: &Store, since: &str) -> Result<Vec<ScanRecord>, EvidenceError> {
+    let conn = store.connection();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, page, url, started_at, finished_at, status, error,
+                    (SELECT count(*) FROM scan_scripts x WHERE x.scan_id = scans.id),
+                    (SELECT count(*) FROM findings f WHERE f.scan_id = scans.id),
+                    (SELECT max(CASE severity WHEN 'critical' THEN 5 WHEN 'high' THEN 4 WHEN 'medium' THEN 3
+                                              WHEN 'low' THEN 2 WHEN 'info' THEN 1 END)
+                       FROM findings f WHERE f.scan_id = scans.id),
+                    record_hash
+               FROM scans WHERE started_at >= ?1 ORDER BY id",
+        )
+        .map_err(sql_err(store, "listing scans"))?;
+    let rows = stmt
+        .query_map([since], |r| {
+            let status: String = r.get(5)?;
+            let sev: Option<i64> = r.get(9)?;
+            Ok(ScanRecord {
+                id: r.get(0)?,
+                page: r.get(1)?,
+                url: r.get(2)?,
+                started_at: r.get(3)?,
+                finished_at: r.get(4)?,
+                status: if status == "ok" { PageStatus::Ok } else { PageStatus::Error },
+                error: r.get(6)?,
+                scripts: r.get::<_, i64>(7)?.max(0) as u64,
+                findings: r.get::<_, i64>(8)?.max(0) as u64,
+                max_severity: sev.and_then(|v| Severity::ALL.get((v - 1).max(0) as usize).copied()),
+                record_hash: r.get(10)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql_err(store, "listing scans"))?;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incident timeline
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub at: String,
+    /// `first_seen`, `seen`, `alert`, `resolved`, `open`.
+    pub event: String,
+    pub scan_id: Option<i64>,
+    pub detail: String,
+}
+
+/// The record a breach response needs for one finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub finding: FindingRecord,
+    /// The finding as last reported (script, diff, host, header …).
+    pub last_report: Finding,
+    /// When awareness began: the first scan that reported it.
+    pub detected_at: String,
+    /// `detected_at` + 72 hours: the GDPR Art. 33 deadline to notify the supervisory
+    /// authority if personal data was breached.
+    pub gdpr_notify_by: String,
+    pub timeline: Vec<TimelineEvent>,
+    /// `None` when alerting keeps no delivery record in this database.
+    pub alert_deliveries: Option<Deliveries>,
+}
+
+/// The timeline of finding `id` (on whichever page reported it).
+pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, EvidenceError> {
+    let dir = BaselineDir::new(config.storage.baselines.clone());
+    let page: Option<String> = store
+        .connection()
+        .query_row(
+            "SELECT s.page FROM findings f JOIN scans s ON s.id = f.scan_id WHERE f.finding_id = ?1 ORDER BY s.id LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql_err(store, format!("looking up finding {id}")))?;
+    let unknown = || EvidenceError::UnknownFinding { id: id.to_string(), path: store.path().display().to_string() };
+    let page = page.ok_or_else(unknown)?;
+    let record = finding_record(store, &dir, &page, id)?.ok_or_else(unknown)?;
+    let sightings = sightings_of_finding(store, &page, id)?;
+    let mut timeline = Vec::new();
+    for (i, s) in sightings.iter().enumerate() {
+        timeline.push(TimelineEvent {
+            at: s.at.clone(),
+            event: if i == 0 { "first_seen" } else { "seen" }.to_string(),
+            scan_id: Some(s.scan_id),
+            detail: format!("scan #{} reported it ({})", s.scan_id, s.finding.severity),
+        });
+    }
+    let deliveries = deliveries(store, None, Some(id))?;
+    if let Some(d) = &deliveries {
+        let time_col = d.columns.iter().position(|c| DELIVERY_TIME_COLUMNS.contains(&c.as_str()) || c == "sent_at");
+        for row in &d.rows {
+            let detail = d
+                .columns
+                .iter()
+                .zip(row)
+                .filter_map(|(c, v)| v.as_ref().map(|v| format!("{c}={}", one_line(v, 120))))
+                .collect::<Vec<_>>()
+                .join(", ");
+            timeline.push(TimelineEvent {
+                at: time_col.and_then(|i| row[i].clone()).unwrap_or_default(),
+                event: "alert".to_string(),
+                scan_id: None,
+                detail,
+            });
+        }
+    }
+    match &record.resolution {
+        Resolution::Approved { at, by, reason } => timeline.push(TimelineEvent {
+            at: at.clone(),
+            event: "resolved".into(),
+            scan_id: None,
+            detail: format!("approved into the baseline by {by}: {reason}"),
+        }),
+        Resolution::Gone { scan_id, at } => timeline.push(TimelineEvent {
+            at: at.clone(),
+            event: "resolved".into(),
+            scan_id: Some(*scan_id),
+            detail: format!("scan #{scan_id} no longer saw it: the change was removed or reverted"),
+        }),
+        Resolution::RemovalAccepted => timeline.push(TimelineEvent {
+            at: String::new(),
+            event: "resolved".into(),
+            scan_id: None,
+            detail: "the removal was accepted into the baseline (see the baseline file's git history for when)".into(),
+        }),
+        Resolution::Open => timeline.push(TimelineEvent {
+            at: record.last_seen.clone(),
+            event: "open".into(),
+            scan_id: Some(record.last_scan),
+            detail: "still seen by the latest scan: not approved, not removed".into(),
+        }),
+    }
+    // Stable: events without a time (none known) stay where they were put.
+    timeline.sort_by(|a, b| match (a.at.is_empty(), b.at.is_empty()) {
+        (false, false) => a.at.cmp(&b.at),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let detected_at = record.first_seen.clone();
+    let gdpr_notify_by = plus_hours(&detected_at, 72).unwrap_or_default();
+    let last_report = sightings.last().map(|s| s.finding.clone()).unwrap_or_default();
+    Ok(Incident { finding: record, last_report, detected_at, gdpr_notify_by, timeline, alert_deliveries: deliveries })
+}
+
+fn plus_hours(rfc3339: &str, hours: i64) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
+    (t + time::Duration::hours(hours)).format(&Rfc3339).ok()
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// Opens the configured database for reading reports, without creating it: a report over a
+/// database that does not exist would silently show "nothing happened".
+pub fn open_existing(config: &Config) -> Result<Option<Store>, StoreError> {
+    if config.storage.database.exists() {
+        Store::open(&config.storage.database).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Group helper for renderers: rows by page, in order.
+pub fn by_page(rows: &[InventoryRow]) -> BTreeMap<String, Vec<&InventoryRow>> {
+    let mut map: BTreeMap<String, Vec<&InventoryRow>> = BTreeMap::new();
+    for r in rows {
+        map.entry(r.page.clone()).or_default().push(r);
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_and_rfc3339() {
+        assert_eq!(parse_since("2025-03-01").unwrap(), "2025-03-01T00:00:00Z");
+        assert_eq!(parse_since("2025-03-01T14:00:00+02:00").unwrap(), "2025-03-01T12:00:00Z");
+        assert!(matches!(parse_since("last week"), Err(EvidenceError::BadDate { .. })));
+    }
+
+    #[test]
+    fn gdpr_deadline_is_72_hours_later() {
+        assert_eq!(plus_hours("2025-03-01T12:00:00Z", 72).as_deref(), Some("2025-03-04T12:00:00Z"));
+    }
+}
