@@ -13,6 +13,7 @@ pub mod compare;
 pub mod config;
 pub mod inventory;
 pub mod model;
+pub mod normalize;
 pub mod pretty;
 pub mod scan;
 pub mod shop;
