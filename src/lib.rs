@@ -10,6 +10,8 @@ pub mod approve;
 pub mod baseline;
 pub mod capture;
 pub mod compare;
+pub mod csp;
+pub mod hints;
 pub mod config;
 pub mod inventory;
 pub mod model;
