@@ -254,7 +254,8 @@ struct BaselineFile<'a> {
     #[serde(rename = "header", skip_serializing_if = "<[_]>::is_empty")]
     headers: &'a [ApprovedHeader],
     #[serde(rename = "host", skip_serializing_if = "<[_]>::is_empty")]
-    hosts: &'a [ApprovedHost],
+    hosts: &'a [ApprovedHost],    #[serde(rename = "audit", skip_serializing_if = "<[_]>::is_empty")]
+    audit: &'a [crate::model::AuditEntry],
 }
 
 /// The file text: an explanatory comment, then the baseline in canonical order.
@@ -267,6 +268,7 @@ fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         scripts: &sorted.scripts,
         headers: &sorted.headers,
         hosts: &sorted.hosts,
+        audit: &sorted.audit,
     };
     let body = toml::to_string(&file)
         .map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
@@ -275,9 +277,17 @@ fn render(baseline: &Baseline) -> Result<String, BaselineError> {
          # approved for this page, with who approved each, when and why.\n\
          # Written by skimwatch when changes are approved, and reviewed in pull requests like\n\
          # code; approved script sources are kept in sources/<sha256>.js beside this file.\n\
+         {masking}\
          \n\
          {body}",
-        page = baseline.page
+        page = baseline.page,
+        masking = if sorted.scripts.iter().any(|s| s.normalized_sha256.is_some()) {
+            "# Inline scripts with `normalized_sha256` also match a version that differs only in data\n\
+             # literals (nonces, tokens, timestamps, cart): `masked` says what is masked; code, URLs and\n\
+             # hosts never are.\n"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -418,6 +428,7 @@ fn approve_script(
         let replaced = replace && a.id == script.id && !in_scan(scan, &a.id, &a.sha256);
         !(same_version || replaced)
     });
+    let normalized = crate::normalize::normalize_inline(script.kind, script.url.as_deref(), &script.source);
     baseline.scripts.push(ApprovedScript {
         id: script.id.clone(),
         kind: script.kind,
@@ -427,6 +438,8 @@ fn approve_script(
         sri: script.sri.clone(),
         bytes: script.bytes,
         approval: approval.clone(),
+        normalized_sha256: normalized.as_ref().map(|n| n.sha256.clone()),
+        masked: normalized.as_ref().map(|n| n.summary()),
     });
     true
 }
@@ -498,6 +511,7 @@ mod tests {
             sri: s.sri.clone(),
             bytes: s.bytes,
             approval: approval(reason),
+            ..Default::default()
         }
     }
 
@@ -552,6 +566,7 @@ mod tests {
                 ApprovedHost { host: "shop.example".into(), approval: approval("own") },
                 ApprovedHost { host: "cdn.example:8443".into(), approval: approval("cdn") },
             ],
+            ..Default::default()
         }
     }
 

@@ -28,6 +28,7 @@
 //! normalized hash either.
 
 use crate::inventory::sha256_hex;
+use crate::model::ScriptKind;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     ArrayExpressionElement, AssignmentExpression, AssignmentTarget, CallExpression, Expression,
@@ -93,6 +94,18 @@ pub fn normalize(source: &str) -> Option<Normalized> {
         return Some(out);
     }
     None
+}
+
+/// The normalized form of a script if it is code written into the page (inline script,
+/// inline module, event handler): the only code that carries per-load data. External files,
+/// `eval`'d and `data:` code are always compared byte for byte.
+pub fn normalize_inline(kind: ScriptKind, url: Option<&str>, source: &str) -> Option<Normalized> {
+    let inline = url.is_none_or(str::is_empty) && matches!(kind, ScriptKind::Inline | ScriptKind::Handler | ScriptKind::Module);
+    if inline {
+        normalize(source)
+    } else {
+        None
+    }
 }
 
 /// The masked text itself (for tests and for explaining a verdict).
