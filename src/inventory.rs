@@ -29,8 +29,10 @@
 //!   start of the code (for code whose skeleton is shorter than 64 characters, any change to
 //!   the skeleton).
 //! - **Collisions**: when two scripts in one snapshot get the same identity with different
-//!   content, the later ones (in document order) get `#2`, `#3`, …; identical duplicates
-//!   (same identity and SHA-256) are listed once.
+//!   content, all but the first get `#2`, `#3`, …, ordered by the hash of their full skeleton
+//!   (then SHA-256), not by document order, so that tags the page inserts in random order
+//!   keep their numbers; identical duplicates (same identity and SHA-256) are listed once.
+//!   `compare` also matches colliding scripts as a group, so a renumbering is never a change.
 //!
 //! A `|` inside a frame key or initiator is written `%7C`, so the frame key is always the part
 //! of an identity before the first `|` for inline, handler, eval and data scripts.
@@ -47,31 +49,28 @@ const ANCHOR_SKELETON_CHARS: usize = 64;
 /// Builds the inventory of one page load: identities, hashes, scripts sorted by id.
 pub fn inventory(snapshot: &Snapshot) -> Inventory {
     let origin = page_origin(snapshot);
-    // base identity → identities already handed out for it, with their content hash.
-    let mut taken: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    let mut scripts = Vec::new();
+    // base identity → the distinct scripts (by content hash) that got it.
+    let mut groups: HashMap<String, Vec<(&RawScript, String)>> = HashMap::new();
     for raw in &snapshot.scripts {
         let base = identity_with_origin(raw, &origin);
         let sha = sha256_hex(&raw.source);
-        let used = taken.entry(base.clone()).or_default();
-        if used.iter().any(|(_, s)| *s == sha) {
-            continue;
+        let used = groups.entry(base).or_default();
+        if !used.iter().any(|(_, s)| *s == sha) {
+            used.push((raw, sha));
         }
-        let id = if used.is_empty() { base } else { format!("{base}#{}", used.len() + 1) };
-        used.push((id.clone(), sha.clone()));
-        scripts.push(Script {
-            id,
-            kind: raw.kind,
-            url: raw.url.clone(),
-            frame_url: raw.frame_url.clone(),
-            sha256: sha,
-            sri: sri_sha384(&raw.source),
-            bytes: raw.source.len() as u64,
-            initiator: raw.initiator.clone(),
-            source: raw.source.clone(),
-        });
     }
-    // Stable sort: equal ids cannot occur, but keep document order as the tie-break anyway.
+    let mut scripts = Vec::new();
+    for (base, mut members) in groups {
+        // Colliding scripts are numbered by their skeleton (stable under data edits), not by
+        // document order, so randomly ordered tags keep their numbers from load to load.
+        if members.len() > 1 {
+            members.sort_by_cached_key(|(raw, sha)| (sha256_hex(&skeleton(&raw.source)), sha.clone()));
+        }
+        for (n, (raw, sha)) in members.into_iter().enumerate() {
+            let id = if n == 0 { base.clone() } else { format!("{base}#{}", n + 1) };
+            scripts.push(script_of(raw, id, sha));
+        }
+    }
     scripts.sort_by(|a, b| a.id.cmp(&b.id));
     Inventory {
         url: snapshot.url.clone(),
@@ -81,6 +80,20 @@ pub fn inventory(snapshot: &Snapshot) -> Inventory {
         scripts,
         hosts: snapshot.hosts.clone(),
         payment_fields: snapshot.payment_fields.clone(),
+    }
+}
+
+fn script_of(raw: &RawScript, id: String, sha: String) -> Script {
+    Script {
+        id,
+        kind: raw.kind,
+        url: raw.url.clone(),
+        frame_url: raw.frame_url.clone(),
+        sha256: sha,
+        sri: sri_sha384(&raw.source),
+        bytes: raw.source.len() as u64,
+        initiator: raw.initiator.clone(),
+        source: raw.source.clone(),
     }
 }
 
@@ -447,23 +460,24 @@ mod tests {
     }
 
     #[test]
-    fn collisions_are_numbered_in_document_order_and_duplicates_collapse() {
+    fn collisions_are_numbered_independently_of_document_order_and_duplicates_collapse() {
         let first = format!("{LONG} one();");
-        let second = format!("{LONG} two();");
-        let snap = snapshot(vec![
-            raw(ScriptKind::Inline, None, &first),
-            raw(ScriptKind::Inline, None, &second),
-            raw(ScriptKind::Inline, None, &first),
-            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
-            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
-        ]);
-        let inv = inventory(&snap);
+        let second = format!("{LONG} two('x');");
+        let ids_of = |order: Vec<&String>| {
+            let mut scripts: Vec<RawScript> = order.into_iter().map(|s| raw(ScriptKind::Inline, None, s)).collect();
+            scripts.push(raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"));
+            scripts.push(raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"));
+            inventory(&snapshot(scripts)).scripts.into_iter().map(|s| (s.id, s.source)).collect::<Vec<_>>()
+        };
+        let a = ids_of(vec![&first, &second, &first]);
+        let b = ids_of(vec![&second, &first]);
+        assert_eq!(a, b);
         let base = format!("main|inline|{}", anchor(LONG));
-        let ids: Vec<&str> = inv.scripts.iter().map(|s| s.id.as_str()).collect();
-        let expected_second = format!("{base}#2");
-        assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), expected_second.as_str()]);
-        assert_eq!(inv.scripts[1].source, first);
-        assert_eq!(inv.scripts[2].source, second);
+        let ids: Vec<&str> = a.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), format!("{base}#2").as_str()]);
+        // Data edits do not renumber: the order comes from the skeleton.
+        let c = ids_of(vec![&second.replace("'x'", "'y'"), &first]);
+        assert_eq!(c.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>(), a.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>());
     }
 
     #[test]
