@@ -48,11 +48,17 @@ const ANCHOR_SKELETON_CHARS: usize = 64;
 
 /// Builds the inventory of one page load: identities, hashes, scripts sorted by id.
 pub fn inventory(snapshot: &Snapshot) -> Inventory {
+    inventory_with(snapshot, &[])
+}
+
+/// [`inventory`], with the page's `ignore_query` parameters left out of script identities
+/// (besides the cache-busters recognised by their value, see [`strip_volatile_query`]).
+pub fn inventory_with(snapshot: &Snapshot, ignore_query: &[String]) -> Inventory {
     let origin = page_origin(snapshot);
     // base identity → the distinct scripts (by content hash) that got it.
     let mut groups: HashMap<String, Vec<(&RawScript, String)>> = HashMap::new();
     for raw in &snapshot.scripts {
-        let base = identity_with_origin(raw, &origin);
+        let base = identity_with_origin(raw, &origin, ignore_query);
         let sha = sha256_hex(&raw.source);
         let used = groups.entry(base).or_default();
         if !used.iter().any(|(_, s)| *s == sha) {
@@ -127,7 +133,7 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Identity of one script on a page whose URL (after redirects) is `page_url`.
 /// See the module documentation for the rules.
 pub fn script_identity(raw: &RawScript, page_url: &str) -> String {
-    identity_with_origin(raw, &origin_of(page_url))
+    identity_with_origin(raw, &origin_of(page_url), &[])
 }
 
 /// The anchor of a piece of code: first 10 hex of the SHA-256 of the first 64 characters of its
@@ -150,14 +156,14 @@ fn origin_of(url: &str) -> Origin {
     }
 }
 
-fn identity_with_origin(raw: &RawScript, origin: &Origin) -> String {
+fn identity_with_origin(raw: &RawScript, origin: &Origin, ignore_query: &[String]) -> String {
     let frame = frame_key(raw, origin);
     match raw.kind {
         ScriptKind::Eval => {
             let initiator = raw
                 .initiator
                 .as_deref()
-                .map(|i| canonical_initiator(i, origin))
+                .map(|i| strip_volatile_query(&canonical_initiator(i, origin), ignore_query))
                 .unwrap_or_else(|| "unknown".to_string());
             format!("{frame}|eval|{initiator}|{}", anchor(&raw.source))
         }
@@ -173,7 +179,7 @@ fn identity_with_origin(raw: &RawScript, origin: &Origin) -> String {
                 format!("{frame}|blob|{}", anchor(&raw.source))
             }
             Some(u) if !u.is_empty() => {
-                let id = canonical_url(u, origin, true);
+                let id = strip_volatile_query(&canonical_url(u, origin, true), ignore_query);
                 if raw.main_frame {
                     id
                 } else {
@@ -232,6 +238,40 @@ fn canonical_url(url: &str, origin: &Origin, keep_query: bool) -> String {
     } else {
         parsed.to_string()
     }
+}
+
+/// Drops cache-busting parameters from the query of a written URL, so that they do not make a
+/// new identity (the content is still hashed and compared): every parameter named in
+/// `ignore` (`"*"` = all), and any whose value looks volatile — a timestamp (9+ digits), a
+/// build hash (8+ hex digits with a digit and a letter) or a random token (16+ letters,
+/// digits, `-` and `_`, with both letters and digits). A query left empty is dropped.
+pub fn strip_volatile_query(written: &str, ignore: &[String]) -> String {
+    let Some((head, query)) = written.split_once('?') else { return written.to_string() };
+    let all = ignore.iter().any(|i| i == "*");
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            !(all || ignore.iter().any(|i| i == name) || volatile_value(value))
+        })
+        .collect();
+    if kept.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}?{}", kept.join("&"))
+    }
+}
+
+fn volatile_value(v: &str) -> bool {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
+    let timestamp = v.len() >= 9 && digits == v.len();
+    let hex = v.len() >= 8 && v.bytes().all(|b| b.is_ascii_hexdigit()) && digits > 0 && letters > 0;
+    let token = v.len() >= 16
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && digits > 0
+        && letters > 0;
+    timestamp || hex || token
 }
 
 /// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed.
@@ -485,5 +525,24 @@ mod tests {
         let mut snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/a.js"), "")]);
         snap.final_url.clear();
         assert_eq!(inventory(&snap).scripts[0].id, "self:/a.js");
+    }
+
+    #[test]
+    fn cache_busting_query_parameters_are_not_part_of_the_identity() {
+        let ids = |url: &str, ignore: &[String]| {
+            let snap = snapshot(vec![raw(ScriptKind::External, Some(url), "x()")]);
+            inventory_with(&snap, ignore).scripts[0].id.clone()
+        };
+        assert_eq!(ids("https://shop.example/app.js?v=1718000000123", &[]), "self:/app.js");
+        assert_eq!(ids("https://shop.example/app.js?_=1718000000&lang=en", &[]), "self:/app.js?lang=en");
+        assert_eq!(ids("https://cdn.example/a.js?build=8f3a9b2c", &[]), "https://cdn.example/a.js");
+        assert_eq!(ids("https://cdn.example/a.js?t=Zk3mQ9xT2pLw8vBn", &[]), "https://cdn.example/a.js");
+        // Short, stable values stay unless configured.
+        assert_eq!(ids("https://shop.example/app.js?v=3", &[]), "self:/app.js?v=3");
+        assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["v".to_string()]), "self:/app.js?id=TW-HP4821");
+        assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["*".to_string()]), "self:/app.js");
+        // The URL itself is kept as loaded.
+        let snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/app.js?v=1718000000123"), "x()")]);
+        assert_eq!(inventory(&snap).scripts[0].url.as_deref(), Some("https://shop.example/app.js?v=1718000000123"));
     }
 }
