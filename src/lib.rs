@@ -9,6 +9,7 @@
 pub mod approve;
 pub mod baseline;
 pub mod capture;
+pub mod churn;
 pub mod compare;
 pub mod csp;
 pub mod hints;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod inventory;
 pub mod model;
 pub mod normalize;
+pub mod policy;
 pub mod pretty;
 pub mod scan;
 pub mod shop;
