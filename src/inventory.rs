@@ -24,7 +24,8 @@
 //!   the initiator URL written as above.
 //! - **Anchor**: the first 10 hex of the SHA-256 of the first 64 characters of the code's
 //!   skeleton, where the skeleton is the code with string literals (`'…'`, `"…"`, `` `…` ``)
-//!   replaced by `S`, numeric literals by `0`, and all whitespace and comments removed. So the
+//!   replaced by `S`, numeric literals by `0`, JSON-like data (`{…}`/`[…]` of literals only)
+//!   by `D`, and all whitespace and comments removed. So the
 //!   anchor survives edits to data literals and appended statements, but not a change at the
 //!   start of the code (for code whose skeleton is shorter than 64 characters, any change to
 //!   the skeleton).
@@ -274,11 +275,41 @@ fn volatile_value(v: &str) -> bool {
     timestamp || hex || token
 }
 
-/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed.
+/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed,
+/// and JSON-like data (`{…}` / `[…]` holding only literals, plain keys and such data) → `D`, so
+/// that a cart with three items has the same skeleton as one with one.
 ///
 /// A deliberately small scanner, not a JS lexer: regular-expression literals are not
 /// recognised. It only has to be deterministic, and stable under edits to literals.
 fn skeleton(code: &str) -> String {
+    collapse_data(&literal_skeleton(code))
+}
+
+/// Replaces innermost `{…}` / `[…]` whose content is only data by `D`, until none is left.
+fn collapse_data(skel: &str) -> String {
+    use std::sync::OnceLock;
+    static BRACKETS: OnceLock<regex::Regex> = OnceLock::new();
+    static ITEM: OnceLock<regex::Regex> = OnceLock::new();
+    let brackets = BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
+    let item = ITEM.get_or_init(|| {
+        regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
+    });
+    let mut out = skel.to_string();
+    loop {
+        let next = brackets.replace_all(&out, |c: &regex::Captures| {
+            let m = &c[0];
+            let inner = &m[1..m.len() - 1];
+            let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i));
+            if pure { "D".to_string() } else { m.to_string() }
+        });
+        if next == out {
+            return out;
+        }
+        out = next.into_owned();
+    }
+}
+
+fn literal_skeleton(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
     let mut out = String::with_capacity(code.len().min(4096));
     // Whether the previous source character continues an identifier, so that the digits in
@@ -544,5 +575,14 @@ mod tests {
         // The URL itself is kept as loaded.
         let snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/app.js?v=1718000000123"), "x()")]);
         assert_eq!(inventory(&snap).scripts[0].url.as_deref(), Some("https://shop.example/app.js?v=1718000000123"));
+    }
+
+    #[test]
+    fn json_like_data_collapses_in_the_skeleton() {
+        assert_eq!(skeleton("window.cart = {\"id\":\"c1\",\"items\":[{\"sku\":\"A\",\"qty\":1}]}; go();"), "window.cart=D;go();");
+        assert_eq!(anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1}]}; render(window.cart, document.getElementById('total'));"),
+                   anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1},{\"sku\":\"B\",\"qty\":-2,\"gift\":true}]}; render(window.cart, document.getElementById('total'));"));
+        // Code inside braces is not data.
+        assert_eq!(skeleton("if(a){go(1)}var o={f:g};"), "if(a){go(0)}varo={f:g};");
     }
 }

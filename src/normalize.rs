@@ -7,7 +7,10 @@
 //! the normalized hash. Data positions are the values of variable initialisers, assignment
 //! right-hand sides, call and `new` arguments, `return` values, and — recursively — the values
 //! of object literals, the elements of array literals and the text of template literals in
-//! those positions. There, string, number and bigint literals and template text are masked.
+//! those positions. There, string, number and bigint literals and template text are masked,
+//! and a JSON-like literal (nothing but literals, plain keys, objects and arrays — no code)
+//! is masked as a whole, keys and length included (a cart has as many items as the shopper
+//! chose), down to the sorted set of URLs, hosts and markup strings it contains.
 //!
 //! Masking never hides code:
 //! - identifiers, operators, calls, statements and every other part of the syntax tree are
@@ -32,7 +35,7 @@ use crate::model::ScriptKind;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     ArrayExpressionElement, AssignmentExpression, AssignmentTarget, CallExpression, Expression,
-    NewExpression, ObjectPropertyKind, ReturnStatement, StringLiteral, TemplateLiteral, UnaryOperator,
+    NewExpression, ObjectPropertyKind, PropertyKind, ReturnStatement, StringLiteral, TemplateLiteral, UnaryOperator,
     VariableDeclarator,
 };
 use oxc_ast_visit::{walk_mut, VisitMut};
@@ -189,6 +192,26 @@ impl<'a> Masker<'a> {
         }
     }
 
+    /// A JSON-like literal (only literals, nested objects and arrays: no code at all) is data as
+    /// a whole: its keys, values and length change with the shopper (cart items, dataLayer
+    /// payloads). It becomes one placeholder string naming the URLs, hosts and markup it
+    /// contains (sorted, without duplicates), so a new or changed address still shows.
+    fn mask_pure_data(&mut self, e: &mut Expression<'a>) {
+        let mut kept = std::collections::BTreeSet::new();
+        collect_kept(e, &mut kept);
+        self.counts.urls_kept += kept.len();
+        self.counts.strings += 1;
+        let text = if kept.is_empty() {
+            "{data}".to_string()
+        } else {
+            format!("{{data: {}}}", kept.into_iter().collect::<Vec<_>>().join(" | "))
+        };
+        let mut lit = oxc_allocator::Box::new_in(<StringLiteral<'a> as oxc_allocator::Dummy<'a>>::dummy(self.allocator), &self.allocator);
+        lit.value = Str::from(self.allocator.alloc_str(&text));
+        lit.raw = None;
+        *e = Expression::StringLiteral(lit);
+    }
+
     /// Notes expressions that turn strings into code.
     fn check_sink(&mut self, e: &Expression<'a>) {
         let sink = match e {
@@ -249,6 +272,9 @@ impl<'a> VisitMut<'a> for Masker<'a> {
                     return;
                 }
                 Expression::TemplateLiteral(t) => return self.mask_template(t),
+                Expression::ObjectExpression(_) | Expression::ArrayExpression(_) if is_pure_data(e) => {
+                    return self.mask_pure_data(e);
+                }
                 Expression::ObjectExpression(o) => {
                     for prop in o.properties.iter_mut() {
                         match prop {
@@ -323,6 +349,58 @@ impl<'a> VisitMut<'a> for Masker<'a> {
         if let Some(arg) = &mut it.argument {
             self.visit_data(arg);
         }
+    }
+}
+
+/// True for an expression made only of literals, object literals with plain keys and array
+/// literals: data that cannot run anything.
+fn is_pure_data(e: &Expression<'_>) -> bool {
+    match e {
+        Expression::StringLiteral(_)
+        | Expression::NumericLiteral(_)
+        | Expression::BigIntLiteral(_)
+        | Expression::BooleanLiteral(_)
+        | Expression::NullLiteral(_) => true,
+        Expression::TemplateLiteral(t) => t.expressions.is_empty(),
+        Expression::UnaryExpression(u) => {
+            matches!(u.operator, UnaryOperator::UnaryNegation | UnaryOperator::UnaryPlus) && is_pure_data(&u.argument)
+        }
+        Expression::ParenthesizedExpression(p) => is_pure_data(&p.expression),
+        Expression::ArrayExpression(a) => a.elements.iter().all(|el| match el {
+            ArrayExpressionElement::Elision(_) => true,
+            ArrayExpressionElement::SpreadElement(_) => false,
+            _ => is_pure_data(el.to_expression()),
+        }),
+        Expression::ObjectExpression(o) => o.properties.iter().all(|p| match p {
+            ObjectPropertyKind::ObjectProperty(p) => {
+                !p.computed && !p.method && !p.shorthand && p.kind == PropertyKind::Init && is_pure_data(&p.value)
+            }
+            ObjectPropertyKind::SpreadProperty(_) => false,
+        }),
+        _ => false,
+    }
+}
+
+/// The URL/host (query values masked) and markup strings inside a pure-data literal.
+fn collect_kept(e: &Expression<'_>, kept: &mut std::collections::BTreeSet<String>) {
+    let mut keep = |s: &str| {
+        if names_url_or_host(s) {
+            kept.insert(mask_query_values(s));
+        } else if s.contains('<') {
+            kept.insert(s.to_string());
+        }
+    };
+    match e {
+        Expression::StringLiteral(s) => keep(&s.value),
+        Expression::TemplateLiteral(t) => t.quasis.iter().for_each(|q| keep(&q.value.raw)),
+        Expression::ParenthesizedExpression(p) => collect_kept(&p.expression, kept),
+        Expression::ArrayExpression(a) => a.elements.iter().filter_map(|el| el.as_expression()).for_each(|x| collect_kept(x, kept)),
+        Expression::ObjectExpression(o) => o.properties.iter().for_each(|p| {
+            if let ObjectPropertyKind::ObjectProperty(p) = p {
+                collect_kept(&p.value, kept);
+            }
+        }),
+        _ => {}
     }
 }
 
@@ -447,7 +525,8 @@ mod tests {
         assert_eq!(masked_text(CONFIG), masked_text(&other));
         assert_eq!(hash(CONFIG), hash(&other));
         let n = normalize(CONFIG).unwrap();
-        assert!(n.strings >= 5 && n.numbers >= 4 && n.templates >= 1, "{n:?}");
+        // The config object is JSON-like (masked whole), the call argument and template are not.
+        assert!(n.strings >= 2 && n.templates >= 1 && n.urls_kept >= 1, "{n:?}");
         assert!(n.summary().contains("masked"));
         // Whitespace and comments do not count.
         let reformatted = format!("/* build 42 */{}", CONFIG.replace("\n        ", "\n"));
@@ -475,8 +554,9 @@ mod tests {
         assert_ne!(hash(CONFIG), hash(&new_call));
         let renamed = CONFIG.replace("Checkout.init", "Checkout.steal");
         assert_ne!(hash(CONFIG), hash(&renamed));
-        let key = CONFIG.replace("csrf:", "csrf2:");
-        assert_ne!(hash(CONFIG), hash(&key));
+        // Keys of an object that holds code are structure.
+        let with_code = "var c = {csrf: 'x1', init: function () { go(c); }};";
+        assert_ne!(hash(with_code), hash(&with_code.replace("csrf:", "csrf2:")));
     }
 
     #[test]
@@ -506,6 +586,17 @@ mod tests {
         }
         assert!(normalize("setTimeout(function () { go(); }, 10);").is_some());
         assert!(normalize("var = ;").is_none());
+    }
+
+    #[test]
+    fn json_like_data_is_masked_whole_but_urls_in_it_are_not() {
+        let one = r#"window.cart = {"id":"c1","items":[{"sku":"A-1","qty":1}],"total":10.5,"img":"https://cdn.shop.example/a.png?v=1"}; render(window.cart);"#;
+        let three = r#"window.cart = {"id":"c9","items":[{"sku":"B-2","qty":2},{"sku":"C-3","qty":1},{"sku":"D","qty":5}],"total":99,"img":"https://cdn.shop.example/a.png?v=2","coupon":null}; render(window.cart);"#;
+        assert_eq!(hash(one), hash(three));
+        assert_ne!(hash(one), hash(&one.replace("cdn.shop.example", "cdn.evil.example")));
+        // An object with code in it is not pure data: its functions are compared.
+        assert_ne!(hash("var o = {a: 1, f: function () { go(); }};"), hash("var o = {a: 1, f: function () { steal(); }};"));
+        assert_eq!(hash("var o = {a: 1, f: function () { go(); }};"), hash("var o = {a: 2, f: function () { go(); }};"));
     }
 
     #[test]
