@@ -82,7 +82,9 @@ pub fn compare(
         findings.push(Finding {
             id: finding_id(page, FindingKind::NewScript, &script.id, &script.sha256),
             kind: FindingKind::NewScript,
-            severity: raised(script_severity, &analysis.hints),
+            // On a page never approved everything is "new": list hints, but do not raise the
+            // whole initial inventory to the next severity.
+            severity: if baseline.is_empty() { script_severity } else { raised(script_severity, &analysis.hints) },
             hints: analysis.hints,
             added_hosts: analysis.added_hosts,
             added_urls: analysis.added_urls,
