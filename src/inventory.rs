@@ -26,13 +26,16 @@
 //!   the initiator URL written as above.
 //! - **Anchor**: the first 10 hex of the SHA-256 of the first 64 characters of the code's
 //!   skeleton, where the skeleton is the code with string literals (`'…'`, `"…"`, `` `…` ``)
-//!   replaced by `S`, numeric literals by `0`, and all whitespace and comments removed. So the
+//!   replaced by `S`, numeric literals by `0`, JSON-like data (`{…}`/`[…]` of literals only)
+//!   by `D`, and all whitespace and comments removed. So the
 //!   anchor survives edits to data literals and appended statements, but not a change at the
 //!   start of the code (for code whose skeleton is shorter than 64 characters, any change to
 //!   the skeleton).
 //! - **Collisions**: when two scripts in one snapshot get the same identity with different
-//!   content, the later ones (in document order) get `#2`, `#3`, …; identical duplicates
-//!   (same identity and SHA-256) are listed once.
+//!   content, all but the first get `#2`, `#3`, …, ordered by the hash of their full skeleton
+//!   (then SHA-256), not by document order, so that tags the page inserts in random order
+//!   keep their numbers; identical duplicates (same identity and SHA-256) are listed once.
+//!   `compare` also matches colliding scripts as a group, so a renumbering is never a change.
 //!
 //! A `|` inside a frame key or initiator is written `%7C`, so the frame key is always the part
 //! of an identity before the first `|` for inline, handler, eval and data scripts.
@@ -48,32 +51,35 @@ const ANCHOR_SKELETON_CHARS: usize = 64;
 
 /// Builds the inventory of one page load: identities, hashes, scripts sorted by id.
 pub fn inventory(snapshot: &Snapshot) -> Inventory {
+    inventory_with(snapshot, &[])
+}
+
+/// [`inventory`], with the page's `ignore_query` parameters left out of script identities
+/// (besides the cache-busters recognised by their value, see [`strip_volatile_query`]).
+pub fn inventory_with(snapshot: &Snapshot, ignore_query: &[String]) -> Inventory {
     let origin = page_origin(snapshot);
-    // base identity → identities already handed out for it, with their content hash.
-    let mut taken: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    let mut scripts = Vec::new();
+    // base identity → the distinct scripts (by content hash) that got it.
+    let mut groups: HashMap<String, Vec<(&RawScript, String)>> = HashMap::new();
     for raw in &snapshot.scripts {
-        let base = identity_with_origin(raw, &origin);
+        let base = identity_with_origin(raw, &origin, ignore_query);
         let sha = sha256_hex(&raw.source);
-        let used = taken.entry(base.clone()).or_default();
-        if used.iter().any(|(_, s)| *s == sha) {
-            continue;
+        let used = groups.entry(base).or_default();
+        if !used.iter().any(|(_, s)| *s == sha) {
+            used.push((raw, sha));
         }
-        let id = if used.is_empty() { base } else { format!("{base}#{}", used.len() + 1) };
-        used.push((id.clone(), sha.clone()));
-        scripts.push(Script {
-            id,
-            kind: raw.kind,
-            url: raw.url.clone(),
-            frame_url: raw.frame_url.clone(),
-            sha256: sha,
-            sri: sri_sha384(&raw.source),
-            bytes: raw.source.len() as u64,
-            initiator: raw.initiator.clone(),
-            source: raw.source.clone(),
-        });
     }
-    // Stable sort: equal ids cannot occur, but keep document order as the tie-break anyway.
+    let mut scripts = Vec::new();
+    for (base, mut members) in groups {
+        // Colliding scripts are numbered by their skeleton (stable under data edits), not by
+        // document order, so randomly ordered tags keep their numbers from load to load.
+        if members.len() > 1 {
+            members.sort_by_cached_key(|(raw, sha)| (sha256_hex(&skeleton(&raw.source)), sha.clone()));
+        }
+        for (n, (raw, sha)) in members.into_iter().enumerate() {
+            let id = if n == 0 { base.clone() } else { format!("{base}#{}", n + 1) };
+            scripts.push(script_of(raw, id, sha));
+        }
+    }
     scripts.sort_by(|a, b| a.id.cmp(&b.id));
     Inventory {
         url: snapshot.url.clone(),
@@ -106,6 +112,20 @@ fn relative_hosts(snapshot: &Snapshot) -> Vec<String> {
 /// baselines and `new_host` findings.
 pub const SELF_HOST: &str = "self";
 
+fn script_of(raw: &RawScript, id: String, sha: String) -> Script {
+    Script {
+        id,
+        kind: raw.kind,
+        url: raw.url.clone(),
+        frame_url: raw.frame_url.clone(),
+        sha256: sha,
+        sri: sri_sha384(&raw.source),
+        bytes: raw.source.len() as u64,
+        initiator: raw.initiator.clone(),
+        source: raw.source.clone(),
+    }
+}
+
 /// Lower-case hex SHA-256 of the UTF-8 bytes of `s`.
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -136,7 +156,7 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Identity of one script on a page whose URL (after redirects) is `page_url`.
 /// See the module documentation for the rules.
 pub fn script_identity(raw: &RawScript, page_url: &str) -> String {
-    identity_with_origin(raw, &origin_of(page_url))
+    identity_with_origin(raw, &origin_of(page_url), &[])
 }
 
 /// The anchor of a piece of code: first 10 hex of the SHA-256 of the first 64 characters of its
@@ -159,14 +179,14 @@ fn origin_of(url: &str) -> Origin {
     }
 }
 
-fn identity_with_origin(raw: &RawScript, origin: &Origin) -> String {
+fn identity_with_origin(raw: &RawScript, origin: &Origin, ignore_query: &[String]) -> String {
     let frame = frame_key(raw, origin);
     match raw.kind {
         ScriptKind::Eval => {
             let initiator = raw
                 .initiator
                 .as_deref()
-                .map(|i| canonical_initiator(i, origin))
+                .map(|i| strip_volatile_query(&canonical_initiator(i, origin), ignore_query))
                 .unwrap_or_else(|| "unknown".to_string());
             format!("{frame}|eval|{initiator}|{}", anchor(&raw.source))
         }
@@ -182,7 +202,7 @@ fn identity_with_origin(raw: &RawScript, origin: &Origin) -> String {
                 format!("{frame}|blob|{}", anchor(&raw.source))
             }
             Some(u) if !u.is_empty() => {
-                let id = canonical_url(u, origin, true);
+                let id = strip_volatile_query(&canonical_url(u, origin, true), ignore_query);
                 if raw.main_frame {
                     id
                 } else {
@@ -243,11 +263,75 @@ fn canonical_url(url: &str, origin: &Origin, keep_query: bool) -> String {
     }
 }
 
-/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed.
+/// Drops cache-busting parameters from the query of a written URL, so that they do not make a
+/// new identity (the content is still hashed and compared): every parameter named in
+/// `ignore` (`"*"` = all), and any whose value looks volatile — a timestamp (9+ digits), a
+/// build hash (8+ hex digits with a digit and a letter) or a random token (16+ letters,
+/// digits, `-` and `_`, with both letters and digits). A query left empty is dropped.
+pub fn strip_volatile_query(written: &str, ignore: &[String]) -> String {
+    let Some((head, query)) = written.split_once('?') else { return written.to_string() };
+    let all = ignore.iter().any(|i| i == "*");
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            !(all || ignore.iter().any(|i| i == name) || volatile_value(value))
+        })
+        .collect();
+    if kept.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}?{}", kept.join("&"))
+    }
+}
+
+fn volatile_value(v: &str) -> bool {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
+    let timestamp = v.len() >= 9 && digits == v.len();
+    let hex = v.len() >= 8 && v.bytes().all(|b| b.is_ascii_hexdigit()) && digits > 0 && letters > 0;
+    let token = v.len() >= 16
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && digits > 0
+        && letters > 0;
+    timestamp || hex || token
+}
+
+/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed,
+/// and JSON-like data (`{…}` / `[…]` holding only literals, plain keys and such data) → `D`, so
+/// that a cart with three items has the same skeleton as one with one.
 ///
 /// A deliberately small scanner, not a JS lexer: regular-expression literals are not
 /// recognised. It only has to be deterministic, and stable under edits to literals.
 fn skeleton(code: &str) -> String {
+    collapse_data(&literal_skeleton(code))
+}
+
+/// Replaces innermost `{…}` / `[…]` whose content is only data by `D`, until none is left.
+fn collapse_data(skel: &str) -> String {
+    use std::sync::OnceLock;
+    static BRACKETS: OnceLock<regex::Regex> = OnceLock::new();
+    static ITEM: OnceLock<regex::Regex> = OnceLock::new();
+    let brackets = BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
+    let item = ITEM.get_or_init(|| {
+        regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
+    });
+    let mut out = skel.to_string();
+    loop {
+        let next = brackets.replace_all(&out, |c: &regex::Captures| {
+            let m = &c[0];
+            let inner = &m[1..m.len() - 1];
+            let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i));
+            if pure { "D".to_string() } else { m.to_string() }
+        });
+        if next == out {
+            return out;
+        }
+        out = next.into_owned();
+    }
+}
+
+fn literal_skeleton(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
     let mut out = String::with_capacity(code.len().min(4096));
     // Whether the previous source character continues an identifier, so that the digits in
@@ -470,23 +554,24 @@ mod tests {
     }
 
     #[test]
-    fn collisions_are_numbered_in_document_order_and_duplicates_collapse() {
+    fn collisions_are_numbered_independently_of_document_order_and_duplicates_collapse() {
         let first = format!("{LONG} one();");
-        let second = format!("{LONG} two();");
-        let snap = snapshot(vec![
-            raw(ScriptKind::Inline, None, &first),
-            raw(ScriptKind::Inline, None, &second),
-            raw(ScriptKind::Inline, None, &first),
-            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
-            raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"),
-        ]);
-        let inv = inventory(&snap);
+        let second = format!("{LONG} two('x');");
+        let ids_of = |order: Vec<&String>| {
+            let mut scripts: Vec<RawScript> = order.into_iter().map(|s| raw(ScriptKind::Inline, None, s)).collect();
+            scripts.push(raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"));
+            scripts.push(raw(ScriptKind::External, Some("https://cdn.example/a.js"), "same"));
+            inventory(&snapshot(scripts)).scripts.into_iter().map(|s| (s.id, s.source)).collect::<Vec<_>>()
+        };
+        let a = ids_of(vec![&first, &second, &first]);
+        let b = ids_of(vec![&second, &first]);
+        assert_eq!(a, b);
         let base = format!("main|inline|{}", anchor(LONG));
-        let ids: Vec<&str> = inv.scripts.iter().map(|s| s.id.as_str()).collect();
-        let expected_second = format!("{base}#2");
-        assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), expected_second.as_str()]);
-        assert_eq!(inv.scripts[1].source, first);
-        assert_eq!(inv.scripts[2].source, second);
+        let ids: Vec<&str> = a.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), format!("{base}#2").as_str()]);
+        // Data edits do not renumber: the order comes from the skeleton.
+        let c = ids_of(vec![&second.replace("'x'", "'y'"), &first]);
+        assert_eq!(c.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>(), a.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>());
     }
 
     #[test]
@@ -494,5 +579,33 @@ mod tests {
         let mut snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/a.js"), "")]);
         snap.final_url.clear();
         assert_eq!(inventory(&snap).scripts[0].id, "self:/a.js");
+    }
+
+    #[test]
+    fn cache_busting_query_parameters_are_not_part_of_the_identity() {
+        let ids = |url: &str, ignore: &[String]| {
+            let snap = snapshot(vec![raw(ScriptKind::External, Some(url), "x()")]);
+            inventory_with(&snap, ignore).scripts[0].id.clone()
+        };
+        assert_eq!(ids("https://shop.example/app.js?v=1718000000123", &[]), "self:/app.js");
+        assert_eq!(ids("https://shop.example/app.js?_=1718000000&lang=en", &[]), "self:/app.js?lang=en");
+        assert_eq!(ids("https://cdn.example/a.js?build=8f3a9b2c", &[]), "https://cdn.example/a.js");
+        assert_eq!(ids("https://cdn.example/a.js?t=Zk3mQ9xT2pLw8vBn", &[]), "https://cdn.example/a.js");
+        // Short, stable values stay unless configured.
+        assert_eq!(ids("https://shop.example/app.js?v=3", &[]), "self:/app.js?v=3");
+        assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["v".to_string()]), "self:/app.js?id=TW-HP4821");
+        assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["*".to_string()]), "self:/app.js");
+        // The URL itself is kept as loaded.
+        let snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/app.js?v=1718000000123"), "x()")]);
+        assert_eq!(inventory(&snap).scripts[0].url.as_deref(), Some("https://shop.example/app.js?v=1718000000123"));
+    }
+
+    #[test]
+    fn json_like_data_collapses_in_the_skeleton() {
+        assert_eq!(skeleton("window.cart = {\"id\":\"c1\",\"items\":[{\"sku\":\"A\",\"qty\":1}]}; go();"), "window.cart=D;go();");
+        assert_eq!(anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1}]}; render(window.cart, document.getElementById('total'));"),
+                   anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1},{\"sku\":\"B\",\"qty\":-2,\"gift\":true}]}; render(window.cart, document.getElementById('total'));"));
+        // Code inside braces is not data.
+        assert_eq!(skeleton("if(a){go(1)}var o={f:g};"), "if(a){go(0)}varo={f:g};");
     }
 }

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// How a script came to run. Serialised in lower case; part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScriptKind {
     /// `<script src=…>` in the HTML or inserted later by another script.
+    #[default]
     External,
     /// An inline `<script>` block (or one written with `document.write`).
     Inline,
@@ -273,6 +274,20 @@ pub struct Finding {
     /// In how many stored scans of the page it was seen, this one included.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub seen_count: Option<u64>,
+    /// Static hints on the added code (`runs strings as code (eval)`, …) or, for header
+    /// changes, one line per changed directive. Hints raise severity, never lower it.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub hints: Vec<String>,
+    /// Hosts and domains in the current code that the approved version does not name.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub added_hosts: Vec<String>,
+    /// Absolute URLs in the current code that the approved version does not contain.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub added_urls: Vec<String>,
+    /// For a change accepted by a `[[page.policy]]` (trust = "url"): the policy's pattern and
+    /// reason. Such findings are `info` and the baseline follows them with an audit entry.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,7 +367,7 @@ impl ScanReport {
 // ---------------------------------------------------------------------------------------------
 
 /// Who approved something, when and why (PCI DSS 6.4.3 justification).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub approved_by: String,
     /// RFC 3339 UTC timestamp.
@@ -360,7 +375,7 @@ pub struct Approval {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovedScript {
     pub id: String,
     pub kind: ScriptKind,
@@ -372,6 +387,14 @@ pub struct ApprovedScript {
     pub bytes: u64,
     #[serde(flatten)]
     pub approval: Approval,
+    /// Inline code: SHA-256 of the source with its data literals masked (see
+    /// `normalize`). A version with another SHA-256 but this normalized hash differs only in
+    /// data (nonces, tokens, cart) and is the same approved script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_sha256: Option<String>,
+    /// What is masked in the normalized hash, and why (for reviewers of the baseline file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,6 +427,26 @@ pub struct Baseline {
     pub headers: Vec<ApprovedHeader>,
     #[serde(default, rename = "host")]
     pub hosts: Vec<ApprovedHost>,
+    /// Changes the baseline followed on its own because a `[[page.policy]]` trusts the
+    /// script's URL (trust = "url"), oldest first: the audit trail of those changes.
+    #[serde(default, rename = "audit")]
+    pub audit: Vec<AuditEntry>,
+}
+
+/// One change a trust policy let the baseline follow without a person approving it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// RFC 3339 UTC timestamp of the scan that saw the change.
+    pub at: String,
+    /// Identity of the script.
+    pub script: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub from_sha256: String,
+    pub to_sha256: String,
+    /// The policy's `match` pattern and its written reason.
+    pub policy: String,
+    pub reason: String,
 }
 
 impl Baseline {

@@ -6,11 +6,11 @@
 
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureOptions, Chromium};
-use crate::compare;
+use crate::{churn, compare, policy};
 use crate::config::{Config, PageConfig};
 use crate::inventory;
 use crate::model::{
-    Baseline, Finding, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
+    Baseline, Finding, FindingKind, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
 };
 use crate::store::{self, NewScan, ScanOutcome, Store};
 use std::collections::HashSet;
@@ -91,7 +91,8 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
         }
     }
     let store = open_store(config, opts.ephemeral).await?;
-    let baselines = Arc::new(BaselineDir::new(config.storage.baselines.clone()));
+    let baselines = BaselineDir::new(config.storage.baselines.clone());
+    let baselines = Arc::new(if opts.ephemeral { baselines.read_only() } else { baselines });
 
     let exe = match capture::find_chromium(config.browser.executable.as_deref()) {
         Ok(exe) => exe,
@@ -162,21 +163,36 @@ pub async fn scan_page(
     let outcome = match snapshot {
         Err(e) => Err(e.to_string()),
         Ok(snapshot) => {
-            let inv = inventory::inventory(&snapshot);
+            let inv = inventory::inventory_with(&snapshot, &page.ignore_query);
             let name = page.name.clone();
+            let page_config = page.clone();
             let baselines = baselines.clone();
             let store = store.clone();
             let elapsed_ms = snapshot.elapsed_ms;
             // Baseline files and SQLite are blocking I/O.
             tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64), String> {
-                let baseline = baselines.load(&name).map_err(|e| e.to_string())?;
-                let findings = {
+                let mut baseline = baselines.load(&name).map_err(|e| e.to_string())?;
+                let mut findings = {
                     let store = store.lock().unwrap();
                     let lookup = |sha: &str| -> Option<String> {
                         baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten())
                     };
-                    compare::compare(&name, &inv, &baseline, &lookup)
+                    let mut findings = compare::compare(&name, &inv, &baseline, &lookup);
+                    // Intermittent scripts (A/B tests, timers) are judged on the scan history.
+                    let history = store.recent_script_ids(&name, churn::HISTORY_SCANS).map_err(|e| e.to_string())?;
+                    churn::hold_back_removals(&mut findings, &history, page_config.removed_after);
+                    findings
                 };
+                // Vendors trusted by URL: the baseline follows their content, with an audit entry.
+                let followed = policy::follow_trusted(&page_config, &mut findings, &inv, &mut baseline, &store::now_rfc3339());
+                if !followed.is_empty() && !baselines.is_read_only() {
+                    for sha in &followed {
+                        if let Some(s) = inv.scripts.iter().find(|s| &s.sha256 == sha) {
+                            baselines.save_source(sha, &s.source).map_err(|e| e.to_string())?;
+                        }
+                    }
+                    baselines.save(&baseline).map_err(|e| e.to_string())?;
+                }
                 Ok((inv, baseline, findings, elapsed_ms))
             })
             .await
@@ -211,9 +227,14 @@ pub async fn scan_page(
             }
             report
         }
-        Ok((inv, baseline, findings, elapsed_ms)) => {
-            let approved: HashSet<(String, String)> =
-                baseline.scripts.iter().map(|s| (s.id.clone(), s.sha256.clone())).collect();
+        Ok((inv, _baseline, findings, elapsed_ms)) => {
+            // Approved = no pending new/altered finding for it (so inline scripts that differ
+            // only in data, and trusted vendor updates, count as approved).
+            let pending: HashSet<(String, String)> = findings
+                .iter()
+                .filter(|f| matches!(f.kind, FindingKind::NewScript | FindingKind::AlteredScript) && f.policy.is_none())
+                .filter_map(|f| f.script.as_ref().map(|s| (s.id.clone(), s.sha256.clone())))
+                .collect();
             let scripts: Vec<ScriptEntry> = inv
                 .scripts
                 .iter()
@@ -224,7 +245,7 @@ pub async fn scan_page(
                     frame_url: s.frame_url.clone(),
                     sha256: s.sha256.clone(),
                     bytes: s.bytes,
-                    approved: approved.contains(&(s.id.clone(), s.sha256.clone())),
+                    approved: !pending.contains(&(s.id.clone(), s.sha256.clone())),
                     sri: s.sri.clone(),
                     initiator: s.initiator.clone(),
                 })

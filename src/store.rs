@@ -510,6 +510,35 @@ impl Store {
             .map_err(self.sqlite_err(format!("reading the script body {sha256}")))
     }
 
+    /// The script identities each of the last `limit` successful scans of `page` saw, newest
+    /// first: the presence history that tells an intermittent script from a removed one.
+    pub fn recent_script_ids(&self, page: &str, limit: usize) -> Result<Vec<std::collections::BTreeSet<String>>, StoreError> {
+        let action = format!("reading the recent scripts of page `{page}`");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM scans WHERE page = ?1 AND status = 'ok' ORDER BY id DESC LIMIT ?2")
+            .map_err(self.sqlite_err(action.clone()))?;
+        let ids: Vec<i64> = stmt
+            .query_map(params![page, to_i64(limit as u64)], |row| row.get(0))
+            .map_err(self.sqlite_err(action.clone()))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sqlite_err(action.clone()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT script_id FROM scan_scripts WHERE scan_id = ?1")
+            .map_err(self.sqlite_err(action.clone()))?;
+        for id in ids {
+            let set = stmt
+                .query_map([id], |row| row.get::<_, String>(0))
+                .map_err(self.sqlite_err(action.clone()))?
+                .collect::<Result<_, _>>()
+                .map_err(self.sqlite_err(action.clone()))?;
+            out.push(set);
+        }
+        Ok(out)
+    }
+
     /// The scan history, newest first, optionally of one page only.
     /// When a finding was first and last seen on a page, and in how many scans: the finding's
     /// lifecycle (one unapproved change is one finding, however many scans repeat it).

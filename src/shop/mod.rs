@@ -15,8 +15,10 @@
 
 mod attacks;
 mod content;
+mod volatile;
 
 pub use attacks::Planted;
+pub use volatile::{VolatileChange, VOLATILE_PATH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;

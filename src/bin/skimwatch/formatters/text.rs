@@ -76,6 +76,23 @@ impl Reporter for Text {
                 if let Some(h) = &f.host {
                     writeln!(out, "     host:    {}", clean(h))?;
                 }
+                if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
+                    let last = f.last_seen.as_deref().unwrap_or(first);
+                    writeln!(out, "     seen:    in {count} scan(s), first {}, last {}", clean(first), clean(last))?;
+                }
+                if let Some(p) = &f.policy {
+                    writeln!(out, "     policy:  {}", clean(p))?;
+                }
+                // What a reviewer checks first: where the added code talks to, and what it does.
+                if !f.added_hosts.is_empty() {
+                    writeln!(out, "     new hosts in code: {}", clean(&f.added_hosts.join(", ")))?;
+                }
+                for u in &f.added_urls {
+                    writeln!(out, "     new URL in code:   {}", clean(u))?;
+                }
+                for h in &f.hints {
+                    writeln!(out, "     hint:    {}", clean(h))?;
+                }
                 if let Some(diff) = &f.diff {
                     writeln!(out, "     diff:")?;
                     for line in diff.lines() {
