@@ -190,6 +190,12 @@ impl Chromium {
         matches!(self.browser.try_wait(), Ok(None))
     }
 
+    /// True when the browser answers a trivial CDP call within `within`: a crashed or hung
+    /// Chromium does not, and the watch daemon then replaces it.
+    pub async fn responsive(&self, within: Duration) -> bool {
+        matches!(tokio::time::timeout(within, self.browser.version()).await, Ok(Ok(_)))
+    }
+
     /// Closes the browser and waits for it to exit.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;

@@ -22,6 +22,16 @@ pub const DEFAULT_BASELINES: &str = "baselines";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Minimum time to keep watching a page after load when none is configured.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+/// How often `watch` scans a page when the page sets no `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Pages `watch` scans at the same time when `[browser] max_pages` is not set.
+pub const DEFAULT_MAX_PAGES: usize = 4;
+/// When a finding still unapproved is mailed again, when `[alerts] renotify` is not set.
+pub const DEFAULT_RENOTIFY: Duration = Duration::from_secs(24 * 3600);
+/// Failed scans in a row of one page that raise a `scan_failing` alert.
+pub const DEFAULT_FAILURES_BEFORE_ALERT: u32 = 3;
+/// First delay before an alert that could not be delivered is tried again (doubling each time).
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -30,6 +40,8 @@ pub struct Config {
     pub storage: Storage,
     pub browser: Browser,
     pub pages: Vec<PageConfig>,
+    /// `[alerts]`: what the watch daemon sends, and when.
+    pub alerts: Alerts,
 }
 
 /// Storage locations, already resolved against the config file's directory.
@@ -50,6 +62,60 @@ pub struct Browser {
     pub timeout: Duration,
     /// Default minimum time to keep watching after load.
     pub settle: Duration,
+    /// Pages `watch` scans at the same time in the one Chromium.
+    pub max_pages: usize,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE, max_pages: DEFAULT_MAX_PAGES }
+    }
+}
+
+/// `[alerts]` and `[alerts.email]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerts {
+    /// Where alerts are mailed; `None` means alerts are only logged.
+    pub email: Option<EmailConfig>,
+    /// A finding still unapproved this long after it was mailed is mailed again (a reminder).
+    pub renotify: Duration,
+    /// Failed scans in a row of one page that raise a `scan_failing` alert.
+    pub failures_before_alert: u32,
+    /// No successful scan of any page for this long means the monitor is blind; `None` means
+    /// three times each page's interval.
+    pub stale_after: Option<Duration>,
+    /// First delay before a failed delivery is tried again; it doubles up to an hour.
+    pub retry: Duration,
+    /// Folder with template files overriding the built-in ones (`subject.txt.j2`,
+    /// `email.txt.j2`, `email.html.j2`), resolved against the config file's folder.
+    pub templates: Option<PathBuf>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            email: None,
+            renotify: DEFAULT_RENOTIFY,
+            failures_before_alert: DEFAULT_FAILURES_BEFORE_ALERT,
+            stale_after: None,
+            retry: DEFAULT_RETRY,
+            templates: None,
+        }
+    }
+}
+
+/// `[alerts.email]`: SMTP delivery. The password never lives in the file: `password_env` names
+/// the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// `smtp://host[:port][?tls=required|none]` (STARTTLS when offered) or `smtps://host[:port]`.
+    pub smtp: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    /// Findings below this severity are not mailed.
+    pub min_severity: crate::model::Severity,
 }
 
 /// One monitored page, with `timeout` and `settle` already merged with the `[browser]` defaults.
@@ -59,12 +125,20 @@ pub struct PageConfig {
     pub url: String,
     pub timeout: Duration,
     pub settle: Duration,
+    /// How often `watch` scans this page.
+    pub interval: Duration,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        PageConfig::new("", "")
+    }
 }
 
 impl PageConfig {
     /// A page with the default timeout and settle time.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> PageConfig {
-        PageConfig { name: name.into(), url: url.into(), timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE }
+        PageConfig { name: name.into(), url: url.into(), timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE, interval: DEFAULT_INTERVAL }
     }
 }
 
@@ -119,8 +193,9 @@ impl Config {
         Config {
             path: path.to_path_buf(),
             storage: Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) },
-            browser: Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE },
+            browser: Browser::default(),
             pages,
+            alerts: Alerts::default(),
         }
     }
 
@@ -167,7 +242,7 @@ impl Reader<'_> {
     }
 
     fn config(&self, root: &DeTable<'_>) -> Result<Config, ConfigError> {
-        self.check_keys(root, "", &["storage", "browser", "page"])?;
+        self.check_keys(root, "", &["storage", "browser", "page", "alerts"])?;
         let dir = config_dir(self.path);
 
         let mut storage = Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) };
@@ -182,10 +257,10 @@ impl Reader<'_> {
             }
         }
 
-        let mut browser = Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE };
+        let mut browser = Browser::default();
         if let Some((_, value)) = get(root, "browser") {
             let table = self.table(value, "browser")?;
-            self.check_keys(table, "browser", &["executable", "timeout", "settle"])?;
+            self.check_keys(table, "browser", &["executable", "timeout", "settle", "max_pages"])?;
             if let Some((_, v)) = get(table, "executable") {
                 let exe = self.non_empty_string(v, "browser.executable")?;
                 // A bare name is a command for PATH lookup, not a file next to the config.
@@ -198,10 +273,137 @@ impl Reader<'_> {
             if let Some((_, v)) = get(table, "settle") {
                 browser.settle = self.duration(v, "browser.settle")?;
             }
+            if let Some((_, v)) = get(table, "max_pages") {
+                browser.max_pages = self.count(v, "browser.max_pages", 1, 64)? as usize;
+            }
         }
 
         let pages = self.pages(root, &browser)?;
-        Ok(Config { path: self.path.to_path_buf(), storage, browser, pages })
+        let alerts = match get(root, "alerts") {
+            Some((_, value)) => self.alerts(value, dir)?,
+            None => Alerts::default(),
+        };
+        Ok(Config { path: self.path.to_path_buf(), storage, browser, pages, alerts })
+    }
+
+    fn alerts(&self, value: &Spanned<DeValue<'_>>, dir: &Path) -> Result<Alerts, ConfigError> {
+        let table = self.table(value, "alerts")?;
+        self.check_keys(
+            table,
+            "alerts",
+            &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"],
+        )?;
+        let mut alerts = Alerts::default();
+        if let Some((_, v)) = get(table, "renotify") {
+            alerts.renotify = self.timeout(v, "alerts.renotify")?;
+        }
+        if let Some((_, v)) = get(table, "failures_before_alert") {
+            alerts.failures_before_alert = self.count(v, "alerts.failures_before_alert", 1, 1000)? as u32;
+        }
+        if let Some((_, v)) = get(table, "stale_after") {
+            alerts.stale_after = Some(self.timeout(v, "alerts.stale_after")?);
+        }
+        if let Some((_, v)) = get(table, "retry") {
+            alerts.retry = self.timeout(v, "alerts.retry")?;
+        }
+        if let Some((_, v)) = get(table, "templates") {
+            alerts.templates = Some(dir.join(self.non_empty_string(v, "alerts.templates")?));
+        }
+        if let Some((_, v)) = get(table, "email") {
+            alerts.email = Some(self.email(v)?);
+        }
+        Ok(alerts)
+    }
+
+    fn email(&self, value: &Spanned<DeValue<'_>>) -> Result<EmailConfig, ConfigError> {
+        let table = self.table(value, "alerts.email")?;
+        self.check_keys(
+            table,
+            "alerts.email",
+            &["smtp", "from", "to", "username", "password_env", "min_severity"],
+        )?;
+        let required = |name: &str| {
+            get(table, name)
+                .map(|(_, v)| v)
+                .ok_or_else(|| self.err(value.span(), &format!("alerts.email.{name}"), "missing required key"))
+        };
+        let smtp_value = required("smtp")?;
+        let smtp = self.non_empty_string(smtp_value, "alerts.email.smtp")?;
+        if let Err(message) = check_smtp_url(smtp) {
+            return Err(self.err(smtp_value.span(), "alerts.email.smtp", message));
+        }
+        let from_value = required("from")?;
+        let from = self.mailbox(from_value, "alerts.email.from")?;
+        let to_value = required("to")?;
+        let to = match to_value.get_ref() {
+            DeValue::String(_) => vec![self.mailbox(to_value, "alerts.email.to")?],
+            DeValue::Array(items) => {
+                let mut to = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    to.push(self.mailbox(item, &format!("alerts.email.to[{i}]"))?);
+                }
+                if to.is_empty() {
+                    return Err(self.err(to_value.span(), "alerts.email.to", "no recipient: list at least one address"));
+                }
+                to
+            }
+            other => {
+                return Err(self.err(
+                    to_value.span(),
+                    "alerts.email.to",
+                    format!("expected a list of addresses, found {}", other.type_str()),
+                ))
+            }
+        };
+        let username = match get(table, "username") {
+            Some((_, v)) => Some(self.non_empty_string(v, "alerts.email.username")?.to_string()),
+            None => None,
+        };
+        let password_env = match get(table, "password_env") {
+            Some((_, v)) => {
+                let name = self.non_empty_string(v, "alerts.email.password_env")?;
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(self.err(
+                        v.span(),
+                        "alerts.email.password_env",
+                        format!("{name:?} is not an environment variable name: give the NAME of the variable that holds the password, never the password itself"),
+                    ));
+                }
+                Some(name.to_string())
+            }
+            None => None,
+        };
+        if password_env.is_some() && username.is_none() {
+            return Err(self.err(value.span(), "alerts.email.username", "password_env is set but username is missing"));
+        }
+        let min_severity = match get(table, "min_severity") {
+            Some((_, v)) => {
+                let text = self.string(v, "alerts.email.min_severity")?;
+                text.parse().map_err(|e: String| self.err(v.span(), "alerts.email.min_severity", e))?
+            }
+            None => crate::model::Severity::Medium,
+        };
+        Ok(EmailConfig { smtp: smtp.to_string(), from, to, username, password_env, min_severity })
+    }
+
+    /// An email address, optionally with a display name (`Name <a@b.example>`).
+    fn mailbox(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<String, ConfigError> {
+        let text = self.non_empty_string(value, key)?;
+        text.parse::<lettre::message::Mailbox>()
+            .map_err(|e| self.err(value.span(), key, format!("{text:?} is not an email address ({e})")))?;
+        Ok(text.to_string())
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&self, value: &Spanned<DeValue<'_>>, key: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let n = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            other => return Err(self.err(value.span(), key, format!("expected a whole number, found {}", other.type_str()))),
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.err(value.span(), key, format!("must be a whole number from {min} to {max}"))),
+        }
     }
 
     fn pages(&self, root: &DeTable<'_>, browser: &Browser) -> Result<Vec<PageConfig>, ConfigError> {
@@ -224,7 +426,7 @@ impl Reader<'_> {
         for (i, elem) in array.iter().enumerate() {
             let prefix = format!("page[{i}]");
             let table = self.table(elem, &prefix)?;
-            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle"])?;
+            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "interval"])?;
             let required = |name: &str| {
                 get(table, name).map(|(_, v)| v).ok_or_else(|| {
                     self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
@@ -265,7 +467,11 @@ impl Reader<'_> {
                 Some((_, v)) => self.duration(v, &format!("{prefix}.settle"))?,
                 None => browser.settle,
             };
-            pages.push(PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle });
+            let interval = match get(table, "interval") {
+                Some((_, v)) => self.timeout(v, &format!("{prefix}.interval"))?,
+                None => DEFAULT_INTERVAL,
+            };
+            pages.push(PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle, interval });
         }
         Ok(pages)
     }
@@ -335,6 +541,30 @@ fn get<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<Entry<'t, 'i>> {
     table.iter().find(|(k, _)| k.get_ref().as_ref() == key)
 }
 
+/// Checks an `[alerts.email] smtp` URL; the message says what is wrong.
+pub fn check_smtp_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL such as \"smtp://mail.example:587\" ({e})"))?;
+    if !matches!(u.scheme(), "smtp" | "smtps") {
+        return Err(format!("{s:?}: use smtp:// (STARTTLS when offered) or smtps:// (TLS from the start)"));
+    }
+    if u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?} names no mail server"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)".to_string());
+    }
+    for (k, v) in u.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("tls", "required" | "none" | "opportunistic") if u.scheme() == "smtp" => {}
+            ("tls", other) => {
+                return Err(format!("tls={other:?}: use ?tls=required or ?tls=none with smtp:// (smtps:// is always TLS)"))
+            }
+            (other, _) => return Err(format!("unknown URL parameter {other:?} (only ?tls=required|none)")),
+        }
+    }
+    Ok(())
+}
+
 fn is_http_url(s: &str) -> bool {
     match url::Url::parse(s) {
         Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
@@ -391,12 +621,14 @@ timeout = "1m"
                     url: "https://shop.example/checkout".into(),
                     timeout: Duration::from_secs(20),
                     settle: Duration::from_secs(2),
+                    ..Default::default()
                 },
                 PageConfig {
                     name: "cart_2".into(),
                     url: "http://localhost:8080/cart".into(),
                     timeout: Duration::from_secs(60),
                     settle: Duration::from_millis(500),
+                    ..Default::default()
                 },
             ]
         );
@@ -409,7 +641,7 @@ timeout = "1m"
         let c = Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml")).unwrap();
         assert_eq!(c.storage.database, Path::new("conf/skimwatch.db"));
         assert_eq!(c.storage.baselines, Path::new("conf/baselines"));
-        assert_eq!(c.browser, Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE });
+        assert_eq!(c.browser, Browser::default());
         assert_eq!(c.pages[0], PageConfig::new("a", "https://x.example/"));
         // Relative to a bare file name means relative to the working directory.
         let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
@@ -440,9 +672,9 @@ timeout = "1m"
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, interval)");
         let msg = error("[pages]\nname = \"a\"\n");
-        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page)");
+        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
     }
 
     #[test]
