@@ -325,6 +325,9 @@ pub struct Status {
     pub outbox: OutboxView,
     /// Set while the monitor has raised `monitor_blind` and no page has scanned since.
     pub blind_since: Option<String>,
+    /// Who holds the daemon lock (`pid 1234`), when a `watch` daemon runs on this database.
+    #[serde(default)]
+    pub daemon: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -446,4 +449,203 @@ pub fn status(conn: &Connection, pages: &[(String, String)]) -> rusqlite::Result
     out.blind_since =
         conn.query_row("SELECT value FROM monitor_state WHERE key = 'blind'", [], |r| r.get(0)).optional()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FindingKind, Inventory, Severity};
+    use crate::store::Store;
+
+    fn policy() -> AlertPolicy {
+        AlertPolicy {
+            deliver: true,
+            min_severity: Severity::Medium,
+            renotify: Duration::from_secs(24 * 3600),
+            failures_before_alert: 3,
+            retry: Duration::from_secs(60),
+        }
+    }
+
+    fn t(s: &str) -> OffsetDateTime {
+        parse_time(s).unwrap()
+    }
+
+    fn finding(id: &str, severity: Severity) -> Finding {
+        Finding { id: id.into(), kind: FindingKind::NewScript, severity, title: format!("New script {id}"), ..Default::default() }
+    }
+
+    fn inventory() -> Inventory {
+        Inventory {
+            url: "https://shop.example/checkout".into(),
+            final_url: "https://shop.example/checkout".into(),
+            status: 200,
+            headers: Default::default(),
+            scripts: vec![],
+            hosts: vec![],
+            payment_fields: vec![],
+        }
+    }
+
+    /// Records a scan at `now` the way the daemon does and returns what it queued.
+    fn scan(store: &mut Store, now: &str, outcome: Result<&[Finding], &str>, policy: &AlertPolicy) -> Vec<i64> {
+        let inv = inventory();
+        let scan = NewScan {
+            page: "checkout",
+            url: "https://shop.example/checkout",
+            started_at: now.to_string(),
+            finished_at: now.to_string(),
+            outcome: match outcome {
+                Ok(findings) => ScanOutcome::Ok { inventory: &inv, findings, elapsed_ms: 1 },
+                Err(message) => ScanOutcome::Error { message: message.to_string() },
+            },
+        };
+        store.record_scan_with(&scan, |tx, id| on_scan_recorded(tx, id, &scan, policy, t(now))).unwrap().1
+    }
+
+    fn queued(store: &mut Store) -> Vec<Queued> {
+        store.with_conn("test", |c| due(c, None, 100)).unwrap()
+    }
+
+    #[test]
+    fn one_change_is_one_alert_then_a_reminder_after_renotify() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        let findings = [finding("F1", Severity::High), finding("F2", Severity::Low)];
+        let ids = scan(&mut store, "2025-01-01T00:00:00Z", Ok(&findings), &p);
+        assert_eq!(ids.len(), 1);
+        let q = queued(&mut store);
+        assert_eq!(q[0].alert.kind, AlertKind::Findings);
+        // Below min_severity: not mailed.
+        assert_eq!(q[0].alert.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), vec!["F1"]);
+        assert_eq!(q[0].alert.findings[0].first_seen.as_deref(), Some("2025-01-01T00:00:00Z"));
+        assert_eq!(q[0].alert.findings[0].seen_count, Some(1));
+
+        // The same change on the next scans: nothing new to say.
+        assert!(scan(&mut store, "2025-01-01T00:15:00Z", Ok(&findings), &p).is_empty());
+        // A new change comes with its own email, the old one is not repeated.
+        let more = [finding("F1", Severity::High), finding("F3", Severity::Critical)];
+        assert_eq!(scan(&mut store, "2025-01-01T12:00:00Z", Ok(&more), &p).len(), 1);
+        let q = queued(&mut store);
+        assert_eq!(q[1].alert.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), vec!["F3"]);
+        assert!(q[1].alert.reminders.is_empty(), "F1 was mailed less than 24 h ago");
+        assert!(scan(&mut store, "2025-01-01T23:59:59Z", Ok(&more), &p).is_empty());
+        // 24 h after F1 was mailed: a reminder for F1 only (F3 was mailed 12 h ago).
+        assert_eq!(scan(&mut store, "2025-01-02T00:00:00Z", Ok(&more), &p).len(), 1);
+        let q = queued(&mut store);
+        assert_eq!(q[2].alert.kind, AlertKind::Reminder);
+        assert_eq!(q[2].alert.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), vec!["F1"]);
+        assert_eq!(q[2].alert.findings[0].seen_count, Some(5));
+        assert_eq!(q[2].alert.findings[0].first_seen.as_deref(), Some("2025-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn failures_in_a_row_raise_scan_failing_once_and_recovery_an_all_clear() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        scan(&mut store, "2025-01-01T00:00:00Z", Ok(&[]), &p);
+        assert!(scan(&mut store, "2025-01-01T00:01:00Z", Err("refused"), &p).is_empty());
+        assert!(scan(&mut store, "2025-01-01T00:02:00Z", Err("refused"), &p).is_empty());
+        // A success in between resets the count.
+        scan(&mut store, "2025-01-01T00:03:00Z", Ok(&[]), &p);
+        assert!(scan(&mut store, "2025-01-01T00:04:00Z", Err("refused"), &p).is_empty());
+        assert!(scan(&mut store, "2025-01-01T00:05:00Z", Err("refused"), &p).is_empty());
+        assert_eq!(scan(&mut store, "2025-01-01T00:06:00Z", Err("timed out"), &p).len(), 1);
+        assert!(scan(&mut store, "2025-01-01T00:07:00Z", Err("timed out"), &p).is_empty(), "raised once");
+        let q = queued(&mut store);
+        assert_eq!(q.len(), 1);
+        assert_eq!((q[0].alert.kind, q[0].alert.failures), (AlertKind::ScanFailing, 3));
+        assert_eq!(q[0].alert.error.as_deref(), Some("timed out"));
+        assert_eq!(q[0].alert.last_ok.as_deref(), Some("2025-01-01T00:03:00Z"));
+
+        assert_eq!(scan(&mut store, "2025-01-01T00:08:00Z", Ok(&[]), &p).len(), 1);
+        assert_eq!(queued(&mut store)[1].alert.kind, AlertKind::Recovered);
+        assert!(scan(&mut store, "2025-01-01T00:09:00Z", Ok(&[]), &p).is_empty());
+    }
+
+    #[test]
+    fn blind_monitor_alerts_once_and_clears_on_the_next_good_scan() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        scan(&mut store, "2025-01-01T00:00:00Z", Ok(&[]), &p);
+        let pages = vec![("checkout".to_string(), Duration::from_secs(45 * 60))];
+        let since = t("2025-01-01T00:00:00Z");
+        let check = |store: &mut Store, now: &str| store.with_conn("test", |c| check_blind(c, &pages, since, &p, t(now))).unwrap();
+        assert_eq!(check(&mut store, "2025-01-01T00:44:59Z"), None);
+        assert!(check(&mut store, "2025-01-01T00:45:00Z").is_some());
+        assert_eq!(check(&mut store, "2025-01-01T02:00:00Z"), None, "raised once");
+        let q = queued(&mut store);
+        assert_eq!(q[0].alert.kind, AlertKind::MonitorBlind);
+        assert_eq!(q[0].alert.last_ok.as_deref(), Some("2025-01-01T00:00:00Z"));
+        assert_eq!(q[0].alert.stale_after.as_deref(), Some("45m"));
+        assert!(store.with_conn("test", |c| status(c, &[])).unwrap().blind_since.is_some());
+
+        assert_eq!(scan(&mut store, "2025-01-01T02:01:00Z", Ok(&[]), &p).len(), 1);
+        assert_eq!(queued(&mut store)[1].alert.kind, AlertKind::MonitorRecovered);
+        assert!(store.with_conn("test", |c| status(c, &[])).unwrap().blind_since.is_none());
+    }
+
+    #[test]
+    fn delivery_bookkeeping_backs_off_and_never_resends() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        scan(&mut store, "2025-01-01T00:00:00Z", Ok(&[finding("F1", Severity::High)]), &p);
+        let id = queued(&mut store)[0].id;
+        let now = t("2025-01-01T00:00:00Z");
+        store.with_conn("test", |c| mark_failed(c, id, "connection refused", &p, now)).unwrap();
+        store.with_conn("test", |c| mark_failed(c, id, "connection refused", &p, now)).unwrap();
+        // Two failures: the next attempt is 2 minutes out.
+        assert!(store.with_conn("test", |c| due(c, Some(t("2025-01-01T00:01:59Z")), 10)).unwrap().is_empty());
+        assert_eq!(store.with_conn("test", |c| due(c, Some(t("2025-01-01T00:02:00Z")), 10)).unwrap().len(), 1);
+        let st = store.with_conn("test", |c| status(c, &[("checkout".into(), "u".into())])).unwrap();
+        assert_eq!(st.outbox.queued, 1);
+        assert_eq!(st.outbox.pending[0].attempts, 2);
+        assert_eq!(st.outbox.pending[0].last_error.as_deref(), Some("connection refused"));
+        assert_eq!(st.outbox.pending[0].next_attempt_at, "2025-01-01T00:02:00Z");
+        assert_eq!(st.pages[0].open_findings.len(), 1);
+        assert!(st.pages[0].open_findings[0].notified_at.is_some());
+
+        store.with_conn("test", |c| mark_sent(c, id, now)).unwrap();
+        store.with_conn("test", |c| mark_sent(c, id, t("2025-01-02T00:00:00Z"))).unwrap();
+        assert!(queued(&mut store).is_empty());
+        let st = store.with_conn("test", |c| status(c, &[])).unwrap();
+        assert_eq!((st.outbox.queued, st.outbox.sent), (0, 1));
+        assert_eq!(st.outbox.last_sent.as_deref(), Some("2025-01-01T00:00:00Z"), "second mark_sent changed nothing");
+    }
+
+    #[test]
+    fn without_delivery_nothing_is_queued_but_state_is_kept() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = AlertPolicy { deliver: false, ..policy() };
+        for i in 0..3 {
+            scan(&mut store, &format!("2025-01-01T00:0{i}:00Z"), Err("refused"), &p);
+        }
+        assert!(queued(&mut store).is_empty());
+        let st = store.with_conn("test", |c| status(c, &[("checkout".into(), "u".into())])).unwrap();
+        assert_eq!(st.pages[0].consecutive_failures, 3);
+        assert_eq!(st.pages[0].last_error.as_deref(), Some("refused"));
+    }
+
+    #[test]
+    fn a_failed_transaction_queues_nothing() {
+        // The alert is written in the scan's transaction: if recording fails, neither exists.
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        let inv = inventory();
+        let findings = [finding("F1", Severity::High)];
+        let scan = NewScan {
+            page: "checkout",
+            url: "u",
+            started_at: "2025-01-01T00:00:00Z".into(),
+            finished_at: "2025-01-01T00:00:00Z".into(),
+            outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 1 },
+        };
+        let r = store.record_scan_with(&scan, |tx, id| {
+            on_scan_recorded(tx, id, &scan, &p, t("2025-01-01T00:00:00Z"))?;
+            Err::<(), _>(rusqlite::Error::InvalidQuery) // a crash before commit
+        });
+        assert!(r.is_err());
+        assert!(queued(&mut store).is_empty());
+        assert!(store.scans(None, 10).unwrap().is_empty());
+    }
 }

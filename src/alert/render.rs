@@ -30,6 +30,8 @@ const DIFF_LINES: usize = 60;
 const DIFF_BYTES: usize = 8 * 1024;
 /// Longest single-line value (URL, title, host) shown.
 const LINE_CHARS: usize = 300;
+/// Longest headline (the top finding's title) in a subject.
+const HEADLINE_CHARS: usize = 110;
 /// Longest subject line.
 const SUBJECT_CHARS: usize = 200;
 /// Largest template file read from the override folder.
@@ -211,6 +213,8 @@ struct FindingView {
     first_seen: String,
     last_seen: String,
     seen_count: u64,
+    /// `first_seen`, with how often and when last when seen more than once.
+    seen: String,
     approve: String,
 }
 
@@ -236,7 +240,8 @@ impl View {
         let reminders = take(&alert.reminders);
         let more = alert.findings.len() + alert.reminders.len() - findings.len() - reminders.len();
         let all_ids: Vec<&str> = alert.findings.iter().chain(&alert.reminders).map(|f| f.id.as_str()).collect();
-        let top = alert.findings.iter().chain(&alert.reminders).max_by_key(|f| f.severity);
+        // The first of the most severe (the list is sorted most severe first).
+        let top = alert.findings.iter().chain(&alert.reminders).reduce(|a, b| if b.severity > a.severity { b } else { a });
         View {
             kind: alert.kind.as_str(),
             page: one_line(&page),
@@ -244,7 +249,8 @@ impl View {
             scan_id: alert.scan_id,
             raised_at: alert.raised_at.clone(),
             severity: alert.severity().map(|s| s.as_str().to_uppercase()).unwrap_or_default(),
-            headline: top.map(|f| one_line(&f.title)).unwrap_or_default(),
+            // Short enough that the subject keeps the page name and count after it.
+            headline: top.map(|f| cut(&one_line(&f.title), HEADLINE_CHARS)).unwrap_or_default(),
             findings,
             reminders,
             more,
@@ -289,6 +295,13 @@ fn finding_view(f: &Finding, approve: &str) -> FindingView {
         first_seen: f.first_seen.clone().unwrap_or_default(),
         last_seen: f.last_seen.clone().unwrap_or_default(),
         seen_count: f.seen_count.unwrap_or(0),
+        seen: match (f.first_seen.as_deref(), f.seen_count) {
+            (Some(first), Some(n)) if n > 1 => {
+                format!("{first} (seen in {n} scans, last {})", f.last_seen.as_deref().unwrap_or("?"))
+            }
+            (Some(first), _) => first.to_string(),
+            (None, _) => "now".to_string(),
+        },
         approve: approve.to_string(),
     }
 }
@@ -400,6 +413,11 @@ mod tests {
         assert!(!out.subject.contains('\r') && !out.subject.contains('\n'), "{:?}", out.subject);
         assert!(out.subject.starts_with("[skimwatch] CRITICAL: New external script"), "{}", out.subject);
         assert!(out.subject.chars().count() <= SUBJECT_CHARS + 1);
+        // A long title is cut so that the subject still says where.
+        let mut long = hostile_alert();
+        long.findings[0].title = format!("New external script https://cdn.example/{}", "x".repeat(400));
+        let subject = r.render(&long).unwrap().subject;
+        assert!(subject.ends_with("… on checkout"), "{subject}");
         assert!(!out.html.contains("<script>alert(1)"), "{}", out.html);
         assert!(out.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", out.html);
         assert!(!out.html.contains("<img src=x"), "{}", out.html);

@@ -4,6 +4,7 @@
 mod demo;
 mod exit;
 mod formatters;
+mod watch;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -60,6 +61,10 @@ enum Command {
     /// Needs no config.
     #[command(after_help = exit::HELP)]
     Demo(demo::DemoArgs),
+    /// Run the monitor: scan every page on its interval and mail alerts, until SIGTERM/SIGINT.
+    Watch(watch::WatchArgs),
+    /// Show per page the last successful scan and the open findings, and the alert outbox.
+    Status(watch::StatusArgs),
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +300,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Clean)
         }
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::Watch(args) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            Ok(runtime()?.block_on(watch::run(config, args)))
+        }
+        Command::Status(args) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            watch::status(&config, &args)
+        }
     }
 }
 
