@@ -736,6 +736,61 @@ timeout = "1m"
     }
 
     #[test]
+    fn watch_and_alert_keys() {
+        let c = parse(
+            "[browser]\nmax_pages = 2\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninterval = \"5m\"\n\
+             [alerts]\nrenotify = \"12h\"\nfailures_before_alert = 5\nstale_after = \"1h\"\nretry = \"10s\"\ntemplates = \"mail\"\n\
+             [alerts.email]\nsmtp = \"smtp://mail.example:587?tls=required\"\nfrom = \"skimwatch <sw@shop.example>\"\n\
+             to = [\"secops@shop.example\", \"Ops <ops@shop.example>\"]\nusername = \"sw\"\npassword_env = \"SW_SMTP_PASSWORD\"\nmin_severity = \"high\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.browser.max_pages, 2);
+        assert_eq!(c.pages[0].interval, Duration::from_secs(300));
+        assert_eq!(c.alerts.renotify, Duration::from_secs(12 * 3600));
+        assert_eq!(c.alerts.failures_before_alert, 5);
+        assert_eq!(c.alerts.stale_after, Some(Duration::from_secs(3600)));
+        assert_eq!(c.alerts.retry, Duration::from_secs(10));
+        assert_eq!(c.alerts.templates.as_deref(), Some(Path::new("mail")));
+        let email = c.alerts.email.unwrap();
+        assert_eq!(email.to.len(), 2);
+        assert_eq!(email.password_env.as_deref(), Some("SW_SMTP_PASSWORD"));
+        assert_eq!(email.min_severity, crate::model::Severity::High);
+
+        // Defaults.
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, DEFAULT_MAX_PAGES));
+        assert_eq!(c.alerts, Alerts::default());
+    }
+
+    #[test]
+    fn bad_alert_keys_name_line_and_key() {
+        let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let email = |body: &str| error(&format!("{page}[alerts.email]\n{body}"));
+        let base = "from = \"a@b.example\"\nto = [\"c@d.example\"]\n";
+        assert_eq!(
+            email(&format!("smtp = \"smtp://u:pw@mail.example\"\n{base}")),
+            "skimwatch.toml:5:8: alerts.email.smtp: credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)"
+        );
+        assert!(email(&format!("smtp = \"http://mail.example\"\n{base}")).starts_with("skimwatch.toml:5:8: alerts.email.smtp: \"http://mail.example\": use smtp://"));
+        assert!(email(&format!("smtp = \"smtp://m.example?tls=maybe\"\n{base}")).contains("tls=\"maybe\""));
+        assert!(email("smtp = \"smtp://m.example\"\nfrom = \"not an address\"\nto = [\"c@d.example\"]\n")
+            .starts_with("skimwatch.toml:6:8: alerts.email.from: \"not an address\" is not an email address"));
+        assert_eq!(email("smtp = \"smtp://m.example\"\nfrom = \"a@b.example\"\nto = []\n"), "skimwatch.toml:7:6: alerts.email.to: no recipient: list at least one address");
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}username = \"u\"\npassword_env = \"hunter2!\"\n"))
+            .starts_with("skimwatch.toml:9:16: alerts.email.password_env: \"hunter2!\" is not an environment variable name"));
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}min_severity = \"urgent\"\n")).contains("unknown severity `urgent`"));
+        assert_eq!(email(&format!("smtp = \"smtp://m.example\"\n{base}passwrd_env = \"X\"\n")),
+            "skimwatch.toml:8:1: alerts.email.passwrd_env: unknown key (expected smtp, from, to, username, password_env, min_severity)");
+        assert_eq!(email("from = \"a@b.example\"\nto = [\"c@d.example\"]\n"), "skimwatch.toml:4:1: alerts.email.smtp: missing required key");
+        assert_eq!(error(&format!("{page}[alerts]\nrenotfy = \"1h\"\n")),
+            "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, renotify, failures_before_alert, stale_after, retry, templates)");
+        assert_eq!(error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
+            "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000");
+        assert_eq!(error(&format!("[browser]\nmax_pages = \"4\"\n{page}")), "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string");
+        assert_eq!(error(&format!("{page}interval = \"0s\"\n")), "skimwatch.toml:4:12: page[0].interval: must be greater than zero");
+    }
+
+    #[test]
     fn load_reads_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("skimwatch.toml");

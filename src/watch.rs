@@ -34,6 +34,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// How often a running scan checks that the browser process is still there.
+const LIVENESS_CHECK: Duration = Duration::from_millis(500);
 /// How long a browser gets to answer a health check after a failed scan.
 const HEALTH_CHECK: Duration = Duration::from_secs(5);
 /// Time in-flight scans get to finish after a shutdown request before they are abandoned.
@@ -194,7 +196,7 @@ impl BrowserSlot {
             }
         };
         if let Some(old) = old {
-            tracing::warn!(generation, "Chromium does not respond: restarting it");
+            tracing::warn!(generation, pid = old.pid().unwrap_or(0), "Chromium crashed or does not respond: restarting it");
             close(old).await;
         }
     }
@@ -208,6 +210,9 @@ impl BrowserSlot {
 }
 
 async fn close(browser: Arc<Chromium>) {
+    if !browser.process_running() {
+        return; // nothing to close politely; dropping it reaps the process
+    }
     match Arc::try_unwrap(browser) {
         Ok(browser) => browser.close().await,
         // Still in use by a scan that is about to fail: the process is killed on drop.
@@ -378,7 +383,25 @@ impl Daemon {
                     continue;
                 }
             };
-            let err = match tokio::time::timeout(limit, browser.capture(&page.url, &opts)).await {
+            // A browser that dies mid-scan would otherwise only show as CDP timeouts, much later.
+            let died = async {
+                loop {
+                    tokio::time::sleep(LIVENESS_CHECK).await;
+                    if !browser.process_running() {
+                        return;
+                    }
+                }
+            };
+            let capture = async {
+                tokio::select! {
+                    r = tokio::time::timeout(limit, browser.capture(&page.url, &opts)) => r,
+                    _ = died => Ok(Err(CaptureError::Browser {
+                        url: page.url.clone(),
+                        reason: format!("Chromium (pid {}) exited during the scan: crashed or killed", browser.pid().unwrap_or(0)),
+                    })),
+                }
+            };
+            let err = match capture.await {
                 Ok(Ok(snapshot)) => {
                     result = Ok(snapshot);
                     break;
@@ -394,7 +417,7 @@ impl Daemon {
             };
             tracing::warn!(page = %page.name, attempt, "scan failed: {err}");
             result = Err(err);
-            if !browser.responsive(HEALTH_CHECK).await {
+            if !browser.process_running() || !browser.responsive(HEALTH_CHECK).await {
                 drop(browser);
                 self.browser.discard(generation).await;
             }

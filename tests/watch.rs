@@ -430,7 +430,7 @@ fn chromium_killed_mid_scan_is_restarted_and_the_next_scan_succeeds() {
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\nsettle = \"3s\"\n", "");
     let daemon = Daemon::start(&ws);
-    wait_for_scans(&ws, &daemon, 0, 1);
+    wait_for_scans(&ws, &daemon, ok_scans(&ws), 1);
     let browser = wait_until("the daemon's Chromium", LONG, Some(&daemon), || browser_of(daemon.pid()));
 
     let loads = checkout_loads(&ws);
