@@ -104,7 +104,7 @@ pub const MIGRATIONS: &[&str] = &[
         finding_id        TEXT    NOT NULL,
         first_notified_at TEXT    NOT NULL,
         last_notified_at  TEXT    NOT NULL,
-        outbox_id         INTEGER NOT NULL REFERENCES outbox (id),
+        outbox_id         INTEGER REFERENCES outbox (id),  -- NULL when alerts are only logged
         PRIMARY KEY (page, finding_id)
     ) WITHOUT ROWID;
 

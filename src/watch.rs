@@ -422,7 +422,11 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await
+        let report = scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
+        if report.status == PageStatus::Error {
+            tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
+        }
+        report
     }
 
     /// Delivers queued alerts until cancelled: due ones now, then sleeps until the next is

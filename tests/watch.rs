@@ -481,3 +481,25 @@ fn a_page_failing_three_times_raises_scan_failing_then_an_all_clear() {
     assert_eq!(mails.len(), 2, "{}", daemon.log());
     assert_eq!(parse(&mails[1]).subject, "[skimwatch] all clear: checkout scans again");
 }
+
+#[test]
+fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
+    let _serial = serial();
+    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    shop.set_resource(Origin::Shop, "/spin", Resource::html("<html><body><script>for (;;) {}</script></body></html>"));
+    let pages = [("spin", shop.url(Origin::Shop, "/spin")), ("checkout", shop.checkout_url())];
+    let ws = Workspace::with_pages(shop, &pages);
+    let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ntimeout = \"5s\"\n");
+    std::fs::write(&ws.config, text).unwrap();
+
+    let out = ws.skimwatch().args(["watch", "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = db(&ws);
+    let result = |page: &str| -> (String, Option<String>) {
+        conn.query_row("SELECT status, error FROM scans WHERE page = ?1", [page], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+    };
+    let (status, error) = result("spin");
+    assert_eq!(status, "error");
+    assert!(error.as_deref().unwrap_or_default().contains("timed out"), "{error:?}");
+    assert_eq!(result("checkout").0, "ok", "the other page scanned despite the hung one");
+}

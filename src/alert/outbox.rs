@@ -161,8 +161,8 @@ fn findings_alert(
         return Ok(None);
     }
     // Most severe first: the subject names the first one.
-    new.sort_by(|a, b| b.severity.cmp(&a.severity));
-    due.sort_by(|a, b| b.severity.cmp(&a.severity));
+    new.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    due.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let alert = if new.is_empty() {
         Alert { kind: AlertKind::Reminder, findings: due.clone(), ..base.clone() }
     } else {
@@ -175,7 +175,7 @@ fn findings_alert(
             "INSERT INTO notified_findings (page, finding_id, first_notified_at, last_notified_at, outbox_id)
              VALUES (?1, ?2, ?3, ?3, ?4)
              ON CONFLICT (page, finding_id) DO UPDATE SET last_notified_at = ?3, outbox_id = ?4",
-            params![page, f.id, now, id.unwrap_or(0)],
+            params![page, f.id, now, id],
         )?;
     }
     Ok(id)
@@ -624,6 +624,13 @@ mod tests {
         let st = store.with_conn("test", |c| status(c, &[("checkout".into(), "u".into())])).unwrap();
         assert_eq!(st.pages[0].consecutive_failures, 3);
         assert_eq!(st.pages[0].last_error.as_deref(), Some("refused"));
+        // A scan with findings is recorded, and its findings count as mailed-to-the-log.
+        let findings = [finding("F1", Severity::High)];
+        assert!(scan(&mut store, "2025-01-01T00:04:00Z", Ok(&findings), &p).is_empty());
+        assert!(queued(&mut store).is_empty());
+        let st = store.with_conn("test", |c| status(c, &[("checkout".into(), "u".into())])).unwrap();
+        assert_eq!(st.pages[0].open_findings.len(), 1);
+        assert_eq!(st.pages[0].consecutive_failures, 0);
     }
 
     #[test]
