@@ -114,6 +114,8 @@ pub struct Chromium {
     browser: Browser,
     handler: tokio::task::JoinHandle<()>,
     exe: PathBuf,
+    /// Process id of the browser, to tell a crashed browser from a slow page.
+    pid: Option<u32>,
     // Held for its Drop: the profile directory is removed when the browser goes.
     _profile: tempfile::TempDir,
 }
@@ -169,8 +171,9 @@ impl Chromium {
             .viewport(None)
             .build()
             .map_err(launch_err)?;
-        let (browser, mut handler) =
+        let (mut browser, mut handler) =
             Browser::launch(config).await.map_err(|e| launch_err(e.to_string()))?;
+        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
         let handler = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
                 if let Err(e) = event {
@@ -178,7 +181,7 @@ impl Chromium {
                 }
             }
         });
-        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), _profile: profile })
+        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), pid, _profile: profile })
     }
 
     pub fn executable(&self) -> &Path {
@@ -188,6 +191,28 @@ impl Chromium {
     /// True while the Chromium process is alive.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.browser.try_wait(), Ok(None))
+    }
+
+    /// Process id of the browser process.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// False once the browser process has exited (crashed, killed, out of memory): it is gone
+    /// from `/proc` or a zombie. Needs no `&mut`, so it works on a browser shared by scans.
+    pub fn process_running(&self) -> bool {
+        let Some(pid) = self.pid else { return true };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // "pid (comm) STATE ...": the state follows the last ')'.
+            Ok(stat) => stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) != Some("Z"),
+            Err(_) => false,
+        }
+    }
+
+    /// True when the browser answers a trivial CDP call within `within`: a crashed or hung
+    /// Chromium does not, and the watch daemon then replaces it.
+    pub async fn responsive(&self, within: Duration) -> bool {
+        matches!(tokio::time::timeout(within, self.browser.version()).await, Ok(Ok(_)))
     }
 
     /// Closes the browser and waits for it to exit.

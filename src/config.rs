@@ -22,6 +22,16 @@ pub const DEFAULT_BASELINES: &str = "baselines";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Minimum time to keep watching a page after load when none is configured.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+/// How often `watch` scans a page when the page sets no `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Pages `watch` scans at the same time when `[browser] max_pages` is not set.
+pub const DEFAULT_MAX_PAGES: usize = 4;
+/// When a finding still unapproved is mailed again, when `[alerts] renotify` is not set.
+pub const DEFAULT_RENOTIFY: Duration = Duration::from_secs(24 * 3600);
+/// Failed scans in a row of one page that raise a `scan_failing` alert.
+pub const DEFAULT_FAILURES_BEFORE_ALERT: u32 = 3;
+/// First delay before an alert that could not be delivered is tried again (doubling each time).
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -30,6 +40,8 @@ pub struct Config {
     pub storage: Storage,
     pub browser: Browser,
     pub pages: Vec<PageConfig>,
+    /// `[alerts]`: what the watch daemon sends, and when.
+    pub alerts: Alerts,
 }
 
 /// Storage locations, already resolved against the config file's directory.
@@ -50,10 +62,64 @@ pub struct Browser {
     pub timeout: Duration,
     /// Default minimum time to keep watching after load.
     pub settle: Duration,
+    /// Pages `watch` scans at the same time in the one Chromium.
+    pub max_pages: usize,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE, max_pages: DEFAULT_MAX_PAGES }
+    }
+}
+
+/// `[alerts]` and `[alerts.email]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerts {
+    /// Where alerts are mailed; `None` means alerts are only logged.
+    pub email: Option<EmailConfig>,
+    /// A finding still unapproved this long after it was mailed is mailed again (a reminder).
+    pub renotify: Duration,
+    /// Failed scans in a row of one page that raise a `scan_failing` alert.
+    pub failures_before_alert: u32,
+    /// No successful scan of any page for this long means the monitor is blind; `None` means
+    /// three times each page's interval.
+    pub stale_after: Option<Duration>,
+    /// First delay before a failed delivery is tried again; it doubles up to an hour.
+    pub retry: Duration,
+    /// Folder with template files overriding the built-in ones (`subject.txt.j2`,
+    /// `email.txt.j2`, `email.html.j2`), resolved against the config file's folder.
+    pub templates: Option<PathBuf>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            email: None,
+            renotify: DEFAULT_RENOTIFY,
+            failures_before_alert: DEFAULT_FAILURES_BEFORE_ALERT,
+            stale_after: None,
+            retry: DEFAULT_RETRY,
+            templates: None,
+        }
+    }
+}
+
+/// `[alerts.email]`: SMTP delivery. The password never lives in the file: `password_env` names
+/// the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// `smtp://host[:port][?tls=required|none]` (STARTTLS when offered) or `smtps://host[:port]`.
+    pub smtp: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    /// Findings below this severity are not mailed.
+    pub min_severity: crate::model::Severity,
 }
 
 /// One monitored page, with `timeout` and `settle` already merged with the `[browser]` defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageConfig {
     pub name: String,
     pub url: String,
@@ -66,6 +132,14 @@ pub struct PageConfig {
     pub policies: Vec<Policy>,
     /// An approved script is reported removed once absent from this many consecutive scans.
     pub removed_after: u32,
+    /// How often `watch` scans this page.
+    pub interval: Duration,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        PageConfig::new("", "")
+    }
 }
 
 /// Default for [`PageConfig::removed_after`].
@@ -79,8 +153,10 @@ impl PageConfig {
             url: url.into(),
             timeout: DEFAULT_TIMEOUT,
             settle: DEFAULT_SETTLE,
+            ignore_query: Vec::new(),
+            policies: Vec::new(),
             removed_after: DEFAULT_REMOVED_AFTER,
-            ..Default::default()
+            interval: DEFAULT_INTERVAL,
         }
     }
 }
@@ -179,8 +255,9 @@ impl Config {
         Config {
             path: path.to_path_buf(),
             storage: Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) },
-            browser: Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE },
+            browser: Browser::default(),
             pages,
+            alerts: Alerts::default(),
         }
     }
 
@@ -227,7 +304,7 @@ impl Reader<'_> {
     }
 
     fn config(&self, root: &DeTable<'_>) -> Result<Config, ConfigError> {
-        self.check_keys(root, "", &["storage", "browser", "page"])?;
+        self.check_keys(root, "", &["storage", "browser", "page", "alerts"])?;
         let dir = config_dir(self.path);
 
         let mut storage = Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) };
@@ -242,10 +319,10 @@ impl Reader<'_> {
             }
         }
 
-        let mut browser = Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE };
+        let mut browser = Browser::default();
         if let Some((_, value)) = get(root, "browser") {
             let table = self.table(value, "browser")?;
-            self.check_keys(table, "browser", &["executable", "timeout", "settle"])?;
+            self.check_keys(table, "browser", &["executable", "timeout", "settle", "max_pages"])?;
             if let Some((_, v)) = get(table, "executable") {
                 let exe = self.non_empty_string(v, "browser.executable")?;
                 // A bare name is a command for PATH lookup, not a file next to the config.
@@ -258,10 +335,137 @@ impl Reader<'_> {
             if let Some((_, v)) = get(table, "settle") {
                 browser.settle = self.duration(v, "browser.settle")?;
             }
+            if let Some((_, v)) = get(table, "max_pages") {
+                browser.max_pages = self.count(v, "browser.max_pages", 1, 64)? as usize;
+            }
         }
 
         let pages = self.pages(root, &browser)?;
-        Ok(Config { path: self.path.to_path_buf(), storage, browser, pages })
+        let alerts = match get(root, "alerts") {
+            Some((_, value)) => self.alerts(value, dir)?,
+            None => Alerts::default(),
+        };
+        Ok(Config { path: self.path.to_path_buf(), storage, browser, pages, alerts })
+    }
+
+    fn alerts(&self, value: &Spanned<DeValue<'_>>, dir: &Path) -> Result<Alerts, ConfigError> {
+        let table = self.table(value, "alerts")?;
+        self.check_keys(
+            table,
+            "alerts",
+            &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"],
+        )?;
+        let mut alerts = Alerts::default();
+        if let Some((_, v)) = get(table, "renotify") {
+            alerts.renotify = self.timeout(v, "alerts.renotify")?;
+        }
+        if let Some((_, v)) = get(table, "failures_before_alert") {
+            alerts.failures_before_alert = self.count(v, "alerts.failures_before_alert", 1, 1000)? as u32;
+        }
+        if let Some((_, v)) = get(table, "stale_after") {
+            alerts.stale_after = Some(self.timeout(v, "alerts.stale_after")?);
+        }
+        if let Some((_, v)) = get(table, "retry") {
+            alerts.retry = self.timeout(v, "alerts.retry")?;
+        }
+        if let Some((_, v)) = get(table, "templates") {
+            alerts.templates = Some(dir.join(self.non_empty_string(v, "alerts.templates")?));
+        }
+        if let Some((_, v)) = get(table, "email") {
+            alerts.email = Some(self.email(v)?);
+        }
+        Ok(alerts)
+    }
+
+    fn email(&self, value: &Spanned<DeValue<'_>>) -> Result<EmailConfig, ConfigError> {
+        let table = self.table(value, "alerts.email")?;
+        self.check_keys(
+            table,
+            "alerts.email",
+            &["smtp", "from", "to", "username", "password_env", "min_severity"],
+        )?;
+        let required = |name: &str| {
+            get(table, name)
+                .map(|(_, v)| v)
+                .ok_or_else(|| self.err(value.span(), &format!("alerts.email.{name}"), "missing required key"))
+        };
+        let smtp_value = required("smtp")?;
+        let smtp = self.non_empty_string(smtp_value, "alerts.email.smtp")?;
+        if let Err(message) = check_smtp_url(smtp) {
+            return Err(self.err(smtp_value.span(), "alerts.email.smtp", message));
+        }
+        let from_value = required("from")?;
+        let from = self.mailbox(from_value, "alerts.email.from")?;
+        let to_value = required("to")?;
+        let to = match to_value.get_ref() {
+            DeValue::String(_) => vec![self.mailbox(to_value, "alerts.email.to")?],
+            DeValue::Array(items) => {
+                let mut to = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    to.push(self.mailbox(item, &format!("alerts.email.to[{i}]"))?);
+                }
+                if to.is_empty() {
+                    return Err(self.err(to_value.span(), "alerts.email.to", "no recipient: list at least one address"));
+                }
+                to
+            }
+            other => {
+                return Err(self.err(
+                    to_value.span(),
+                    "alerts.email.to",
+                    format!("expected a list of addresses, found {}", other.type_str()),
+                ))
+            }
+        };
+        let username = match get(table, "username") {
+            Some((_, v)) => Some(self.non_empty_string(v, "alerts.email.username")?.to_string()),
+            None => None,
+        };
+        let password_env = match get(table, "password_env") {
+            Some((_, v)) => {
+                let name = self.non_empty_string(v, "alerts.email.password_env")?;
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(self.err(
+                        v.span(),
+                        "alerts.email.password_env",
+                        format!("{name:?} is not an environment variable name: give the NAME of the variable that holds the password, never the password itself"),
+                    ));
+                }
+                Some(name.to_string())
+            }
+            None => None,
+        };
+        if password_env.is_some() && username.is_none() {
+            return Err(self.err(value.span(), "alerts.email.username", "password_env is set but username is missing"));
+        }
+        let min_severity = match get(table, "min_severity") {
+            Some((_, v)) => {
+                let text = self.string(v, "alerts.email.min_severity")?;
+                text.parse().map_err(|e: String| self.err(v.span(), "alerts.email.min_severity", e))?
+            }
+            None => crate::model::Severity::Medium,
+        };
+        Ok(EmailConfig { smtp: smtp.to_string(), from, to, username, password_env, min_severity })
+    }
+
+    /// An email address, optionally with a display name (`Name <a@b.example>`).
+    fn mailbox(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<String, ConfigError> {
+        let text = self.non_empty_string(value, key)?;
+        text.parse::<lettre::message::Mailbox>()
+            .map_err(|e| self.err(value.span(), key, format!("{text:?} is not an email address ({e})")))?;
+        Ok(text.to_string())
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&self, value: &Spanned<DeValue<'_>>, key: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let n = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            other => return Err(self.err(value.span(), key, format!("expected a whole number, found {}", other.type_str()))),
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.err(value.span(), key, format!("must be a whole number from {min} to {max}"))),
+        }
     }
 
     fn pages(&self, root: &DeTable<'_>, browser: &Browser) -> Result<Vec<PageConfig>, ConfigError> {
@@ -284,7 +488,7 @@ impl Reader<'_> {
         for (i, elem) in array.iter().enumerate() {
             let prefix = format!("page[{i}]");
             let table = self.table(elem, &prefix)?;
-            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "ignore_query", "policy", "removed_after"])?;
+            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "ignore_query", "policy", "removed_after", "interval"])?;
             let required = |name: &str| {
                 get(table, name).map(|(_, v)| v).ok_or_else(|| {
                     self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
@@ -325,6 +529,10 @@ impl Reader<'_> {
                 Some((_, v)) => self.duration(v, &format!("{prefix}.settle"))?,
                 None => browser.settle,
             };
+            let interval = match get(table, "interval") {
+                Some((_, v)) => self.timeout(v, &format!("{prefix}.interval"))?,
+                None => DEFAULT_INTERVAL,
+            };
             let ignore_query = match get(table, "ignore_query") {
                 Some((_, v)) => self.string_list(v, &format!("{prefix}.ignore_query"))?,
                 None => Vec::new(),
@@ -334,7 +542,7 @@ impl Reader<'_> {
                 None => Vec::new(),
             };
             let removed_after = match get(table, "removed_after") {
-                Some((_, v)) => self.count(v, &format!("{prefix}.removed_after"), 1..=1000)?,
+                Some((_, v)) => self.count(v, &format!("{prefix}.removed_after"), 1, 1000)? as u32,
                 None => DEFAULT_REMOVED_AFTER,
             };
             pages.push(PageConfig {
@@ -345,6 +553,7 @@ impl Reader<'_> {
                 ignore_query,
                 policies,
                 removed_after,
+                interval,
             });
         }
         Ok(pages)
@@ -356,18 +565,6 @@ impl Reader<'_> {
             return Err(self.err(value.span(), key, format!("expected a list of strings such as [\"v\", \"_\"], found {}", value.get_ref().type_str())));
         };
         array.iter().enumerate().map(|(i, v)| self.non_empty_string(v, &format!("{key}[{i}]")).map(str::to_string)).collect()
-    }
-
-    /// An integer in `range`.
-    fn count(&self, value: &Spanned<DeValue<'_>>, key: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
-        let n = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().and_then(|n| u32::try_from(n).ok()),
-            other => return Err(self.err(value.span(), key, format!("expected an integer, found {}", other.type_str()))),
-        };
-        match n {
-            Some(n) if range.contains(&n) => Ok(n),
-            _ => Err(self.err(value.span(), key, format!("must be between {} and {}", range.start(), range.end()))),
-        }
     }
 
     /// `[[page.policy]]` tables.
@@ -472,6 +669,30 @@ fn get<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<Entry<'t, 'i>> {
     table.iter().find(|(k, _)| k.get_ref().as_ref() == key)
 }
 
+/// Checks an `[alerts.email] smtp` URL; the message says what is wrong.
+pub fn check_smtp_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL such as \"smtp://mail.example:587\" ({e})"))?;
+    if !matches!(u.scheme(), "smtp" | "smtps") {
+        return Err(format!("{s:?}: use smtp:// (STARTTLS when offered) or smtps:// (TLS from the start)"));
+    }
+    if u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?} names no mail server"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)".to_string());
+    }
+    for (k, v) in u.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("tls", "required" | "none" | "opportunistic") if u.scheme() == "smtp" => {}
+            ("tls", other) => {
+                return Err(format!("tls={other:?}: use ?tls=required or ?tls=none with smtp:// (smtps:// is always TLS)"))
+            }
+            (other, _) => return Err(format!("unknown URL parameter {other:?} (only ?tls=required|none)")),
+        }
+    }
+    Ok(())
+}
+
 fn is_http_url(s: &str) -> bool {
     match url::Url::parse(s) {
         Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
@@ -550,7 +771,7 @@ timeout = "1m"
         let c = Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml")).unwrap();
         assert_eq!(c.storage.database, Path::new("conf/skimwatch.db"));
         assert_eq!(c.storage.baselines, Path::new("conf/baselines"));
-        assert_eq!(c.browser, Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE });
+        assert_eq!(c.browser, Browser::default());
         assert_eq!(c.pages[0], PageConfig::new("a", "https://x.example/"));
         // Relative to a bare file name means relative to the working directory.
         let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
@@ -581,9 +802,9 @@ timeout = "1m"
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval)");
         let msg = error("[pages]\nname = \"a\"\n");
-        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page)");
+        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
     }
 
     #[test]
@@ -645,6 +866,61 @@ timeout = "1m"
     }
 
     #[test]
+    fn watch_and_alert_keys() {
+        let c = parse(
+            "[browser]\nmax_pages = 2\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninterval = \"5m\"\n\
+             [alerts]\nrenotify = \"12h\"\nfailures_before_alert = 5\nstale_after = \"1h\"\nretry = \"10s\"\ntemplates = \"mail\"\n\
+             [alerts.email]\nsmtp = \"smtp://mail.example:587?tls=required\"\nfrom = \"skimwatch <sw@shop.example>\"\n\
+             to = [\"secops@shop.example\", \"Ops <ops@shop.example>\"]\nusername = \"sw\"\npassword_env = \"SW_SMTP_PASSWORD\"\nmin_severity = \"high\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.browser.max_pages, 2);
+        assert_eq!(c.pages[0].interval, Duration::from_secs(300));
+        assert_eq!(c.alerts.renotify, Duration::from_secs(12 * 3600));
+        assert_eq!(c.alerts.failures_before_alert, 5);
+        assert_eq!(c.alerts.stale_after, Some(Duration::from_secs(3600)));
+        assert_eq!(c.alerts.retry, Duration::from_secs(10));
+        assert_eq!(c.alerts.templates.as_deref(), Some(Path::new("mail")));
+        let email = c.alerts.email.unwrap();
+        assert_eq!(email.to.len(), 2);
+        assert_eq!(email.password_env.as_deref(), Some("SW_SMTP_PASSWORD"));
+        assert_eq!(email.min_severity, crate::model::Severity::High);
+
+        // Defaults.
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, DEFAULT_MAX_PAGES));
+        assert_eq!(c.alerts, Alerts::default());
+    }
+
+    #[test]
+    fn bad_alert_keys_name_line_and_key() {
+        let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let email = |body: &str| error(&format!("{page}[alerts.email]\n{body}"));
+        let base = "from = \"a@b.example\"\nto = [\"c@d.example\"]\n";
+        assert_eq!(
+            email(&format!("smtp = \"smtp://u:pw@mail.example\"\n{base}")),
+            "skimwatch.toml:5:8: alerts.email.smtp: credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)"
+        );
+        assert!(email(&format!("smtp = \"http://mail.example\"\n{base}")).starts_with("skimwatch.toml:5:8: alerts.email.smtp: \"http://mail.example\": use smtp://"));
+        assert!(email(&format!("smtp = \"smtp://m.example?tls=maybe\"\n{base}")).contains("tls=\"maybe\""));
+        assert!(email("smtp = \"smtp://m.example\"\nfrom = \"not an address\"\nto = [\"c@d.example\"]\n")
+            .starts_with("skimwatch.toml:6:8: alerts.email.from: \"not an address\" is not an email address"));
+        assert_eq!(email("smtp = \"smtp://m.example\"\nfrom = \"a@b.example\"\nto = []\n"), "skimwatch.toml:7:6: alerts.email.to: no recipient: list at least one address");
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}username = \"u\"\npassword_env = \"hunter2!\"\n"))
+            .starts_with("skimwatch.toml:9:16: alerts.email.password_env: \"hunter2!\" is not an environment variable name"));
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}min_severity = \"urgent\"\n")).contains("unknown severity `urgent`"));
+        assert_eq!(email(&format!("smtp = \"smtp://m.example\"\n{base}passwrd_env = \"X\"\n")),
+            "skimwatch.toml:8:1: alerts.email.passwrd_env: unknown key (expected smtp, from, to, username, password_env, min_severity)");
+        assert_eq!(email("from = \"a@b.example\"\nto = [\"c@d.example\"]\n"), "skimwatch.toml:4:1: alerts.email.smtp: missing required key");
+        assert_eq!(error(&format!("{page}[alerts]\nrenotfy = \"1h\"\n")),
+            "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, renotify, failures_before_alert, stale_after, retry, templates)");
+        assert_eq!(error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
+            "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000");
+        assert_eq!(error(&format!("[browser]\nmax_pages = \"4\"\n{page}")), "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string");
+        assert_eq!(error(&format!("{page}interval = \"0s\"\n")), "skimwatch.toml:4:12: page[0].interval: must be greater than zero");
+    }
+
+    #[test]
     fn load_reads_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("skimwatch.toml");
@@ -694,7 +970,7 @@ reason = "Stripe forbids pinning; PCI scope is theirs"
         let msg = error(&QUIET.replace("ignore_query = [\"v\", \"_\"]", "ignore_query = \"v\""));
         assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected a list of strings"), "{msg}");
         let msg = error(&QUIET.replace("removed_after = 5", "removed_after = 0"));
-        assert_eq!(msg, "skimwatch.toml:5:17: page[0].removed_after: must be between 1 and 1000");
+        assert_eq!(msg, "skimwatch.toml:5:17: page[0].removed_after: must be a whole number from 1 to 1000");
         let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"url\"\nmatchh = \"x\""));
         assert!(msg.starts_with("skimwatch.toml:10:1: page[0].policy[0].matchh: unknown key"), "{msg}");
     }

@@ -6,6 +6,7 @@
 //! report (in the binary). Beside it, [`store`] keeps scans in SQLite and [`baseline`] keeps the
 //! approved state in reviewable files. [`scan`] runs the pipeline for a set of pages.
 
+pub mod alert;
 pub mod approve;
 pub mod baseline;
 pub mod capture;
@@ -25,3 +26,4 @@ pub mod pretty;
 pub mod scan;
 pub mod shop;
 pub mod store;
+pub mod watch;

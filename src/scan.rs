@@ -159,9 +159,26 @@ pub async fn scan_page(
     let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
     tracing::info!(page = %page.name, url = %page.url, "scanning");
     let snapshot = chromium.capture(&page.url, &opts).await;
+    finish_scan(page, started_at, snapshot.map_err(|e| e.to_string()), store, baselines, None).await
+}
 
+/// Runs inside the transaction that records a scan, with the new scan's id, to write what must
+/// commit (or roll back) together with it: the watch daemon queues its alerts here.
+pub type RecordHook =
+    Arc<dyn Fn(&rusqlite::Transaction, i64, &NewScan) -> Result<(), rusqlite::Error> + Send + Sync>;
+
+/// The pipeline after capture: inventory, compare, store (running `hook` in the recording
+/// transaction) and the page's report. `snapshot` is the capture or why it failed.
+pub async fn finish_scan(
+    page: &PageConfig,
+    started_at: String,
+    snapshot: Result<crate::model::Snapshot, String>,
+    store: &Arc<Mutex<Store>>,
+    baselines: &Arc<BaselineDir>,
+    hook: Option<RecordHook>,
+) -> PageReport {
     let outcome = match snapshot {
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
         Ok(snapshot) => {
             let inv = inventory::inventory_with(&snapshot, &page.ignore_query);
             let name = page.name.clone();
@@ -210,13 +227,15 @@ pub async fn scan_page(
             tracing::warn!(page = %page.name, "scan failed: {message}");
             let msg = message.clone();
             let stored = tokio::task::spawn_blocking(move || {
-                store.lock().unwrap().record_scan(&NewScan {
+                let scan = NewScan {
                     page: &page_name,
                     url: &url,
                     started_at,
                     finished_at,
                     outcome: ScanOutcome::Error { message: msg },
-                })
+                };
+                let run_hook = |tx: &rusqlite::Transaction, id| hook.as_ref().map_or(Ok(()), |h| h(tx, id, &scan));
+                store.lock().unwrap().record_scan_with(&scan, run_hook).map(|(id, ())| id)
             })
             .await;
             let mut report = error_report(page, message);
@@ -266,13 +285,15 @@ pub async fn scan_page(
             };
             let stored = tokio::task::spawn_blocking(move || {
                 let mut store = store.lock().unwrap();
-                let id = store.record_scan(&NewScan {
+                let scan = NewScan {
                     page: &page_name,
                     url: &url,
                     started_at,
                     finished_at,
                     outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms },
-                })?;
+                };
+                let run_hook = |tx: &rusqlite::Transaction, id| hook.as_ref().map_or(Ok(()), |h| h(tx, id, &scan));
+                let (id, ()) = store.record_scan_with(&scan, run_hook)?;
                 // Lifecycle of each finding: first/last seen and how many scans saw it.
                 let mut history = Vec::with_capacity(findings.len());
                 for f in &findings {

@@ -81,13 +81,54 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX findings_by_finding_id ON findings (finding_id);
     "#,
-    // Tamper-evident scan log (see chain.rs): each scan is sealed with the hash of the
+    // Version 2: tamper-evident scan log (see chain.rs): each scan is sealed with the hash of the
     // previous sealed scan and its own content. Scans recorded before this version keep NULL
     // seals and are reported as unsealed by `skimwatch log verify`.
     r#"
     ALTER TABLE scans ADD COLUMN prev_hash TEXT;
     ALTER TABLE scans ADD COLUMN record_hash TEXT;
     UPDATE scans SET prev_hash = 'unsealed: recorded before the scan log existed';
+    "#,
+    // Version 3: the watch daemon's alert outbox and alerting state (src/alert/outbox.rs).
+    r#"
+    -- One row per alert to deliver, written in the transaction of the scan that raised it.
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        page            TEXT,                          -- NULL for monitor-wide alerts
+        kind            TEXT    NOT NULL,              -- alert::AlertKind
+        scan_id         INTEGER REFERENCES scans (id) ON DELETE SET NULL,
+        alert_json      TEXT    NOT NULL,              -- the serialised alert::Alert
+        created_at      TEXT    NOT NULL,              -- RFC 3339 UTC
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT    NOT NULL,
+        last_error      TEXT,
+        sent_at         TEXT                           -- set once the server accepted it
+    );
+    CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL;
+
+    -- Which findings were mailed, so one unapproved change is mailed once (plus reminders).
+    CREATE TABLE notified_findings (
+        page              TEXT    NOT NULL,
+        finding_id        TEXT    NOT NULL,
+        first_notified_at TEXT    NOT NULL,
+        last_notified_at  TEXT    NOT NULL,
+        outbox_id         INTEGER REFERENCES outbox (id),  -- NULL when alerts are only logged
+        PRIMARY KEY (page, finding_id)
+    ) WITHOUT ROWID;
+
+    -- Failed scans in a row per page, and whether `scan_failing` was raised for them.
+    CREATE TABLE page_health (
+        page                 TEXT    PRIMARY KEY NOT NULL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        failing_alerted      INTEGER NOT NULL DEFAULT 0,
+        last_error           TEXT
+    ) WITHOUT ROWID;
+
+    -- Monitor-wide flags (e.g. that a "monitor blind" alert is outstanding).
+    CREATE TABLE monitor_state (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -288,6 +329,17 @@ impl Store {
     /// Records one scan (row, script bodies, scripts, findings) in ONE transaction, so a crash
     /// never leaves a scan without its scripts. Returns the scan id.
     pub fn record_scan(&mut self, scan: &NewScan) -> Result<i64, StoreError> {
+        self.record_scan_with(scan, |_, _| Ok(())).map(|(id, ())| id)
+    }
+
+    /// Like [`Store::record_scan`], and runs `also` in the same transaction once the scan is
+    /// written (with its id), so that what it writes (the watch daemon's alerts) commits or
+    /// rolls back together with the scan that caused it.
+    pub fn record_scan_with<T>(
+        &mut self,
+        scan: &NewScan,
+        also: impl FnOnce(&Transaction, i64) -> Result<T, rusqlite::Error>,
+    ) -> Result<(i64, T), StoreError> {
         let path = self.path.clone();
         let action = format!("recording a scan of page `{}`", scan.page);
         let err = |source| StoreError::Sqlite { path: path.clone(), action: action.clone(), source };
@@ -339,10 +391,21 @@ impl Store {
                 scan_id
             }
         };
+        let extra = also(&tx, scan_id).map_err(err)?;
         // Seal the record in the same transaction: no scan is ever committed unsealed.
         crate::chain::seal(&tx, scan_id).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(scan_id)
+        Ok((scan_id, extra))
+    }
+
+    /// Runs `f` on the connection, for modules that keep tables of their own in this database
+    /// (the alert outbox); errors name the database and `action`.
+    pub fn with_conn<T>(
+        &mut self,
+        action: &str,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        f(&mut self.conn).map_err(|source| StoreError::Sqlite { path: self.path.clone(), action: action.to_string(), source })
     }
 
     /// The most recently recorded scan of `page`, whatever its status.

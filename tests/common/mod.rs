@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use assert_cmd::Command;
 use skimwatch::model::{Finding, FindingKind, PageReport, ScanReport};
 use skimwatch::shop::Shop;

@@ -6,6 +6,7 @@ mod demo;
 mod exit;
 mod formatters;
 mod gate;
+mod watch;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -71,6 +72,10 @@ enum Command {
     Evidence(audit::EvidenceArgs),
     /// The timeline of one finding: first seen, every scan that saw it, alerts, resolution.
     Incident(audit::IncidentArgs),
+    /// Run the monitor: scan every page on its interval and mail alerts, until SIGTERM/SIGINT.
+    Watch(watch::WatchArgs),
+    /// Show per page the last successful scan and the open findings, and the alert outbox.
+    Status(watch::StatusArgs),
 }
 
 #[derive(Args, Debug)]
@@ -202,7 +207,9 @@ fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SKIMWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr);
+    // Colours only on a terminal: a daemon's log goes to journald or a file.
+    let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_ansi(ansi);
     match cli.log_format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),
@@ -359,6 +366,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(config) => audit::incident(&config, args),
             Err(code) => Ok(code),
         },
+        Command::Watch(args) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            Ok(runtime()?.block_on(watch::run(config, args)))
+        }
+        Command::Status(args) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            watch::status(&config, &args)
+        }
     }
 }
 

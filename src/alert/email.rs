@@ -1,0 +1,128 @@
+//! Email delivery over SMTP with lettre, async on tokio.
+//!
+//! `smtp://host[:port]` submits with STARTTLS when the server offers it (`?tls=required`
+//! refuses to go on without it, `?tls=none` never uses it), default port 587; `smtps://` speaks
+//! TLS from the start, default port 465. Certificates are checked against the system's trust
+//! store. The password is read from the environment variable named by `password_env` and is
+//! never logged or stored. Each outbox row keeps one `Message-ID` across retries, so in the rare
+//! case of a crash between the server's acceptance and the outbox update, the resent copy is
+//! recognisably the same message.
+
+use super::render::Rendered;
+use crate::config::EmailConfig;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+/// Limit for one SMTP conversation (connect, TLS, auth, data).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("[alerts.email] password_env: the environment variable {name} is not set; export it in the daemon's environment (systemd: EnvironmentFile=), never in the config file")]
+    NoPassword { name: String },
+    #[error("[alerts.email] smtp = {url:?}: {reason}")]
+    Server { url: String, reason: String },
+    #[error("[alerts.email] {key} = {value:?} is not an email address: {reason}")]
+    Address { key: &'static str, value: String, reason: String },
+    #[error("cannot build the alert email: {0}")]
+    Build(String),
+    #[error("mail server {server} did not accept the alert: {reason}")]
+    Send { server: String, reason: String },
+}
+
+/// A configured SMTP sender. Holds the credentials; deliberately not `Debug`.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    /// `host:port` for messages (never the credentials).
+    server: String,
+}
+
+impl Mailer {
+    /// Builds the transport from the config; reads the password from the environment.
+    pub fn new(config: &EmailConfig) -> Result<Mailer, EmailError> {
+        let server_err = |reason: String| EmailError::Server { url: config.smtp.clone(), reason };
+        crate::config::check_smtp_url(&config.smtp).map_err(server_err)?;
+        let url = url::Url::parse(&config.smtp).map_err(|e| server_err(e.to_string()))?;
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let tls_mode = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
+        let params = || TlsParameters::new(host.clone()).map_err(|e| server_err(e.to_string()));
+        let (tls, default_port) = match (url.scheme(), tls_mode.as_deref()) {
+            ("smtps", _) => (Tls::Wrapper(params()?), 465),
+            (_, Some("required")) => (Tls::Required(params()?), 587),
+            (_, Some("none")) => (Tls::None, 587),
+            _ => (Tls::Opportunistic(params()?), 587),
+        };
+        let port = url.port().unwrap_or(default_port);
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+            .port(port)
+            .tls(tls)
+            .timeout(Some(SMTP_TIMEOUT));
+        if let Some(user) = &config.username {
+            let password = match &config.password_env {
+                Some(name) => std::env::var(name).map_err(|_| EmailError::NoPassword { name: name.clone() })?,
+                None => String::new(),
+            };
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        let from = parse_mailbox("from", &config.from)?;
+        let to = config.to.iter().map(|t| parse_mailbox("to", t)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Mailer { transport: builder.build(), from, to, server: format!("{host}:{port}") })
+    }
+
+    /// `host:port` of the mail server.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The multipart (text + HTML) message for one outbox row. `message_key` makes the
+    /// Message-ID stable across retries of that row.
+    pub fn message(&self, email: &Rendered, message_key: &str) -> Result<Message, EmailError> {
+        let domain = self.from.email.domain().to_string();
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(super::render::subject_line(&email.subject))
+            .message_id(Some(format!("<skimwatch.{message_key}@{domain}>")));
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+            .map_err(|e| EmailError::Build(e.to_string()))
+    }
+
+    /// Sends one message; `Ok` only once the server accepted it.
+    pub async fn send(&self, message: Message) -> Result<(), EmailError> {
+        let send = self.transport.send(message);
+        match tokio::time::timeout(SMTP_TIMEOUT + Duration::from_secs(5), send).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(EmailError::Send { server: self.server.clone(), reason: error_chain(&e) }),
+            Err(_) => Err(EmailError::Send { server: self.server.clone(), reason: "timed out".to_string() }),
+        }
+    }
+}
+
+fn parse_mailbox(key: &'static str, value: &str) -> Result<Mailbox, EmailError> {
+    value
+        .parse()
+        .map_err(|e: lettre::address::AddressError| EmailError::Address { key, value: value.to_string(), reason: e.to_string() })
+}
+
+/// The error and its causes on one line ("connection refused" is usually in a source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}

@@ -1,0 +1,720 @@
+//! The watch daemon: scans every page on its own schedule, for as long as it runs, and makes
+//! sure the alerts reach security operations.
+//!
+//! One Chromium serves all pages; at most `[browser] max_pages` scans run at once (a
+//! semaphore), each in a fresh browser context. Each page is scanned every `interval`, with
+//! jitter so that pages do not scan in lockstep. A scan has a hard time limit; when it fails
+//! because the browser crashed or hangs, the browser is checked, replaced if it does not answer,
+//! and the scan is retried once. Every scan is recorded with the alerts it raises in one SQLite
+//! transaction (see [`crate::alert::outbox`]); a delivery task sends queued alerts and retries
+//! failed ones with backoff; a watchdog raises `monitor_blind` when no page scanned
+//! successfully for too long. Shutdown is a [`CancellationToken`]: no new scans, in-flight ones
+//! get a grace period, pending alerts get one more delivery attempt, the browser is closed.
+//! A lock file beside the database keeps a second daemon off the same database; the kernel
+//! releases it when the process dies, however it dies.
+
+use crate::alert::email::{EmailError, Mailer};
+use crate::alert::outbox;
+use crate::alert::render::{RenderError, Renderer};
+use crate::alert::AlertPolicy;
+use crate::baseline::BaselineDir;
+use crate::capture::{self, CaptureError, CaptureOptions, Chromium};
+use crate::config::{Config, PageConfig};
+use crate::model::{PageReport, PageStatus};
+use crate::scan::{self, RecordHook, ScanError};
+use crate::store::{self, Store, StoreError};
+use fs4::fs_std::FileExt;
+use std::future::Future;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How often a running scan checks that the browser process is still there.
+const LIVENESS_CHECK: Duration = Duration::from_millis(500);
+/// How long a browser gets to answer a health check after a failed scan.
+const HEALTH_CHECK: Duration = Duration::from_secs(5);
+/// Time in-flight scans get to finish after a shutdown request before they are abandoned.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+/// Time the last delivery attempt at shutdown may take in total.
+const FINAL_DELIVERY: Duration = Duration::from_secs(60);
+/// Longest the delivery task sleeps without looking at the outbox.
+const DELIVERY_POLL: Duration = Duration::from_secs(60);
+/// Alerts sent per delivery round.
+const DELIVERY_BATCH: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("another `skimwatch watch` ({holder}) is already watching the database {}; stop it first (e.g. `systemctl stop skimwatch`) or give this one its own `[storage] database`. (Lock file: {})", database.display(), lock.display())]
+    AlreadyRunning { database: PathBuf, lock: PathBuf, holder: String },
+    #[error("cannot use the lock file {}: {source}; check that its folder is writable", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Email(#[from] EmailError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Browser(#[from] CaptureError),
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// Scan every page once, deliver what is due, and return (for cron).
+    pub once: bool,
+}
+
+/// What a run did (for `--once` exit codes and the log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub scans_ok: usize,
+    pub scans_failed: usize,
+    pub alerts_sent: usize,
+    /// Alerts still in the outbox when the run ended.
+    pub alerts_pending: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// the lock
+// ---------------------------------------------------------------------------------------------
+
+/// An exclusive advisory lock (`flock`) on `<database>.lock`, holding the daemon's pid. The
+/// kernel drops it when the process exits, so a SIGKILLed daemon never blocks its restart.
+pub struct DaemonLock {
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl DaemonLock {
+    pub fn path_for(database: &Path) -> PathBuf {
+        let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".lock");
+        database.with_file_name(name)
+    }
+
+    pub fn acquire(database: &Path) -> Result<DaemonLock, WatchError> {
+        let path = Self::path_for(database);
+        let lock_err = |source| WatchError::Lock { path: path.clone(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(lock_err)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(lock_err)?;
+        if !FileExt::try_lock_exclusive(&file).map_err(lock_err)? {
+            return Err(WatchError::AlreadyRunning {
+                database: database.to_path_buf(),
+                holder: holder(&mut file),
+                lock: path,
+            });
+        }
+        // Ours now: record who holds it, for the next one's message and `status`.
+        file.set_len(0).map_err(lock_err)?;
+        file.rewind().map_err(lock_err)?;
+        writeln!(file, "{}", std::process::id()).map_err(lock_err)?;
+        file.flush().map_err(lock_err)?;
+        Ok(DaemonLock { _file: file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `Some(description)` when a daemon holds the lock of `database` right now.
+    pub fn holder_of(database: &Path) -> Option<String> {
+        let path = Self::path_for(database);
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+        match FileExt::try_lock_shared(&file) {
+            Ok(true) => {
+                let _ = FileExt::unlock(&file);
+                None
+            }
+            _ => Some(holder(&mut file)),
+        }
+    }
+}
+
+fn holder(file: &mut std::fs::File) -> String {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    match text.trim().parse::<u32>() {
+        Ok(pid) => format!("pid {pid}"),
+        Err(_) => "another process".to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the browser
+// ---------------------------------------------------------------------------------------------
+
+/// The one Chromium, launched on first use and replaced when it crashes or hangs. Scans hold an
+/// `Arc` while they use it; a replaced browser is closed, or killed when its last user lets go.
+struct BrowserSlot {
+    exe: PathBuf,
+    state: tokio::sync::Mutex<(u64, Option<Arc<Chromium>>)>,
+}
+
+impl BrowserSlot {
+    fn new(exe: PathBuf) -> BrowserSlot {
+        BrowserSlot { exe, state: tokio::sync::Mutex::new((0, None)) }
+    }
+
+    /// The current browser and its generation, launching one if there is none.
+    async fn get(&self) -> Result<(u64, Arc<Chromium>), CaptureError> {
+        let mut state = self.state.lock().await;
+        if let Some(b) = &state.1 {
+            return Ok((state.0, b.clone()));
+        }
+        let browser = Arc::new(Chromium::launch(&self.exe).await?);
+        state.0 += 1;
+        state.1 = Some(browser.clone());
+        tracing::info!(generation = state.0, exe = %self.exe.display(), "Chromium started");
+        Ok((state.0, browser))
+    }
+
+    /// Drops browser `generation` if it is still the current one (another scan may have
+    /// replaced it already); the next [`BrowserSlot::get`] launches a new one.
+    async fn discard(&self, generation: u64) {
+        let old = {
+            let mut state = self.state.lock().await;
+            if state.0 == generation {
+                state.1.take()
+            } else {
+                None
+            }
+        };
+        if let Some(old) = old {
+            tracing::warn!(generation, pid = old.pid().unwrap_or(0), "Chromium crashed or does not respond: restarting it");
+            close(old).await;
+        }
+    }
+
+    async fn shutdown(&self) {
+        let old = self.state.lock().await.1.take();
+        if let Some(old) = old {
+            close(old).await;
+        }
+    }
+}
+
+async fn close(browser: Arc<Chromium>) {
+    if !browser.process_running() {
+        return; // nothing to close politely; dropping it reaps the process
+    }
+    match Arc::try_unwrap(browser) {
+        Ok(browser) => browser.close().await,
+        // Still in use by a scan that is about to fail: the process is killed on drop.
+        Err(shared) => drop(shared),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the daemon
+// ---------------------------------------------------------------------------------------------
+
+struct Daemon {
+    config: Config,
+    store: Arc<Mutex<Store>>,
+    baselines: Arc<BaselineDir>,
+    browser: BrowserSlot,
+    mailer: Option<Mailer>,
+    renderer: Renderer,
+    policy: AlertPolicy,
+    hook: RecordHook,
+    /// Wakes the delivery task: something may have been queued.
+    wake: Notify,
+}
+
+/// Runs the daemon until `shutdown` is cancelled (or, with `--once`, until every page was
+/// scanned once and due alerts were attempted).
+pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationToken) -> Result<Summary, WatchError> {
+    let pages: Vec<PageConfig> = scan::select_pages(config, &[])?.into_iter().cloned().collect();
+    let lock = DaemonLock::acquire(&config.storage.database)?;
+    // Everything that can be wrong in the setup fails here, before the first scan.
+    let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;
+    let mailer = config.alerts.email.as_ref().map(Mailer::new).transpose()?;
+    let exe = capture::find_chromium(config.browser.executable.as_deref())?;
+    let store = scan::open_store(config, false).await?;
+    let policy = AlertPolicy::from_config(&config.alerts);
+    let hook: RecordHook = {
+        let policy = policy.clone();
+        Arc::new(move |tx, scan_id, scan| {
+            outbox::on_scan_recorded(tx, scan_id, scan, &policy, OffsetDateTime::now_utc()).map(|_| ())
+        })
+    };
+    if mailer.is_none() {
+        tracing::warn!("no [alerts.email] configured: alerts are only logged");
+    }
+    tracing::info!(
+        pages = pages.len(),
+        max_pages = config.browser.max_pages,
+        database = %config.storage.database.display(),
+        lock = %lock.path().display(),
+        mail = mailer.as_ref().map_or("none", |m| m.server()),
+        "watch started"
+    );
+    let daemon = Arc::new(Daemon {
+        config: config.clone(),
+        store,
+        baselines: Arc::new(BaselineDir::new(config.storage.baselines.clone())),
+        browser: BrowserSlot::new(exe),
+        mailer,
+        renderer,
+        policy,
+        hook,
+        wake: Notify::new(),
+    });
+    let counts = Arc::new(Mutex::new(Summary::default()));
+
+    if opts.once {
+        let permits = Arc::new(Semaphore::new(config.browser.max_pages.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for page in pages {
+            let (daemon, permits, counts) = (daemon.clone(), permits.clone(), counts.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let report = daemon.scan(&page).await;
+                count(&counts, &report);
+            });
+        }
+        let cancelled = shutdown.clone();
+        tokio::select! {
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = cancelled.cancelled() => drain(&mut tasks).await,
+        }
+    } else {
+        let since = OffsetDateTime::now_utc();
+        let delivery = tokio::spawn(daemon.clone().deliver_loop(shutdown.clone(), counts.clone()));
+        let watchdog = tokio::spawn(daemon.clone().watchdog(pages.clone(), since, shutdown.clone()));
+        let scans = {
+            let daemon = daemon.clone();
+            let counts = counts.clone();
+            schedule(pages, config.browser.max_pages, true, shutdown.clone(), move |page| {
+                let daemon = daemon.clone();
+                let counts = counts.clone();
+                async move {
+                    let report = daemon.scan(&page).await;
+                    count(&counts, &report);
+                    daemon.wake.notify_one();
+                }
+            })
+        };
+        scans.await;
+        let _ = delivery.await;
+        let _ = watchdog.await;
+        tracing::info!("shutting down: last delivery attempt for pending alerts");
+    }
+
+    // Pending alerts get one (more) attempt, whatever their schedule; bounded in time.
+    if tokio::time::timeout(FINAL_DELIVERY, daemon.deliver(None, &counts)).await.is_err() {
+        tracing::warn!("final delivery attempt timed out; the rest stay queued for the next run");
+    }
+    daemon.browser.shutdown().await;
+    let pending = daemon.pending().await;
+    let mut summary = counts.lock().unwrap().clone();
+    summary.alerts_pending = pending;
+    tracing::info!(
+        scans_ok = summary.scans_ok,
+        scans_failed = summary.scans_failed,
+        alerts_sent = summary.alerts_sent,
+        alerts_pending = summary.alerts_pending,
+        "watch stopped"
+    );
+    drop(lock);
+    Ok(summary)
+}
+
+fn count(counts: &Mutex<Summary>, report: &PageReport) {
+    let mut c = counts.lock().unwrap();
+    match report.status {
+        PageStatus::Ok => c.scans_ok += 1,
+        PageStatus::Error => c.scans_failed += 1,
+    }
+}
+
+/// Gives in-flight tasks [`SHUTDOWN_GRACE`] to finish, then abandons them. An abandoned scan
+/// leaves nothing behind: a scan and its alerts are written in one transaction or not at all.
+async fn drain(tasks: &mut tokio::task::JoinSet<()>) {
+    if tasks.is_empty() {
+        return;
+    }
+    tracing::info!(in_flight = tasks.len(), "waiting for in-flight scans to finish");
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!(abandoned = tasks.len(), "abandoning in-flight scans");
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Upper bound for one scan attempt, whatever the page or the browser does.
+fn hard_limit(page: &PageConfig) -> Duration {
+    page.timeout + page.settle + Duration::from_secs(60)
+}
+
+impl Daemon {
+    /// Scans one page: capture with a hard time limit; after a browser failure (crash, hang,
+    /// timeout) check the browser, replace it when it does not answer, and retry once. The
+    /// result is recorded together with the alerts it raises.
+    async fn scan(&self, page: &PageConfig) -> PageReport {
+        let started_at = store::now_rfc3339();
+        let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
+        let limit = hard_limit(page);
+        let mut result = Err(String::new());
+        for attempt in 1..=2 {
+            tracing::info!(page = %page.name, url = %page.url, attempt, "scanning");
+            let (generation, browser) = match self.browser.get().await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(page = %page.name, attempt, "cannot start Chromium: {e}");
+                    result = Err(e.to_string());
+                    continue;
+                }
+            };
+            // A browser that dies mid-scan would otherwise only show as CDP timeouts, much later.
+            let died = async {
+                loop {
+                    tokio::time::sleep(LIVENESS_CHECK).await;
+                    if !browser.process_running() {
+                        return;
+                    }
+                }
+            };
+            let capture = async {
+                tokio::select! {
+                    r = tokio::time::timeout(limit, browser.capture(&page.url, &opts)) => r,
+                    _ = died => Ok(Err(CaptureError::Browser {
+                        url: page.url.clone(),
+                        reason: format!("Chromium (pid {}) exited during the scan: crashed or killed", browser.pid().unwrap_or(0)),
+                    })),
+                }
+            };
+            let err = match capture.await {
+                Ok(Ok(snapshot)) => {
+                    result = Ok(snapshot);
+                    break;
+                }
+                // The page itself failed (refused, DNS, HTTP error): the browser is fine and a
+                // retry would only say the same.
+                Ok(Err(e @ (CaptureError::Load { .. } | CaptureError::HttpStatus { .. }))) => {
+                    result = Err(e.to_string());
+                    break;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("{}: scan did not finish within its hard limit of {} s", page.url, limit.as_secs()),
+            };
+            tracing::warn!(page = %page.name, attempt, "scan failed: {err}");
+            result = Err(err);
+            if !browser.process_running() || !browser.responsive(HEALTH_CHECK).await {
+                drop(browser);
+                self.browser.discard(generation).await;
+            }
+        }
+        let report = scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
+        if report.status == PageStatus::Error {
+            tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
+        }
+        report
+    }
+
+    /// Delivers queued alerts until cancelled: due ones now, then sleeps until the next is
+    /// due or something new is queued.
+    async fn deliver_loop(self: Arc<Self>, shutdown: CancellationToken, counts: Arc<Mutex<Summary>>) {
+        loop {
+            self.deliver(Some(OffsetDateTime::now_utc()), &counts).await;
+            let next = self.with_store("reading the outbox", |c| outbox::next_due(c)).await.ok().flatten();
+            let wait = match next {
+                Some(at) => {
+                    let secs = (at - OffsetDateTime::now_utc()).as_seconds_f64().max(0.0);
+                    Duration::from_secs_f64(secs).min(DELIVERY_POLL)
+                }
+                None => DELIVERY_POLL,
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One delivery round: every alert due at `now` (all unsent ones when `None`) gets one
+    /// attempt. An alert is marked sent only after the server accepted it.
+    async fn deliver(&self, now: Option<OffsetDateTime>, counts: &Mutex<Summary>) {
+        let Some(mailer) = &self.mailer else { return };
+        let due = match self.with_store("reading the outbox", move |c| outbox::due(c, now, DELIVERY_BATCH)).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!("{e}");
+                return;
+            }
+        };
+        for queued in due {
+            let key = format!("{}.{}", queued.id, queued.created_at.replace(|c: char| !c.is_ascii_digit(), ""));
+            let sent = match self.renderer.render(&queued.alert) {
+                Ok(email) => match mailer.message(&email, &key) {
+                    Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            let id = queued.id;
+            let kind = queued.alert.kind;
+            let page = queued.alert.page.clone().unwrap_or_default();
+            match sent {
+                Ok(()) => {
+                    let marked =
+                        self.with_store("marking an alert sent", move |c| outbox::mark_sent(c, id, OffsetDateTime::now_utc())).await;
+                    if let Err(e) = marked {
+                        tracing::error!(id, "alert delivered but not marked sent: {e}");
+                    }
+                    counts.lock().unwrap().alerts_sent += 1;
+                    tracing::info!(id, %kind, page, server = mailer.server(), "alert delivered");
+                }
+                Err(error) => {
+                    let policy = self.policy.clone();
+                    let attempts = queued.attempts + 1;
+                    let retry_in = humantime::format_duration(policy.backoff(attempts)).to_string();
+                    let logged = error.clone();
+                    let marked = self
+                        .with_store("recording a failed delivery", move |c| {
+                            outbox::mark_failed(c, id, &error, &policy, OffsetDateTime::now_utc())
+                        })
+                        .await;
+                    if let Err(e) = marked {
+                        tracing::error!(id, "{e}");
+                    }
+                    tracing::warn!(id, %kind, page, attempts, retry_in, "alert not delivered, kept in the outbox: {logged}");
+                }
+            }
+        }
+    }
+
+    /// Watch the watcher: raises `monitor_blind` when no page scanned successfully within
+    /// `stale_after` (default: three intervals, plus the scan's own time limit).
+    async fn watchdog(self: Arc<Self>, pages: Vec<PageConfig>, since: OffsetDateTime, shutdown: CancellationToken) {
+        let thresholds: Vec<(String, Duration)> = pages
+            .iter()
+            .map(|p| (p.name.clone(), self.config.alerts.stale_after.unwrap_or(p.interval * 3 + hard_limit(p))))
+            .collect();
+        let shortest = thresholds.iter().map(|(_, t)| *t).min().unwrap_or(DELIVERY_POLL);
+        let tick = (shortest / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(tick) => {}
+            }
+            let (thresholds, policy) = (thresholds.clone(), self.policy.clone());
+            let raised = self
+                .with_store("checking for stale pages", move |c| {
+                    outbox::check_blind(c, &thresholds, since, &policy, OffsetDateTime::now_utc())
+                })
+                .await;
+            match raised {
+                Ok(Some(_)) => self.wake.notify_one(),
+                Ok(None) => {}
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+    }
+
+    async fn pending(&self) -> usize {
+        self.with_store("reading the outbox", |c| outbox::due(c, None, usize::MAX >> 1)).await.map_or(0, |d| d.len())
+    }
+
+    /// Runs `f` on the database connection on the blocking pool.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.lock().unwrap().with_conn(action, f))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the scheduler
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `scan` for each page every `interval` until `shutdown` is cancelled, at most
+/// `max_concurrent` at a time. With `jitter`, the first scan of each page comes after a random
+/// delay of up to a quarter of its interval (at most a minute) and each next one after 90–110 %
+/// of the interval, so that pages drift apart instead of scanning in lockstep. A scan that
+/// overruns its interval is followed directly by the next. On shutdown no new scan starts and
+/// the ones in flight get [`SHUTDOWN_GRACE`] before they are abandoned.
+pub async fn schedule<F, Fut>(pages: Vec<PageConfig>, max_concurrent: usize, jitter: bool, shutdown: CancellationToken, scan: F)
+where
+    F: Fn(PageConfig) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let mut loops = tokio::task::JoinSet::new();
+    // The scans run in their own set, so that a shutdown can stop the waiting loops at once and
+    // still give the scans in flight their grace period.
+    let scans = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
+    for page in pages {
+        let (permits, shutdown, scan, scans) = (permits.clone(), shutdown.clone(), scan.clone(), scans.clone());
+        loops.spawn(async move {
+            let first = if jitter { fraction(page.interval / 4, 0.0, 1.0).min(Duration::from_secs(60)) } else { Duration::ZERO };
+            let mut next = Instant::now() + first;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep_until(next) => {}
+                }
+                let permit = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                };
+                let started = Instant::now();
+                let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+                let work = scan(page.clone());
+                scans.lock().await.spawn(async move {
+                    work.await;
+                    drop(permit);
+                    let _ = done_tx.send(());
+                });
+                // Wait for this page's scan (or its abandonment) before scheduling the next.
+                let _ = done_rx.await;
+                let interval = if jitter { fraction(page.interval, 0.9, 1.1) } else { page.interval };
+                next = (started + interval).max(Instant::now());
+            }
+        });
+    }
+    shutdown.cancelled().await;
+    let mut scans = std::mem::take(&mut *scans.lock().await);
+    // Loops blocked on their own scan end when it does (or is aborted below).
+    drain(&mut scans).await;
+    while loops.join_next().await.is_some() {}
+}
+
+/// A random duration between `lo` and `hi` times `d`.
+fn fraction(d: Duration, lo: f64, hi: f64) -> Duration {
+    d.mul_f64(lo + fastrand::f64() * (hi - lo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn page(name: &str, interval: u64) -> PageConfig {
+        PageConfig { interval: Duration::from_secs(interval), ..PageConfig::new(name, "http://127.0.0.1/") }
+    }
+
+    /// Paused tokio time: the scheduler runs an hour in microseconds.
+    #[tokio::test(start_paused = true)]
+    async fn pages_scan_on_their_own_interval_with_bounded_concurrency() {
+        let log: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let shutdown = CancellationToken::new();
+        let start = Instant::now();
+        let pages = vec![page("a", 60), page("b", 600), page("c", 60)];
+        let task = {
+            let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
+            tokio::spawn(schedule(pages, 2, true, shutdown.clone(), move |p: PageConfig| {
+                let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    log.lock().unwrap().push((p.name.clone(), Instant::now()));
+                    // A scan takes 20 s of (virtual) time.
+                    tokio::time::sleep(Duration::from_secs(20)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }
+            }))
+        };
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        shutdown.cancel();
+        task.await.unwrap();
+        let log = log.lock().unwrap().clone();
+        let count = |n: &str| log.iter().filter(|(p, _)| p == n).count();
+        // Every ~60 s (±10 % jitter) for an hour, every ~600 s for b.
+        assert!((54..=67).contains(&count("a")), "a scanned {} times", count("a"));
+        assert!((54..=67).contains(&count("c")), "c scanned {} times", count("c"));
+        assert!((6..=8).contains(&count("b")), "b scanned {} times", count("b"));
+        assert!(peak.load(Ordering::SeqCst) <= 2, "at most max_pages scans at once");
+        // First scans are spread over the first quarter interval (plus a wait for a free slot),
+        // not all at t = 0.
+        let firsts: Vec<Duration> = ["a", "b", "c"].iter().map(|n| log.iter().find(|(p, _)| p == n).unwrap().1 - start).collect();
+        assert!(firsts.iter().all(|d| *d <= Duration::from_secs(60 + 20)), "{firsts:?}");
+        assert!(firsts.iter().any(|d| !d.is_zero()), "{firsts:?}");
+        // Consecutive scans of one page start 54–66 s apart, plus up to one scan's 20 s when
+        // both slots are busy; never overlapping.
+        let a: Vec<Instant> = log.iter().filter(|(p, _)| p == "a").map(|(_, t)| *t).collect();
+        for w in a.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(gap >= Duration::from_secs(54) && gap <= Duration::from_secs(86), "{gap:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_starts_no_new_scan_and_lets_in_flight_ones_finish() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let shutdown = CancellationToken::new();
+        let task = {
+            let (started, finished) = (started.clone(), finished.clone());
+            tokio::spawn(schedule(vec![page("a", 10)], 4, false, shutdown.clone(), move |_| {
+                let (started, finished) = (started.clone(), finished.clone());
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                }
+            }))
+        };
+        // t = 0 first scan, t = 10 second scan; cancel at t = 12 while it runs.
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(finished.load(Ordering::SeqCst), 2, "the in-flight scan finished");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_scan_is_abandoned_after_the_grace_period() {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(schedule(vec![page("a", 10)], 4, false, shutdown.clone(), |_| async {
+            std::future::pending::<()>().await;
+        }));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let cancelled_at = Instant::now();
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(Instant::now() - cancelled_at, SHUTDOWN_GRACE);
+    }
+
+    #[test]
+    fn second_lock_is_refused_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/skimwatch.db");
+        let first = DaemonLock::acquire(&db).unwrap();
+        assert_eq!(first.path(), dir.path().join("state/skimwatch.db.lock"));
+        let err = DaemonLock::acquire(&db).err().expect("second daemon refused");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("pid {}", std::process::id())) && msg.contains("already watching"), "{msg}");
+        assert_eq!(DaemonLock::holder_of(&db), Some(format!("pid {}", std::process::id())));
+        drop(first);
+        assert_eq!(DaemonLock::holder_of(&db), None);
+        let _again = DaemonLock::acquire(&db).unwrap();
+    }
+}

@@ -1,0 +1,510 @@
+//! Issue 5 end to end: the `skimwatch watch` daemon (the real binary) scans the shop with real
+//! Chromium, records into a real SQLite file and mails alerts to a real SMTP server on loopback.
+//! Every wait is on an observable event (a mail arriving, a row in the database, a request
+//! reaching the shop), bounded by a timeout.
+
+mod common;
+
+use common::smtp::{free_port, Received, SmtpServer};
+use common::Workspace;
+use skimwatch::alert::outbox::Status;
+use skimwatch::model::{Finding, FindingKind};
+use skimwatch::shop::{Origin, Resource};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const PASSWORD_ENV: &str = "SKIMWATCH_TEST_SMTP_PASSWORD";
+const PASSWORD: &str = "s3cret-from-env";
+/// Bound for anything that needs a few scans (each launches pages in real Chromium).
+const LONG: Duration = Duration::from_secs(120);
+
+/// The daemons drive Chromium; one test at a time keeps their timing sane on a small CI box.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// harness
+// ---------------------------------------------------------------------------------------------
+
+fn email_config(smtp_port: u16) -> String {
+    format!(
+        "\n[alerts]\nretry = \"1s\"\n\n[alerts.email]\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\nfrom = \"skimwatch <skimwatch@shop.example>\"\nto = [\"secops@shop.example\"]\nusername = \"skimwatch\"\npassword_env = \"{PASSWORD_ENV}\"\nmin_severity = \"medium\"\n"
+    )
+}
+
+/// Appends to the workspace config: `page_keys` go into the last `[[page]]` table.
+fn configure(ws: &Workspace, page_keys: &str, rest: &str) {
+    let mut text = std::fs::read_to_string(&ws.config).unwrap();
+    text.push_str(page_keys);
+    text.push_str(rest);
+    std::fs::write(&ws.config, text).unwrap();
+}
+
+/// A running `skimwatch watch`, its stderr in a file. Killed (with its browser) on drop.
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(ws: &Workspace) -> Daemon {
+        let n = std::fs::read_dir(ws.dir.path()).unwrap().count();
+        let log = ws.dir.path().join(format!("daemon-{n}.log"));
+        let child = Command::new(assert_cmd::cargo::cargo_bin("skimwatch"))
+            .arg("--config")
+            .arg(&ws.config)
+            .arg("watch")
+            .env("SKIMWATCH_LOG", "skimwatch=debug,info,chromiumoxide=off")
+            .env(PASSWORD_ENV, PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon { child: Some(child), log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, as the OOM killer or a power cut would; the orphaned Chromium goes too.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let browsers = descendants(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            for pid in browsers {
+                signal(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// SIGTERM, and the exit status once it stopped.
+    fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + LONG;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+/// Parent pid of every process, from /proc.
+fn parents() -> Vec<(u32, u32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
+        let Some(close) = stat.rfind(')') else { continue };
+        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_string();
+        let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, comm));
+    }
+    out
+}
+
+fn descendants(root: u32) -> Vec<u32> {
+    let all = parents();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|(_, pp, _)| *pp == parent).map(|(p, _, _)| *p));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The daemon's Chromium: its direct child whose name says so.
+fn browser_of(daemon: u32) -> Option<u32> {
+    parents().into_iter().find(|(_, pp, comm)| *pp == daemon && comm.contains("chrom")).map(|(p, _, _)| p)
+}
+
+/// Polls an observable condition until it holds.
+fn wait_until<T>(what: &str, timeout: Duration, daemon: Option<&Daemon>, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; daemon log:\n{}", daemon.map(|d| d.log()).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn db(ws: &Workspace) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(ws.dir.path().join("state/skimwatch.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn
+}
+
+fn count(ws: &Workspace, sql: &str) -> i64 {
+    let path = ws.dir.path().join("state/skimwatch.db");
+    if !path.exists() {
+        return 0;
+    }
+    // The table may not exist yet while the daemon creates the database.
+    db(ws).query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+fn ok_scans(ws: &Workspace) -> i64 {
+    count(ws, "SELECT count(*) FROM scans WHERE status = 'ok'")
+}
+
+/// Waits until `n` more successful scans than `from` are recorded.
+fn wait_for_scans(ws: &Workspace, daemon: &Daemon, from: i64, n: i64) {
+    wait_until(&format!("{n} more successful scans"), LONG, Some(daemon), || (ok_scans(ws) >= from + n).then_some(()));
+}
+
+/// Requests the shop's checkout page received so far.
+fn checkout_loads(ws: &Workspace) -> usize {
+    ws.shop.requests_to(Origin::Shop).iter().filter(|r| r.path_only() == "/checkout").count()
+}
+
+fn status(ws: &Workspace) -> Status {
+    let out = ws.skimwatch().args(["status", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+struct Email {
+    subject: String,
+    text: String,
+    html: String,
+    headers: String,
+}
+
+fn parse(m: &Received) -> Email {
+    let msg = mail_parser::MessageParser::default().parse(&m.data).expect("a MIME message");
+    let raw = String::from_utf8_lossy(&m.data);
+    Email {
+        subject: msg.subject().unwrap_or_default().to_string(),
+        text: msg.body_text(0).unwrap_or_default().to_string(),
+        html: msg.body_html(0).unwrap_or_default().to_string(),
+        headers: raw.split("\r\n\r\n").next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Splits a command line as a POSIX shell would for the quoting the emails use.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+fn latest_findings(ws: &Workspace) -> Vec<Finding> {
+    let conn = db(ws);
+    let mut stmt = conn
+        .prepare(
+            "SELECT finding_json FROM findings WHERE scan_id =
+               (SELECT max(id) FROM scans WHERE page = 'checkout' AND status = 'ok') ORDER BY position",
+        )
+        .unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(|j| serde_json::from_str(&j.unwrap()).unwrap()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
+    let _serial = serial();
+    let smtp = SmtpServer::start();
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
+
+    // The attack, plus page content built to break an email: a script URL with `<script>` in
+    // it, and an element id with CR LF and a header after it.
+    ws.shop.append_skimmer_to_first_party();
+    ws.shop.edit(Origin::Shop, "/checkout", |page| {
+        let hostile = concat!(
+            "<script id=\"cfg&#13;&#10;Bcc: victim@attacker.example\">window.__cfg = 1;</script>\n",
+            // eval'd code named by `//# sourceURL=`: V8 reports that URL verbatim.
+            "<script>eval(\"window.__x = 1;\\n//# sourceURL=https://cdn.evil.example/<script>alert(1)<\\/script>.js\");</script>\n",
+        );
+        let at = page.body.rfind("</body>").unwrap();
+        page.body.insert_str(at, hostile);
+    });
+
+    let mut daemon = Daemon::start(&ws);
+    let mails = smtp.wait_for(1, LONG);
+    assert_eq!(mails.len(), 1, "an email within the timeout; daemon log:\n{}", daemon.log());
+    // Two more scans of the same changes: no second email.
+    wait_for_scans(&ws, &daemon, ok_scans(&ws), 2);
+    assert_eq!(smtp.messages().len(), 1, "the same findings are not mailed again");
+
+    let mail = &mails[0];
+    assert_eq!(mail.to, vec!["<secops@shop.example>".to_string()], "only the configured recipient");
+    assert_eq!(mail.auth, Some(("skimwatch".to_string(), PASSWORD.to_string())), "password from the environment");
+    assert!(!daemon.log().contains(PASSWORD), "the password is never logged");
+    let email = parse(mail);
+    println!("---- rendered alert (text part) ----\nSubject: {}\n\n{}", email.subject, email.text);
+
+    let findings = latest_findings(&ws);
+    let altered = findings.iter().find(|f| f.kind == FindingKind::AlteredScript).expect("altered checkout.js");
+    let script = altered.script.as_ref().unwrap();
+
+    // Subject: severity, what happened, where; one line.
+    // The subject leads with the most severe finding's severity (static hints on the skimmer
+    // code can raise it above high).
+    let worst = findings.iter().map(|f| f.severity).max().unwrap();
+    assert!(worst >= skimwatch::model::Severity::High);
+    let prefix = format!("[skimwatch] {}: ", worst.as_str().to_uppercase());
+    assert!(email.subject.starts_with(&prefix), "{}", email.subject);
+    assert!(email.subject.contains(" on checkout (+"), "{}", email.subject);
+    assert!(!email.subject.contains('\n') && !email.subject.contains('\r'));
+    // Body: page, URL, each finding with kind, script, hash, diff, first seen, approve command.
+    assert!(email.text.contains(&format!("URL:    {}", ws.shop.checkout_url())), "{}", email.text);
+    assert!(email.text.contains(&format!("finding id:  {}", altered.id)));
+    assert!(email.text.contains(&format!("script URL:  {}", script.url.as_deref().unwrap())));
+    assert!(email.text.contains(&format!("sha256:      {}", script.sha256)));
+    assert!(email.text.contains("kind:        altered_script"));
+    assert!(email.text.contains("first seen:  20"), "{}", email.text);
+    assert!(email.text.lines().any(|l| l.trim_start().starts_with('+') && l.contains("new Image().src")), "diff: {}", email.text);
+    let config = std::path::absolute(&ws.config).unwrap();
+    let approve = format!(
+        "skimwatch --config {} baseline approve --page checkout --finding {} --by YOUR_NAME --reason 'WHY THIS CHANGE IS INTENDED'",
+        config.display(),
+        altered.id
+    );
+    assert!(email.text.contains(&approve), "{approve}\n{}", email.text);
+    assert!(email.html.contains(&approve.replace('\'', "&#x27;").replace('/', "&#x2f;")), "{}", email.html);
+
+    // Hostile page data: escaped in HTML, never a header.
+    assert!(email.text.contains("script URL:  https://cdn.evil.example/<script>alert(1)</script>.js"), "{}", email.text);
+    assert!(!email.html.contains("<script>alert(1)"), "{}", email.html);
+    assert!(email.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", email.html);
+    assert!(email.text.contains("Bcc: victim@attacker.example"), "the injection attempt reached the email as text");
+    assert!(!email.headers.to_ascii_lowercase().contains("\nbcc:"), "{}", email.headers);
+    assert!(!email.text.lines().any(|l| l.starts_with("Bcc:")));
+
+    // The email's approve-all command, run as written, approves the changes: no more findings.
+    let line = email.text.lines().skip_while(|l| !l.starts_with("To approve all of them")).nth(1).expect("approve-all command");
+    let args = shell_words(line.trim().replace("YOUR_NAME", "alice").as_str());
+    assert_eq!(args[0], "skimwatch");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("skimwatch")).args(&args[1..]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen = ok_scans(&ws);
+    wait_until("a clean scan after approval", LONG, Some(&daemon), || {
+        (ok_scans(&ws) > seen && latest_findings(&ws).is_empty()).then_some(())
+    });
+    assert_eq!(smtp.messages().len(), 1);
+
+    // SIGTERM: a clean exit.
+    let status = daemon.terminate();
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
+    assert!(daemon.log().contains("watch stopped"), "{}", daemon.log());
+}
+
+#[test]
+fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
+    let _serial = serial();
+    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    let pages: Vec<(&str, String)> = ["a", "b", "c"].iter().map(|p| (*p, format!("{}?page={p}", shop.checkout_url()))).collect();
+    let ws = Workspace::with_pages(shop, &pages);
+    let port = free_port(); // nothing listens: connections are refused
+    let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ninterval = \"2s\"\n");
+    std::fs::write(&ws.config, text + &email_config(port)).unwrap();
+
+    // Never approved: each page's first scan raises one alert.
+    let daemon = Daemon::start(&ws);
+    let failed_attempts = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error IS NOT NULL";
+    wait_until("3 alerts queued and failing", LONG, Some(&daemon), || (count(&ws, failed_attempts) == 3).then_some(()));
+    let st = status(&ws);
+    assert_eq!(st.outbox.queued, 3);
+    assert!(st.outbox.pending.iter().all(|p| p.last_error.as_deref().is_some_and(|e| e.contains("127.0.0.1:"))), "{:?}", st.outbox);
+    assert!(st.pages.iter().all(|p| p.last_ok.is_some() && !p.open_findings.is_empty()));
+    assert_eq!(st.daemon, Some(format!("pid {}", daemon.pid())));
+
+    let smtp = SmtpServer::start_on(port);
+    let mails = smtp.wait_for(3, LONG);
+    assert_eq!(mails.len(), 3, "daemon log:\n{}", daemon.log());
+    wait_until("the outbox marked 3 sent", LONG, Some(&daemon), || {
+        (count(&ws, "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL") == 3).then_some(())
+    });
+    // More scans and delivery rounds: nothing is sent twice.
+    wait_for_scans(&ws, &daemon, ok_scans(&ws), 3);
+    assert_eq!(smtp.messages().len(), 3);
+    let subjects: Vec<String> = mails.iter().map(|m| parse(m).subject).collect();
+    assert!(subjects.iter().all(|s| s.starts_with("[skimwatch] HIGH: ")), "{subjects:?}");
+    for page in ["a", "b", "c"] {
+        let n = subjects.iter().filter(|s| s.contains(&format!(" on {page} (+"))).count();
+        assert_eq!(n, 1, "one email for page {page}: {subjects:?}");
+    }
+    assert_eq!(count(&ws, "SELECT count(*) FROM outbox"), 3);
+}
+
+#[test]
+fn daemon_killed_mid_scan_and_restarted_loses_and_duplicates_nothing() {
+    let _serial = serial();
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    let port = free_port();
+    // A long settle keeps each scan in flight for seconds, so the kill lands mid-scan.
+    configure(&ws, "interval = \"1s\"\nsettle = \"3s\"\n", &email_config(port));
+    ws.shop.append_skimmer_to_first_party();
+
+    // First life: the alert is queued (SMTP is down), then the daemon dies mid-scan.
+    let mut first = Daemon::start(&ws);
+    wait_until("the alert queued", LONG, Some(&first), || {
+        (count(&ws, "SELECT count(*) FROM outbox WHERE attempts >= 1") == 1).then_some(())
+    });
+    let loads = checkout_loads(&ws);
+    wait_until("the next scan in flight", LONG, Some(&first), || (checkout_loads(&ws) > loads).then_some(()));
+    let scans_before = count(&ws, "SELECT count(*) FROM scans");
+    first.kill9();
+    // The scan in flight left nothing half-written.
+    assert_eq!(count(&ws, "SELECT count(*) FROM scans"), scans_before);
+    let integrity: String = db(&ws).query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    assert_eq!(count(&ws, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 1);
+
+    // Second life, mail server up: the queued alert goes out once, the finding is not re-mailed.
+    let smtp = SmtpServer::start_on(port);
+    let second = Daemon::start(&ws);
+    let mails = smtp.wait_for(1, LONG);
+    assert_eq!(mails.len(), 1, "daemon log:\n{}", second.log());
+    wait_for_scans(&ws, &second, ok_scans(&ws), 2);
+    assert_eq!(smtp.messages().len(), 1, "no duplicate after the restart");
+    assert_eq!(count(&ws, "SELECT count(*) FROM outbox"), 1);
+    assert_eq!(count(&ws, "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL"), 1);
+    let altered = latest_findings(&ws).into_iter().find(|f| f.kind == FindingKind::AlteredScript).unwrap();
+    assert!(parse(&mails[0]).text.contains(&altered.id), "the finding is in the email");
+    assert!(altered.seen_count.is_none() || altered.seen_count.unwrap() >= 1);
+
+    // A second daemon on the same database refuses to start, and says why.
+    let out = ws.skimwatch().arg("watch").env(PASSWORD_ENV, PASSWORD).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("pid {}", second.pid())) && stderr.contains("already watching"), "{stderr}");
+}
+
+#[test]
+fn chromium_killed_mid_scan_is_restarted_and_the_next_scan_succeeds() {
+    let _serial = serial();
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    configure(&ws, "interval = \"1s\"\nsettle = \"3s\"\n", "");
+    let daemon = Daemon::start(&ws);
+    wait_for_scans(&ws, &daemon, ok_scans(&ws), 1);
+    let browser = wait_until("the daemon's Chromium", LONG, Some(&daemon), || browser_of(daemon.pid()));
+
+    let loads = checkout_loads(&ws);
+    wait_until("a scan in flight", LONG, Some(&daemon), || (checkout_loads(&ws) > loads).then_some(()));
+    let ok_before = ok_scans(&ws);
+    signal(browser, nix::sys::signal::Signal::SIGKILL);
+
+    wait_for_scans(&ws, &daemon, ok_before, 2);
+    let replacement = browser_of(daemon.pid()).expect("a new Chromium");
+    assert_ne!(replacement, browser);
+    assert!(daemon.log().contains("generation=2"), "restart logged:\n{}", daemon.log());
+    // The interrupted scan was retried in the new browser rather than recorded as failed.
+    assert_eq!(count(&ws, "SELECT count(*) FROM scans WHERE status = 'error'"), 0, "{}", daemon.log());
+}
+
+#[test]
+fn a_page_failing_three_times_raises_scan_failing_then_an_all_clear() {
+    let _serial = serial();
+    let smtp = SmtpServer::start();
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
+    ws.shop.set_dynamic(Origin::Shop, "/checkout", |_| Resource::html("<h1>down for maintenance</h1>").with_status(503));
+
+    // Cron mode: one failed scan, exit code 3, no alert yet (one failure is not three).
+    let once = ws.skimwatch().args(["watch", "--once"]).env(PASSWORD_ENV, PASSWORD).output().unwrap();
+    assert_eq!(once.status.code(), Some(3), "{}", String::from_utf8_lossy(&once.stderr));
+    assert_eq!(count(&ws, "SELECT count(*) FROM scans WHERE status = 'error'"), 1);
+
+    let daemon = Daemon::start(&ws);
+    let mails = smtp.wait_for(1, LONG);
+    assert_eq!(mails.len(), 1, "{}", daemon.log());
+    let email = parse(&mails[0]);
+    assert_eq!(email.subject, "[skimwatch] SCAN FAILING: checkout could not be scanned 3 times in a row");
+    assert!(email.text.contains("HTTP 503"), "{}", email.text);
+    assert!(count(&ws, "SELECT count(*) FROM scans WHERE status = 'error'") >= 3);
+    // Failing on: still one alert.
+    let errors = count(&ws, "SELECT count(*) FROM scans WHERE status = 'error'");
+    wait_until("two more failed scans", LONG, Some(&daemon), || {
+        (count(&ws, "SELECT count(*) FROM scans WHERE status = 'error'") >= errors + 2).then_some(())
+    });
+    assert_eq!(smtp.messages().len(), 1);
+    assert!(status(&ws).pages[0].consecutive_failures >= 5);
+
+    // The page comes back: a short all-clear.
+    ws.shop.remove_dynamic(Origin::Shop, "/checkout");
+    let mails = smtp.wait_for(2, LONG);
+    assert_eq!(mails.len(), 2, "{}", daemon.log());
+    assert_eq!(parse(&mails[1]).subject, "[skimwatch] all clear: checkout scans again");
+}
+
+#[test]
+fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
+    let _serial = serial();
+    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    shop.set_resource(Origin::Shop, "/spin", Resource::html("<html><body><script>for (;;) {}</script></body></html>"));
+    let pages = [("spin", shop.url(Origin::Shop, "/spin")), ("checkout", shop.checkout_url())];
+    let ws = Workspace::with_pages(shop, &pages);
+    let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ntimeout = \"5s\"\n");
+    std::fs::write(&ws.config, text).unwrap();
+
+    let out = ws.skimwatch().args(["watch", "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = db(&ws);
+    let result = |page: &str| -> (String, Option<String>) {
+        conn.query_row("SELECT status, error FROM scans WHERE page = ?1", [page], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+    };
+    let (status, error) = result("spin");
+    assert_eq!(status, "error");
+    assert!(error.as_deref().unwrap_or_default().contains("timed out"), "{error:?}");
+    assert_eq!(result("checkout").0, "ok", "the other page scanned despite the hung one");
+}
