@@ -428,6 +428,7 @@ mod tests {
                 .map(|n| ApprovedHeader { name: n.to_string(), value: inv.headers.get(*n).cloned(), approval: approval() })
                 .collect(),
             hosts: inv.hosts.iter().map(|h| ApprovedHost { host: h.clone(), approval: approval() }).collect(),
+            ..Default::default()
         }
     }
 

@@ -7,6 +7,7 @@
 //! errors. Relative paths are resolved against the config file's directory, so a config behaves
 //! the same whatever the working directory of the cron job or CI runner.
 
+use crate::interact::{InteractMode, Profile};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +22,8 @@ pub const DEFAULT_BASELINES: &str = "baselines";
 /// Per-page load timeout when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Minimum time to keep watching a page after load when none is configured.
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+/// At least 10 s in all from load, so that timers and late-inserted tags run (issue 3).
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,12 +61,36 @@ pub struct PageConfig {
     pub url: String,
     pub timeout: Duration,
     pub settle: Duration,
+    /// What the scan does after load: `none`, `type` (default) or `type-and-submit`.
+    pub interact: InteractMode,
+    /// The device the scan pretends to be: `desktop` (default) or `mobile`.
+    pub profile: Profile,
+    /// CSS selectors of payment fields, added to the ones found by their attributes.
+    pub payment_fields: Vec<String>,
+    /// Hosts allowed to receive card data (the payment provider): `host`, `host:port`,
+    /// `host:*`, `*.domain`.
+    pub card_data_hosts: Vec<String>,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        PageConfig::new("", "")
+    }
 }
 
 impl PageConfig {
     /// A page with the default timeout and settle time.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> PageConfig {
-        PageConfig { name: name.into(), url: url.into(), timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE }
+        PageConfig {
+            name: name.into(),
+            url: url.into(),
+            timeout: DEFAULT_TIMEOUT,
+            settle: DEFAULT_SETTLE,
+            interact: InteractMode::default(),
+            profile: Profile::default(),
+            payment_fields: Vec::new(),
+            card_data_hosts: Vec::new(),
+        }
     }
 }
 
@@ -224,7 +250,11 @@ impl Reader<'_> {
         for (i, elem) in array.iter().enumerate() {
             let prefix = format!("page[{i}]");
             let table = self.table(elem, &prefix)?;
-            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle"])?;
+            self.check_keys(
+                table,
+                &prefix,
+                &["name", "url", "timeout", "settle", "interact", "profile", "payment_fields", "card_data_hosts"],
+            )?;
             let required = |name: &str| {
                 get(table, name).map(|(_, v)| v).ok_or_else(|| {
                     self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
@@ -265,7 +295,29 @@ impl Reader<'_> {
                 Some((_, v)) => self.duration(v, &format!("{prefix}.settle"))?,
                 None => browser.settle,
             };
-            pages.push(PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle });
+            let mut page = PageConfig { name: name.to_string(), url: url.to_string(), timeout, settle, ..PageConfig::default() };
+            if let Some((_, v)) = get(table, "interact") {
+                let key = format!("{prefix}.interact");
+                let text = self.string(v, &key)?;
+                page.interact = InteractMode::parse(text)
+                    .ok_or_else(|| self.err(v.span(), &key, format!("{text:?} is not an interaction (expected {})", InteractMode::NAMES)))?;
+            }
+            if let Some((_, v)) = get(table, "profile") {
+                let key = format!("{prefix}.profile");
+                let text = self.string(v, &key)?;
+                page.profile = Profile::parse(text)
+                    .ok_or_else(|| self.err(v.span(), &key, format!("{text:?} is not a profile (expected {})", Profile::NAMES)))?;
+            }
+            if let Some((_, v)) = get(table, "payment_fields") {
+                page.payment_fields = self.string_list(v, &format!("{prefix}.payment_fields"), |_| None)?;
+            }
+            if let Some((_, v)) = get(table, "card_data_hosts") {
+                page.card_data_hosts = self.string_list(v, &format!("{prefix}.card_data_hosts"), |h| {
+                    (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace))
+                        .then(|| format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"))
+                })?;
+            }
+            pages.push(page);
         }
         Ok(pages)
     }
@@ -303,6 +355,28 @@ impl Reader<'_> {
             return Err(self.err(value.span(), key, "must not be empty"));
         }
         Ok(s)
+    }
+
+    /// An array of non-empty strings; `check` returns a message for an invalid element.
+    fn string_list(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        key: &str,
+        check: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let DeValue::Array(items) = value.get_ref() else {
+            return Err(self.err(value.span(), key, format!("expected an array of strings, found {}", value.get_ref().type_str())));
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            let s = self.non_empty_string(item, &item_key)?;
+            if let Some(problem) = check(s) {
+                return Err(self.err(item.span(), &item_key, problem));
+            }
+            out.push(s.trim().to_string());
+        }
+        Ok(out)
     }
 
     fn duration(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Duration, ConfigError> {
@@ -391,12 +465,14 @@ timeout = "1m"
                     url: "https://shop.example/checkout".into(),
                     timeout: Duration::from_secs(20),
                     settle: Duration::from_secs(2),
+                    ..PageConfig::default()
                 },
                 PageConfig {
                     name: "cart_2".into(),
                     url: "http://localhost:8080/cart".into(),
                     timeout: Duration::from_secs(60),
                     settle: Duration::from_millis(500),
+                    ..PageConfig::default()
                 },
             ]
         );

@@ -8,9 +8,12 @@
 
 pub mod approve;
 pub mod baseline;
+pub mod behaviour;
+pub mod canary;
 pub mod capture;
 pub mod compare;
 pub mod config;
+pub mod interact;
 pub mod inventory;
 pub mod model;
 pub mod pretty;

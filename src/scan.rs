@@ -6,11 +6,12 @@
 
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureOptions, Chromium};
+use crate::behaviour;
 use crate::compare;
 use crate::config::{Config, PageConfig};
 use crate::inventory;
 use crate::model::{
-    Baseline, Finding, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
+    Baseline, Finding, Interaction, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
 };
 use crate::store::{self, NewScan, ScanOutcome, Store};
 use std::collections::HashSet;
@@ -136,6 +137,10 @@ fn error_report(page: &PageConfig, message: String) -> PageReport {
         payment_fields: Vec::new(),
         scan_id: None,
         elapsed_ms: 0,
+        unmatched_payment_fields: Vec::new(),
+        card_data: Vec::new(),
+        field_access: Vec::new(),
+        interaction: None,
     }
 }
 
@@ -147,7 +152,14 @@ pub async fn scan_page(
     baselines: &Arc<BaselineDir>,
 ) -> PageReport {
     let started_at = store::now_rfc3339();
-    let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
+    let opts = CaptureOptions {
+        timeout: page.timeout,
+        settle: page.settle,
+        interact: page.interact,
+        profile: page.profile,
+        payment_fields: page.payment_fields.clone(),
+        card_data_hosts: page.card_data_hosts.clone(),
+    };
     tracing::info!(page = %page.name, url = %page.url, "scanning");
     let snapshot = chromium.capture(&page.url, &opts).await;
 
@@ -155,21 +167,26 @@ pub async fn scan_page(
         Err(e) => Err(e.to_string()),
         Ok(snapshot) => {
             let inv = inventory::inventory(&snapshot);
+            // What scripts did with card data (issue 3), named by their inventory identity.
+            let behaviour = behaviour::resolve(&snapshot, &inv);
+            let interaction = snapshot.interaction.clone();
             let name = page.name.clone();
             let baselines = baselines.clone();
             let store = store.clone();
             let elapsed_ms = snapshot.elapsed_ms;
             // Baseline files and SQLite are blocking I/O.
-            tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64), String> {
+            tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64, behaviour::Behaviour, Option<Interaction>), String> {
                 let baseline = baselines.load(&name).map_err(|e| e.to_string())?;
-                let findings = {
+                let mut findings = {
                     let store = store.lock().unwrap();
                     let lookup = |sha: &str| -> Option<String> {
                         baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten())
                     };
                     compare::compare(&name, &inv, &baseline, &lookup)
                 };
-                Ok((inv, baseline, findings, elapsed_ms))
+                findings.extend(behaviour::findings(&name, &behaviour, &baseline));
+                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+                Ok((inv, baseline, findings, elapsed_ms, behaviour, interaction))
             })
             .await
             .map_err(|e| e.to_string())
@@ -203,7 +220,7 @@ pub async fn scan_page(
             }
             report
         }
-        Ok((inv, baseline, findings, elapsed_ms)) => {
+        Ok((inv, baseline, findings, elapsed_ms, behaviour, interaction)) => {
             let approved: HashSet<(String, String)> =
                 baseline.scripts.iter().map(|s| (s.id.clone(), s.sha256.clone())).collect();
             let scripts: Vec<ScriptEntry> = inv
@@ -234,6 +251,10 @@ pub async fn scan_page(
                 payment_fields: inv.payment_fields.clone(),
                 scan_id: None,
                 elapsed_ms,
+                unmatched_payment_fields: behaviour.unmatched_payment_fields,
+                card_data: behaviour.card_leaks,
+                field_access: behaviour.field_access,
+                interaction,
             };
             let stored = tokio::task::spawn_blocking(move || {
                 let mut store = store.lock().unwrap();
