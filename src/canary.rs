@@ -306,7 +306,7 @@ mod tests {
             (format!("https://evil.example/c?n={N}"), "plain"),
             ("cc=4000 0012 3456 7899".into(), "separated"),
             ("cc=4000-0012-3456-7899".into(), "separated"),
-            (format!("d={}", urlencode(&format!("n={}", c.grouped()))), "url"),
+            (format!("d={}", urlencode(&format!("n={}", c.grouped()))), "url+separated"),
             (b64.clone(), "base64"),
             (format!("v={}", urlencode(&b64)), "url+base64"),
             (format!("https://x.example/i.gif?v={}", URL_SAFE_NO_PAD.encode(&json)), "base64"),

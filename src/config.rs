@@ -516,9 +516,34 @@ timeout = "1m"
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, interact, profile, payment_fields, card_data_hosts)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page)");
+    }
+
+    #[test]
+    fn interaction_keys_parse_and_bad_values_name_the_key() {
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"type-and-submit\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
+        let p = &c.pages[0];
+        assert_eq!(p.interact, InteractMode::TypeAndSubmit);
+        assert_eq!(p.profile, Profile::Mobile);
+        assert_eq!(p.payment_fields, ["#cc", "input[name=cvv]"]);
+        assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
+        // Defaults: type, desktop, 10 s settle.
+        let d = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((d.pages[0].interact, d.pages[0].profile, d.pages[0].settle), (InteractMode::Type, Profile::Desktop, Duration::from_secs(10)));
+        let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        assert_eq!(
+            error(&format!("{base}interact = \"submit\"\n")),
+            "skimwatch.toml:4:12: page[0].interact: \"submit\" is not an interaction (expected \"none\", \"type\" or \"type-and-submit\")"
+        );
+        assert!(error(&format!("{base}profile = \"tablet\"\n")).contains("page[0].profile"));
+        assert_eq!(
+            error(&format!("{base}card_data_hosts = [\"ok.example\", \"https://pay.example/x\"]\n")),
+            "skimwatch.toml:4:34: page[0].card_data_hosts[1]: \"https://pay.example/x\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
+        );
+        assert!(error(&format!("{base}payment_fields = \"#cc\"\n")).contains("page[0].payment_fields: expected an array of strings"));
+        assert!(error(&format!("{base}payment_fields = [\"\"]\n")).contains("page[0].payment_fields[0]: must not be empty"));
     }
 
     #[test]
