@@ -317,6 +317,8 @@ struct Observed {
     sockets: HashMap<String, (String, Option<StackTop>, Option<String>)>,
     /// Card-field accesses the prelude reported, with the execution context.
     accesses: Vec<(interact::ReportedAccess, i64)>,
+    /// Image URLs set by scripts (image requests carry no initiator stack), with the context.
+    image_senders: Vec<(interact::ReportedAccess, i64)>,
 }
 
 /// The top page frame of an initiator stack: script id, URL.
@@ -486,7 +488,11 @@ impl Observed {
                 let ours = self.own.as_ref().is_some_and(|o| o.binding == b.name);
                 if ours && self.accesses.len() < 5_000 {
                     if let Some(a) = interact::parse_access(&b.payload) {
-                        self.accesses.push((a, *b.execution_context_id.inner()));
+                        if a.a == "send" {
+                            self.image_senders.push((a, *b.execution_context_id.inner()));
+                        } else {
+                            self.accesses.push((a, *b.execution_context_id.inner()));
+                        }
                     }
                 }
             }
@@ -1159,6 +1165,18 @@ fn find_leaks(
         if shown.len() > 2000 {
             shown = format!("{}…", cut(&shown, 2000));
         }
+        let mut script_url = out.sender.as_ref().map(|(_, u)| u.clone());
+        let mut script_index = out.sender.as_ref().and_then(|(id, _)| index_of.get(id).copied());
+        if out.sender.is_none() {
+            // An image: the prelude noted which script pointed an image at this URL.
+            let reported = o.image_senders.iter().rev().find(|(a, _)| {
+                a.url.as_deref().is_some_and(|u| strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u)))
+            });
+            if let Some((a, ctx)) = reported {
+                script_url = Some(a.s.u.clone());
+                script_index = script_at(o, &a.s, *ctx, index_of);
+            }
+        }
         leaks.push(CardLeak {
             allowed: crate::behaviour::host_allowed(&host, allow),
             destination: Destination {
@@ -1171,34 +1189,38 @@ fn find_leaks(
             },
             frame_url,
             script: None,
-            script_url: out.sender.as_ref().map(|(_, u)| u.clone()),
-            script_index: out.sender.as_ref().and_then(|(id, _)| index_of.get(id).copied()),
+            script_url,
+            script_index,
         });
     }
     leaks
 }
 
-/// Names the script behind each reported field access: the script with that URL in that frame
-/// whose source range holds the reported line and column.
+/// The script at a reported stack location: the script with that URL whose source range holds
+/// the line and column, preferring the frame the report came from, then the latest.
+fn script_at(o: &Observed, at: &interact::StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Option<usize> {
+    let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
+    let (line, col) = (at.l - 1, at.c - 1);
+    let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
+    for s in o.scripts.iter().filter(|s| {
+        strip_fragment(&s.url) == strip_fragment(&at.u)
+            && (s.start_line, s.start_column) <= (line, col)
+            && (line, col) <= (s.end_line, s.end_column.max(col))
+            && index_of.contains_key(s.script_id.inner())
+    }) {
+        let same_frame = o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false);
+        if best.is_none_or(|(_, sf): (_, bool)| same_frame || !sf) {
+            best = Some((s, same_frame));
+        }
+    }
+    best.and_then(|(s, _)| index_of.get(s.script_id.inner()).copied())
+}
+
+/// Names the script behind each reported field access.
 fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &HashMap<String, usize>) -> Vec<FieldAccess> {
     let mut out = Vec::new();
     for (a, ctx) in &o.accesses {
         let frame = o.contexts.get(ctx).map(|(f, _)| f.clone()).unwrap_or_default();
-        let (line, col) = (a.s.l - 1, a.s.c - 1);
-        let candidates = o.scripts.iter().filter(|s| {
-            strip_fragment(&s.url) == strip_fragment(&a.s.u)
-                && (s.start_line, s.start_column) <= (line, col)
-                && (line, col) <= (s.end_line, s.end_column.max(col))
-                && index_of.contains_key(s.script_id.inner())
-        });
-        // Prefer the frame the access happened in, then the latest script.
-        let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
-        for s in candidates {
-            let same_frame = o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false);
-            if best.is_none_or(|(_, sf): (_, bool)| same_frame || !sf) {
-                best = Some((s, same_frame));
-            }
-        }
         let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
         out.push(FieldAccess {
             access: FieldAccessRef {
@@ -1210,7 +1232,7 @@ fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &
             frame_url,
             script: None,
             script_url: Some(a.s.u.clone()),
-            script_index: best.and_then(|(s, _)| index_of.get(s.script_id.inner()).copied()),
+            script_index: script_at(o, &a.s, *ctx, index_of),
         });
     }
     out

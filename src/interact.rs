@@ -440,6 +440,31 @@ const PRELUDE_JS: &str = r#"(() => {
     }
   }
 
+  // Image URLs are loaded later, so their requests carry no script stack: note who set them.
+  const sent = (url) => {
+    try {
+      const w = where();
+      if (!w || count > 2000) return;
+      count++;
+      const href = String(new URL(String(url), document.baseURI).href).slice(0, 8192);
+      send(stringify({ a: 'send', e: 'image', f: '', u: String(location.href), s: w, url: href }));
+    } catch (e) {}
+  };
+  if (self.HTMLImageElement) {
+    const d = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+    if (d && d.set) {
+      const real = d.set;
+      const fake = Object.getOwnPropertyDescriptor({ set src(v) { sent(v); return Reflect.apply(real, this, [v]); } }, 'src').set;
+      Object.defineProperty(HTMLImageElement.prototype, 'src', { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
+    }
+    const realSet = Element.prototype.setAttribute;
+    const setAttribute = ({ setAttribute(name, value) {
+      try { if (this instanceof HTMLImageElement && String(name).toLowerCase() === 'src') sent(value); } catch (e) {}
+      return Reflect.apply(realSet, this, arguments);
+    } }).setAttribute;
+    Object.defineProperty(Element.prototype, 'setAttribute', { value: disguise(setAttribute, realSet), writable: true, enumerable: true, configurable: true });
+  }
+
   const RealFormData = self.FormData;
   if (RealFormData) {
     const FD = new Proxy(RealFormData, { construct(target, args, newTarget) {
@@ -454,7 +479,7 @@ const PRELUDE_JS: &str = r#"(() => {
   }
 })();"#;
 
-/// One access the prelude reported.
+/// One access the prelude reported (`listen`, `read`), or an image URL set by a script (`send`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReportedAccess {
     /// `listen` or `read`.
@@ -467,6 +492,9 @@ pub struct ReportedAccess {
     pub u: String,
     /// Calling script's stack frame.
     pub s: StackLocation,
+    /// For `send`: the URL an image was pointed at.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -488,7 +516,7 @@ pub fn parse_access(payload: &str) -> Option<ReportedAccess> {
         return None;
     }
     let mut a: ReportedAccess = serde_json::from_str(payload).ok()?;
-    if !matches!(a.a.as_str(), "listen" | "read") {
+    if !matches!(a.a.as_str(), "listen" | "read" | "send") {
         return None;
     }
     a.f.truncate(300);
