@@ -15,8 +15,9 @@
 //!   random per scan and which the prelude removes from `window`. Patched functions answer
 //!   `toString()` like the native ones;
 //! * the **shopper**: after load it fills the form field by field in visual order — a mouse
-//!   click to focus, one `keyDown`/`keyUp` pair per character at human-like intervals, `Tab`
-//!   to leave (which blurs) — typing the scan's canary card number into the card number field;
+//!   click to focus, for card fields one `keyDown`/`keyUp` pair per character at human-like
+//!   intervals (other fields are filled in one go, like autofill), `Tab` to leave (which
+//!   blurs) — typing the scan's canary card number into the card number field;
 //!   in `type-and-submit` mode it then clicks the pay button while requests that would place
 //!   the order are failed with `Fetch.failRequest`.
 //!
@@ -34,7 +35,8 @@ use chromiumoxide::cdp::browser_protocol::fetch::{
     RequestStage,
 };
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams,
+    MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::network::{ErrorReason, ResourceType};
 use chromiumoxide::cdp::browser_protocol::page::{AddScriptToEvaluateOnNewDocumentParams, FrameId};
@@ -692,14 +694,16 @@ impl Shopper<'_> {
             return acted;
         }
         // Fields of every frame, placed on the page: a shopper works top to bottom.
-        let mut plan: Vec<(f64, f64, FrameCtx, FieldInfo)> = Vec::new();
+        let mut plan: Vec<(f64, f64, FrameCtx, FieldInfo, String)> = Vec::new();
         let mut submit: Option<(FrameCtx, ButtonInfo)> = None;
         for frame in frames {
             let Some(ff) = frame_fields(self.page, self.own, frame.context, self.selectors).await else { continue };
             let (ox, oy) = if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
+            // Fields are named `frame key|selector`, as in field-access findings.
+            let key = if frame.is_main { "main".to_string() } else { crate::behaviour::frame_key(&ff.url, "", false) };
             for f in ff.fields {
                 if f.empty {
-                    plan.push((oy + f.y, ox + f.x, frame.clone(), f));
+                    plan.push((oy + f.y, ox + f.x, frame.clone(), f, key.clone()));
                 }
             }
             if frame.is_main {
@@ -711,9 +715,9 @@ impl Shopper<'_> {
             let mut rng = rand::rng();
             (0..3).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
         };
-        for (_, _, frame, field) in &plan {
+        for (_, _, frame, field, key) in &plan {
             let value = self.value_for(field, &cvc);
-            let name = format!("{}|{}", if frame.is_main { "main" } else { "frame" }, field.selector);
+            let name = format!("{key}|{}", field.selector);
             if let Err(problem) = self.fill(frame, field, &value).await {
                 acted.problems.push(format!("{name}: {problem}"));
                 continue;
@@ -793,7 +797,7 @@ impl Shopper<'_> {
             .unwrap_or(false);
         if !focused {
             self.click_element(frame, &el).await?;
-            pause(60, 140).await;
+            pause(30, 80).await;
             let ok = evaluate(self.page, frame.context, &self.own.mark(&format!("(() => {{ const el = {el}; return !!el && document.activeElement === el; }})()")))
                 .await
                 .and_then(|v| v.as_bool())
@@ -802,15 +806,20 @@ impl Shopper<'_> {
                 self.focus_by_dom(frame, &el).await?;
             }
         }
-        // Card data at a person's pace; the address a little faster.
-        let (min, max) = if field.card { (45, 110) } else { (12, 30) };
-        for c in value.chars() {
-            self.key(c).await.map_err(|e| format!("typing: {e}"))?;
-            pause(min, max).await;
+        if field.card {
+            // Card data key by key at a person's pace: keydown, keypress, input, keyup each.
+            for c in value.chars() {
+                self.key(c).await.map_err(|e| format!("typing: {e}"))?;
+                pause(30, 80).await;
+            }
+        } else {
+            // The address is "autofilled" in one go (an `input` event), which keeps scans short;
+            // leaving the field still gives blur and change.
+            self.page.execute(InsertTextParams::new(value)).await.map_err(|e| format!("typing: {e}"))?;
         }
-        pause(80, 200).await;
+        pause(50, 120).await;
         self.press_tab().await.map_err(|e| format!("tab: {e}"))?;
-        pause(60, 140).await;
+        pause(40, 90).await;
         Ok(())
     }
 
@@ -867,7 +876,7 @@ impl Shopper<'_> {
         down.native_virtual_key_code = Some(vk);
         down.modifiers = shift.then_some(8);
         self.page.execute(down).await?;
-        pause(15, 45).await;
+        pause(10, 30).await;
         let mut up = DispatchKeyEventParams::new(DispatchKeyEventType::KeyUp);
         up.key = Some(key);
         up.code = Some(code);
