@@ -10,6 +10,11 @@ use skimwatch::shop::Shop;
 use std::time::{Duration, Instant};
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too (without `--bench`): keep the suite fast.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("interaction benchmark: run it with `cargo bench --bench interaction`");
+        return;
+    }
     let runs: usize = std::env::var("SKIMWATCH_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     rt.block_on(async move {

@@ -93,7 +93,7 @@ impl Reporter for Text {
                 }
                 if let Some(d) = &f.destination {
                     writeln!(out, "     sent to: {} via {}", clean(&d.host), clean(&d.channel))?;
-                    writeln!(out, "     url:     {}", clean(&d.url))?;
+                    writeln!(out, "     to url:  {}", clean(&d.url))?;
                     let how = [d.method.as_deref(), d.found_in.as_deref(), d.encoding.as_deref()];
                     if let [Some(m), Some(w), Some(e)] = how {
                         writeln!(out, "     found:   {} request, in the {}, encoded {}", clean(m), clean(w), clean(e))?;
