@@ -84,7 +84,12 @@ fn skimmer_dormant_under_webdriver_is_caught_sending_by_fetch_even_once_approved
     let (code, again) = ws.scan(&[]);
     assert_eq!(code, 1);
     assert!(findings_of(&again, FindingKind::AlteredScript).is_empty(), "{}", describe(&again));
-    assert_eq!(script_id(exfiltration(&again, &ws.shop.host(Origin::Attacker), "fetch")), planted.modified);
+    let leak = exfiltration(&again, &ws.shop.host(Origin::Attacker), "fetch");
+    assert_eq!(script_id(leak), planted.modified);
+    // And it cannot be approved away: the allow-list is a reviewed config change.
+    let out = ws.skimwatch().args(["baseline", "approve", "--finding", &leak.id, "--by", "bob", "--reason", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("card_data_hosts"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
