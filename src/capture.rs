@@ -945,12 +945,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
 
     // Card data leaving the page: search everything that was sent for the canary.
     let mut observed = observed;
-    let mut fetches = 0;
-    for out in observed.outgoing.iter_mut().filter(|o| o.needs_body) {
-        if fetches >= MAX_BODY_FETCHES {
-            break;
-        }
-        fetches += 1;
+    for out in observed.outgoing.iter_mut().filter(|o| o.needs_body).take(MAX_BODY_FETCHES) {
         let params = GetRequestPostDataParams::new(chromiumoxide::cdp::browser_protocol::network::RequestId::new(out.request_id.clone()));
         if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), page.execute(params)).await {
             out.body = Some(cut(&r.result.post_data, crate::canary::MAX_HAYSTACK).to_string());
@@ -1063,7 +1058,7 @@ impl Observed {
             }
             String::from_utf8_lossy(&bytes[..bytes.len().min(crate::canary::MAX_HAYSTACK)]).into_owned()
         });
-        let needs_body = r.request.has_post_data == Some(true) && body.as_deref().is_none_or(str::is_empty);
+        let needs_body = r.request.has_post_data == Some(true) && body.as_deref().map_or(true, str::is_empty);
         let mut url = r.request.url.clone();
         if let Some(fragment) = &r.request.url_fragment {
             url.push_str(fragment);
@@ -1209,7 +1204,7 @@ fn script_at(o: &Observed, at: &interact::StackLocation, ctx: i64, index_of: &Ha
             && index_of.contains_key(s.script_id.inner())
     }) {
         let same_frame = o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false);
-        if best.is_none_or(|(_, sf): (_, bool)| same_frame || !sf) {
+        if best.map_or(true, |(_, sf)| same_frame || !sf) {
             best = Some((s, same_frame));
         }
     }

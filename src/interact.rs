@@ -781,8 +781,7 @@ impl Shopper<'_> {
     /// Where a child frame's viewport sits in the page (its owner element's content box).
     async fn frame_offset(&self, frame_id: &str) -> Option<(f64, f64)> {
         let owner = self.page.execute(GetFrameOwnerParams::new(FrameId::new(frame_id))).await.ok()?;
-        let mut params = GetBoxModelParams::default();
-        params.backend_node_id = Some(owner.result.backend_node_id);
+        let params = GetBoxModelParams { backend_node_id: Some(owner.result.backend_node_id), ..Default::default() };
         let model = self.page.execute(params).await.ok()?;
         let quad = model.result.model.content.inner();
         Some((*quad.first()?, *quad.get(1)?))
@@ -858,8 +857,7 @@ impl Shopper<'_> {
             .map_err(|e| e.to_string())?;
         let res = self.page.execute(params).await.map_err(|e| e.to_string())?;
         let object = res.result.result.object_id.clone().ok_or("field gone")?;
-        let mut focus = FocusParams::default();
-        focus.object_id = Some(object);
+        let focus = FocusParams { object_id: Some(object), ..Default::default() };
         self.page.execute(focus).await.map_err(|e| format!("cannot focus: {e}"))?;
         Ok(())
     }
@@ -910,20 +908,20 @@ impl Shopper<'_> {
     /// because every intercepted request waits for our answer.
     async fn block_order_requests(&self, blocked: Arc<Mutex<Vec<String>>>) -> Result<AbortOnDrop, String> {
         let mut paused = self.page.event_listener::<EventRequestPaused>().await.map_err(|e| e.to_string())?;
-        let pattern = |url: String, kind: ResourceType| {
-            let mut p = RequestPattern::default();
-            p.url_pattern = Some(url);
-            p.resource_type = Some(kind);
-            p.request_stage = Some(RequestStage::Request);
-            p
+        let pattern = |url: String, kind: ResourceType| RequestPattern {
+            url_pattern: Some(url),
+            resource_type: Some(kind),
+            request_stage: Some(RequestStage::Request),
         };
         let own = format!("{}/*", self.page_origin);
-        let mut enable = FetchEnable::default();
-        enable.patterns = Some(vec![
-            pattern("*".into(), ResourceType::Document),
-            pattern(own.clone(), ResourceType::Xhr),
-            pattern(own, ResourceType::Fetch),
-        ]);
+        let enable = FetchEnable {
+            patterns: Some(vec![
+                pattern("*".into(), ResourceType::Document),
+                pattern(own.clone(), ResourceType::Xhr),
+                pattern(own, ResourceType::Fetch),
+            ]),
+            ..Default::default()
+        };
         let page = self.page.clone();
         let main_frame = page.mainframe().await.ok().flatten();
         page.execute(enable).await.map_err(|e| e.to_string())?;

@@ -144,6 +144,10 @@ fn error_report(page: &PageConfig, message: String) -> PageReport {
     }
 }
 
+/// What the blocking half of a page scan hands back: inventory, baseline, findings, elapsed
+/// milliseconds, behaviour and interaction.
+type Compared = (Inventory, Baseline, Vec<Finding>, u64, behaviour::Behaviour, Option<Interaction>);
+
 /// Scans one page end to end. Never fails: errors become an error report (and a stored scan).
 pub async fn scan_page(
     chromium: &Chromium,
@@ -175,7 +179,7 @@ pub async fn scan_page(
             let store = store.clone();
             let elapsed_ms = snapshot.elapsed_ms;
             // Baseline files and SQLite are blocking I/O.
-            tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64, behaviour::Behaviour, Option<Interaction>), String> {
+            tokio::task::spawn_blocking(move || -> Result<Compared, String> {
                 let baseline = baselines.load(&name).map_err(|e| e.to_string())?;
                 let mut findings = {
                     let store = store.lock().unwrap();
