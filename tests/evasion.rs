@@ -94,8 +94,8 @@ fn skimmer_dormant_under_webdriver_is_caught_sending_by_fetch_even_once_approved
 
 #[test]
 fn skimmer_injected_six_seconds_after_load_is_caught_sending_by_beacon() {
-    // The default settle (10 s from load) outlasts the 6 s timer.
-    let ws = approved_express("");
+    // Watch 10 s from load (the default; the test workspace shortens it for other tests).
+    let ws = approved_express("settle = \"10s\"");
     let planted = ws.shop.inject_skimmer_after_delay();
     let (_, report) = ws.scan(&[]);
     let payload = planted.added.unwrap();
