@@ -21,6 +21,8 @@ pub enum ApproveError {
     Baseline(#[from] baseline::BaselineError),
     #[error("no finding with id {ids} is pending in the latest scan of the selected pages; run `skimwatch scan` and copy the id from its report")]
     UnknownFindings { ids: String },
+    #[error("finding {ids} cannot be approved: card data may only go to hosts listed in `card_data_hosts` of the page, and a missing payment field is fixed in `payment_fields` of the page ({config})")]
+    NotApprovable { ids: String, config: String },
 }
 
 /// What approval did to one page.
@@ -63,6 +65,8 @@ pub fn approve(
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let mut results = Vec::new();
     let mut accepted_anywhere = std::collections::HashSet::new();
+    // Findings that are fixed in the config, not approved into a baseline.
+    let mut config_only: Vec<String> = Vec::new();
     for page in pages {
         let file = dir.path_for(&page.name);
         let skip = |why: String| PageApproval {
@@ -96,6 +100,13 @@ pub fn approve(
             Choice::Findings(ids) => Selection::Findings(ids),
         };
         let outcome = baseline::apply_approval(&mut baseline, inventory, &scan.findings, &selection, &approval);
+        config_only.extend(
+            scan.findings
+                .iter()
+                .filter(|f| matches!(f.kind, crate::model::FindingKind::CardExfiltration | crate::model::FindingKind::PaymentFieldMissing))
+                .filter(|f| outcome.skipped.contains(&f.id))
+                .map(|f| f.id.clone()),
+        );
         if outcome.accepted.is_empty() {
             results.push(PageApproval {
                 page: page.name.clone(),
@@ -127,6 +138,13 @@ pub fn approve(
         });
     }
     if let Choice::Findings(ids) = choice {
+        let refused: Vec<&String> = ids.iter().filter(|id| config_only.contains(*id)).collect();
+        if !refused.is_empty() {
+            return Err(ApproveError::NotApprovable {
+                ids: refused.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                config: config.path.display().to_string(),
+            });
+        }
         let unknown: Vec<&String> = ids.iter().filter(|id| !accepted_anywhere.contains(*id)).collect();
         if !unknown.is_empty() {
             return Err(ApproveError::UnknownFindings {

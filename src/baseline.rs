@@ -254,6 +254,9 @@ pub fn sort_baseline(baseline: &mut Baseline) {
     baseline.scripts.sort_by(|a, b| (&a.id, &a.sha256).cmp(&(&b.id, &b.sha256)));
     baseline.headers.sort_by(|a, b| a.name.cmp(&b.name));
     baseline.hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    baseline.field_access.sort_by(|x, y| {
+        (&x.script, &x.frame, &x.field, &x.action, &x.event).cmp(&(&y.script, &y.frame, &y.field, &y.action, &y.event))
+    });
 }
 
 /// The serialised form of [`Baseline`]: the same keys, but empty sections are left out instead
@@ -267,8 +270,11 @@ struct BaselineFile<'a> {
     #[serde(rename = "header", skip_serializing_if = "<[_]>::is_empty")]
     headers: &'a [ApprovedHeader],
     #[serde(rename = "host", skip_serializing_if = "<[_]>::is_empty")]
-    hosts: &'a [ApprovedHost],    #[serde(rename = "audit", skip_serializing_if = "<[_]>::is_empty")]
+    hosts: &'a [ApprovedHost],
+    #[serde(rename = "audit", skip_serializing_if = "<[_]>::is_empty")]
     audit: &'a [crate::model::AuditEntry],
+    #[serde(rename = "field_access", skip_serializing_if = "<[_]>::is_empty")]
+    field_access: &'a [crate::model::ApprovedFieldAccess],
 }
 
 /// The file text: an explanatory comment, then the baseline in canonical order (what
@@ -283,6 +289,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         headers: &sorted.headers,
         hosts: &sorted.hosts,
         audit: &sorted.audit,
+        field_access: &sorted.field_access,
     };
     let body = toml::to_string(&file)
         .map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
@@ -392,6 +399,10 @@ pub fn apply_approval(
             FindingKind::RemovedScript => remove_script(baseline, scan, finding),
             FindingKind::HeaderChange => approve_header(baseline, finding, approval),
             FindingKind::NewHost => approve_host(baseline, finding, approval),
+            FindingKind::PaymentFieldAccess => crate::behaviour::approve_field_access(baseline, finding, approval),
+            // Not approvable: card data may only go to hosts in the page's `card_data_hosts`,
+            // and a missing field is fixed in the config (`payment_fields`).
+            FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());

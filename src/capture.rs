@@ -10,12 +10,22 @@
 //!
 //! The monitor's own probe code carries a `//# sourceURL=` marker and is dropped, as is anything
 //! compiled outside the page's main world (chromiumoxide's utility world).
+//!
+//! Before navigation the tab gets a shopper's profile and the card-field instrumentation
+//! ([`crate::interact`]); after load the shopper fills the form with the scan's canary card
+//! number ([`crate::canary`]), and everything the page sends — request URLs, headers and
+//! bodies, WebSocket frames, navigations — is searched for it.
 
-use crate::model::{PaymentField, RawScript, ScriptKind, Snapshot, SECURITY_HEADERS};
+use crate::canary::Canary;
+use crate::interact::{self, InteractMode, Own, Profile};
+use crate::model::{
+    CardLeak, Destination, FieldAccess, FieldAccessRef, Interaction, PaymentField, RawScript, ScriptKind, Snapshot,
+    SECURITY_HEADERS,
+};
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::network::{
     EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
-    EventWebSocketCreated, ResourceType,
+    EventWebSocketCreated, EventWebSocketFrameSent, GetRequestPostDataParams, ResourceType,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameNavigated, EventLoadEventFired, GetFrameTreeParams, NavigateParams,
@@ -27,12 +37,12 @@ use chromiumoxide::cdp::js_protocol::debugger::{
     EnableParams as DebuggerEnable, EventScriptParsed, GetScriptSourceParams,
 };
 use chromiumoxide::cdp::js_protocol::runtime::{
-    EvaluateParams, EventExecutionContextCreated, StackTrace,
+    EvaluateParams, EventBindingCalled, EventExecutionContextCreated, StackTrace,
 };
 use chromiumoxide::Page;
 use futures::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +58,17 @@ const SETTLE_GRACE: Duration = Duration::from_secs(5);
 const MAX_SCRIPTS: usize = 5_000;
 /// Largest script source kept (bytes); larger sources are recorded truncated.
 const MAX_SOURCE_BYTES: usize = 32 * 1024 * 1024;
+/// Longest the shopper may take to fill the form.
+const INTERACTION_BUDGET: Duration = Duration::from_secs(40);
+/// Before the shopper starts: wait for the page to go quiet, at most this long after load.
+const BEFORE_INTERACTION_MAX: Duration = Duration::from_secs(3);
+/// After the shopper is done, keep watching at least this long (skimmers send on blur, often
+/// after a short timer).
+const AFTER_INTERACTION: Duration = Duration::from_millis(1500);
+/// Outgoing requests and frames kept for the canary search.
+const MAX_OUTGOING: usize = 10_000;
+/// Request bodies fetched after the fact (`Network.getRequestPostData`) at most.
+const MAX_BODY_FETCHES: usize = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -72,11 +93,26 @@ pub struct CaptureOptions {
     pub timeout: Duration,
     /// Minimum time to keep watching after `load`, so timers and late tags run.
     pub settle: Duration,
+    /// What the shopper does after load.
+    pub interact: InteractMode,
+    /// The device the browser pretends to be.
+    pub profile: Profile,
+    /// Extra payment-field selectors (`payment_fields` of the page).
+    pub payment_fields: Vec<String>,
+    /// Hosts allowed to receive card data (`card_data_hosts` of the page).
+    pub card_data_hosts: Vec<String>,
 }
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        CaptureOptions { timeout: Duration::from_secs(30), settle: Duration::from_secs(1) }
+        CaptureOptions {
+            timeout: Duration::from_secs(30),
+            settle: Duration::from_secs(1),
+            interact: InteractMode::default(),
+            profile: Profile::default(),
+            payment_fields: Vec::new(),
+            card_data_hosts: Vec::new(),
+        }
     }
 }
 
@@ -116,6 +152,8 @@ pub struct Chromium {
     exe: PathBuf,
     /// Process id of the browser, to tell a crashed browser from a slow page.
     pid: Option<u32>,
+    /// Chromium's version (`156.0.7390.54`), for a user agent that matches the engine.
+    version: String,
     // Held for its Drop: the profile directory is removed when the browser goes.
     _profile: tempfile::TempDir,
 }
@@ -156,6 +194,8 @@ impl Chromium {
             "disable-site-isolation-trials".into(),
             "disable-features=IsolateOrigins,site-per-process,Translate,OptimizationHints,MediaRouter,HttpsUpgrades".into(),
             "window-size=1366,768".into(),
+            // `navigator.webdriver` stays false, as in a shopper's browser.
+            "disable-blink-features=AutomationControlled".into(),
         ];
         if running_as_root() {
             // Chromium refuses to start as root with its sandbox on.
@@ -181,7 +221,14 @@ impl Chromium {
                 }
             }
         });
-        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), pid, _profile: profile })
+        let version = match browser.version().await {
+            Ok(v) => v.product.rsplit('/').next().unwrap_or_default().to_string(),
+            Err(e) => {
+                tracing::debug!("Browser.getVersion failed: {e}");
+                String::new()
+            }
+        };
+        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), pid, version, _profile: profile })
     }
 
     pub fn executable(&self) -> &Path {
@@ -246,8 +293,8 @@ impl Chromium {
         let result = match page {
             Ok(page) => {
                 // The whole capture is bounded, whatever the page does.
-                let hard = opts.timeout + opts.settle + SETTLE_GRACE + Duration::from_secs(20);
-                let r = match tokio::time::timeout(hard, capture_page(&page, url, opts)).await {
+                let hard = opts.timeout + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20);
+                let r = match tokio::time::timeout(hard, capture_page(&page, url, opts, &self.version)).await {
                     Ok(r) => r,
                     Err(_) => Err(CaptureError::Timeout {
                         url: url.to_string(),
@@ -280,6 +327,9 @@ struct Observed {
     frame_order: Vec<String>,
     /// request URL → URL of the script that initiated it
     initiators: HashMap<String, String>,
+    /// Every URL the page requested over the network, to tell a real script URL from one a
+    /// script claims for itself with `//# sourceURL=`.
+    requested: HashSet<String>,
     hosts: BTreeSet<String>,
     /// request id → URL, for requests not yet finished or failed
     in_flight: HashMap<String, String>,
@@ -287,6 +337,33 @@ struct Observed {
     main_frame: Option<String>,
     load_fired: bool,
     last_activity: Option<Instant>,
+    /// Our own code's marker and binding (per scan).
+    own: Option<Own>,
+    /// Everything the page sent, for the canary search.
+    outgoing: Vec<Outgoing>,
+    /// WebSocket request id → (URL, sender, frame).
+    sockets: HashMap<String, (String, Option<StackTop>, Option<String>)>,
+    /// Card-field accesses the prelude reported, with the execution context.
+    accesses: Vec<(interact::ReportedAccess, i64)>,
+    /// Image URLs set by scripts (image requests carry no initiator stack), with the context.
+    image_senders: Vec<(interact::ReportedAccess, i64)>,
+}
+
+/// The top page frame of an initiator stack: script id, URL.
+type StackTop = (String, String);
+
+/// One request or WebSocket frame the page sent.
+struct Outgoing {
+    request_id: String,
+    url: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    /// The body was not in the event; fetch it with `Network.getRequestPostData`.
+    needs_body: bool,
+    channel: &'static str,
+    frame_id: Option<String>,
+    sender: Option<StackTop>,
 }
 
 enum Ev {
@@ -298,6 +375,8 @@ enum Ev {
     Finished(String),
     Failed(String),
     Socket(Arc<EventWebSocketCreated>),
+    SocketFrame(Arc<EventWebSocketFrameSent>),
+    Binding(Arc<EventBindingCalled>),
     Load,
 }
 
@@ -318,6 +397,8 @@ async fn listen(page: &Page) -> chromiumoxide::Result<BoxStream<'static, Ev>> {
             .boxed(),
         page.event_listener::<EventWebSocketCreated>().await?.map(Ev::Socket).boxed(),
         page.event_listener::<EventLoadEventFired>().await?.map(|_| Ev::Load).boxed(),
+        page.event_listener::<EventWebSocketFrameSent>().await?.map(Ev::SocketFrame).boxed(),
+        page.event_listener::<EventBindingCalled>().await?.map(Ev::Binding).boxed(),
     ];
     Ok(futures::stream::select_all(streams).boxed())
 }
@@ -382,6 +463,7 @@ impl Observed {
             }
             Ev::Request(r) => {
                 let url = &r.request.url;
+                self.requested.insert(strip_fragment(url).to_string());
                 if let Some(h) = host_with_port(url) {
                     self.hosts.insert(h);
                 }
@@ -392,6 +474,7 @@ impl Observed {
                 if url.starts_with("http:") || url.starts_with("https:") {
                     self.in_flight.insert(r.request_id.inner().clone(), url.clone());
                 }
+                self.record_request(&r);
             }
             Ev::Response(r) => {
                 // An answered request counts as settled even if its body events never come
@@ -423,11 +506,25 @@ impl Observed {
                 if let Some(h) = host_with_port(&s.url) {
                     self.hosts.insert(h);
                 }
+                self.record_socket(&s);
                 if let Some(src) = s.initiator.as_ref().and_then(|i| top_stack_url(&i.stack)) {
                     self.initiators.entry(s.url.clone()).or_insert(src);
                 }
             }
             Ev::Load => self.load_fired = true,
+            Ev::SocketFrame(f) => self.record_socket_frame(&f),
+            Ev::Binding(b) => {
+                let ours = self.own.as_ref().is_some_and(|o| o.binding == b.name);
+                if ours && self.accesses.len() < 5_000 {
+                    if let Some(a) = interact::parse_access(&b.payload) {
+                        if a.a == "send" {
+                            self.image_senders.push((a, *b.execution_context_id.inner()));
+                        } else {
+                            self.accesses.push((a, *b.execution_context_id.inner()));
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -504,15 +601,17 @@ const PROBE_JS: &str = r#"(() => {
 })()
 //# sourceURL=__skimwatch_probe__.js"#;
 
-async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
+async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &str) -> Result<Snapshot, CaptureError> {
     let started = Instant::now();
     let berr = |e: chromiumoxide::error::CdpError| CaptureError::Browser {
         url: url.to_string(),
         reason: e.to_string(),
     };
+    let own = Own::generate();
+    let canary = Canary::generate();
     // Listen before enabling anything, so no event is missed.
     let mut events = listen(page).await.map_err(berr)?;
-    let observed = Arc::new(Mutex::new(Observed::default()));
+    let observed = Arc::new(Mutex::new(Observed { own: Some(own.clone()), ..Observed::default() }));
     let activity = Arc::new(Notify::new());
     let collector = {
         let observed = observed.clone();
@@ -542,6 +641,8 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
     page.execute(chromiumoxide::cdp::browser_protocol::network::SetCacheDisabledParams::new(true))
         .await
         .map_err(berr)?;
+    // A shopper's browser, and card fields instrumented before any page script runs.
+    interact::prepare(page, opts.profile, version, &own, &opts.payment_fields).await.map_err(berr)?;
 
     let nav = tokio::time::timeout(opts.timeout, page.execute(NavigateParams::new(url)))
         .await
@@ -578,10 +679,58 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
         }
     }
 
-    // Settle: at least `settle` after load, then until quiet (nothing new, nothing in flight),
-    // but never longer than `settle + SETTLE_GRACE`.
+    // Act like a shopper once the page's own scripts have set up (quiet, or a few seconds).
     let loaded = Instant::now();
-    let min_until = loaded + opts.settle;
+    let mut acted = interact::Acted::default();
+    if opts.interact != InteractMode::None {
+        let ready_by = loaded + BEFORE_INTERACTION_MAX;
+        loop {
+            let notified = activity.notified();
+            let now = Instant::now();
+            let (quiet_since, idle) = {
+                let o = observed.lock().unwrap();
+                (o.last_activity.unwrap_or(loaded), o.in_flight.is_empty())
+            };
+            if now >= ready_by || (idle && now >= quiet_since + QUIET) {
+                break;
+            }
+            let wake = (quiet_since + QUIET).max(now + Duration::from_millis(20)).min(ready_by);
+            let _ = tokio::time::timeout_at(wake.into(), notified).await;
+        }
+        let frames: Vec<interact::FrameCtx> = {
+            let o = observed.lock().unwrap();
+            let main = o.main_frame.clone().unwrap_or_else(|| main_frame_id.clone());
+            let mut frames: Vec<interact::FrameCtx> = o
+                .contexts
+                .iter()
+                .filter(|(_, (_, default))| *default)
+                .map(|(id, (frame, _))| interact::FrameCtx { context: *id, frame_id: frame.clone(), is_main: *frame == main })
+                .collect();
+            // Newest context of a frame first: older ones belong to documents already gone.
+            frames.sort_by_key(|f| (!f.is_main, std::cmp::Reverse(f.context)));
+            let mut seen = BTreeSet::new();
+            frames.retain(|f| seen.insert(f.frame_id.clone()));
+            frames
+        };
+        let page_origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        let shopper = interact::Shopper {
+            page,
+            own: &own,
+            canary: &canary,
+            mode: opts.interact,
+            selectors: &opts.payment_fields,
+            page_origin,
+        };
+        match tokio::time::timeout(INTERACTION_BUDGET, shopper.run(&frames)).await {
+            Ok(a) => acted = a,
+            Err(_) => acted.problems.push(format!("interaction stopped after {} s", INTERACTION_BUDGET.as_secs())),
+        }
+    }
+    let interacted = Instant::now();
+
+    // Settle: at least `settle` after load (and a little after the interaction), then until
+    // quiet (nothing new, nothing in flight), but never longer than that plus `SETTLE_GRACE`.
+    let min_until = (loaded + opts.settle).max(if opts.interact == InteractMode::None { loaded } else { interacted + AFTER_INTERACTION });
     let max_until = min_until + SETTLE_GRACE;
     loop {
         let notified = activity.notified();
@@ -618,9 +767,28 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
             .collect()
     };
     let mut facts: HashMap<String, FrameFacts> = HashMap::new();
+    let probe_js = PROBE_JS.replace(PROBE_URL, &own.marker);
+    let mut configured: BTreeMap<String, i64> = opts.payment_fields.iter().map(|s| (s.clone(), 0)).collect();
+    let mut configured_fields: Vec<(String, String)> = Vec::new();
     for (ctx, frame) in contexts {
+        // Configured payment-field selectors: count matches per frame.
+        if !opts.payment_fields.is_empty() {
+            if let Some(ff) = interact::frame_fields(page, &own, ctx, &opts.payment_fields).await {
+                for (sel, n) in ff.configured {
+                    if n > 0 {
+                        configured_fields.push((frame.clone(), sel.clone()));
+                    }
+                    let total = configured.entry(sel).or_insert(0);
+                    if n < 0 {
+                        *total = (*total).min(-1);
+                    } else if *total >= 0 {
+                        *total += n;
+                    }
+                }
+            }
+        }
         let params = EvaluateParams::builder()
-            .expression(PROBE_JS)
+            .expression(probe_js.as_str())
             .context_id(chromiumoxide::cdp::js_protocol::runtime::ExecutionContextId::new(ctx))
             .return_by_value(true)
             .build()
@@ -670,7 +838,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
     let wanted: Vec<Arc<EventScriptParsed>> = observed
         .scripts
         .iter()
-        .filter(|s| s.url != PROBE_URL && !s.url.ends_with(PROBE_URL))
+        .filter(|s| !own.is_own(&s.url))
         .filter(|s| {
             observed
                 .contexts
@@ -700,6 +868,8 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
     };
 
     let mut scripts = Vec::new();
+    // script id → index in `scripts`, to name the senders of card data and field readers.
+    let mut index_of: HashMap<String, usize> = HashMap::new();
     for (ev, source) in wanted.iter().zip(sources) {
         let Some(mut source) = source else {
             tracing::debug!(url = %ev.url, "script source no longer available");
@@ -719,7 +889,18 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
         let caller = top_stack_url(&ev.stack_trace);
         let position = Some((ev.start_line.max(0) as u32, ev.start_column.max(0) as u32));
         let same_doc = !ev.url.is_empty() && strip_fragment(&ev.url) == strip_fragment(&frame_url);
-        let (kind, script_url, context, initiator) = if ev.url.starts_with("data:") || ev.url.starts_with("blob:") {
+        // `//# sourceURL=` lets code name itself: eval'd code could pose as any external file
+        // (even a trusted vendor's URL). A claimed URL counts only for code that was really
+        // fetched from it and not compiled from a string by another script.
+        let claimed_url = ev.has_source_url == Some(true) && !ev.url.is_empty() && !same_doc_url(&ev.url, &frame_url);
+        let spoofable = claimed_url && (caller.is_some() || !observed.requested.contains(strip_fragment(&ev.url)));
+        let (kind, script_url, context, initiator) = if spoofable {
+            let inline = frame_facts.and_then(|f| f.inline.iter().find(|i| i.text == source));
+            match inline {
+                Some(i) => (ScriptKind::Inline, None, i.id.clone(), None),
+                None => (ScriptKind::Eval, None, Some(format!("sourceURL={}", one_line(&ev.url))), caller),
+            }
+        } else if ev.url.starts_with("data:") || ev.url.starts_with("blob:") {
             (ScriptKind::Data, Some(ev.url.clone()), None, caller.or_else(|| observed.initiators.get(&ev.url).cloned()))
         } else if ev.url.is_empty() {
             // Compiled from a string: eval, new Function, string timers. A handler attribute
@@ -750,6 +931,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
                 i
             }
         });
+        index_of.insert(ev.script_id.inner().clone(), scripts.len());
         scripts.push(RawScript {
             kind,
             url: script_url,
@@ -788,7 +970,46 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
         }
     }
 
+    // Configured selectors: matched ones are payment fields, unmatched ones are reported.
+    for (frame, sel) in &configured_fields {
+        let frame_url = observed.frames.get(frame).map(|(u, _)| u.clone()).unwrap_or_else(|| final_url.clone());
+        if !payment_fields.iter().any(|p: &PaymentField| p.frame_url == frame_url && p.selector == *sel) {
+            payment_fields.push(PaymentField { frame_url, selector: sel.clone(), reason: "configured".into() });
+        }
+    }
+    let unmatched_payment_fields: Vec<String> = configured
+        .iter()
+        .filter(|(_, n)| **n <= 0)
+        .map(|(sel, n)| if *n < 0 { format!("{sel} (not a valid CSS selector)") } else { sel.clone() })
+        .collect();
+
+    // Card data leaving the page: search everything that was sent for the canary.
+    let mut observed = observed;
+    for out in observed.outgoing.iter_mut().filter(|o| o.needs_body).take(MAX_BODY_FETCHES) {
+        let params = GetRequestPostDataParams::new(chromiumoxide::cdp::browser_protocol::network::RequestId::new(out.request_id.clone()));
+        if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), page.execute(params)).await {
+            out.body = Some(cut(&r.result.post_data, crate::canary::MAX_HAYSTACK).to_string());
+        }
+    }
+    let card_leaks = find_leaks(&observed, &canary, &final_url, &index_of, &opts.card_data_hosts);
+    let field_access = resolve_accesses(&observed, &main_frame, &final_url, &index_of);
+    let blocked = acted.blocked.lock().map(|b| b.clone()).unwrap_or_default();
+    let interaction = Interaction {
+        mode: opts.interact.as_str().to_string(),
+        profile: opts.profile.as_str().to_string(),
+        canary: (!acted.fields_typed.is_empty()).then(|| canary.masked()),
+        fields_typed: acted.fields_typed.clone(),
+        submitted: acted.submitted,
+        blocked,
+        problems: acted.problems.clone(),
+    };
+    drop(acted);
+
     Ok(Snapshot {
+        unmatched_payment_fields,
+        card_leaks,
+        field_access,
+        interaction: Some(interaction),
         url: url.to_string(),
         final_url,
         status,
@@ -801,6 +1022,262 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions) -> Result<S
     })
 }
 
+fn same_doc_url(a: &str, b: &str) -> bool {
+    strip_fragment(a) == strip_fragment(b)
+}
+
+/// A page-chosen string cut to one short line, for use in a context label.
+fn one_line(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 fn strip_fragment(u: &str) -> &str {
     u.split('#').next().unwrap_or(u)
+}
+
+
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The innermost stack frame that is page code (not ours): script id and URL.
+fn top_stack_frame(stack: &Option<StackTrace>, own: Option<&Own>) -> Option<StackTop> {
+    let mut st = stack.as_ref();
+    while let Some(s) = st {
+        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty() && !own.is_some_and(|o| o.is_own(&f.url))) {
+            return Some((f.script_id.inner().clone(), f.url.clone()));
+        }
+        st = s.parent.as_deref();
+    }
+    None
+}
+
+/// The channel a request of this type and method is: how the data left.
+fn channel_of(kind: Option<&ResourceType>, method: &str) -> &'static str {
+    match kind {
+        Some(ResourceType::Image) => "image",
+        Some(ResourceType::Fetch) => "fetch",
+        Some(ResourceType::Xhr) => "xhr",
+        Some(ResourceType::Ping) => "beacon",
+        Some(ResourceType::Document) if method != "GET" => "form",
+        Some(ResourceType::Document) => "navigation",
+        Some(ResourceType::Script) => "script",
+        Some(ResourceType::Stylesheet) => "stylesheet",
+        Some(ResourceType::Font) => "font",
+        Some(ResourceType::Media) => "media",
+        Some(ResourceType::EventSource) => "eventsource",
+        Some(ResourceType::WebSocket) => "websocket",
+        Some(ResourceType::Prefetch) => "prefetch",
+        Some(ResourceType::CspViolationReport) => "csp-report",
+        _ => "other",
+    }
+}
+
+impl Observed {
+    fn record_request(&mut self, r: &EventRequestWillBeSent) {
+        if self.outgoing.len() >= MAX_OUTGOING {
+            return;
+        }
+        let headers: Vec<(String, String)> = r
+            .request
+            .headers
+            .inner()
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default();
+        let body = r.request.post_data_entries.as_ref().map(|entries| {
+            let mut bytes = Vec::new();
+            for e in entries {
+                if let Some(b) = &e.bytes {
+                    let text: &str = b.as_ref();
+                    if let Ok(decoded) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text) {
+                        bytes.extend_from_slice(&decoded);
+                    }
+                }
+                if bytes.len() > crate::canary::MAX_HAYSTACK {
+                    break;
+                }
+            }
+            String::from_utf8_lossy(&bytes[..bytes.len().min(crate::canary::MAX_HAYSTACK)]).into_owned()
+        });
+        let needs_body = r.request.has_post_data == Some(true) && body.as_deref().map_or(true, str::is_empty);
+        let mut url = r.request.url.clone();
+        if let Some(fragment) = &r.request.url_fragment {
+            url.push_str(fragment);
+        }
+        self.outgoing.push(Outgoing {
+            request_id: r.request_id.inner().clone(),
+            url,
+            method: r.request.method.clone(),
+            headers,
+            body,
+            needs_body,
+            channel: channel_of(r.r#type.as_ref(), &r.request.method),
+            frame_id: r.frame_id.as_ref().map(|f| f.inner().clone()),
+            sender: top_stack_frame(&r.initiator.stack, self.own.as_ref()),
+        });
+    }
+
+    fn record_socket(&mut self, s: &EventWebSocketCreated) {
+        let sender = s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, self.own.as_ref()));
+        let frame = self.main_frame.clone();
+        self.sockets.insert(s.request_id.inner().clone(), (s.url.clone(), sender.clone(), frame.clone()));
+        if self.outgoing.len() < MAX_OUTGOING {
+            self.outgoing.push(Outgoing {
+                request_id: s.request_id.inner().clone(),
+                url: s.url.clone(),
+                method: "GET".into(),
+                headers: Vec::new(),
+                body: None,
+                needs_body: false,
+                channel: "websocket",
+                frame_id: frame,
+                sender,
+            });
+        }
+    }
+
+    fn record_socket_frame(&mut self, f: &EventWebSocketFrameSent) {
+        if self.outgoing.len() >= MAX_OUTGOING {
+            return;
+        }
+        let id = f.request_id.inner();
+        let (url, sender, frame) = self.sockets.get(id).cloned().unwrap_or_default();
+        let payload = &f.response.payload_data;
+        // Text frames come as text; binary ones as base64 of the bytes.
+        let body = if f.response.opcode == 1.0 {
+            cut(payload, crate::canary::MAX_HAYSTACK).to_string()
+        } else {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        self.outgoing.push(Outgoing {
+            request_id: id.clone(),
+            url,
+            method: "SEND".into(),
+            headers: Vec::new(),
+            body: Some(body),
+            needs_body: false,
+            channel: "websocket",
+            frame_id: frame,
+            sender,
+        });
+    }
+}
+
+/// Every outgoing request or frame that carries the canary.
+fn find_leaks(
+    o: &Observed,
+    canary: &Canary,
+    final_url: &str,
+    index_of: &HashMap<String, usize>,
+    allow: &[String],
+) -> Vec<CardLeak> {
+    let mut leaks = Vec::new();
+    for out in &o.outgoing {
+        let mut places: Vec<(String, &str)> = vec![("url".into(), out.url.as_str())];
+        for (name, value) in &out.headers {
+            // The page's own URL in Referer is the page, not a leak by the request.
+            if name != "referer" {
+                places.push((format!("header {name}"), value.as_str()));
+            }
+        }
+        if let Some(body) = &out.body {
+            places.push((if out.method == "SEND" { "frame".into() } else { "body".into() }, body.as_str()));
+        }
+        let Some((found_in, encoding)) = places.into_iter().find_map(|(place, text)| canary.find(text).map(|e| (place, e)))
+        else {
+            continue;
+        };
+        let host = host_with_port(&out.url).unwrap_or_else(|| out.url.split(['/', '?']).next().unwrap_or("").to_string());
+        let frame_url = out
+            .frame_id
+            .as_ref()
+            .and_then(|f| o.frames.get(f))
+            .map(|(u, _)| u.clone())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| final_url.to_string());
+        let mut shown = canary.mask_in(&out.url);
+        if shown.len() > 2000 {
+            shown = format!("{}…", cut(&shown, 2000));
+        }
+        let mut script_url = out.sender.as_ref().map(|(_, u)| u.clone());
+        let mut script_index = out.sender.as_ref().and_then(|(id, _)| index_of.get(id).copied());
+        if out.sender.is_none() {
+            // An image: the prelude noted which script pointed an image at this URL.
+            let reported = o.image_senders.iter().rev().find(|(a, _)| {
+                a.url.as_deref().is_some_and(|u| strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u)))
+            });
+            if let Some((a, ctx)) = reported {
+                script_url = Some(a.s.u.clone());
+                script_index = script_at(o, &a.s, *ctx, index_of);
+            }
+        }
+        leaks.push(CardLeak {
+            allowed: crate::behaviour::host_allowed(&host, allow),
+            destination: Destination {
+                url: shown,
+                host,
+                channel: out.channel.to_string(),
+                method: Some(out.method.clone()),
+                found_in: Some(found_in),
+                encoding: Some(encoding),
+            },
+            frame_url,
+            script: None,
+            script_url,
+            script_index,
+        });
+    }
+    leaks
+}
+
+/// The script at a reported stack location: the script with that URL whose source range holds
+/// the line and column, preferring the frame the report came from, then the latest.
+fn script_at(o: &Observed, at: &interact::StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Option<usize> {
+    let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
+    let (line, col) = (at.l - 1, at.c - 1);
+    let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
+    for s in o.scripts.iter().filter(|s| {
+        strip_fragment(&s.url) == strip_fragment(&at.u)
+            && (s.start_line, s.start_column) <= (line, col)
+            && (line, col) <= (s.end_line, s.end_column.max(col))
+            && index_of.contains_key(s.script_id.inner())
+    }) {
+        let same_frame = o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false);
+        if best.map_or(true, |(_, sf)| same_frame || !sf) {
+            best = Some((s, same_frame));
+        }
+    }
+    best.and_then(|(s, _)| index_of.get(s.script_id.inner()).copied())
+}
+
+/// Names the script behind each reported field access.
+fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &HashMap<String, usize>) -> Vec<FieldAccess> {
+    let mut out = Vec::new();
+    for (a, ctx) in &o.accesses {
+        let frame = o.contexts.get(ctx).map(|(f, _)| f.clone()).unwrap_or_default();
+        let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
+        out.push(FieldAccess {
+            access: FieldAccessRef {
+                frame: crate::behaviour::frame_key(&frame_url, final_url, frame == main_frame),
+                field: a.f.clone(),
+                action: a.a.clone(),
+                event: a.e.clone(),
+            },
+            frame_url,
+            script: None,
+            script_url: Some(a.s.u.clone()),
+            script_index: script_at(o, &a.s, *ctx, index_of),
+        });
+    }
+    out
 }

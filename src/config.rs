@@ -7,6 +7,7 @@
 //! errors. Relative paths are resolved against the config file's directory, so a config behaves
 //! the same whatever the working directory of the cron job or CI runner.
 
+use crate::interact::{InteractMode, Profile};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +22,8 @@ pub const DEFAULT_BASELINES: &str = "baselines";
 /// Per-page load timeout when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Minimum time to keep watching a page after load when none is configured.
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(10);
+/// (At least 10 s in all from load, so that timers and late-inserted tags run.)
 /// How often `watch` scans a page when the page sets no `interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Pages `watch` scans at the same time when `[browser] max_pages` is not set.
@@ -134,6 +136,15 @@ pub struct PageConfig {
     pub removed_after: u32,
     /// How often `watch` scans this page.
     pub interval: Duration,
+    /// What the scan does after load: `none`, `type` (default) or `type-and-submit`.
+    pub interact: InteractMode,
+    /// The device the scan pretends to be: `desktop` (default) or `mobile`.
+    pub profile: Profile,
+    /// CSS selectors of payment fields, added to the ones found by their attributes.
+    pub payment_fields: Vec<String>,
+    /// Hosts allowed to receive card data (the payment provider): `host`, `host:port`,
+    /// `host:*`, `*.domain`.
+    pub card_data_hosts: Vec<String>,
 }
 
 impl Default for PageConfig {
@@ -157,6 +168,10 @@ impl PageConfig {
             policies: Vec::new(),
             removed_after: DEFAULT_REMOVED_AFTER,
             interval: DEFAULT_INTERVAL,
+            interact: InteractMode::default(),
+            profile: Profile::default(),
+            payment_fields: Vec::new(),
+            card_data_hosts: Vec::new(),
         }
     }
 }
@@ -488,7 +503,7 @@ impl Reader<'_> {
         for (i, elem) in array.iter().enumerate() {
             let prefix = format!("page[{i}]");
             let table = self.table(elem, &prefix)?;
-            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "ignore_query", "policy", "removed_after", "interval"])?;
+            self.check_keys(table, &prefix, &["name", "url", "timeout", "settle", "ignore_query", "policy", "removed_after", "interval", "interact", "profile", "payment_fields", "card_data_hosts"])?;
             let required = |name: &str| {
                 get(table, name).map(|(_, v)| v).ok_or_else(|| {
                     self.err(elem.span(), &format!("{prefix}.{name}"), "missing required key")
@@ -534,7 +549,7 @@ impl Reader<'_> {
                 None => DEFAULT_INTERVAL,
             };
             let ignore_query = match get(table, "ignore_query") {
-                Some((_, v)) => self.string_list(v, &format!("{prefix}.ignore_query"))?,
+                Some((_, v)) => self.string_list(v, &format!("{prefix}.ignore_query"), |_| None)?,
                 None => Vec::new(),
             };
             let policies = match get(table, "policy") {
@@ -545,7 +560,7 @@ impl Reader<'_> {
                 Some((_, v)) => self.count(v, &format!("{prefix}.removed_after"), 1, 1000)? as u32,
                 None => DEFAULT_REMOVED_AFTER,
             };
-            pages.push(PageConfig {
+            let mut page = PageConfig {
                 name: name.to_string(),
                 url: url.to_string(),
                 timeout,
@@ -554,17 +569,32 @@ impl Reader<'_> {
                 policies,
                 removed_after,
                 interval,
-            });
+                ..PageConfig::default()
+            };
+            if let Some((_, v)) = get(table, "interact") {
+                let key = format!("{prefix}.interact");
+                let text = self.string(v, &key)?;
+                page.interact = InteractMode::parse(text)
+                    .ok_or_else(|| self.err(v.span(), &key, format!("{text:?} is not an interaction (expected {})", InteractMode::NAMES)))?;
+            }
+            if let Some((_, v)) = get(table, "profile") {
+                let key = format!("{prefix}.profile");
+                let text = self.string(v, &key)?;
+                page.profile = Profile::parse(text)
+                    .ok_or_else(|| self.err(v.span(), &key, format!("{text:?} is not a profile (expected {})", Profile::NAMES)))?;
+            }
+            if let Some((_, v)) = get(table, "payment_fields") {
+                page.payment_fields = self.string_list(v, &format!("{prefix}.payment_fields"), |_| None)?;
+            }
+            if let Some((_, v)) = get(table, "card_data_hosts") {
+                page.card_data_hosts = self.string_list(v, &format!("{prefix}.card_data_hosts"), |h| {
+                    (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace))
+                        .then(|| format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"))
+                })?;
+            }
+            pages.push(page);
         }
         Ok(pages)
-    }
-
-    /// A list of non-empty strings, e.g. `ignore_query = ["v", "_"]`.
-    fn string_list(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Vec<String>, ConfigError> {
-        let DeValue::Array(array) = value.get_ref() else {
-            return Err(self.err(value.span(), key, format!("expected a list of strings such as [\"v\", \"_\"], found {}", value.get_ref().type_str())));
-        };
-        array.iter().enumerate().map(|(i, v)| self.non_empty_string(v, &format!("{key}[{i}]")).map(str::to_string)).collect()
     }
 
     /// `[[page.policy]]` tables.
@@ -637,6 +667,28 @@ impl Reader<'_> {
             return Err(self.err(value.span(), key, "must not be empty"));
         }
         Ok(s)
+    }
+
+    /// An array of non-empty strings; `check` returns a message for an invalid element.
+    fn string_list(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        key: &str,
+        check: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let DeValue::Array(items) = value.get_ref() else {
+            return Err(self.err(value.span(), key, format!("expected an array of strings, found {}", value.get_ref().type_str())));
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            let s = self.non_empty_string(item, &item_key)?;
+            if let Some(problem) = check(s) {
+                return Err(self.err(item.span(), &item_key, problem));
+            }
+            out.push(s.trim().to_string());
+        }
+        Ok(out)
     }
 
     fn duration(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Duration, ConfigError> {
@@ -749,16 +801,14 @@ timeout = "1m"
                     url: "https://shop.example/checkout".into(),
                     timeout: Duration::from_secs(20),
                     settle: Duration::from_secs(2),
-                    removed_after: DEFAULT_REMOVED_AFTER,
-                    ..Default::default()
+                    ..PageConfig::default()
                 },
                 PageConfig {
                     name: "cart_2".into(),
                     url: "http://localhost:8080/cart".into(),
                     timeout: Duration::from_secs(60),
                     settle: Duration::from_millis(500),
-                    removed_after: DEFAULT_REMOVED_AFTER,
-                    ..Default::default()
+                    ..PageConfig::default()
                 },
             ]
         );
@@ -802,9 +852,34 @@ timeout = "1m"
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
+    }
+
+    #[test]
+    fn interaction_keys_parse_and_bad_values_name_the_key() {
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"type-and-submit\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
+        let p = &c.pages[0];
+        assert_eq!(p.interact, InteractMode::TypeAndSubmit);
+        assert_eq!(p.profile, Profile::Mobile);
+        assert_eq!(p.payment_fields, ["#cc", "input[name=cvv]"]);
+        assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
+        // Defaults: type, desktop, 10 s settle.
+        let d = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((d.pages[0].interact, d.pages[0].profile, d.pages[0].settle), (InteractMode::Type, Profile::Desktop, Duration::from_secs(10)));
+        let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        assert_eq!(
+            error(&format!("{base}interact = \"submit\"\n")),
+            "skimwatch.toml:4:12: page[0].interact: \"submit\" is not an interaction (expected \"none\", \"type\" or \"type-and-submit\")"
+        );
+        assert!(error(&format!("{base}profile = \"tablet\"\n")).contains("page[0].profile"));
+        assert_eq!(
+            error(&format!("{base}card_data_hosts = [\"ok.example\", \"https://pay.example/x\"]\n")),
+            "skimwatch.toml:4:34: page[0].card_data_hosts[1]: \"https://pay.example/x\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
+        );
+        assert!(error(&format!("{base}payment_fields = \"#cc\"\n")).contains("page[0].payment_fields: expected an array of strings"));
+        assert!(error(&format!("{base}payment_fields = [\"\"]\n")).contains("page[0].payment_fields[0]: must not be empty"));
     }
 
     #[test]
@@ -968,7 +1043,7 @@ reason = "Stripe forbids pinning; PCI scope is theirs"
         let msg = error(&QUIET.replace("match = \"https://js.stripe.com/v3/*\"", "match = \"js.stripe.com\""));
         assert!(msg.starts_with("skimwatch.toml:8:9: page[0].policy[0].match: \"js.stripe.com\" is not an http(s) URL pattern"), "{msg}");
         let msg = error(&QUIET.replace("ignore_query = [\"v\", \"_\"]", "ignore_query = \"v\""));
-        assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected a list of strings"), "{msg}");
+        assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected an array of strings"), "{msg}");
         let msg = error(&QUIET.replace("removed_after = 5", "removed_after = 0"));
         assert_eq!(msg, "skimwatch.toml:5:17: page[0].removed_after: must be a whole number from 1 to 1000");
         let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"url\"\nmatchh = \"x\""));

@@ -156,7 +156,13 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Identity of one script on a page whose URL (after redirects) is `page_url`.
 /// See the module documentation for the rules.
 pub fn script_identity(raw: &RawScript, page_url: &str) -> String {
-    identity_with_origin(raw, &origin_of(page_url), &[])
+    script_identity_with(raw, page_url, &[])
+}
+
+/// [`script_identity`] with the page's `ignore_query` (what [`inventory_with`] uses), so that
+/// other stages name a script exactly as the inventory does.
+pub fn script_identity_with(raw: &RawScript, page_url: &str, ignore_query: &[String]) -> String {
+    identity_with_origin(raw, &origin_of(page_url), ignore_query)
 }
 
 /// The anchor of a piece of code: first 10 hex of the SHA-256 of the first 64 characters of its

@@ -9,6 +9,8 @@
 pub mod alert;
 pub mod approve;
 pub mod baseline;
+pub mod behaviour;
+pub mod canary;
 pub mod capture;
 pub mod chain;
 pub mod churn;
@@ -18,6 +20,7 @@ pub mod csp;
 pub mod evidence;
 pub mod gate;
 pub mod hints;
+pub mod interact;
 pub mod inventory;
 pub mod model;
 pub mod normalize;

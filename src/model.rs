@@ -153,6 +153,17 @@ pub struct Snapshot {
     pub payment_fields: Vec<PaymentField>,
     /// Wall-clock milliseconds the capture took.
     pub elapsed_ms: u64,
+    /// Configured `payment_fields` selectors that matched nothing in any frame.
+    #[serde(default)]
+    pub unmatched_payment_fields: Vec<String>,
+    /// Every sighting of the canary card number in outgoing traffic.
+    #[serde(default)]
+    pub card_leaks: Vec<CardLeak>,
+    /// Which scripts listened to or read payment fields.
+    #[serde(default)]
+    pub field_access: Vec<FieldAccess>,
+    #[serde(default)]
+    pub interaction: Option<Interaction>,
 }
 
 /// The security-impacting response headers recorded and compared (PCI DSS 11.6.1).
@@ -214,6 +225,12 @@ pub enum FindingKind {
     RemovedScript,
     HeaderChange,
     NewHost,
+    /// The scan's canary card number left the page for a host not allowed to receive card data.
+    CardExfiltration,
+    /// A script listens to or reads a payment field and the baseline does not record it doing so.
+    PaymentFieldAccess,
+    /// A configured `payment_fields` selector matched no field: the check would silently stop.
+    PaymentFieldMissing,
 }
 
 impl FindingKind {
@@ -224,6 +241,9 @@ impl FindingKind {
             FindingKind::RemovedScript => "removed_script",
             FindingKind::HeaderChange => "header_change",
             FindingKind::NewHost => "new_host",
+            FindingKind::CardExfiltration => "card_exfiltration",
+            FindingKind::PaymentFieldAccess => "payment_field_access",
+            FindingKind::PaymentFieldMissing => "payment_field_missing",
         }
     }
 }
@@ -288,6 +308,105 @@ pub struct Finding {
     /// reason. Such findings are `info` and the baseline follows them with an audit entry.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub policy: Option<String>,
+    /// For card exfiltration: where the canary card number went.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub destination: Option<Destination>,
+    /// For payment field access (and missing fields): which field, and how it was touched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access: Option<FieldAccessRef>,
+}
+
+/// Where card data was sent (JSON contract: `destination` of a `card_exfiltration` finding).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// The request URL (or WebSocket URL); plain occurrences of the canary are masked.
+    pub url: String,
+    /// `host` or `host:port`.
+    pub host: String,
+    /// How it left: `image`, `fetch`, `xhr`, `beacon`, `websocket`, `navigation`, `form`,
+    /// `script`, `stylesheet`, `iframe`, `other`.
+    pub channel: String,
+    /// HTTP method (`GET`, `POST` …; `SEND` for a WebSocket frame).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub method: Option<String>,
+    /// Where in the request the number was found: `url`, `body`, `header <name>`, `frame`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub found_in: Option<String>,
+    /// How it was encoded: `plain`, `url`, `base64`, `hex`, `reversed`, `json` … joined by `+`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub encoding: Option<String>,
+}
+
+/// A payment field and what a script did with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldAccessRef {
+    /// Frame key (`main`, or the frame's URL without query) the field lives in.
+    pub frame: String,
+    /// CSS selector of the field, or `document` / `window` / `form#id` for listeners there.
+    pub field: String,
+    /// `listen` (an event listener was added) or `read` (the value was read).
+    pub action: String,
+    /// The event type for `listen` (`keydown`, `input`, `change`, `blur`, `submit` …).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event: Option<String>,
+}
+
+/// One sighting of the canary card number in outgoing traffic. Produced by `capture`
+/// (`script_index` set), resolved to a script by `behaviour`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardLeak {
+    pub destination: Destination,
+    /// Document URL of the frame that sent it.
+    pub frame_url: String,
+    /// The sending script, from the request's initiator stack.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script: Option<ScriptRef>,
+    /// URL of the sending script's stack frame when it could not be matched to a script.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script_url: Option<String>,
+    /// True when the destination is in the page's `card_data_hosts` allow-list.
+    #[serde(default)]
+    pub allowed: bool,
+    /// Index into `Snapshot::scripts` of the sender (capture → behaviour only).
+    #[serde(skip)]
+    pub script_index: Option<usize>,
+}
+
+/// One script touching one payment field. Produced by `capture`, resolved by `behaviour`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldAccess {
+    pub access: FieldAccessRef,
+    pub frame_url: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script: Option<ScriptRef>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script_url: Option<String>,
+    #[serde(skip)]
+    pub script_index: Option<usize>,
+}
+
+/// What the scan did as a shopper (JSON: `interaction` of a page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// `none`, `type` or `type-and-submit`.
+    pub mode: String,
+    /// `desktop` or `mobile`.
+    pub profile: String,
+    /// The canary card number typed, masked (`400000******1234`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub canary: Option<String>,
+    /// Fields typed into, in order (`frame key|selector`).
+    #[serde(default)]
+    pub fields_typed: Vec<String>,
+    /// Whether the pay button was clicked.
+    #[serde(default)]
+    pub submitted: bool,
+    /// Requests blocked so that no order was placed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
+    /// What could not be done (a field that could not be focused …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +462,18 @@ pub struct PageReport {
     pub scan_id: Option<i64>,
     #[serde(default)]
     pub elapsed_ms: u64,
+    /// Configured `payment_fields` selectors that matched nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_payment_fields: Vec<String>,
+    /// Every place the canary card number was sent, allowed or not (evidence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub card_data: Vec<CardLeak>,
+    /// Which scripts listened to or read payment fields in this scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_access: Vec<FieldAccess>,
+    /// What the scan did as a shopper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Interaction>,
 }
 
 /// The whole report of a `scan` run (JSON contract: `{ "pages": [...] }`).
@@ -431,6 +562,9 @@ pub struct Baseline {
     /// script's URL (trust = "url"), oldest first: the audit trail of those changes.
     #[serde(default, rename = "audit")]
     pub audit: Vec<AuditEntry>,
+    /// Which approved scripts may listen to or read which payment fields.
+    #[serde(default, rename = "field_access", skip_serializing_if = "Vec::is_empty")]
+    pub field_access: Vec<ApprovedFieldAccess>,
 }
 
 /// One change a trust policy let the baseline follow without a person approving it.
@@ -449,9 +583,23 @@ pub struct AuditEntry {
     pub reason: String,
 }
 
+/// An approved script's access to a payment field (one listener type, or reading the value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedFieldAccess {
+    /// Identity of the script.
+    pub script: String,
+    pub frame: String,
+    pub field: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(flatten)]
+    pub approval: Approval,
+}
+
 impl Baseline {
     /// True when the page has never been approved (no baseline file yet).
     pub fn is_empty(&self) -> bool {
-        self.scripts.is_empty() && self.headers.is_empty() && self.hosts.is_empty()
+        self.scripts.is_empty() && self.headers.is_empty() && self.hosts.is_empty() && self.field_access.is_empty()
     }
 }

@@ -6,11 +6,11 @@
 
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureOptions, Chromium};
-use crate::{churn, compare, policy};
+use crate::{behaviour, churn, compare, policy};
 use crate::config::{Config, PageConfig};
 use crate::inventory;
 use crate::model::{
-    Baseline, Finding, FindingKind, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
+    Baseline, Finding, FindingKind, Interaction, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
 };
 use crate::store::{self, NewScan, ScanOutcome, Store};
 use std::collections::HashSet;
@@ -145,6 +145,26 @@ fn error_report(page: &PageConfig, message: String) -> PageReport {
         payment_fields: Vec::new(),
         scan_id: None,
         elapsed_ms: 0,
+        unmatched_payment_fields: Vec::new(),
+        card_data: Vec::new(),
+        field_access: Vec::new(),
+        interaction: None,
+    }
+}
+
+/// What the blocking half of a page scan hands back: inventory, baseline, findings, elapsed
+/// milliseconds, behaviour and interaction.
+type Compared = (Inventory, Baseline, Vec<Finding>, u64, behaviour::Behaviour, Option<Interaction>);
+
+/// What capture needs to know of a page's settings.
+pub fn capture_options(page: &PageConfig) -> CaptureOptions {
+    CaptureOptions {
+        timeout: page.timeout,
+        settle: page.settle,
+        interact: page.interact,
+        profile: page.profile,
+        payment_fields: page.payment_fields.clone(),
+        card_data_hosts: page.card_data_hosts.clone(),
     }
 }
 
@@ -156,7 +176,7 @@ pub async fn scan_page(
     baselines: &Arc<BaselineDir>,
 ) -> PageReport {
     let started_at = store::now_rfc3339();
-    let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
+    let opts = capture_options(page);
     tracing::info!(page = %page.name, url = %page.url, "scanning");
     let snapshot = chromium.capture(&page.url, &opts).await;
     finish_scan(page, started_at, snapshot.map_err(|e| e.to_string()), store, baselines, None).await
@@ -181,13 +201,16 @@ pub async fn finish_scan(
         Err(e) => Err(e),
         Ok(snapshot) => {
             let inv = inventory::inventory_with(&snapshot, &page.ignore_query);
+            // What scripts did with card data (issue 3), named by their inventory identity.
+            let behaviour = behaviour::resolve(&snapshot, &inv, &page.ignore_query);
+            let interaction = snapshot.interaction.clone();
             let name = page.name.clone();
             let page_config = page.clone();
             let baselines = baselines.clone();
             let store = store.clone();
             let elapsed_ms = snapshot.elapsed_ms;
             // Baseline files and SQLite are blocking I/O.
-            tokio::task::spawn_blocking(move || -> Result<(Inventory, Baseline, Vec<Finding>, u64), String> {
+            tokio::task::spawn_blocking(move || -> Result<Compared, String> {
                 let mut baseline = baselines.load(&name).map_err(|e| e.to_string())?;
                 let mut findings = {
                     let store = store.lock().unwrap();
@@ -210,7 +233,9 @@ pub async fn finish_scan(
                     }
                     baselines.save(&baseline).map_err(|e| e.to_string())?;
                 }
-                Ok((inv, baseline, findings, elapsed_ms))
+                findings.extend(behaviour::findings(&name, &behaviour, &baseline));
+                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+                Ok((inv, baseline, findings, elapsed_ms, behaviour, interaction))
             })
             .await
             .map_err(|e| e.to_string())
@@ -246,7 +271,7 @@ pub async fn finish_scan(
             }
             report
         }
-        Ok((inv, _baseline, findings, elapsed_ms)) => {
+        Ok((inv, _baseline, findings, elapsed_ms, behaviour, interaction)) => {
             // Approved = no pending new/altered finding for it (so inline scripts that differ
             // only in data, and trusted vendor updates, count as approved).
             let pending: HashSet<(String, String)> = findings
@@ -282,6 +307,10 @@ pub async fn finish_scan(
                 payment_fields: inv.payment_fields.clone(),
                 scan_id: None,
                 elapsed_ms,
+                unmatched_payment_fields: behaviour.unmatched_payment_fields,
+                card_data: behaviour.card_leaks,
+                field_access: behaviour.field_access,
+                interaction,
             };
             let stored = tokio::task::spawn_blocking(move || {
                 let mut store = store.lock().unwrap();

@@ -18,7 +18,7 @@ use crate::alert::outbox;
 use crate::alert::render::{RenderError, Renderer};
 use crate::alert::AlertPolicy;
 use crate::baseline::BaselineDir;
-use crate::capture::{self, CaptureError, CaptureOptions, Chromium};
+use crate::capture::{self, CaptureError, Chromium};
 use crate::config::{Config, PageConfig};
 use crate::model::{PageReport, PageStatus};
 use crate::scan::{self, RecordHook, ScanError};
@@ -370,7 +370,7 @@ impl Daemon {
     /// result is recorded together with the alerts it raises.
     async fn scan(&self, page: &PageConfig) -> PageReport {
         let started_at = store::now_rfc3339();
-        let opts = CaptureOptions { timeout: page.timeout, settle: page.settle };
+        let opts = crate::scan::capture_options(page);
         let limit = hard_limit(page);
         let mut result = Err(String::new());
         for attempt in 1..=2 {
@@ -585,12 +585,20 @@ where
                 };
                 let started = Instant::now();
                 let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-                let work = scan(page.clone());
-                scans.lock().await.spawn(async move {
-                    work.await;
-                    drop(permit);
-                    let _ = done_tx.send(());
-                });
+                {
+                    // Shutdown takes the set under this lock after cancelling: checking here, under
+                    // the same lock, means a scan is either in the set it drains or never started.
+                    let mut set = scans.lock().await;
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    let work = scan(page.clone());
+                    set.spawn(async move {
+                        work.await;
+                        drop(permit);
+                        let _ = done_tx.send(());
+                    });
+                }
                 // Wait for this page's scan (or its abandonment) before scheduling the next.
                 let _ = done_rx.await;
                 let interval = if jitter { fraction(page.interval, 0.9, 1.1) } else { page.interval };
@@ -644,7 +652,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_secs(3600)).await;
         shutdown.cancel();
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
         let log = log.lock().unwrap().clone();
         let count = |n: &str| log.iter().filter(|(p, _)| p == n).count();
         // Every ~60 s (±10 % jitter) for an hour, every ~600 s for b.
@@ -685,7 +693,7 @@ mod tests {
         // t = 0 first scan, t = 10 second scan; cancel at t = 12 while it runs.
         tokio::time::sleep(Duration::from_secs(12)).await;
         shutdown.cancel();
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
         assert_eq!(started.load(Ordering::SeqCst), 2);
         assert_eq!(finished.load(Ordering::SeqCst), 2, "the in-flight scan finished");
     }
@@ -699,7 +707,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let cancelled_at = Instant::now();
         shutdown.cancel();
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
         assert_eq!(Instant::now() - cancelled_at, SHUTDOWN_GRACE);
     }
 

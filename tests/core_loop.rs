@@ -192,3 +192,29 @@ fn unreachable_and_failing_pages_are_scan_errors() {
     assert!(common::page(&report, "refused").error.as_deref().unwrap().contains("ERR_CONNECTION_REFUSED"));
     assert!(common::page(&report, "gone").error.as_deref().unwrap().contains("404"));
 }
+
+#[test]
+fn eval_code_cannot_pose_as_a_file_with_source_url() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    // The loader names its eval'd payload after the approved first-party checkout.js, hoping
+    // to be filed under that script (or a trusted vendor's URL).
+    let disguised = format!("{}/static/js/checkout.js", ws.shop.base(Origin::Shop));
+    ws.shop.append_to(
+        Origin::Shop,
+        "/static/js/vendor.min.js",
+        &format!("\n;eval(\"window.__skim = 1;\\n//# sourceURL={disguised}\");\n"),
+    );
+    let (_, report) = ws.scan(&[]);
+    let new = findings_of(&report, FindingKind::NewScript);
+    let f = new
+        .iter()
+        .find(|f| f.script.as_ref().unwrap().kind == ScriptKind::Eval)
+        .unwrap_or_else(|| panic!("the disguised eval is reported as eval:\n{}", describe(&report)));
+    assert!(f.script.as_ref().unwrap().url.is_none(), "no URL is taken from the code's own claim");
+    // checkout.js itself is untouched: nothing is reported against it.
+    assert!(report.pages[0]
+        .findings
+        .iter()
+        .all(|f| f.script.as_ref().is_none_or(|s| !s.id.starts_with("self:/static/js/checkout.js"))), "{}", describe(&report));
+}

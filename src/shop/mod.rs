@@ -16,6 +16,7 @@
 mod attacks;
 mod content;
 mod volatile;
+mod evasive;
 
 pub use attacks::Planted;
 pub use volatile::{VolatileChange, VOLATILE_PATH};
@@ -520,7 +521,10 @@ async fn launch() -> io::Result<Launched> {
     let (stop, _) = watch::channel(false);
     let mut tasks = Vec::new();
     for (origin, listener) in listeners {
-        let app = Router::new().fallback(serve).with_state(Ctx {
+        let app = Router::new()
+            .route("/ws", axum::routing::get(evasive::websocket))
+            .fallback(serve)
+            .with_state(Ctx {
             origin,
             inner: inner.clone(),
         });

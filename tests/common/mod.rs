@@ -40,6 +40,16 @@ impl Workspace {
         Workspace { dir, config, shop }
     }
 
+    /// One page with extra `[[page]]` keys (TOML lines such as `interact = "type"`).
+    pub fn with_page_config(shop: Shop, name: &str, url: &str, extra: &str) -> Workspace {
+        let ws = Workspace::with_pages(shop, &[(name, url.to_string())]);
+        let mut text = std::fs::read_to_string(&ws.config).unwrap();
+        text.push_str(extra);
+        text.push('\n');
+        std::fs::write(&ws.config, text).unwrap();
+        ws
+    }
+
     /// The binary, with `--config` pointing at this workspace.
     pub fn skimwatch(&self) -> Command {
         let mut cmd = Command::cargo_bin("skimwatch").unwrap();

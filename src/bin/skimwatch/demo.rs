@@ -33,7 +33,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             temp.path().to_path_buf()
         }
     };
-    let config = Config::with_pages(&dir.join("skimwatch.toml"), vec![PageConfig::new("checkout", shop.checkout_url())]);
+    let config = Config::with_pages(&dir.join("skimwatch.toml"), vec![PageConfig {
+        // The demo's skimmer is not a late one: a short watch keeps the demo quick.
+        settle: std::time::Duration::from_secs(2),
+        ..PageConfig::new("checkout", shop.checkout_url())
+    }]);
     let mut out = std::io::stdout().lock();
     let opts = ScanOptions::default();
 

@@ -338,6 +338,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         for h in &b.hosts {
                             writeln!(out, "   host      {}", h.host)?;
                         }
+                        for a in &b.field_access {
+                            let what = match (&a.action[..], &a.event) {
+                                ("read", _) => "reads".to_string(),
+                                (_, Some(e)) => format!("listens to {e} on"),
+                                (other, None) => other.to_string(),
+                            };
+                            writeln!(out, "   field     {} {} {} ({})", a.script, what, a.field, a.frame)?;
+                        }
                         writeln!(out)?;
                     }
                 }

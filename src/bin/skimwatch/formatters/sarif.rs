@@ -1,7 +1,7 @@
 //! SARIF 2.1.0 for code-scanning dashboards (GitHub code scanning, GitLab, DefectDojo …),
 //! built with the typed `serde-sarif` model rather than hand-written JSON.
 //!
-//! One rule per finding kind (always all five, so `ruleIndex` is stable) with help text; one
+//! One rule per finding kind (always all of them, in a fixed order, so `ruleIndex` is stable) with help text; one
 //! result per finding, level from severity (critical/high → error, medium → warning, low/info
 //! → note), the page URL and the script URL as locations, and the finding id as fingerprint so
 //! that dashboards de-duplicate the same unapproved change across runs. Pages that could not
@@ -22,12 +22,15 @@ pub struct SarifReport;
 /// Key of the stable fingerprint in `partialFingerprints` / `fingerprints`.
 pub const FINGERPRINT_KEY: &str = "skimwatchFindingId/v1";
 
-const KINDS: [FindingKind; 5] = [
+const KINDS: [FindingKind; 8] = [
     FindingKind::NewScript,
     FindingKind::AlteredScript,
     FindingKind::RemovedScript,
     FindingKind::HeaderChange,
     FindingKind::NewHost,
+    FindingKind::CardExfiltration,
+    FindingKind::PaymentFieldAccess,
+    FindingKind::PaymentFieldMissing,
 ];
 
 /// (name, short description, help text, default level, security-severity) per kind.
@@ -80,6 +83,35 @@ fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'
              to contact; investigate any other.",
             "warning",
             "6.0",
+        ),
+        FindingKind::CardExfiltration => (
+            "CardExfiltration",
+            "The scan's canary card number was sent to a host outside the page's allow-list",
+            "skimwatch typed a test card number unique to this scan into the payment fields, and a script sent \
+             it (plain or encoded) to a host not listed in the page's `card_data_hosts`. This is card theft in \
+             progress, whether or not the sending script was approved. Take the page offline or remove the \
+             script, and start incident response. If the host is your payment provider, add it to \
+             `card_data_hosts` of this page in the reviewed config.",
+            "error",
+            "10.0",
+        ),
+        FindingKind::PaymentFieldAccess => (
+            "PaymentFieldAccess",
+            "A script newly listens to or reads a payment field",
+            "A script attached key/input/change/blur/submit listeners to a payment field, captured key events on \
+             the document, or read a card field's value, and the baseline does not record that it does. Skimmers \
+             hook the card fields this way, even inside approved scripts. Approve it if the script is the \
+             payment integration; investigate otherwise.",
+            "error",
+            "8.0",
+        ),
+        FindingKind::PaymentFieldMissing => (
+            "PaymentFieldMissing",
+            "A configured payment-field selector matched nothing",
+            "A CSS selector in the page's `payment_fields` matched no field, so the card-field checks may not \
+             cover the real form. Fix the selector after a checkout change.",
+            "warning",
+            "5.0",
         ),
     }
 }

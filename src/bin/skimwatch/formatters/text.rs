@@ -41,6 +41,24 @@ impl Reporter for Text {
                 page.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
                 page.elapsed_ms
             )?;
+            if let Some(i) = &page.interaction {
+                let typed = if i.fields_typed.is_empty() { "no fields typed".to_string() } else { format!("{} fields typed", i.fields_typed.len()) };
+                writeln!(
+                    out,
+                    "   interaction: {} as {}, {}{}{}",
+                    i.mode,
+                    i.profile,
+                    typed,
+                    i.canary.as_deref().map(|c| format!(", canary card {c}")).unwrap_or_default(),
+                    if i.submitted { format!(", submitted ({} order request(s) blocked)", i.blocked.len()) } else { String::new() }
+                )?;
+                for p in &i.problems {
+                    writeln!(out, "   interaction problem: {}", clean(p))?;
+                }
+            }
+            for leak in page.card_data.iter().filter(|l| l.allowed) {
+                writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), clean(&leak.destination.channel))?;
+            }
             if page.findings.is_empty() {
                 writeln!(out, "   no changes against the approved baseline")?;
                 writeln!(out)?;
@@ -92,6 +110,22 @@ impl Reporter for Text {
                 }
                 for h in &f.hints {
                     writeln!(out, "     hint:    {}", clean(h))?;
+                }
+                if let Some(d) = &f.destination {
+                    writeln!(out, "     sent to: {} via {}", clean(&d.host), clean(&d.channel))?;
+                    writeln!(out, "     to url:  {}", clean(&d.url))?;
+                    let how = [d.method.as_deref(), d.found_in.as_deref(), d.encoding.as_deref()];
+                    if let [Some(m), Some(w), Some(e)] = how {
+                        writeln!(out, "     found:   {} request, in the {}, encoded {}", clean(m), clean(w), clean(e))?;
+                    }
+                    writeln!(out, "     (if this host may receive card data, add it to card_data_hosts of this page)")?;
+                }
+                if let Some(a) = &f.access {
+                    match (a.action.as_str(), &a.event) {
+                        ("listen", Some(e)) => writeln!(out, "     field:   {} in {}, listens to {}", clean(&a.field), clean(&a.frame), clean(e))?,
+                        ("read", e) => writeln!(out, "     field:   {} in {}, reads the value{}", clean(&a.field), clean(&a.frame), e.as_deref().map(|e| format!(" ({})", clean(e))).unwrap_or_default())?,
+                        _ => writeln!(out, "     field:   {} (fix payment_fields of this page)", clean(&a.field))?,
+                    }
                 }
                 if let Some(diff) = &f.diff {
                     writeln!(out, "     diff:")?;

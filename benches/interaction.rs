@@ -1,0 +1,51 @@
+//! Scan time with the shopper's interaction against a plain load-and-watch scan of the same
+//! page (issue 3). Real Chromium, the embedded shop on loopback; both modes use the same short
+//! settle time so the difference is what the interaction costs.
+//!
+//! `cargo bench --bench interaction` (`SKIMWATCH_BENCH_RUNS=N` to change the runs per mode).
+
+use skimwatch::capture::{find_chromium, CaptureOptions, Chromium};
+use skimwatch::interact::InteractMode;
+use skimwatch::shop::Shop;
+use std::time::{Duration, Instant};
+
+fn main() {
+    // `cargo test --all-targets` runs bench targets too (without `--bench`): keep the suite fast.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("interaction benchmark: run it with `cargo bench --bench interaction`");
+        return;
+    }
+    let runs: usize = std::env::var("SKIMWATCH_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    rt.block_on(async move {
+        let shop = Shop::start().await.expect("start the shop");
+        let exe = find_chromium(None).expect("chromium");
+        let chromium = Chromium::launch(&exe).await.expect("launch chromium");
+        let pages = [("checkout (card iframe)", shop.checkout_url()), ("express (card fields on page)", shop.serve_express_checkout())];
+        let modes = [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit];
+        println!("scan time per page load, {runs} runs each, settle 500 ms (median / min / max, ms)");
+        println!("{:<32} {:>24} {:>24} {:>24}", "page", "interact = none", "interact = type", "type-and-submit");
+        for (name, url) in &pages {
+            let mut cells = Vec::new();
+            for mode in modes {
+                let opts = CaptureOptions { settle: Duration::from_millis(500), interact: mode, ..CaptureOptions::default() };
+                // One warm-up load (caches of the browser process, not of the page: every
+                // capture gets a fresh context).
+                chromium.capture(url, &opts).await.expect("capture");
+                let mut times = Vec::new();
+                for _ in 0..runs {
+                    let t = Instant::now();
+                    let snap = chromium.capture(url, &opts).await.expect("capture");
+                    times.push(t.elapsed().as_millis() as u64);
+                    if mode != InteractMode::None {
+                        assert!(!snap.interaction.as_ref().unwrap().fields_typed.is_empty(), "the shopper typed");
+                    }
+                }
+                times.sort_unstable();
+                cells.push(format!("{} / {} / {}", times[times.len() / 2], times[0], times[times.len() - 1]));
+            }
+            println!("{:<32} {:>24} {:>24} {:>24}", name, cells[0], cells[1], cells[2]);
+        }
+        chromium.close().await;
+    });
+}

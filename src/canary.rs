@@ -1,0 +1,354 @@
+//! The canary card number: a Luhn-valid test number unique to each scan, typed into the card
+//! field like a shopper would, and then looked for in everything the page sends.
+//!
+//! A skimmer rarely sends the number as typed. Published samples send it inside JSON, then
+//! `btoa`, then `encodeURIComponent`; some reverse it, hex-encode it or split it with spaces.
+//! [`Canary::find`] undoes those layers (URL-decoding, JSON `\uXXXX` escapes, base64 and
+//! base64url of any string containing the number, hex) up to a small depth, and looks for
+//! the digits plain, separated by spaces/dashes/dots, and reversed. Inputs are hostile and can
+//! be large, so the work is bounded: haystacks are cut at [`MAX_HAYSTACK`] bytes and at most
+//! [`MAX_CANDIDATES`] base64 runs are decoded per layer.
+
+use base64::Engine;
+use rand::Rng;
+
+/// Largest piece of outgoing data searched (bytes); longer bodies are searched up to this size.
+pub const MAX_HAYSTACK: usize = 2 * 1024 * 1024;
+/// Base64 runs decoded per layer at most.
+const MAX_CANDIDATES: usize = 64;
+/// Shortest base64 run worth decoding: 16 digits need at least 22 base64 characters.
+const MIN_BASE64_RUN: usize = 20;
+/// Layers of encoding undone (base64 of URL-encoded base64 of JSON …).
+const MAX_DEPTH: usize = 3;
+
+/// The test card number of one scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    digits: String,
+}
+
+/// Test-card issuer prefix: 400000 is the range payment providers use for test Visa numbers,
+/// so the canary is never a live card.
+const PREFIX: &str = "400000";
+
+impl Canary {
+    /// A fresh random canary: `400000`, nine random digits and a Luhn check digit (16 digits).
+    pub fn generate() -> Canary {
+        let mut rng = rand::rng();
+        let mut digits = String::from(PREFIX);
+        for _ in 0..9 {
+            digits.push(char::from(b'0' + rng.random_range(0..10u8)));
+        }
+        digits.push(luhn_check_digit(&digits));
+        Canary { digits }
+    }
+
+    /// A canary with given digits (tests). Panics unless `digits` is 12–19 ASCII digits.
+    pub fn from_digits(digits: &str) -> Canary {
+        assert!((12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()));
+        Canary { digits: digits.to_string() }
+    }
+
+    pub fn digits(&self) -> &str {
+        &self.digits
+    }
+
+    /// The number as a shopper types it, in groups of four: `4000 0012 3456 7899`.
+    pub fn grouped(&self) -> String {
+        self.digits.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The number with all but the issuer prefix and the last four masked, for reports and logs
+    /// (a report must not look like it carries card numbers to a DLP scanner).
+    pub fn masked(&self) -> String {
+        let n = self.digits.len();
+        format!("{}{}{}", &self.digits[..6], "*".repeat(n - 10), &self.digits[n - 4..])
+    }
+
+    /// Replaces plain occurrences of the number in `text` with its masked form.
+    pub fn mask_in(&self, text: &str) -> String {
+        text.replace(&self.digits, &self.masked())
+    }
+
+    /// Looks for the number in `data`; returns how it was encoded (`plain`, `url+base64`, …).
+    pub fn find(&self, data: &str) -> Option<String> {
+        let data = cut(data, MAX_HAYSTACK);
+        let needles = Needles::new(&self.digits);
+        search(data, &needles, MAX_DEPTH, &mut Vec::new())
+    }
+
+    /// Looks for the number in binary data (a WebSocket binary frame, a request body blob).
+    pub fn find_bytes(&self, data: &[u8]) -> Option<String> {
+        self.find(&String::from_utf8_lossy(&data[..data.len().min(MAX_HAYSTACK)]))
+    }
+}
+
+/// True when `digits` (ASCII digits only) passes the Luhn check.
+pub fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0u32;
+    for (i, b) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+/// The digit that makes `payload` + digit Luhn-valid.
+pub fn luhn_check_digit(payload: &str) -> char {
+    (0..10u8).map(|d| char::from(b'0' + d)).find(|d| luhn_valid(&format!("{payload}{d}"))).unwrap()
+}
+
+struct Needles {
+    plain: String,
+    reversed: String,
+    hex_lower: String,
+    hex_reversed: String,
+}
+
+impl Needles {
+    fn new(digits: &str) -> Needles {
+        let reversed: String = digits.chars().rev().collect();
+        Needles {
+            plain: digits.to_string(),
+            hex_lower: hex::encode(digits),
+            hex_reversed: hex::encode(&reversed),
+            reversed,
+        }
+    }
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Looks for the needles in `text` and in what it decodes to. `layers` names the decodings
+/// applied so far (for the report).
+fn search(text: &str, n: &Needles, depth: usize, layers: &mut Vec<&'static str>) -> Option<String> {
+    let describe = |layers: &Vec<&'static str>, last: &'static str| {
+        let mut all = layers.clone();
+        if last != "plain" || all.is_empty() {
+            all.push(last);
+        }
+        all.join("+")
+    };
+    // The text itself, then with separators between digits removed.
+    for (variant, separated) in [(text.to_string(), false), (strip_separators(text), true)] {
+        if variant.contains(&n.plain) {
+            return Some(describe(layers, if separated { "separated" } else { "plain" }));
+        }
+        if variant.contains(&n.reversed) {
+            return Some(describe(layers, "reversed"));
+        }
+        let lower = variant.to_ascii_lowercase();
+        if lower.contains(&n.hex_lower) || lower.contains(&n.hex_reversed) {
+            return Some(describe(layers, "hex"));
+        }
+    }
+    if depth == 0 {
+        return None;
+    }
+    // URL encoding (also `+` for space) and JSON/JS escapes.
+    if text.contains('%') || text.contains('+') {
+        let decoded = percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
+        if decoded != text {
+            layers.push("url");
+            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+                return Some(found);
+            }
+            layers.pop();
+        }
+    }
+    if text.contains("\\u") || text.contains("\\x") {
+        let decoded = unescape_js(text);
+        if decoded != text {
+            layers.push("json");
+            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+                return Some(found);
+            }
+            layers.pop();
+        }
+    }
+    for run in base64_runs(text).into_iter().take(MAX_CANDIDATES) {
+        if let Some(decoded) = decode_base64(run) {
+            layers.push("base64");
+            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+                return Some(found);
+            }
+            layers.pop();
+        }
+    }
+    None
+}
+
+/// Removes spaces, dashes, dots, slashes and similar between digits, so `4000 0012-3456.7899`
+/// reads as one number.
+fn strip_separators(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '/' | '_' | '\t' | '\n' | '\r' | ',' | '|')).collect()
+}
+
+/// Decodes `\uXXXX` and `\xXX` escapes (JSON and JavaScript string escapes); other text stays.
+fn unescape_js(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            let rest = &text[i + 1..];
+            let (len, digits) = if rest.starts_with('u') { (4, rest.get(1..5)) } else if rest.starts_with('x') { (2, rest.get(1..3)) } else { (0, None) };
+            if let Some(code) = digits.filter(|d| d.len() == len).and_then(|d| u32::from_str_radix(d, 16).ok()).and_then(char::from_u32) {
+                out.push(code);
+                for _ in 0..=len {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Maximal runs of base64 / base64url characters long enough to hold a card number.
+fn base64_runs(text: &str) -> Vec<&str> {
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (i, &b) in bytes.iter().enumerate().chain(std::iter::once((bytes.len(), &b' '))) {
+        match (is_b64(b) && i < bytes.len(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= MIN_BASE64_RUN {
+                    runs.push(&text[s..i]);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// Decodes standard or URL-safe base64, padded or not. A run may carry a prefix that is not
+/// part of the encoding (`v=eyJ…` joined with its key by `=`), so also try after each `=`.
+fn decode_base64(run: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut attempts: Vec<&str> = vec![run];
+    attempts.extend(run.match_indices('=').map(|(i, _)| &run[i + 1..]).filter(|s| s.len() >= MIN_BASE64_RUN));
+    for a in attempts {
+        let trimmed = a.trim_end_matches('=');
+        let engine_result = if trimmed.contains('-') || trimmed.contains('_') {
+            URL_SAFE_NO_PAD.decode(trimmed)
+        } else {
+            STANDARD_NO_PAD.decode(trimmed)
+        };
+        // A run whose length is not a valid base64 length still holds a decodable prefix.
+        let bytes = engine_result.ok().or_else(|| {
+            let usable = trimmed.len() / 4 * 4;
+            let part = &trimmed[..usable];
+            if part.contains('-') || part.contains('_') { URL_SAFE_NO_PAD.decode(part).ok() } else { STANDARD_NO_PAD.decode(part).ok() }
+        });
+        if let Some(bytes) = bytes {
+            return Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    const N: &str = "4000001234567899";
+
+    fn canary() -> Canary {
+        Canary::from_digits(N)
+    }
+
+    #[test]
+    fn generated_canaries_are_luhn_valid_test_numbers_and_differ() {
+        let a = Canary::generate();
+        let b = Canary::generate();
+        assert!(luhn_valid(a.digits()) && luhn_valid(b.digits()));
+        assert_eq!(a.digits().len(), 16);
+        assert!(a.digits().starts_with("400000"));
+        assert_ne!(a, b);
+        assert!(luhn_valid(N));
+        assert!(!luhn_valid("4000001234567890"));
+    }
+
+    #[test]
+    fn grouped_and_masked() {
+        assert_eq!(canary().grouped(), "4000 0012 3456 7899");
+        assert_eq!(canary().masked(), "400000******7899");
+        assert_eq!(canary().mask_in("n=4000001234567899&x"), "n=400000******7899&x");
+    }
+
+    #[test]
+    fn finds_every_common_encoding() {
+        let c = canary();
+        let json = format!(r#"{{"number":"{N}","exp":"12/29","cvc":"123"}}"#);
+        let b64 = STANDARD.encode(&json);
+        let cases: Vec<(String, &str)> = vec![
+            (format!("https://evil.example/c?n={N}"), "plain"),
+            ("cc=4000 0012 3456 7899".into(), "separated"),
+            ("cc=4000-0012-3456-7899".into(), "separated"),
+            (format!("d={}", urlencode(&format!("n={}", c.grouped()))), "url+separated"),
+            (b64.clone(), "base64"),
+            (format!("v={}", urlencode(&b64)), "url+base64"),
+            (format!("https://x.example/i.gif?v={}", URL_SAFE_NO_PAD.encode(&json)), "base64"),
+            (format!("h={}", hex::encode(&json)), "hex"),
+            (format!("h={}", hex::encode(&json).to_uppercase()), "hex"),
+            (format!("r={}", N.chars().rev().collect::<String>()), "reversed"),
+            (r#"{"n":"\u0034\u0030\u0030\u0030\u0030\u0030\u0031\u0032\u0033\u0034\u0035\u0036\u0037\u0038\u0039\u0039"}"#.into(), "json"),
+            // btoa of JSON of btoa: two layers.
+            (STANDARD.encode(format!(r#"{{"p":"{}"}}"#, STANDARD.encode(&json))), "base64+base64"),
+        ];
+        for (data, want) in cases {
+            assert_eq!(c.find(&data).as_deref(), Some(want), "{data}");
+        }
+    }
+
+    #[test]
+    fn unrelated_data_is_not_a_leak() {
+        let c = canary();
+        for data in [
+            "https://shop.example/api/shipping-methods?country=IE&cart=c7Q2M9XK4PZ",
+            r#"{"session":"cs_live_4eC39HqLyjWDarjtT1zdp7dc","number":"4000001234567890"}"#,
+            "4000 0012 3456",
+            "",
+        ] {
+            assert_eq!(c.find(data), None, "{data}");
+        }
+        // Base64 of other text.
+        assert_eq!(c.find(&STANDARD.encode("the quick brown fox jumps over the lazy dog 0123456789")), None);
+    }
+
+    #[test]
+    fn huge_and_hostile_input_is_bounded() {
+        let c = canary();
+        let big = "QUFB".repeat(1_000_000);
+        let t = std::time::Instant::now();
+        assert_eq!(c.find(&big), None);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(c.find("\\u12\\x4"), None);
+        assert_eq!(c.find("%%%+++==="), None);
+    }
+
+    fn urlencode(s: &str) -> String {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+}
