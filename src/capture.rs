@@ -42,6 +42,7 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 use chromiumoxide::Page;
 use futures::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
+use crate::canary::cut;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1036,16 +1037,6 @@ fn strip_fragment(u: &str) -> &str {
 }
 
 
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
 /// The innermost stack frame that is page code (not ours): script id and URL.
 fn top_stack_frame(stack: &Option<StackTrace>, own: Option<&Own>) -> Option<StackTop> {

@@ -262,14 +262,14 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
 
-    // The attack, plus page content built to break an email: a script URL with `<script>` in
-    // it, and an element id with CR LF and a header after it.
+    // The attack, plus page content built to break an email: a script identity with `<script>`
+    // in it, and an element id with CR LF and a header after it.
     ws.shop.append_skimmer_to_first_party();
     ws.shop.edit(Origin::Shop, "/checkout", |page| {
         let hostile = concat!(
             "<script id=\"cfg&#13;&#10;Bcc: victim@attacker.example\">window.__cfg = 1;</script>\n",
-            // eval'd code named by `//# sourceURL=`: V8 reports that URL verbatim.
-            "<script>eval(\"window.__x = 1;\\n//# sourceURL=https://cdn.evil.example/<script>alert(1)<\\/script>.js\");</script>\n",
+            // Markup in an element id reaches the handler script's identity verbatim.
+            "<img id=\"x<script>alert(1)</script>\" src=\"/static/img/none.png\" alt=\"\" onerror=\"window.__x = 1\">\n",
         );
         let at = page.body.rfind("</body>").unwrap();
         page.body.insert_str(at, hostile);
@@ -317,12 +317,14 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
         altered.id
     );
     assert!(email.text.contains(&approve), "{approve}\n{}", email.text);
-    assert!(email.html.contains(&approve.replace('\'', "&#x27;").replace('/', "&#x2f;")), "{}", email.html);
+    // Entity spelling differs between escapers (`&#x27;`/`&#39;`, `/` escaped or not).
+    let unescaped = email.html.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&#39;", "'");
+    assert!(unescaped.contains(&approve), "{}", email.html);
 
     // Hostile page data: escaped in HTML, never a header.
-    assert!(email.text.contains("script URL:  https://cdn.evil.example/<script>alert(1)</script>.js"), "{}", email.text);
+    assert!(email.text.contains("main|handler|img#x<script>alert(1)</script>@onerror"), "{}", email.text);
     assert!(!email.html.contains("<script>alert(1)"), "{}", email.html);
-    assert!(email.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", email.html);
+    assert!(unescaped.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", email.html);
     assert!(email.text.contains("Bcc: victim@attacker.example"), "the injection attempt reached the email as text");
     assert!(!email.headers.to_ascii_lowercase().contains("\nbcc:"), "{}", email.headers);
     assert!(!email.text.lines().any(|l| l.starts_with("Bcc:")));
