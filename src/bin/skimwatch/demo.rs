@@ -84,13 +84,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     writeln!(out, "5. Scan again:\n")?;
     let after = scan::run(&config, &opts).await?;
     formatters::reporter(Format::Text).render(&after, &mut out)?;
-    let caught = after.pages.iter().flat_map(|p| &p.findings).any(|f| {
+    let caught = after.pages.iter().flat_map(|p| &p.findings).find(|f| {
         f.kind == FindingKind::AlteredScript
             && f.severity >= Severity::High
             && f.diff.as_deref().is_some_and(|d| d.contains("new Image"))
     });
-    if caught {
-        writeln!(out, "The skimmer was caught: a high `altered_script` finding whose diff shows the appended lines.")?;
+    if let Some(f) = caught {
+        writeln!(out, "The skimmer was caught: a {} `altered_script` finding whose diff shows the appended lines.", f.severity)?;
         Ok(ExitCode::Clean)
     } else {
         writeln!(out, "The demo did not catch the planted skimmer: this is a bug, please report it.")?;
