@@ -220,6 +220,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
+/// Loads the config, or returns from the calling command with exit code 2 (the error printed).
+macro_rules! config_or_exit {
+    ($path:expr) => {
+        match load_config($path) {
+            Ok(config) => config,
+            Err(code) => return Ok(code),
+        }
+    };
+}
+
 fn load_config(path: &Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("error: {e}");
@@ -230,10 +240,7 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => {
-            let config = match load_config(&cli.config) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
+            let config = config_or_exit!(&cli.config);
             let opts = ScanOptions {
                 pages: args.pages.clone(),
                 jobs: args.jobs as usize,
@@ -251,10 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(verdict(&report, args.fail_on))
         }
         Command::Baseline(BaselineCommand::Approve(args)) => {
-            let config = match load_config(&cli.config) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
+            let config = config_or_exit!(&cli.config);
             let choice = if args.all { Choice::All } else { Choice::Findings(args.findings.clone()) };
             let results = match approve::approve(&config, &args.pages, &choice, &args.by, &args.reason) {
                 Ok(r) => r,
@@ -288,10 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Clean)
         }
         Command::Baseline(BaselineCommand::Show(args)) => {
-            let config = match load_config(&cli.config) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
+            let config = config_or_exit!(&cli.config);
             let pages = match scan::select_pages(&config, &args.pages) {
                 Ok(p) => p,
                 Err(e) => {
@@ -354,38 +355,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Baseline(BaselineCommand::Check(args)) => gate::check(&cli.config, args),
-        Command::Baseline(BaselineCommand::Diff(args)) => match load_config(&cli.config) {
-            Ok(config) => gate::diff(&config, args),
-            Err(code) => Ok(code),
-        },
-        Command::Inventory(args) => match load_config(&cli.config) {
-            Ok(config) => audit::inventory(&config, args),
-            Err(code) => Ok(code),
-        },
-        Command::Log(command) => match load_config(&cli.config) {
-            Ok(config) => audit::log(&config, command),
-            Err(code) => Ok(code),
-        },
-        Command::Evidence(args) => match load_config(&cli.config) {
-            Ok(config) => audit::evidence(&config, args),
-            Err(code) => Ok(code),
-        },
-        Command::Incident(args) => match load_config(&cli.config) {
-            Ok(config) => audit::incident(&config, args),
-            Err(code) => Ok(code),
-        },
+        Command::Baseline(BaselineCommand::Diff(args)) => gate::diff(&config_or_exit!(&cli.config), args),
+        Command::Inventory(args) => audit::inventory(&config_or_exit!(&cli.config), args),
+        Command::Log(command) => audit::log(&config_or_exit!(&cli.config), command),
+        Command::Evidence(args) => audit::evidence(&config_or_exit!(&cli.config), args),
+        Command::Incident(args) => audit::incident(&config_or_exit!(&cli.config), args),
         Command::Watch(args) => {
-            let config = match load_config(&cli.config) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
+            let config = config_or_exit!(&cli.config);
             Ok(runtime()?.block_on(watch::run(config, args)))
         }
         Command::Status(args) => {
-            let config = match load_config(&cli.config) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
+            let config = config_or_exit!(&cli.config);
             watch::status(&config, &args)
         }
     }
