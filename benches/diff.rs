@@ -4,7 +4,8 @@
 //! `cargo bench --bench diff` prints the figures; nothing is asserted (see the project's
 //! standards: performance is measured, not asserted in tests).
 
-use skimwatch::{hints, normalize, pretty};
+use skimwatch::compare::{diff as pretty, hints};
+use skimwatch::inventory::normalize;
 use std::time::{Duration, Instant};
 
 /// A deterministic, realistic-looking minified library of about `target` bytes: one line of

@@ -5,8 +5,8 @@
 //! `cargo bench --bench interaction` (`SKIMWATCH_BENCH_RUNS=N` to change the runs per mode).
 
 use skimwatch::capture::{find_chromium, CaptureOptions, Chromium};
-use skimwatch::interact::InteractMode;
-use skimwatch::shop::Shop;
+use skimwatch::capture::shopper::InteractMode;
+use skimwatch_testshop::Shop;
 use std::time::{Duration, Instant};
 
 fn main() {

@@ -6,14 +6,14 @@
 //!   it, when and why, and whether it runs next to card fields.
 //! - [`evidence`]: the PCI DSS 11.6.1 record since a date: monitored pages and settings, every
 //!   scan and its result, every finding and how it was resolved, alert deliveries, and the
-//!   verification of the tamper-evident scan log ([`crate::chain`]).
+//!   verification of the tamper-evident scan log ([`crate::store::chain`]).
 //! - [`incident`]: the timeline of one finding, from first sighting to resolution.
 //!
 //! The data are plain serialisable structs; the CLI renders them as JSON, CSV or HTML. Every
 //! string in them may come from a hostile page and must be escaped by the renderer.
 
 use crate::baseline::{BaselineDir, BaselineError};
-use crate::chain::{self, Verification};
+use crate::store::chain::{self, Verification};
 use crate::config::Config;
 use crate::inventory::SELF_HOST;
 use crate::model::{Baseline, Finding, FindingKind, Inventory, PageStatus, ScriptKind, Severity};

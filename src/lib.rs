@@ -1,32 +1,39 @@
 //! skimwatch: catches e-skimming (Magecart) code on checkout pages.
 //!
-//! The flow is a pipeline with one module per stage:
-//! [`capture`] (headless Chromium → [`model::Snapshot`]) → [`inventory`] (identity, hashing →
-//! [`model::Inventory`]) → [`compare`] (inventory vs [`model::Baseline`] → [`model::Finding`]s) →
-//! report (in the binary). Beside it, [`store`] keeps scans in SQLite and [`baseline`] keeps the
-//! approved state in reviewable files. [`scan`] runs the pipeline for a set of pages.
+//! # Layout
+//!
+//! The flow is a pipeline; each stage is a folder and uses only the stages before it:
+//!
+//! 1. [`model`]: plain data passed between the stages (enums for every closed set).
+//! 2. [`config`]: the configuration file, its reader, and page selection.
+//! 3. [`capture`]: headless Chromium → [`model::Snapshot`] (browser, shopper, canary, leaks).
+//! 4. [`inventory`]: identity, normalisation and hashing → [`model::Inventory`].
+//! 5. [`compare`]: inventory vs [`model::Baseline`] → [`model::Finding`]s (scripts, headers,
+//!    behaviour, hints, diffs, churn, trust policies).
+//! 6. [`baseline`]: the approved state as reviewable files; approval, planning and linting.
+//! 7. [`store`]: SQLite, the only place with SQL (scans, history, the tamper-evident chain).
+//! 8. [`scan`]: runs 3–7 for a set of pages.
+//! 9. [`alert`], [`watch`], [`evidence`]: e-mail alerts, the daemon, the assessor's evidence.
+//!
+//! The command-line interface lives in `src/bin/skimwatch/`; the embedded test shop is the
+//! `skimwatch-testshop` crate in `crates/testshop/`.
+
+pub mod model;
+
+pub mod config;
+
+pub mod capture;
+
+pub mod inventory;
+
+pub mod compare;
+
+pub mod baseline;
+
+pub mod store;
+
+pub mod scan;
 
 pub mod alert;
-pub mod approve;
-pub mod baseline;
-pub mod behaviour;
-pub mod canary;
-pub mod capture;
-pub mod chain;
-pub mod churn;
-pub mod compare;
-pub mod config;
-pub mod csp;
 pub mod evidence;
-pub mod gate;
-pub mod hints;
-pub mod interact;
-pub mod inventory;
-pub mod model;
-pub mod normalize;
-pub mod policy;
-pub mod pretty;
-pub mod scan;
-pub mod shop;
-pub mod store;
 pub mod watch;

@@ -5,11 +5,11 @@
 use crate::exit::ExitCode;
 use crate::formatters::{self, Format};
 use anyhow::Context;
-use skimwatch::approve::{self, Choice};
+use skimwatch::baseline::approve::{self, Choice};
 use skimwatch::config::{Config, PageConfig};
 use skimwatch::model::{FindingKind, ScanReport, Severity};
 use skimwatch::scan::{self, ScanOptions};
-use skimwatch::shop::Shop;
+use skimwatch_testshop::Shop;
 use std::io::Write;
 use std::path::PathBuf;
 

@@ -1,12 +1,12 @@
 //! `baseline diff` and `baseline check`: the review and lint steps of a baselines pull
-//! request. The logic is in `skimwatch::gate`; this file parses arguments and prints.
+//! request. The logic is in `skimwatch::config::rebase`; this file parses arguments and prints.
 
 use crate::exit::ExitCode;
 use clap::{Args, ValueEnum};
-use skimwatch::approve::Choice;
+use skimwatch::baseline::approve::Choice;
 use skimwatch::config::Config;
-use skimwatch::gate::check::{self, Level};
-use skimwatch::gate::diff;
+use skimwatch::baseline::check::{self, Level};
+use skimwatch::baseline::plan;
 use skimwatch::model::Approval;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ pub struct CheckArgs {
 pub fn diff(config: &Config, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let choice = if args.all { Choice::All } else { Choice::Findings(args.findings.clone()) };
     let approval = Approval { approved_by: args.by, approved_at: skimwatch::store::now_rfc3339(), reason: args.reason };
-    let plans = match diff::plan(config, &args.pages, &choice, &approval) {
+    let plans = match plan::plan(config, &args.pages, &choice, &approval) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");

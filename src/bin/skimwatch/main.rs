@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use exit::ExitCode;
 use formatters::Format;
-use skimwatch::approve::{self, Choice};
+use skimwatch::baseline::approve::{self, Choice};
 use skimwatch::baseline::BaselineDir;
 use skimwatch::config::Config;
 use skimwatch::model::{ScanReport, Severity};
@@ -105,7 +105,7 @@ struct ScanArgs {
 }
 
 fn parse_base_url(s: &str) -> Result<url::Url, String> {
-    skimwatch::gate::parse_base_url(s).map_err(|e| e.to_string())
+    skimwatch::config::rebase::parse_base_url(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,13 +10,21 @@
 //! A finding's id hashes the page, kind, subject and current state, so the same unapproved
 //! change keeps its id across rescans and can be tracked or acknowledged.
 
+pub mod behaviour;
+pub mod churn;
+pub mod diff;
+pub mod headers;
+pub mod hints;
+pub mod policy;
+
 use crate::inventory::sha256_hex;
-use crate::{csp, hints, normalize};
+use headers as csp;
+use crate::inventory::normalize;
 use crate::model::{
     ApprovedScript, Baseline, Finding, FindingKind, HeaderChange, Inventory, Script, ScriptKind, ScriptRef,
     Severity, SECURITY_HEADERS,
 };
-use crate::pretty;
+
 use similar::TextDiff;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -165,7 +173,7 @@ fn altered(
     approved_source: &dyn Fn(&str) -> Option<String>,
 ) -> Finding {
     let diff = approved_source(&old.sha256).map(|old_src| {
-        pretty::diff_scripts(
+        diff::diff_scripts(
             &old_src,
             &script.source,
             &format!("approved {}", short(&old.sha256)),

@@ -12,12 +12,15 @@
 //! compiled outside the page's main world (chromiumoxide's utility world).
 //!
 //! Before navigation the tab gets a shopper's profile and the card-field instrumentation
-//! ([`crate::interact`]); after load the shopper fills the form with the scan's canary card
-//! number ([`crate::canary`]), and everything the page sends — request URLs, headers and
+//! ([`crate::capture::shopper`]); after load the shopper fills the form with the scan's canary card
+//! number ([`crate::capture::canary`]), and everything the page sends — request URLs, headers and
 //! bodies, WebSocket frames, navigations — is searched for it.
 
-use crate::canary::Canary;
-use crate::interact::{self, InteractMode, Own, Profile};
+pub mod canary;
+pub mod shopper;
+
+use crate::capture::canary::Canary;
+use shopper::{InteractMode, Own, Profile};
 use crate::model::{
     CardLeak, Destination, FieldAccess, FieldAccessRef, Interaction, PaymentField, RawScript, ScriptKind, Snapshot,
     SECURITY_HEADERS,
@@ -42,7 +45,7 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 use chromiumoxide::Page;
 use futures::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
-use crate::canary::cut;
+use crate::capture::canary::cut;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -345,9 +348,9 @@ struct Observed {
     /// WebSocket request id → (URL, sender, frame).
     sockets: HashMap<String, (String, Option<StackTop>, Option<String>)>,
     /// Card-field accesses the prelude reported, with the execution context.
-    accesses: Vec<(interact::ReportedAccess, i64)>,
+    accesses: Vec<(shopper::ReportedAccess, i64)>,
     /// Image URLs set by scripts (image requests carry no initiator stack), with the context.
-    image_senders: Vec<(interact::ReportedAccess, i64)>,
+    image_senders: Vec<(shopper::ReportedAccess, i64)>,
 }
 
 /// The top page frame of an initiator stack: script id, URL.
@@ -517,7 +520,7 @@ impl Observed {
             Ev::Binding(b) => {
                 let ours = self.own.as_ref().is_some_and(|o| o.binding == b.name);
                 if ours && self.accesses.len() < 5_000 {
-                    if let Some(a) = interact::parse_access(&b.payload) {
+                    if let Some(a) = shopper::parse_access(&b.payload) {
                         if a.a == "send" {
                             self.image_senders.push((a, *b.execution_context_id.inner()));
                         } else {
@@ -643,7 +646,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
         .await
         .map_err(berr)?;
     // A shopper's browser, and card fields instrumented before any page script runs.
-    interact::prepare(page, opts.profile, version, &own, &opts.payment_fields).await.map_err(berr)?;
+    shopper::prepare(page, opts.profile, version, &own, &opts.payment_fields).await.map_err(berr)?;
 
     let nav = tokio::time::timeout(opts.timeout, page.execute(NavigateParams::new(url)))
         .await
@@ -682,7 +685,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
 
     // Act like a shopper once the page's own scripts have set up (quiet, or a few seconds).
     let loaded = Instant::now();
-    let mut acted = interact::Acted::default();
+    let mut acted = shopper::Acted::default();
     if opts.interact != InteractMode::None {
         let ready_by = loaded + BEFORE_INTERACTION_MAX;
         loop {
@@ -698,14 +701,14 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
             let wake = (quiet_since + QUIET).max(now + Duration::from_millis(20)).min(ready_by);
             let _ = tokio::time::timeout_at(wake.into(), notified).await;
         }
-        let frames: Vec<interact::FrameCtx> = {
+        let frames: Vec<shopper::FrameCtx> = {
             let o = observed.lock().unwrap();
             let main = o.main_frame.clone().unwrap_or_else(|| main_frame_id.clone());
-            let mut frames: Vec<interact::FrameCtx> = o
+            let mut frames: Vec<shopper::FrameCtx> = o
                 .contexts
                 .iter()
                 .filter(|(_, (_, default))| *default)
-                .map(|(id, (frame, _))| interact::FrameCtx { context: *id, frame_id: frame.clone(), is_main: *frame == main })
+                .map(|(id, (frame, _))| shopper::FrameCtx { context: *id, frame_id: frame.clone(), is_main: *frame == main })
                 .collect();
             // Newest context of a frame first: older ones belong to documents already gone.
             frames.sort_by_key(|f| (!f.is_main, std::cmp::Reverse(f.context)));
@@ -714,7 +717,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
             frames
         };
         let page_origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-        let shopper = interact::Shopper {
+        let shopper = shopper::Shopper {
             page,
             own: &own,
             canary: &canary,
@@ -774,7 +777,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
     for (ctx, frame) in contexts {
         // Configured payment-field selectors: count matches per frame.
         if !opts.payment_fields.is_empty() {
-            if let Some(ff) = interact::frame_fields(page, &own, ctx, &opts.payment_fields).await {
+            if let Some(ff) = shopper::frame_fields(page, &own, ctx, &opts.payment_fields).await {
                 for (sel, n) in ff.configured {
                     if n > 0 {
                         configured_fields.push((frame.clone(), sel.clone()));
@@ -989,7 +992,7 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
     for out in observed.outgoing.iter_mut().filter(|o| o.needs_body).take(MAX_BODY_FETCHES) {
         let params = GetRequestPostDataParams::new(chromiumoxide::cdp::browser_protocol::network::RequestId::new(out.request_id.clone()));
         if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), page.execute(params)).await {
-            out.body = Some(cut(&r.result.post_data, crate::canary::MAX_HAYSTACK).to_string());
+            out.body = Some(cut(&r.result.post_data, crate::capture::canary::MAX_HAYSTACK).to_string());
         }
     }
     let card_leaks = find_leaks(&observed, &canary, &final_url, &index_of, &opts.card_data_hosts);
@@ -1092,11 +1095,11 @@ impl Observed {
                         bytes.extend_from_slice(&decoded);
                     }
                 }
-                if bytes.len() > crate::canary::MAX_HAYSTACK {
+                if bytes.len() > crate::capture::canary::MAX_HAYSTACK {
                     break;
                 }
             }
-            String::from_utf8_lossy(&bytes[..bytes.len().min(crate::canary::MAX_HAYSTACK)]).into_owned()
+            String::from_utf8_lossy(&bytes[..bytes.len().min(crate::capture::canary::MAX_HAYSTACK)]).into_owned()
         });
         let needs_body = r.request.has_post_data == Some(true) && body.as_deref().map_or(true, str::is_empty);
         let mut url = r.request.url.clone();
@@ -1144,7 +1147,7 @@ impl Observed {
         let payload = &f.response.payload_data;
         // Text frames come as text; binary ones as base64 of the bytes.
         let body = if f.response.opcode == 1.0 {
-            cut(payload, crate::canary::MAX_HAYSTACK).to_string()
+            cut(payload, crate::capture::canary::MAX_HAYSTACK).to_string()
         } else {
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -1213,7 +1216,7 @@ fn find_leaks(
             }
         }
         leaks.push(CardLeak {
-            allowed: crate::behaviour::host_allowed(&host, allow),
+            allowed: crate::compare::behaviour::host_allowed(&host, allow),
             destination: Destination {
                 url: shown,
                 host,
@@ -1233,7 +1236,7 @@ fn find_leaks(
 
 /// The script at a reported stack location: the script with that URL whose source range holds
 /// the line and column, preferring the frame the report came from, then the latest.
-fn script_at(o: &Observed, at: &interact::StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Option<usize> {
+fn script_at(o: &Observed, at: &shopper::StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Option<usize> {
     let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
     let (line, col) = (at.l - 1, at.c - 1);
     let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
@@ -1259,7 +1262,7 @@ fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &
         let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
         out.push(FieldAccess {
             access: FieldAccessRef {
-                frame: crate::behaviour::frame_key(&frame_url, final_url, frame == main_frame),
+                frame: crate::compare::behaviour::frame_key(&frame_url, final_url, frame == main_frame),
                 field: a.f.clone(),
                 action: a.a.clone(),
                 event: a.e.clone(),

@@ -3,13 +3,12 @@
 //! config and baselines; SARIF and JUnit come out typed and parse back; `baseline diff` and
 //! `baseline check` work on the real files. Real Chromium, real SQLite, real files.
 
-mod common;
 
-use common::{describe, findings_of, Workspace};
+use crate::util::{describe, findings_of, Workspace};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_sarif::sarif::{ResultLevel, Sarif};
 use skimwatch::model::{FindingKind, PageStatus, ScriptKind};
-use skimwatch::shop::{Origin, Shop};
+use skimwatch_testshop::{Origin, Shop};
 
 fn scans_in_db(ws: &Workspace) -> i64 {
     let db = rusqlite::Connection::open(ws.dir.path().join("state/skimwatch.db")).unwrap();
@@ -162,7 +161,7 @@ fn baseline_diff_previews_and_check_lints_the_real_files() {
     std::fs::write(&source, "steal()").unwrap();
     let out = ws.skimwatch().args(["baseline", "check", "--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let report: skimwatch::gate::check::CheckReport = serde_json::from_slice(&out.stdout).unwrap();
+    let report: skimwatch::baseline::check::CheckReport = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.problems.iter().any(|p| p.path == source && p.message.contains("does not match its name")), "{report:?}");
 }
 

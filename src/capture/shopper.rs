@@ -24,7 +24,7 @@
 //! All code the monitor runs in the page carries a `//# sourceURL=` marker that is random per
 //! scan, so capture can drop it from the inventory and a page cannot name its own code after it.
 
-use crate::canary::Canary;
+use crate::capture::canary::Canary;
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::emulation::{
     SetDeviceMetricsOverrideParams, SetTimezoneOverrideParams, SetTouchEmulationEnabledParams,
@@ -700,7 +700,7 @@ impl Shopper<'_> {
             let Some(ff) = frame_fields(self.page, self.own, frame.context, self.selectors).await else { continue };
             let (ox, oy) = if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
             // Fields are named `frame key|selector`, as in field-access findings.
-            let key = if frame.is_main { "main".to_string() } else { crate::behaviour::frame_key(&ff.url, "", false) };
+            let key = if frame.is_main { "main".to_string() } else { crate::compare::behaviour::frame_key(&ff.url, "", false) };
             for f in ff.fields {
                 if f.empty {
                     plan.push((oy + f.y, ox + f.x, frame.clone(), f, key.clone()));

@@ -3,12 +3,11 @@
 //! shop on loopback with four origins (shop, payment provider, vendor, attacker), the real
 //! binary, real SQLite and baseline files.
 
-mod common;
 
-use common::{describe, findings_of, Workspace};
-use skimwatch::canary::luhn_valid;
+use crate::util::{describe, findings_of, Workspace};
+use skimwatch::capture::canary::luhn_valid;
 use skimwatch::model::{Finding, FindingKind, PageStatus, ScanReport, ScriptKind, Severity};
-use skimwatch::shop::{Origin, Resource, Shop};
+use skimwatch_testshop::{Origin, Resource, Shop};
 
 /// The express checkout (card fields on the shop page), approved while clean.
 fn approved_express(extra: &str) -> Workspace {

@@ -11,17 +11,17 @@
 use super::{Bases, Origin, Resource};
 use std::collections::HashMap;
 
-const CHECKOUT_HTML: &str = include_str!("assets/checkout.html");
-const INDEX_HTML: &str = include_str!("assets/index.html");
-const SITE_CSS: &str = include_str!("assets/site.css");
-const LOGO_SVG: &str = include_str!("assets/logo.svg");
-const VENDOR_MIN_JS: &str = include_str!("assets/vendor.min.js");
-const CHECKOUT_JS: &str = include_str!("assets/checkout.js");
-const HOSTED_FIELDS_HTML: &str = include_str!("assets/hosted-fields.html");
-const FIELDS_JS: &str = include_str!("assets/fields.js");
-const FIELDS_CSS: &str = include_str!("assets/fields.css");
-const GTM_JS: &str = include_str!("assets/gtm.js");
-const ANALYTICS_JS: &str = include_str!("assets/analytics.js");
+const CHECKOUT_HTML: &str = include_str!("../assets/checkout.html");
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const SITE_CSS: &str = include_str!("../assets/site.css");
+const LOGO_SVG: &str = include_str!("../assets/logo.svg");
+const VENDOR_MIN_JS: &str = include_str!("../assets/vendor.min.js");
+const CHECKOUT_JS: &str = include_str!("../assets/checkout.js");
+const HOSTED_FIELDS_HTML: &str = include_str!("../assets/hosted-fields.html");
+const FIELDS_JS: &str = include_str!("../assets/fields.js");
+const FIELDS_CSS: &str = include_str!("../assets/fields.css");
+const GTM_JS: &str = include_str!("../assets/gtm.js");
+const ANALYTICS_JS: &str = include_str!("../assets/analytics.js");
 
 /// A 1×1 transparent image. SVG rather than GIF because bodies are text.
 pub(super) const PIXEL_SVG: &str =

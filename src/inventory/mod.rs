@@ -40,6 +40,8 @@
 //! A `|` inside a frame key or initiator is written `%7C`, so the frame key is always the part
 //! of an identity before the first `|` for inline, handler, eval and data scripts.
 
+pub mod normalize;
+
 use crate::model::{Inventory, RawScript, Script, ScriptKind, Snapshot};
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};

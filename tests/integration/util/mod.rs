@@ -8,7 +8,7 @@ pub mod smtp;
 
 use assert_cmd::Command;
 use skimwatch::model::{Finding, FindingKind, PageReport, ScanReport};
-use skimwatch::shop::Shop;
+use skimwatch_testshop::Shop;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -7,7 +7,9 @@
 //! errors. Relative paths are resolved against the config file's directory, so a config behaves
 //! the same whatever the working directory of the cron job or CI runner.
 
-use crate::interact::{InteractMode, Profile};
+pub mod rebase;
+
+use crate::capture::shopper::{InteractMode, Profile};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureOptions, Chromium};
-use crate::{behaviour, churn, compare, policy};
+use crate::compare::{self, behaviour, churn, policy};
 use crate::config::{Config, PageConfig};
 use crate::inventory;
 use crate::model::{
@@ -39,7 +39,7 @@ pub struct ScanOptions {
     /// Keep nothing: scan against an in-memory database (release pipelines).
     pub ephemeral: bool,
     /// Scan every page on this origin instead (path and query kept): `--base-url`, to gate a
-    /// staging deploy with the production baselines. See [`crate::gate::rebase_url`].
+    /// staging deploy with the production baselines. See [`crate::config::rebase::rebase_url`].
     pub base_url: Option<url::Url>,
 }
 
@@ -87,7 +87,7 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
     let mut pages: Vec<PageConfig> = select_pages(config, &opts.pages)?.into_iter().cloned().collect();
     if let Some(base) = &opts.base_url {
         for page in &mut pages {
-            page.url = crate::gate::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
+            page.url = crate::config::rebase::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
         }
     }
     let store = open_store(config, opts.ephemeral).await?;

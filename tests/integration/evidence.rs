@@ -2,12 +2,11 @@
 //! the evidence report (HTML escaping a hostile script URL, JSON parsed back) and an incident
 //! timeline, over real scans of the shop in real Chromium, stored in a real SQLite file.
 
-mod common;
 
-use common::{describe, findings_of, Workspace};
+use crate::util::{describe, findings_of, Workspace};
 use skimwatch::evidence::{Evidence, Incident, Resolution};
 use skimwatch::model::FindingKind;
-use skimwatch::shop::Origin;
+use skimwatch_testshop::Origin;
 
 /// Markup an attacker controls: it ends up in a script URL (an opaque `data:` URL keeps `<`,
 /// `>` and quotes as they are) and in an inline script's id.

@@ -7,8 +7,6 @@
 //! to the page's own origin (`self:/path`, host `self`), so a baseline approved on production
 //! matches the same first-party scripts on staging while third-party URLs stay absolute.
 
-pub mod check;
-pub mod diff;
 
 use url::{Position, Url};
 

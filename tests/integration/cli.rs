@@ -1,15 +1,14 @@
 //! The CLI's contracts: exit codes, config errors naming file/line/key, the JSON report shape,
 //! `--output`, `--fail-on`, and a closed stdout.
 
-mod common;
 
 use assert_cmd::Command;
-use common::Workspace;
+use crate::util::Workspace;
 use std::process::Stdio;
 
 fn skimwatch() -> Command {
     let mut cmd = Command::cargo_bin("skimwatch").unwrap();
-    cmd.timeout(common::RUN_TIMEOUT);
+    cmd.timeout(crate::util::RUN_TIMEOUT);
     cmd
 }
 

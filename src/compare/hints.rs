@@ -10,7 +10,7 @@
 //!
 //! Hints only ever raise a finding's severity (see `compare`); their absence never lowers it.
 
-use crate::normalize::{hosts_in, names_url_or_host};
+use crate::inventory::normalize::{hosts_in, names_url_or_host};
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     ArrayExpression, AssignmentExpression, AssignmentTarget, BinaryExpression, BinaryOperator, CallExpression,

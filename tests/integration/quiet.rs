@@ -5,16 +5,15 @@
 //! Chromium, to keep the suite fast; the report format and the trust policy are checked
 //! through the real binary.
 
-mod common;
 
-use common::{describe, findings_of, Workspace};
-use skimwatch::approve::{self, Choice};
+use crate::util::{describe, findings_of, Workspace};
+use skimwatch::baseline::approve::{self, Choice};
 use skimwatch::baseline::BaselineDir;
 use skimwatch::capture::{self, Chromium};
 use skimwatch::config::Config;
 use skimwatch::model::{FindingKind, PageReport, PageStatus, ScanReport, ScriptKind, Severity};
 use skimwatch::scan;
-use skimwatch::shop::{Origin, Shop, VolatileChange};
+use skimwatch_testshop::{Origin, Shop, VolatileChange};
 use std::sync::Arc;
 
 const SCANS: usize = 20;

@@ -15,6 +15,10 @@
 //! [`apply_approval`] turns accepted findings of a scan into baseline entries; it is pure, so
 //! the CLI decides when to save.
 
+pub mod approve;
+pub mod check;
+pub mod plan;
+
 use crate::model::{
     Approval, ApprovedHeader, ApprovedHost, ApprovedScript, Baseline, Finding, FindingKind,
     Inventory, Script, SECURITY_HEADERS,
@@ -399,7 +403,7 @@ pub fn apply_approval(
             FindingKind::RemovedScript => remove_script(baseline, scan, finding),
             FindingKind::HeaderChange => approve_header(baseline, finding, approval),
             FindingKind::NewHost => approve_host(baseline, finding, approval),
-            FindingKind::PaymentFieldAccess => crate::behaviour::approve_field_access(baseline, finding, approval),
+            FindingKind::PaymentFieldAccess => crate::compare::behaviour::approve_field_access(baseline, finding, approval),
             // Not approvable: card data may only go to hosts in the page's `card_data_hosts`,
             // and a missing field is fixed in the config (`payment_fields`).
             FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing => false,
@@ -453,7 +457,7 @@ fn approve_script(
         let replaced = replace && a.id == script.id && !in_scan(scan, &a.id, &a.sha256);
         !(same_version || replaced)
     });
-    let normalized = crate::normalize::normalize_inline(script.kind, script.url.as_deref(), &script.source);
+    let normalized = crate::inventory::normalize::normalize_inline(script.kind, script.url.as_deref(), &script.source);
     baseline.scripts.push(ApprovedScript {
         id: script.id.clone(),
         kind: script.kind,

@@ -7,7 +7,7 @@
 //! (or the engineer about to approve) sees exactly the lines that will change, plus the script
 //! sources that would be added beside them.
 
-use crate::approve::{ApproveError, Choice};
+use crate::baseline::approve::{ApproveError, Choice};
 use crate::baseline::{self, BaselineDir, Selection};
 use crate::config::Config;
 use crate::model::{Approval, PageStatus};

@@ -1,11 +1,10 @@
 //! Issue 2 end to end: scan → approve → rescan is clean, then each kind of planted change is
 //! detected with the right finding kind and script. Real Chromium, real SQLite, real files.
 
-mod common;
 
-use common::{describe, findings_of, Workspace};
+use crate::util::{describe, findings_of, Workspace};
 use skimwatch::model::{FindingKind, PageStatus, ScriptKind, Severity};
-use skimwatch::shop::Origin;
+use skimwatch_testshop::Origin;
 
 #[test]
 fn approve_then_rescan_is_clean_and_baseline_is_reviewable() {
@@ -177,7 +176,7 @@ fn removed_csp_header_is_a_header_change() {
 fn unreachable_and_failing_pages_are_scan_errors() {
     // A port nobody listens on: bind, read the port, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     let missing = shop.url(Origin::Shop, "/no-such-page");
     let ws = Workspace::with_pages(
         shop,
@@ -189,8 +188,8 @@ fn unreachable_and_failing_pages_are_scan_errors() {
         assert_eq!(p.status, PageStatus::Error, "{}", p.name);
         assert!(p.findings.is_empty());
     }
-    assert!(common::page(&report, "refused").error.as_deref().unwrap().contains("ERR_CONNECTION_REFUSED"));
-    assert!(common::page(&report, "gone").error.as_deref().unwrap().contains("404"));
+    assert!(crate::util::page(&report, "refused").error.as_deref().unwrap().contains("ERR_CONNECTION_REFUSED"));
+    assert!(crate::util::page(&report, "gone").error.as_deref().unwrap().contains("404"));
 }
 
 #[test]

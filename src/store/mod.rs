@@ -12,6 +12,8 @@
 //! entry. A database written by a newer skimwatch is refused with a clear error instead of
 //! being misread.
 
+pub mod chain;
+
 use crate::model::{Finding, Inventory, PageStatus, Script, ScriptKind};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::IntoDeserializer;
@@ -393,7 +395,7 @@ impl Store {
         };
         let extra = also(&tx, scan_id).map_err(err)?;
         // Seal the record in the same transaction: no scan is ever committed unsealed.
-        crate::chain::seal(&tx, scan_id).map_err(err)?;
+        crate::store::chain::seal(&tx, scan_id).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok((scan_id, extra))
     }

@@ -3,13 +3,12 @@
 //! Every wait is on an observable event (a mail arriving, a row in the database, a request
 //! reaching the shop), bounded by a timeout.
 
-mod common;
 
-use common::smtp::{free_port, Received, SmtpServer};
-use common::Workspace;
+use crate::util::smtp::{free_port, Received, SmtpServer};
+use crate::util::Workspace;
 use skimwatch::alert::outbox::Status;
 use skimwatch::model::{Finding, FindingKind};
-use skimwatch::shop::{Origin, Resource};
+use skimwatch_testshop::{Origin, Resource};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -350,7 +349,7 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
 #[test]
 fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
     let _serial = serial();
-    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     let pages: Vec<(&str, String)> = ["a", "b", "c"].iter().map(|p| (*p, format!("{}?page={p}", shop.checkout_url()))).collect();
     let ws = Workspace::with_pages(shop, &pages);
     let port = free_port(); // nothing listens: connections are refused
@@ -492,7 +491,7 @@ fn a_page_failing_three_times_raises_scan_failing_then_an_all_clear() {
 #[test]
 fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
     let _serial = serial();
-    let shop = skimwatch::shop::Shop::start_in_background().unwrap();
+    let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     shop.set_resource(Origin::Shop, "/spin", Resource::html("<html><body><script>for (;;) {}</script></body></html>"));
     let pages = [("spin", shop.url(Origin::Shop, "/spin")), ("checkout", shop.checkout_url())];
     let ws = Workspace::with_pages(shop, &pages);

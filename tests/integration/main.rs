@@ -1,0 +1,13 @@
+//! The one integration-test binary: every test drives the real `skimwatch` binary (or the
+//! library against real Chromium) against servers the test binds on loopback. Shared harness
+//! in [`util`]; one module per area.
+
+mod util;
+
+mod cli;
+mod core_loop;
+mod evasion;
+mod evidence;
+mod quiet;
+mod release_gate;
+mod watch;
