@@ -4,7 +4,8 @@
 //!
 //! The flow is a pipeline; each stage is a folder and uses only the stages before it:
 //!
-//! 1. [`model`]: plain data passed between the stages (enums for every closed set).
+//! 1. [`model`]: plain data passed between the stages (enums for every closed set), and
+//!    [`text`]: the only ways text from a page is cut or flattened for display.
 //! 2. [`config`]: the configuration file, its reader, and page selection.
 //! 3. [`capture`]: headless Chromium → [`model::Snapshot`] (browser, shopper, canary, leaks).
 //! 4. [`inventory`]: identity, normalisation and hashing → [`model::Inventory`].
@@ -19,6 +20,7 @@
 //! `skimwatch-testshop` crate in `crates/testshop/`.
 
 pub mod model;
+pub mod text;
 
 pub mod config;
 

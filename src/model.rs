@@ -482,6 +482,19 @@ pub struct ScanReport {
     pub pages: Vec<PageReport>,
 }
 
+impl Finding {
+    /// The one order findings are listed in everywhere: most severe first, then by kind, then
+    /// by id (stable across runs).
+    pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id))
+    }
+}
+
+/// Sorts findings into [`Finding::report_order`].
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(Finding::report_order);
+}
+
 impl ScanReport {
     /// The most severe finding across all pages, if any.
     pub fn max_severity(&self) -> Option<Severity> {

@@ -160,7 +160,7 @@ pub fn compare(
         });
     }
 
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+    crate::model::sort_findings(&mut findings);
     findings
 }
 

@@ -234,7 +234,7 @@ pub async fn finish_scan(
                     baselines.save(&baseline).map_err(|e| e.to_string())?;
                 }
                 findings.extend(behaviour::findings(&name, &behaviour, &baseline));
-                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+                crate::model::sort_findings(&mut findings);
                 Ok((inv, baseline, findings, elapsed_ms, behaviour, interaction))
             })
             .await

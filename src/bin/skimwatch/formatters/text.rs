@@ -65,7 +65,7 @@ impl Reporter for Text {
                 continue;
             }
             let mut findings: Vec<_> = page.findings.iter().collect();
-            findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)).then(a.id.cmp(&b.id)));
+            findings.sort_by(|a, b| skimwatch::model::Finding::report_order(a, b));
             writeln!(out, "   {} finding(s):", findings.len())?;
             for f in findings {
                 writeln!(out)?;
