@@ -383,6 +383,38 @@ pub struct FieldAccess {
     pub script_url: Option<String>,
     #[serde(skip)]
     pub script_index: Option<usize>,
+    /// True when the field is in the top-level document (capture → inventory only: the
+    /// inventory writes `access.frame` from it and `frame_url`).
+    #[serde(skip)]
+    pub main_frame: bool,
+}
+
+/// A field the shopper typed into, as capture saw it; the inventory names it
+/// `frame key|selector` in [`Interaction::fields_typed`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypedField {
+    pub frame_url: String,
+    pub main_frame: bool,
+    pub selector: String,
+}
+
+/// What scripts did with card data during a scan, with each script named by its inventory
+/// identity. Produced by `inventory`, judged by `compare`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    pub card_leaks: Vec<CardLeak>,
+    pub field_access: Vec<FieldAccess>,
+    pub unmatched_payment_fields: Vec<String>,
+}
+
+/// How a finding, a baseline entry or a report names the script behind a behaviour: its
+/// identity, else the URL of its stack frame, else `(unknown script)`.
+pub fn sender_name(script: Option<&ScriptRef>, url: Option<&str>) -> String {
+    match (script, url) {
+        (Some(s), _) => s.id.clone(),
+        (None, Some(u)) if !u.is_empty() => u.to_string(),
+        _ => "(unknown script)".to_string(),
+    }
 }
 
 /// What the scan did as a shopper (JSON: `interaction` of a page).
@@ -395,9 +427,12 @@ pub struct Interaction {
     /// The canary card number typed, masked (`400000******1234`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub canary: Option<String>,
-    /// Fields typed into, in order (`frame key|selector`).
+    /// Fields typed into, in order (`frame key|selector`), named by the inventory.
     #[serde(default)]
     pub fields_typed: Vec<String>,
+    /// The same fields as capture saw them (capture → inventory only).
+    #[serde(skip)]
+    pub typed: Vec<TypedField>,
     /// Whether the pay button was clicked.
     #[serde(default)]
     pub submitted: bool,

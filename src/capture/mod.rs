@@ -996,13 +996,14 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
         }
     }
     let card_leaks = find_leaks(&observed, &canary, &final_url, &index_of, &opts.card_data_hosts);
-    let field_access = resolve_accesses(&observed, &main_frame, &final_url, &index_of);
+    let field_access = resolve_accesses(&observed, &main_frame, &index_of);
     let blocked = acted.blocked.lock().map(|b| b.clone()).unwrap_or_default();
     let interaction = Interaction {
         mode: opts.interact.as_str().to_string(),
         profile: opts.profile.as_str().to_string(),
         canary: (!acted.fields_typed.is_empty()).then(|| canary.masked()),
-        fields_typed: acted.fields_typed.clone(),
+        fields_typed: Vec::new(),
+        typed: acted.fields_typed.clone(),
         submitted: acted.submitted,
         blocked,
         problems: acted.problems.clone(),
@@ -1216,7 +1217,7 @@ fn find_leaks(
             }
         }
         leaks.push(CardLeak {
-            allowed: crate::compare::behaviour::host_allowed(&host, allow),
+            allowed: crate::config::hosts::host_allowed(&host, allow),
             destination: Destination {
                 url: shown,
                 host,
@@ -1255,14 +1256,15 @@ fn script_at(o: &Observed, at: &shopper::StackLocation, ctx: i64, index_of: &Has
 }
 
 /// Names the script behind each reported field access.
-fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &HashMap<String, usize>) -> Vec<FieldAccess> {
+fn resolve_accesses(o: &Observed, main_frame: &str, index_of: &HashMap<String, usize>) -> Vec<FieldAccess> {
     let mut out = Vec::new();
     for (a, ctx) in &o.accesses {
         let frame = o.contexts.get(ctx).map(|(f, _)| f.clone()).unwrap_or_default();
         let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
         out.push(FieldAccess {
             access: FieldAccessRef {
-                frame: crate::compare::behaviour::frame_key(&frame_url, final_url, frame == main_frame),
+                // Named by the inventory, which owns frame keys.
+                frame: String::new(),
                 field: a.f.clone(),
                 action: a.a.clone(),
                 event: a.e.clone(),
@@ -1271,6 +1273,7 @@ fn resolve_accesses(o: &Observed, main_frame: &str, final_url: &str, index_of: &
             script: None,
             script_url: Some(a.s.u.clone()),
             script_index: script_at(o, &a.s, *ctx, index_of),
+            main_frame: frame == main_frame,
         });
     }
     out

@@ -25,6 +25,7 @@
 //! scan, so capture can drop it from the inventory and a page cannot name its own code after it.
 
 use crate::capture::canary::Canary;
+use crate::model::TypedField;
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::emulation::{
     SetDeviceMetricsOverrideParams, SetTimezoneOverrideParams, SetTouchEmulationEnabledParams,
@@ -644,7 +645,7 @@ pub struct Shopper<'a> {
 /// The outcome of the interaction.
 #[derive(Debug, Default)]
 pub struct Acted {
-    pub fields_typed: Vec<String>,
+    pub fields_typed: Vec<TypedField>,
     pub submitted: bool,
     pub problems: Vec<String>,
     /// Requests failed so that no order is placed (filled in while the page lives on).
@@ -699,11 +700,9 @@ impl Shopper<'_> {
         for frame in frames {
             let Some(ff) = frame_fields(self.page, self.own, frame.context, self.selectors).await else { continue };
             let (ox, oy) = if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
-            // Fields are named `frame key|selector`, as in field-access findings.
-            let key = if frame.is_main { "main".to_string() } else { crate::compare::behaviour::frame_key(&ff.url, "", false) };
             for f in ff.fields {
                 if f.empty {
-                    plan.push((oy + f.y, ox + f.x, frame.clone(), f, key.clone()));
+                    plan.push((oy + f.y, ox + f.x, frame.clone(), f, ff.url.clone()));
                 }
             }
             if frame.is_main {
@@ -715,14 +714,15 @@ impl Shopper<'_> {
             let mut rng = rand::rng();
             (0..3).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
         };
-        for (_, _, frame, field, key) in &plan {
+        for (_, _, frame, field, frame_url) in &plan {
             let value = self.value_for(field, &cvc);
-            let name = format!("{key}|{}", field.selector);
             if let Err(problem) = self.fill(frame, field, &value).await {
-                acted.problems.push(format!("{name}: {problem}"));
+                let place = if frame.is_main { "main" } else { frame_url.split(['?', '#']).next().unwrap_or_default() };
+                acted.problems.push(format!("{}|{}: {problem}", crate::text::label(place, 200), field.selector));
                 continue;
             }
-            acted.fields_typed.push(name);
+            // The inventory names it `frame key|selector`, as in field-access findings.
+            acted.fields_typed.push(TypedField { frame_url: frame_url.clone(), main_frame: frame.is_main, selector: field.selector.clone() });
         }
         if self.mode == InteractMode::TypeAndSubmit {
             match submit {

@@ -7,6 +7,7 @@
 //! errors. Relative paths are resolved against the config file's directory, so a config behaves
 //! the same whatever the working directory of the cron job or CI runner.
 
+pub mod hosts;
 pub mod rebase;
 
 use crate::capture::shopper::{InteractMode, Profile};

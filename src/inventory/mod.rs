@@ -1,55 +1,20 @@
-//! Turns a captured [`Snapshot`] into an [`Inventory`]: every script gets a stable identity and
-//! its hashes, so that `compare` can match it against the approved baseline.
-//!
-//! # Identity rules
-//!
-//! An identity must stay the same for the same script across page loads and environments, and
-//! must change when it is a different script. The rules:
-//!
-//! - **Page origin** is the origin of the snapshot's final URL (after redirects; the requested
-//!   URL if there is none). A URL on the page's own origin is written `self:` + path (+ `?query`
-//!   if any); any other URL is written absolute. Fragments are always dropped. This makes a
-//!   baseline approved on production match staging.
-//! - **Hosts**: the page's own host (`host[:port]` of the page origin) is written `self`;
-//!   any other host as is.
-//! - **Frame key**: the top-level document is `main`; any other frame is its document URL,
-//!   written the same way but without query and fragment.
-//! - **External, module and worker scripts with a URL**: the script URL as above; in a frame
-//!   other than the main one, prefixed with `<frame key>|`.
-//! - **`data:` URL**: `<frame key>|data|<first 16 hex of SHA-256 of the URL>`.
-//!   **`blob:` URL** (random per load): `<frame key>|blob|<anchor>`.
-//! - **Inline script** (and inline module): `<frame key>|inline|#<context>` when the element has
-//!   a context (its `id`), else `<frame key>|inline|<anchor>`.
-//! - **Event handler**: `<frame key>|handler|<context>` (e.g. `img#logo@onerror`), else
-//!   `<frame key>|handler|<anchor>`.
-//! - **eval / new Function / string timer**: `<frame key>|eval|<initiator or unknown>|<anchor>`,
-//!   the initiator URL written as above.
-//! - **Anchor**: the first 10 hex of the SHA-256 of the first 64 characters of the code's
-//!   skeleton, where the skeleton is the code with string literals (`'…'`, `"…"`, `` `…` ``)
-//!   replaced by `S`, numeric literals by `0`, JSON-like data (`{…}`/`[…]` of literals only)
-//!   by `D`, and all whitespace and comments removed. So the
-//!   anchor survives edits to data literals and appended statements, but not a change at the
-//!   start of the code (for code whose skeleton is shorter than 64 characters, any change to
-//!   the skeleton).
-//! - **Collisions**: when two scripts in one snapshot get the same identity with different
-//!   content, all but the first get `#2`, `#3`, …, ordered by the hash of their full skeleton
-//!   (then SHA-256), not by document order, so that tags the page inserts in random order
-//!   keep their numbers; identical duplicates (same identity and SHA-256) are listed once.
-//!   `compare` also matches colliding scripts as a group, so a renumbering is never a change.
-//!
-//! A `|` inside a frame key or initiator is written `%7C`, so the frame key is always the part
-//! of an identity before the first `|` for inline, handler, eval and data scripts.
+//! Inventory: turns a captured [`Snapshot`] into an [`Inventory`] — every script gets a stable
+//! identity ([`identity`], the only place that computes an identity or a frame key) and its
+//! hashes — so that `compare` can match it against the approved baseline. The same pass names
+//! the scripts behind the scan's behaviour (card data sent, payment fields touched, fields
+//! typed) by those identities ([`behaviour`]), so no later stage recomputes one.
 
+pub mod behaviour;
+pub mod identity;
 pub mod normalize;
 
-use crate::model::{Inventory, RawScript, Script, ScriptKind, Snapshot};
+pub use identity::{anchor, host_of, script_identity, strip_volatile_query, SELF_HOST};
+
+use crate::model::{Behaviour, Interaction, Inventory, RawScript, Script, Snapshot};
+use identity::{identity_with_origin, page_origin, skeleton};
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
 use std::collections::HashMap;
-use url::{Origin, Url};
-
-/// Number of skeleton characters hashed into an anchor.
-const ANCHOR_SKELETON_CHARS: usize = 64;
 
 /// Builds the inventory of one page load: identities, hashes, scripts sorted by id.
 pub fn inventory(snapshot: &Snapshot) -> Inventory {
@@ -59,18 +24,46 @@ pub fn inventory(snapshot: &Snapshot) -> Inventory {
 /// [`inventory`], with the page's `ignore_query` parameters left out of script identities
 /// (besides the cache-busters recognised by their value, see [`strip_volatile_query`]).
 pub fn inventory_with(snapshot: &Snapshot, ignore_query: &[String]) -> Inventory {
+    build(snapshot, ignore_query).0
+}
+
+/// One page load as the later stages need it: the inventory, and the scan's behaviour and
+/// interaction with every script and frame named by that inventory's identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageInventory {
+    pub inventory: Inventory,
+    pub behaviour: Behaviour,
+    pub interaction: Option<Interaction>,
+}
+
+/// Inventories a page load and names the scripts behind its behaviour (see [`behaviour`]).
+pub fn inventory_page(snapshot: &Snapshot, ignore_query: &[String]) -> PageInventory {
+    let (inventory, script_of_raw) = build(snapshot, ignore_query);
+    let origin = page_origin(snapshot);
+    let behaviour = behaviour::resolve(snapshot, &inventory, &script_of_raw, &origin);
+    let interaction = snapshot.interaction.as_ref().map(|i| behaviour::typed_fields(i, &origin));
+    PageInventory { inventory, behaviour, interaction }
+}
+
+/// The inventory, and for each script of the snapshot (same index) the index of its entry in
+/// `Inventory::scripts`: the one mapping from what the browser ran to what it is called.
+fn build(snapshot: &Snapshot, ignore_query: &[String]) -> (Inventory, Vec<usize>) {
     let origin = page_origin(snapshot);
     // base identity → the distinct scripts (by content hash) that got it.
     let mut groups: HashMap<String, Vec<(&RawScript, String)>> = HashMap::new();
+    // raw index → (base identity, content hash)
+    let mut keys: Vec<(String, String)> = Vec::with_capacity(snapshot.scripts.len());
     for raw in &snapshot.scripts {
         let base = identity_with_origin(raw, &origin, ignore_query);
         let sha = sha256_hex(&raw.source);
-        let used = groups.entry(base).or_default();
+        let used = groups.entry(base.clone()).or_default();
         if !used.iter().any(|(_, s)| *s == sha) {
-            used.push((raw, sha));
+            used.push((raw, sha.clone()));
         }
+        keys.push((base, sha));
     }
     let mut scripts = Vec::new();
+    let mut named: HashMap<(String, String), String> = HashMap::new();
     for (base, mut members) in groups {
         // Colliding scripts are numbered by their skeleton (stable under data edits), not by
         // document order, so randomly ordered tags keep their numbers from load to load.
@@ -79,11 +72,14 @@ pub fn inventory_with(snapshot: &Snapshot, ignore_query: &[String]) -> Inventory
         }
         for (n, (raw, sha)) in members.into_iter().enumerate() {
             let id = if n == 0 { base.clone() } else { format!("{base}#{}", n + 1) };
+            named.insert((base.clone(), sha.clone()), id.clone());
             scripts.push(script_of(raw, id, sha));
         }
     }
     scripts.sort_by(|a, b| a.id.cmp(&b.id));
-    Inventory {
+    let position: HashMap<&str, usize> = scripts.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let script_of_raw = keys.iter().map(|k| position[named[k].as_str()]).collect();
+    let inventory = Inventory {
         url: snapshot.url.clone(),
         final_url: snapshot.final_url.clone(),
         status: snapshot.status,
@@ -91,7 +87,8 @@ pub fn inventory_with(snapshot: &Snapshot, ignore_query: &[String]) -> Inventory
         scripts,
         hosts: relative_hosts(snapshot),
         payment_fields: snapshot.payment_fields.clone(),
-    }
+    };
+    (inventory, script_of_raw)
 }
 
 /// The host a page's own requests go to is written `self` (like `self:` script URLs), so that
@@ -109,10 +106,6 @@ fn relative_hosts(snapshot: &Snapshot) -> Vec<String> {
     hosts.dedup();
     hosts
 }
-
-/// How the page's own host (`host[:port]` of its final URL) is written in inventories,
-/// baselines and `new_host` findings.
-pub const SELF_HOST: &str = "self";
 
 fn script_of(raw: &RawScript, id: String, sha: String) -> Script {
     Script {
@@ -140,269 +133,11 @@ pub fn sri_sha384(s: &str) -> String {
     format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(digest))
 }
 
-/// `host`, or `host:port` when the port is not the scheme's default. `None` for URLs without
-/// a host (`data:`, `blob:`, `about:`) or that do not parse.
-pub fn host_of(url: &str) -> Option<String> {
-    let parsed = Url::parse(url).ok()?;
-    let host = parsed.host_str()?;
-    if host.is_empty() {
-        return None;
-    }
-    // `Url::port` is already `None` when the port is the scheme's default.
-    Some(match parsed.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    })
-}
-
-/// Identity of one script on a page whose URL (after redirects) is `page_url`.
-/// See the module documentation for the rules.
-pub fn script_identity(raw: &RawScript, page_url: &str) -> String {
-    script_identity_with(raw, page_url, &[])
-}
-
-/// [`script_identity`] with the page's `ignore_query` (what [`inventory_with`] uses), so that
-/// other stages name a script exactly as the inventory does.
-pub fn script_identity_with(raw: &RawScript, page_url: &str, ignore_query: &[String]) -> String {
-    identity_with_origin(raw, &origin_of(page_url), ignore_query)
-}
-
-/// The anchor of a piece of code: first 10 hex of the SHA-256 of the first 64 characters of its
-/// skeleton (see the module documentation).
-pub fn anchor(code: &str) -> String {
-    let skel: String = skeleton(code).chars().take(ANCHOR_SKELETON_CHARS).collect();
-    sha256_hex(&skel)[..10].to_string()
-}
-
-fn page_origin(snapshot: &Snapshot) -> Origin {
-    let page = if snapshot.final_url.is_empty() { &snapshot.url } else { &snapshot.final_url };
-    origin_of(page)
-}
-
-fn origin_of(url: &str) -> Origin {
-    match Url::parse(url) {
-        Ok(u) => u.origin(),
-        // An opaque origin never equals another origin, so every URL is written absolute.
-        Err(_) => Url::parse("data:,").expect("static URL").origin(),
-    }
-}
-
-fn identity_with_origin(raw: &RawScript, origin: &Origin, ignore_query: &[String]) -> String {
-    let frame = frame_key(raw, origin);
-    match raw.kind {
-        ScriptKind::Eval => {
-            let initiator = raw
-                .initiator
-                .as_deref()
-                .map(|i| strip_volatile_query(&canonical_initiator(i, origin), ignore_query))
-                .unwrap_or_else(|| "unknown".to_string());
-            format!("{frame}|eval|{initiator}|{}", anchor(&raw.source))
-        }
-        ScriptKind::Handler => match &raw.context {
-            Some(ctx) => format!("{frame}|handler|{ctx}"),
-            None => format!("{frame}|handler|{}", anchor(&raw.source)),
-        },
-        _ => match raw.url.as_deref() {
-            Some(u) if has_scheme(u, "data") => {
-                format!("{frame}|data|{}", &sha256_hex(u)[..16])
-            }
-            Some(u) if has_scheme(u, "blob") => {
-                format!("{frame}|blob|{}", anchor(&raw.source))
-            }
-            Some(u) if !u.is_empty() => {
-                let id = strip_volatile_query(&canonical_url(u, origin, true), ignore_query);
-                if raw.main_frame {
-                    id
-                } else {
-                    format!("{frame}|{id}")
-                }
-            }
-            // Inline scripts and inline modules (no URL).
-            _ => match &raw.context {
-                Some(ctx) => format!("{frame}|inline|#{ctx}"),
-                None => format!("{frame}|inline|{}", anchor(&raw.source)),
-            },
-        },
-    }
-}
-
-fn has_scheme(url: &str, scheme: &str) -> bool {
-    url.len() > scheme.len()
-        && url.as_bytes()[scheme.len()] == b':'
-        && url[..scheme.len()].eq_ignore_ascii_case(scheme)
-}
-
-fn frame_key(raw: &RawScript, origin: &Origin) -> String {
-    if raw.main_frame {
-        "main".to_string()
-    } else {
-        canonical_url(&raw.frame_url, origin, false).replace('|', "%7C")
-    }
-}
-
-/// Initiators are URLs or pseudo-URLs such as `inline:<frame url>`.
-fn canonical_initiator(initiator: &str, origin: &Origin) -> String {
-    let written = match initiator.strip_prefix("inline:") {
-        Some(frame) => format!("inline:{}", canonical_url(frame, origin, false)),
-        None => canonical_url(initiator, origin, true),
-    };
-    written.replace('|', "%7C")
-}
-
-/// Writes `url` as `self:/path?query` on the page origin, else absolute; never a fragment.
-fn canonical_url(url: &str, origin: &Origin, keep_query: bool) -> String {
-    let Ok(mut parsed) = Url::parse(url) else {
-        // Not a URL we understand: keep it, minus the fragment.
-        return url.split('#').next().unwrap_or(url).to_string();
-    };
-    parsed.set_fragment(None);
-    if !keep_query {
-        parsed.set_query(None);
-    }
-    if origin.is_tuple() && parsed.origin() == *origin {
-        let mut out = format!("self:{}", parsed.path());
-        if let Some(q) = parsed.query().filter(|q| !q.is_empty()) {
-            out.push('?');
-            out.push_str(q);
-        }
-        out
-    } else {
-        parsed.to_string()
-    }
-}
-
-/// Drops cache-busting parameters from the query of a written URL, so that they do not make a
-/// new identity (the content is still hashed and compared): every parameter named in
-/// `ignore` (`"*"` = all), and any whose value looks volatile — a timestamp (9+ digits), a
-/// build hash (8+ hex digits with a digit and a letter) or a random token (16+ letters,
-/// digits, `-` and `_`, with both letters and digits). A query left empty is dropped.
-pub fn strip_volatile_query(written: &str, ignore: &[String]) -> String {
-    let Some((head, query)) = written.split_once('?') else { return written.to_string() };
-    let all = ignore.iter().any(|i| i == "*");
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            !(all || ignore.iter().any(|i| i == name) || volatile_value(value))
-        })
-        .collect();
-    if kept.is_empty() {
-        head.to_string()
-    } else {
-        format!("{head}?{}", kept.join("&"))
-    }
-}
-
-fn volatile_value(v: &str) -> bool {
-    let digits = v.bytes().filter(u8::is_ascii_digit).count();
-    let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
-    let timestamp = v.len() >= 9 && digits == v.len();
-    let hex = v.len() >= 8 && v.bytes().all(|b| b.is_ascii_hexdigit()) && digits > 0 && letters > 0;
-    let token = v.len() >= 16
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && digits > 0
-        && letters > 0;
-    timestamp || hex || token
-}
-
-/// The code with string literals → `S`, numeric literals → `0`, whitespace and comments removed,
-/// and JSON-like data (`{…}` / `[…]` holding only literals, plain keys and such data) → `D`, so
-/// that a cart with three items has the same skeleton as one with one.
-///
-/// A deliberately small scanner, not a JS lexer: regular-expression literals are not
-/// recognised. It only has to be deterministic, and stable under edits to literals.
-fn skeleton(code: &str) -> String {
-    collapse_data(&literal_skeleton(code))
-}
-
-/// Replaces innermost `{…}` / `[…]` whose content is only data by `D`, until none is left.
-fn collapse_data(skel: &str) -> String {
-    use std::sync::OnceLock;
-    static BRACKETS: OnceLock<regex::Regex> = OnceLock::new();
-    static ITEM: OnceLock<regex::Regex> = OnceLock::new();
-    let brackets = BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
-    let item = ITEM.get_or_init(|| {
-        regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
-    });
-    let mut out = skel.to_string();
-    loop {
-        let next = brackets.replace_all(&out, |c: &regex::Captures| {
-            let m = &c[0];
-            let inner = &m[1..m.len() - 1];
-            let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i));
-            if pure { "D".to_string() } else { m.to_string() }
-        });
-        if next == out {
-            return out;
-        }
-        out = next.into_owned();
-    }
-}
-
-fn literal_skeleton(code: &str) -> String {
-    let chars: Vec<char> = code.chars().collect();
-    let mut out = String::with_capacity(code.len().min(4096));
-    // Whether the previous source character continues an identifier, so that the digits in
-    // `a1` are not taken for a number.
-    let mut in_ident = false;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            in_ident = false;
-            i += 1;
-        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            in_ident = false;
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                i += 1;
-            }
-            i += 2;
-            in_ident = false;
-        } else if c == '\'' || c == '"' || c == '`' {
-            i += 1;
-            while i < chars.len() && chars[i] != c {
-                // Skip the escaped character, which may be the quote itself.
-                i += if chars[i] == '\\' { 2 } else { 1 };
-            }
-            i += 1;
-            out.push('S');
-            in_ident = false;
-        } else if c == '\\' {
-            // An escape outside a string (inside a regex, say): keep the pair so that `\/` is
-            // not read as the start of a comment.
-            out.push(c);
-            if let Some(&next) = chars.get(i + 1) {
-                out.push(next);
-            }
-            i += 2;
-            in_ident = false;
-        } else if !in_ident
-            && (c.is_ascii_digit()
-                || (c == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())))
-        {
-            // 12, 1.5, .5, 0xFF, 1_000, 10n, 1e5 (a signed exponent leaves `-0`, harmlessly).
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_') {
-                i += 1;
-            }
-            out.push('0');
-            in_ident = false;
-        } else {
-            out.push(c);
-            in_ident = c.is_alphanumeric() || c == '_' || c == '$';
-            i += 1;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::identity::*;
     use super::*;
+    use crate::model::ScriptKind;
     use crate::model::PaymentField;
 
     fn raw(kind: ScriptKind, url: Option<&str>, source: &str) -> RawScript {

@@ -154,7 +154,7 @@ fn error_report(page: &PageConfig, message: String) -> PageReport {
 
 /// What the blocking half of a page scan hands back: inventory, baseline, findings, elapsed
 /// milliseconds, behaviour and interaction.
-type Compared = (Inventory, Baseline, Vec<Finding>, u64, behaviour::Behaviour, Option<Interaction>);
+type Compared = (Inventory, Baseline, Vec<Finding>, u64, crate::model::Behaviour, Option<Interaction>);
 
 /// What capture needs to know of a page's settings.
 pub fn capture_options(page: &PageConfig) -> CaptureOptions {
@@ -200,10 +200,9 @@ pub async fn finish_scan(
     let outcome = match snapshot {
         Err(e) => Err(e),
         Ok(snapshot) => {
-            let inv = inventory::inventory_with(&snapshot, &page.ignore_query);
-            // What scripts did with card data (issue 3), named by their inventory identity.
-            let behaviour = behaviour::resolve(&snapshot, &inv, &page.ignore_query);
-            let interaction = snapshot.interaction.clone();
+            // The inventory, and what scripts did with card data named by its identities.
+            let inventory::PageInventory { inventory: inv, behaviour, interaction } =
+                inventory::inventory_page(&snapshot, &page.ignore_query);
             let name = page.name.clone();
             let page_config = page.clone();
             let baselines = baselines.clone();
