@@ -8,7 +8,7 @@
 //! configured `payment_fields` selector that matched nothing is a `payment_field_missing`
 //! (medium), because a changed checkout must not silently switch the check off.
 
-use crate::inventory::sha256_hex;
+use super::finding_id;
 use crate::model::{
     sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, Finding, FindingKind,
     Severity,
@@ -112,19 +112,9 @@ fn in_frame(frame: &str) -> String {
     }
 }
 
-/// Same scheme as `compare`'s ids: stable across rescans of the same change.
-fn finding_id(page: &str, kind: FindingKind, subject: &str, state: &str) -> String {
-    let digest = sha256_hex(&format!("{page}\0{}\0{subject}\0{state}", kind.as_str()));
-    format!("F{}", &digest[..12])
-}
-
+/// Titles are one line, at most 240 characters.
 fn one_line(s: &str) -> String {
-    let cleaned: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if cleaned.chars().count() > 240 {
-        format!("{}…", cleaned.chars().take(240).collect::<String>())
-    } else {
-        cleaned
-    }
+    crate::text::one_line(s, 240)
 }
 
 #[cfg(test)]

@@ -47,6 +47,20 @@ pub fn compare(
     baseline: &Baseline,
     approved_source: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Finding> {
+    let mut findings = script_changes(page, inv, baseline, approved_source);
+    findings.extend(header_changes(page, inv, baseline));
+    findings.extend(host_changes(page, inv, baseline));
+    crate::model::sort_findings(&mut findings);
+    findings
+}
+
+/// New, altered and removed scripts.
+fn script_changes(
+    page: &str,
+    inv: &Inventory,
+    baseline: &Baseline,
+    approved_source: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
     let payment_page = !inv.payment_fields.is_empty();
     let script_severity = if payment_page { Severity::High } else { Severity::Medium };
     let mut findings = Vec::new();
@@ -85,50 +99,44 @@ pub fn compare(
     for (script, old) in pairs {
         findings.push(altered(page, inv, script, old, script_severity, approved_source));
     }
-    for script in new_scripts {
-        let analysis = hints::analyze(None, &script.source);
-        findings.push(Finding {
-            id: finding_id(page, FindingKind::NewScript, &script.id, &script.sha256),
-            kind: FindingKind::NewScript,
-            // On a page never approved everything is "new": list hints, but do not raise the
-            // whole initial inventory to the next severity.
-            severity: if baseline.is_empty() { script_severity } else { raised(script_severity, &analysis.hints) },
-            hints: analysis.hints,
-            added_hosts: analysis.added_hosts,
-            added_urls: analysis.added_urls,
-            title: format!("New {} script {}", script.kind, describe(title_url(&script.url, script.kind), &script.id, &script.frame_url, inv)),
-            script: Some(script_ref(script)),
-            diff: None,
-            header: None,
-            host: None,
-            approved_sha256: None,
-            initiator: script.initiator.clone(),
-            ..Default::default()
-        });
-    }
-    for old in removed {
-        findings.push(Finding {
-            id: finding_id(page, FindingKind::RemovedScript, &old.id, &old.sha256),
-            kind: FindingKind::RemovedScript,
-            severity: Severity::Low,
-            title: format!("Removed {} script {}", old.kind, describe(title_url(&old.url, old.kind), &old.id, &old.frame_url, inv)),
-            script: Some(ScriptRef {
-                id: old.id.clone(),
-                kind: old.kind,
-                url: old.url.clone(),
-                sha256: old.sha256.clone(),
-            }),
-            diff: None,
-            header: None,
-            host: None,
-            approved_sha256: Some(old.sha256.clone()),
-            initiator: None,
-            ..Default::default()
-        });
-    }
+    // On a page never approved everything is "new": list hints, but do not raise the whole
+    // initial inventory to the next severity.
+    let raise = !baseline.is_empty();
+    findings.extend(new_scripts.into_iter().map(|script| new_script(page, inv, script, script_severity, raise)));
+    findings.extend(removed.into_iter().map(|old| removed_script(page, inv, old)));
+    findings
+}
 
-    findings.extend(header_changes(page, inv, baseline));
+fn new_script(page: &str, inv: &Inventory, script: &Script, severity: Severity, raise: bool) -> Finding {
+    let analysis = hints::analyze(None, &script.source);
+    Finding {
+        id: finding_id(page, FindingKind::NewScript, &script.id, &script.sha256),
+        kind: FindingKind::NewScript,
+        severity: if raise { raised(severity, &analysis.hints) } else { severity },
+        hints: analysis.hints,
+        added_hosts: analysis.added_hosts,
+        added_urls: analysis.added_urls,
+        title: format!("New {} script {}", script.kind, describe(title_url(&script.url, script.kind), &script.id, &script.frame_url, inv)),
+        script: Some(script_ref(script)),
+        initiator: script.initiator.clone(),
+        ..Default::default()
+    }
+}
 
+fn removed_script(page: &str, inv: &Inventory, old: &ApprovedScript) -> Finding {
+    Finding {
+        id: finding_id(page, FindingKind::RemovedScript, &old.id, &old.sha256),
+        kind: FindingKind::RemovedScript,
+        severity: Severity::Low,
+        title: format!("Removed {} script {}", old.kind, describe(title_url(&old.url, old.kind), &old.id, &old.frame_url, inv)),
+        script: Some(ScriptRef { id: old.id.clone(), kind: old.kind, url: old.url.clone(), sha256: old.sha256.clone() }),
+        approved_sha256: Some(old.sha256.clone()),
+        ..Default::default()
+    }
+}
+
+/// Hosts contacted that the baseline does not list.
+fn host_changes(page: &str, inv: &Inventory, baseline: &Baseline) -> Vec<Finding> {
     // Baselines approved before hosts were written relative to the page list the page's own
     // host absolutely; it still counts as `self` when the page is on that host.
     let own_host = crate::inventory::host_of(if inv.final_url.is_empty() { &inv.url } else { &inv.final_url });
@@ -136,32 +144,23 @@ pub fn compare(
         if Some(h) == own_host.as_deref() { crate::inventory::SELF_HOST.to_string() } else { h.to_string() }
     };
     let approved_hosts: BTreeSet<String> = baseline.hosts.iter().map(|h| relative(&h.host)).collect();
-    for host in inv.hosts.iter().map(|h| relative(h)) {
-        if approved_hosts.contains(&host) {
-            continue;
-        }
-        let host = &host;
-        findings.push(Finding {
-            id: finding_id(page, FindingKind::NewHost, host, ""),
+    inv.hosts
+        .iter()
+        .map(|h| relative(h))
+        .filter(|host| !approved_hosts.contains(host))
+        .map(|host| Finding {
+            id: finding_id(page, FindingKind::NewHost, &host, ""),
             kind: FindingKind::NewHost,
             severity: Severity::Medium,
             title: if host == crate::inventory::SELF_HOST {
                 "New host self (the page's own host)".to_string()
             } else {
-                format!("New host {}", one_line(host))
+                format!("New host {}", one_line(&host))
             },
-            script: None,
-            diff: None,
-            header: None,
-            host: Some(host.clone()),
-            approved_sha256: None,
-            initiator: None,
+            host: Some(host),
             ..Default::default()
-        });
-    }
-
-    crate::model::sort_findings(&mut findings);
-    findings
+        })
+        .collect()
 }
 
 fn altered(
@@ -403,7 +402,9 @@ fn display_header(name: &str) -> String {
 }
 
 /// `"F"` + first 12 hex of SHA-256 of `page \0 kind \0 subject \0 state`.
-fn finding_id(page: &str, kind: FindingKind, subject: &str, state: &str) -> String {
+/// A finding's id: hashes page, kind, subject and current state, so the same unapproved
+/// change keeps its id across rescans. The one place finding ids are made.
+pub(crate) fn finding_id(page: &str, kind: FindingKind, subject: &str, state: &str) -> String {
     let digest = sha256_hex(&format!("{page}\0{}\0{subject}\0{state}", kind.as_str()));
     format!("F{}", &digest[..12])
 }
@@ -440,13 +441,7 @@ fn describe(url: Option<&str>, id: &str, frame_url: &str, inv: &Inventory) -> St
 
 /// Titles are one line: control characters become spaces, long text is cut at 200 characters.
 fn one_line(s: &str) -> String {
-    let cleaned: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if cleaned.chars().count() > TITLE_MAX_CHARS {
-        let cut: String = cleaned.chars().take(TITLE_MAX_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        cleaned
-    }
+    crate::text::one_line(s, TITLE_MAX_CHARS)
 }
 
 fn short(sha: &str) -> &str {
