@@ -125,7 +125,7 @@ pub fn check_dir(root: &Path) -> CheckReport {
         let baseline = match dir.load(page) {
             Ok(b) => b,
             Err(BaselineError::Parse { line, snippet, message, .. }) => {
-                let near = if snippet.is_empty() { String::new() } else { format!(" (`{snippet}`)") };
+                let near = super::near(&snippet);
                 err(&mut report, Level::Error, path, Some(line), format!("malformed baseline{near}: {message}"));
                 continue;
             }
