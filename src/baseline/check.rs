@@ -7,9 +7,9 @@
 //! name (edited by hand) or that is not named `<sha256>.js`. Errors fail the check; warnings
 //! (unknown keys, a missing approved source, an unreferenced source) are reported only.
 
-use crate::baseline::{is_sha256_hex, is_valid_page_name, validate_approval, BaselineDir, BaselineError};
+use crate::baseline::{is_sha256_hex, is_valid_page_name, validate_approval, ApprovalProblem, BaselineDir, BaselineError};
 use crate::model::{Approval, Baseline, SECURITY_HEADERS};
-use sha2::{Digest, Sha256};
+use crate::inventory::sha256_hex_bytes;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,33 @@ pub struct Problem {
     /// 1-based line, when the problem is in a baseline file.
     pub line: Option<usize>,
     pub message: String,
+    /// A fix made on the command line, which the CLI words after `message` (the library
+    /// names no commands or flags). Not part of the JSON report: the CLI folds it into
+    /// `message` first.
+    #[serde(skip)]
+    pub remedy: Option<Remedy>,
+}
+
+/// Fixes that are given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Approve with a reason.
+    GiveReason,
+    /// Approve naming the approver.
+    GiveApprover,
+    /// The first approval creates the baselines folder.
+    Approve,
+}
+
+impl Remedy {
+    /// The command-line fix for an invalid approval, if there is one.
+    pub fn for_approval(problem: &ApprovalProblem) -> Option<Remedy> {
+        match problem {
+            ApprovalProblem::EmptyReason => Some(Remedy::GiveReason),
+            ApprovalProblem::EmptyApprover => Some(Remedy::GiveApprover),
+            ApprovalProblem::BadTimestamp { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,12 +83,18 @@ const HOST_KEYS: &[&str] = &["host"];
 pub fn check_dir(root: &Path) -> CheckReport {
     let mut report = CheckReport::default();
     let err = |report: &mut CheckReport, level, path: &Path, line, message: String| {
-        report.problems.push(Problem { level, path: path.to_path_buf(), line, message })
+        report.problems.push(Problem { level, path: path.to_path_buf(), line, message, remedy: None })
     };
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) => {
-            err(&mut report, Level::Error, root, None, format!("cannot read the baselines folder: {e}; run `skimwatch baseline approve` to create it, or fix [storage] baselines"));
+            report.problems.push(Problem {
+                level: Level::Error,
+                path: root.to_path_buf(),
+                line: None,
+                message: format!("cannot read the baselines folder: {e}"),
+                remedy: Some(Remedy::Approve),
+            });
             return report;
         }
     };
@@ -92,7 +125,7 @@ pub fn check_dir(root: &Path) -> CheckReport {
         let baseline = match dir.load(page) {
             Ok(b) => b,
             Err(BaselineError::Parse { line, snippet, message, .. }) => {
-                let near = if snippet.is_empty() { String::new() } else { format!(" (`{snippet}`)") };
+                let near = super::near(&snippet);
                 err(&mut report, Level::Error, path, Some(line), format!("malformed baseline{near}: {message}"));
                 continue;
             }
@@ -102,8 +135,8 @@ pub fn check_dir(root: &Path) -> CheckReport {
             }
         };
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        for p in check_baseline(&baseline, &text, &dir) {
-            err(&mut report, p.0, path, p.1, p.2);
+        for (level, line, message, remedy) in check_baseline(&baseline, &text, &dir) {
+            report.problems.push(Problem { level, path: path.clone(), line, message, remedy });
         }
         report.entries += baseline.scripts.len() + baseline.headers.len() + baseline.hosts.len();
         referenced.extend(baseline.scripts.iter().map(|s| s.sha256.clone()));
@@ -126,7 +159,7 @@ pub fn check_dir(root: &Path) -> CheckReport {
             match std::fs::read(&path) {
                 Err(e) => err(&mut report, Level::Error, &path, None, format!("cannot read: {e}")),
                 Ok(bytes) => {
-                    let actual = hex::encode(Sha256::digest(&bytes));
+                    let actual = sha256_hex_bytes(&bytes);
                     if actual != sha {
                         err(&mut report, Level::Error, &path, None, format!(
                             "the text does not match its name: it hashes to {actual}; an approved source must never be edited (restore it from version control, or delete it and approve again)"
@@ -141,21 +174,21 @@ pub fn check_dir(root: &Path) -> CheckReport {
     report
 }
 
-/// Problems of one parsed baseline: (level, line, message).
-fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Option<usize>, String)> {
+/// Problems of one parsed baseline: (level, line, message, remedy).
+fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Option<usize>, String, Option<Remedy>)> {
     let mut out = Vec::new();
     let lines = TableLines::new(text);
     // Unknown keys are ignored when loading, so a typo (`reasn = …`) would silently drop data.
     if let Ok(table) = text.parse::<toml::Table>() {
         for key in table.keys().filter(|k| !TOP_KEYS.contains(&k.as_str())) {
-            out.push((Level::Warning, lines.key_line(key), format!("unknown key `{key}` is ignored")));
+            out.push((Level::Warning, lines.key_line(key), format!("unknown key `{key}` is ignored"), None));
         }
         for (section, known) in [("script", SCRIPT_KEYS), ("header", HEADER_KEYS), ("host", HOST_KEYS)] {
             if let Some(toml::Value::Array(items)) = table.get(section) {
                 for (i, item) in items.iter().enumerate() {
                     if let toml::Value::Table(t) = item {
                         for key in t.keys().filter(|k| !known.contains(&k.as_str()) && !APPROVAL_KEYS.contains(&k.as_str())) {
-                            out.push((Level::Warning, lines.entry(section, i), format!("[[{section}]] entry: unknown key `{key}` is ignored")));
+                            out.push((Level::Warning, lines.entry(section, i), format!("[[{section}]] entry: unknown key `{key}` is ignored"), None));
                         }
                     }
                 }
@@ -163,52 +196,52 @@ fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Op
         }
     }
     let approval_problem = |a: &Approval| validate_approval(a).err().map(|e| match e {
-        BaselineError::InvalidApproval { problem } => problem,
-        other => other.to_string(),
+        BaselineError::InvalidApproval { problem } => (problem.to_string(), Remedy::for_approval(&problem)),
+        other => (other.to_string(), None),
     });
     let mut seen = BTreeSet::new();
     for (i, s) in b.scripts.iter().enumerate() {
         let line = lines.entry("script", i);
         let what = format!("script `{}`", s.id);
-        if let Some(p) = approval_problem(&s.approval) {
-            out.push((Level::Error, line, format!("{what} lacks a justification: {p}")));
+        if let Some((p, remedy)) = approval_problem(&s.approval) {
+            out.push((Level::Error, line, format!("{what} lacks a justification: {p}"), remedy));
         }
         if !is_sha256_hex(&s.sha256) {
-            out.push((Level::Error, line, format!("{what}: sha256 `{}` is not 64 lower-case hex digits", s.sha256)));
+            out.push((Level::Error, line, format!("{what}: sha256 `{}` is not 64 lower-case hex digits", s.sha256), None));
         } else if dir.source(&s.sha256).is_none() {
-            out.push((Level::Warning, line, format!("{what}: its approved source sources/{}.js is missing or does not match, so an alteration cannot be shown as a diff", s.sha256)));
+            out.push((Level::Warning, line, format!("{what}: its approved source sources/{}.js is missing or does not match, so an alteration cannot be shown as a diff", s.sha256), None));
         }
         if !s.sri.starts_with("sha384-") {
-            out.push((Level::Error, line, format!("{what}: sri `{}` is not a sha384- integrity value", s.sri)));
+            out.push((Level::Error, line, format!("{what}: sri `{}` is not a sha384- integrity value", s.sri), None));
         }
         if s.id.trim().is_empty() {
-            out.push((Level::Error, line, "a script entry has an empty id".into()));
+            out.push((Level::Error, line, "a script entry has an empty id".into(), None));
         }
         if !seen.insert((s.id.clone(), s.sha256.clone())) {
-            out.push((Level::Error, line, format!("{what} is approved twice with the same sha256")));
+            out.push((Level::Error, line, format!("{what} is approved twice with the same sha256"), None));
         }
     }
     let mut names = BTreeSet::new();
     for (i, h) in b.headers.iter().enumerate() {
         let line = lines.entry("header", i);
-        if let Some(p) = approval_problem(&h.approval) {
-            out.push((Level::Error, line, format!("header `{}` lacks a justification: {p}", h.name)));
+        if let Some((p, remedy)) = approval_problem(&h.approval) {
+            out.push((Level::Error, line, format!("header `{}` lacks a justification: {p}", h.name), remedy));
         }
         if !SECURITY_HEADERS.contains(&h.name.as_str()) {
-            out.push((Level::Warning, line, format!("header `{}` is not a monitored security header (names are lower case)", h.name)));
+            out.push((Level::Warning, line, format!("header `{}` is not a monitored security header (names are lower case)", h.name), None));
         }
         if !names.insert(h.name.clone()) {
-            out.push((Level::Error, line, format!("header `{}` is approved twice", h.name)));
+            out.push((Level::Error, line, format!("header `{}` is approved twice", h.name), None));
         }
     }
     let mut hosts = BTreeSet::new();
     for (i, h) in b.hosts.iter().enumerate() {
         let line = lines.entry("host", i);
-        if let Some(p) = approval_problem(&h.approval) {
-            out.push((Level::Error, line, format!("host `{}` lacks a justification: {p}", h.host)));
+        if let Some((p, remedy)) = approval_problem(&h.approval) {
+            out.push((Level::Error, line, format!("host `{}` lacks a justification: {p}", h.host), remedy));
         }
         if !hosts.insert(h.host.clone()) {
-            out.push((Level::Error, line, format!("host `{}` is approved twice", h.host)));
+            out.push((Level::Error, line, format!("host `{}` is approved twice", h.host), None));
         }
     }
     out
@@ -272,7 +305,7 @@ reason = "the shop itself"
     fn folder(text: &str) -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let source = "app();\n";
-        let sha = hex::encode(Sha256::digest(source.as_bytes()));
+        let sha = crate::inventory::sha256_hex(source);
         std::fs::create_dir_all(dir.path().join("sources")).unwrap();
         std::fs::write(dir.path().join("sources").join(format!("{sha}.js")), source).unwrap();
         std::fs::write(dir.path().join("checkout.toml"), text.replace("SHA", &sha)).unwrap();

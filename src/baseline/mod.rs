@@ -23,7 +23,7 @@ use crate::model::{
     Approval, ApprovedHeader, ApprovedHost, ApprovedScript, Baseline, Finding, FindingKind,
     Inventory, Script, SECURITY_HEADERS,
 };
-use sha2::{Digest, Sha256};
+use crate::inventory::sha256_hex;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,19 @@ pub enum BaselineError {
     SourceMismatch { expected: String, actual: String },
 
     #[error("invalid approval: {problem}")]
-    InvalidApproval { problem: String },
+    InvalidApproval { problem: ApprovalProblem },
+}
+
+/// Why an approval is not a PCI DSS 6.4.3 justification. The messages name the facts; the
+/// command line adds how to give the missing value there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalProblem {
+    #[error("the reason is empty; say why the change is legitimate")]
+    EmptyReason,
+    #[error("the approver is empty; name who approved the change")]
+    EmptyApprover,
+    #[error("approved_at `{approved_at}` is not an RFC 3339 timestamp such as 2025-03-01T12:00:00Z")]
+    BadTimestamp { approved_at: String },
 }
 
 fn near(snippet: &str) -> String {
@@ -68,27 +80,18 @@ fn near(snippet: &str) -> String {
 /// Checks that an approval says who, when (RFC 3339) and why; the CLI calls this before
 /// [`apply_approval`], because an approval without a reason fails a PCI DSS review.
 pub fn validate_approval(approval: &Approval) -> Result<(), BaselineError> {
-    if approval.reason.trim().is_empty() {
-        return Err(BaselineError::InvalidApproval {
-            problem: "the reason is empty; say why the change is legitimate (e.g. `--reason \"release 4.2: new payment widget\"`)".to_string(),
-        });
-    }
-    if approval.approved_by.trim().is_empty() {
-        return Err(BaselineError::InvalidApproval {
-            problem: "the approver is empty; name who approved the change (e.g. `--by alice@example.com`)".to_string(),
-        });
-    }
-    if time::OffsetDateTime::parse(&approval.approved_at, &time::format_description::well_known::Rfc3339)
+    let problem = if approval.reason.trim().is_empty() {
+        ApprovalProblem::EmptyReason
+    } else if approval.approved_by.trim().is_empty() {
+        ApprovalProblem::EmptyApprover
+    } else if time::OffsetDateTime::parse(&approval.approved_at, &time::format_description::well_known::Rfc3339)
         .is_err()
     {
-        return Err(BaselineError::InvalidApproval {
-            problem: format!(
-                "approved_at `{}` is not an RFC 3339 timestamp such as 2025-03-01T12:00:00Z",
-                approval.approved_at
-            ),
-        });
-    }
-    Ok(())
+        ApprovalProblem::BadTimestamp { approved_at: approval.approved_at.clone() }
+    } else {
+        return Ok(());
+    };
+    Err(BaselineError::InvalidApproval { problem })
 }
 
 /// True for a lower-case hex SHA-256 (exactly 64 of `0-9a-f`): the only form allowed to name
@@ -103,10 +106,6 @@ pub fn is_valid_page_name(page: &str) -> bool {
         && page.len() <= 128
         && !page.starts_with('.')
         && page.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The baselines folder.

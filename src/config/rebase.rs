@@ -1,28 +1,29 @@
 //! The release gate: what a deploy pipeline needs besides `scan` itself.
 //!
-//! A pipeline scans the *staging* copy of each configured page (`--base-url` moves every page
-//! onto another origin, path and query kept) against the checked-in baselines, needing no
-//! state of its own; in the pull request that changes baselines it runs [`check`] as a lint,
-//! and a reviewer reads [`diff`] to see what an approval would write. Identities are relative
+//! A pipeline scans the *staging* copy of each configured page (every page moved onto another
+//! origin, path and query kept) against the checked-in baselines, needing no state of its
+//! own; in the pull request that changes baselines it runs `crate::baseline::check` as a lint,
+//! and a reviewer reads `crate::baseline::plan` to see what an approval would write. Identities are relative
 //! to the page's own origin (`self:/path`, host `self`), so a baseline approved on production
 //! matches the same first-party scripts on staging while third-party URLs stay absolute.
 
-
 use url::{Position, Url};
 
+/// Why a base URL cannot be used. The messages start with the value given; the command line
+/// puts the flag's name in front.
 #[derive(Debug, thiserror::Error)]
 pub enum BaseUrlError {
-    #[error("--base-url `{given}` is not a URL: {reason}; give an origin such as https://staging.shop.example")]
+    #[error("`{given}` is not a URL: {reason}; give an origin such as https://staging.shop.example")]
     NotUrl { given: String, reason: String },
-    #[error("--base-url `{given}` must be an http(s) origin such as https://staging.shop.example (scheme `{scheme}` is not supported)")]
+    #[error("`{given}` must be an http(s) origin such as https://staging.shop.example (scheme `{scheme}` is not supported)")]
     Scheme { given: String, scheme: String },
-    #[error("--base-url `{given}` must be an origin only (scheme, host and optional port), without path, query or fragment: each page keeps its own path and query; use `{origin}`")]
+    #[error("`{given}` must be an origin only (scheme, host and optional port), without path, query or fragment: each page keeps its own path and query; use `{origin}`")]
     NotOrigin { given: String, origin: String },
     #[error("cannot move page URL `{url}` onto {base}: {reason}")]
     Page { url: String, base: String, reason: String },
 }
 
-/// Parses and checks a `--base-url`: an http(s) origin, nothing after it but an optional `/`.
+/// Parses and checks a base URL: an http(s) origin, nothing after it but an optional `/`.
 pub fn parse_base_url(given: &str) -> Result<Url, BaseUrlError> {
     let url = Url::parse(given.trim())
         .map_err(|e| BaseUrlError::NotUrl { given: given.to_string(), reason: e.to_string() })?;

@@ -123,7 +123,12 @@ fn script_of(raw: &RawScript, id: String, sha: String) -> Script {
 
 /// Lower-case hex SHA-256 of the UTF-8 bytes of `s`.
 pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    sha256_hex_bytes(s.as_bytes())
+}
+
+/// Lower-case hex SHA-256 of `bytes` (for files that need not be UTF-8).
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Subresource-integrity value for `s`: `sha384-` + standard base64 of its SHA-384, exactly

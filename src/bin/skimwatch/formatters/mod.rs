@@ -1,5 +1,6 @@
 //! Output formats of the scan report: one `Reporter` trait, one file per format, one `match`
-//! choosing it (as in lychee's formatters).
+//! choosing it (as in lychee's formatters). [`TextOrJson`] is the `--format` of the other
+//! commands, which print text for people or JSON for programs.
 
 mod json;
 mod junit;
@@ -24,6 +25,13 @@ pub enum Format {
     Sarif,
     /// JUnit XML for CI test views (a suite per page, a failing case per finding).
     Junit,
+}
+
+/// `--format` of the commands that print text or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
 }
 
 pub fn reporter(format: Format) -> Box<dyn Reporter> {

@@ -2,6 +2,7 @@
 //! Serve the shop on loopback → scan → approve → rescan (clean) → plant a British-Airways-style
 //! skimmer in a first-party file → scan again and show the finding with its diff.
 
+use super::runtime;
 use crate::exit::ExitCode;
 use crate::formatters::{self, Format};
 use anyhow::Context;
@@ -20,7 +21,11 @@ pub struct DemoArgs {
     dir: Option<PathBuf>,
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let shop = Shop::start().await.context("starting the demo shop on loopback")?;
     let temp;
     let dir = match args.dir {

@@ -1,0 +1,65 @@
+//! `skimwatch evidence`: the PCI DSS 11.6.1 evidence report for a period, written as HTML
+//! (for the assessor) and JSON beside it. The data come from `skimwatch::evidence`.
+
+use super::{html, plain, require_store};
+use crate::exit::ExitCode;
+use anyhow::Context;
+use clap::Args;
+use skimwatch::evidence::{self, Evidence, Resolution};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct EvidenceArgs {
+    /// Start of the period: YYYY-MM-DD (UTC midnight) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    since: String,
+    /// Folder to write evidence.html and evidence.json into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+pub fn render_evidence_html(e: &Evidence) -> anyhow::Result<String> {
+    let resolutions: Vec<String> = e.findings.iter().map(|f| f.resolution.summary()).collect();
+    let failed = e.scans.iter().filter(|s| s.status == skimwatch::model::PageStatus::Error).count();
+    let open = e.findings.iter().filter(|f| f.resolution == Resolution::Open).count();
+    html::environment()
+        .get_template("evidence.html")?
+        .render(minijinja::context! {
+            css => html::CSS,
+            e => minijinja::value::Serde(e),
+            pages => minijinja::value::Serde(evidence::by_page(&e.inventory)),
+            resolutions => resolutions,
+            failed => failed,
+            open => open,
+        })
+        .context("rendering the evidence report")
+}
+
+pub fn run(config_path: &Path, args: EvidenceArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config_path)?;
+    let since = evidence::parse_since(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let store = require_store(&config)?;
+    let e = evidence::evidence(&config, &store, &since).map_err(plain)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let html = render_evidence_html(&e)?;
+    let html_path = args.out.join("evidence.html");
+    let json_path = args.out.join("evidence.json");
+    std::fs::write(&html_path, html).with_context(|| format!("writing {}", html_path.display()))?;
+    let mut json = serde_json::to_vec_pretty(&e)?;
+    json.push(b'\n');
+    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "wrote {} and {}", html_path.display(), json_path.display())?;
+    writeln!(out, "{} scan(s), {} finding(s) since {since}", e.scans.len(), e.findings.len())?;
+    match &e.log.broken {
+        Some(b) => {
+            writeln!(out, "scan log BROKEN at scan #{}: {}", b.scan_id, b.reason)?;
+            Ok(ExitCode::Findings)
+        }
+        None => {
+            writeln!(out, "scan log verified ({} record(s))", e.log.verified)?;
+            Ok(ExitCode::Clean)
+        }
+    }
+}

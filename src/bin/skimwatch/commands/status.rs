@@ -1,0 +1,93 @@
+//! `skimwatch status`: per page the last successful scan and the open findings, and the
+//! alert outbox. Stored text from pages and errors is flattened to one line for a terminal.
+
+use crate::exit::ExitCode;
+use crate::formatters::TextOrJson;
+use skimwatch::alert::outbox::{self, Status};
+use skimwatch::store::Store;
+use skimwatch::text::flatten;
+use skimwatch::watch::DaemonLock;
+use std::io::{self, Write};
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
+}
+
+pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config_path)?;
+    let mut store = Store::open(&config.storage.database)?;
+    let pages: Vec<(String, String)> = config.pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
+    let mut status = store.with_conn("reading the monitor's status", |c| outbox::status(c, &pages))?;
+    status.daemon = DaemonLock::holder_of(&config.storage.database);
+    let mut out = io::stdout().lock();
+    match args.format {
+        TextOrJson::Json => {
+            serde_json::to_writer_pretty(&mut out, &status)?;
+            writeln!(out)?;
+        }
+        TextOrJson::Text => write_text(&status, &mut out)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::Clean)
+}
+
+fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
+    match &status.daemon {
+        Some(holder) => writeln!(out, "daemon: running ({holder})")?,
+        None => writeln!(out, "daemon: not running")?,
+    }
+    if let Some(since) = &status.blind_since {
+        writeln!(out, "MONITOR BLIND: no page has scanned successfully since {since}")?;
+    }
+    for p in &status.pages {
+        writeln!(out, "\n== {}  {}", p.name, flatten(&p.url))?;
+        match (&p.last_ok, p.last_ok_scan_id) {
+            (Some(at), Some(id)) => writeln!(out, "   last successful scan: {at} (scan #{id})")?,
+            _ => writeln!(out, "   last successful scan: never")?,
+        }
+        if p.last_status.as_deref() == Some("error") {
+            writeln!(
+                out,
+                "   last scan FAILED at {} ({} in a row): {}",
+                p.last_scan.as_deref().unwrap_or("?"),
+                p.consecutive_failures,
+                flatten(p.last_error.as_deref().unwrap_or(""))
+            )?;
+        }
+        if p.open_findings.is_empty() {
+            writeln!(out, "   open findings: none")?;
+        } else {
+            writeln!(out, "   open findings: {}", p.open_findings.len())?;
+            for f in &p.open_findings {
+                let mailed = f.notified_at.as_deref().map(|t| format!(" (mailed {t})")).unwrap_or_default();
+                writeln!(out, "     {:<8} {:<14} {}  {}{mailed}", f.severity.to_uppercase(), f.kind, f.id, flatten(&f.title))?;
+            }
+        }
+    }
+    let o = &status.outbox;
+    writeln!(
+        out,
+        "\noutbox: {} queued, {} sent{}",
+        o.queued,
+        o.sent,
+        o.last_sent.as_deref().map(|t| format!(" (last accepted by the mail server {t})")).unwrap_or_default()
+    )?;
+    for a in &o.pending {
+        writeln!(
+            out,
+            "   #{} {} {}: queued {}, {} attempt(s), next attempt {}{}",
+            a.id,
+            a.kind,
+            a.page.as_deref().unwrap_or("(monitor)"),
+            a.created_at,
+            a.attempts,
+            a.next_attempt_at,
+            a.last_error.as_deref().map(|e| format!(", last error: {}", flatten(e))).unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
