@@ -11,7 +11,7 @@
 
 use crate::inventory::{script_identity_with, sha256_hex};
 use crate::model::{
-    Approval, ApprovedFieldAccess, Baseline, CardLeak, FieldAccess, FieldAccessRef, Finding, FindingKind, Inventory,
+    Approval, ApprovedFieldAccess, Baseline, CardLeak, FieldAccess, FieldAccessRef, FieldAction, Finding, FindingKind, Inventory,
     ScriptRef, Severity, Snapshot,
 };
 use std::collections::BTreeSet;
@@ -102,7 +102,7 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
             kind: FindingKind::PaymentFieldMissing,
             severity: Severity::Medium,
             title: one_line(&format!("Configured payment field {selector} matched nothing on the page")),
-            access: Some(FieldAccessRef { frame: "*".into(), field: selector.clone(), action: "missing".into(), event: None }),
+            access: Some(FieldAccessRef { frame: "*".into(), field: selector.clone(), action: FieldAction::Missing, event: None }),
             ..Default::default()
         });
     }
@@ -222,7 +222,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Destination, RawScript, ScriptKind};
+    use crate::model::{Channel, Destination, RawScript, ScriptKind};
 
     fn raw(url: &str, source: &str) -> RawScript {
         RawScript {
@@ -256,7 +256,7 @@ mod tests {
 
     fn leak(host: &str, channel: &str, script: Option<usize>, allowed: bool) -> CardLeak {
         CardLeak {
-            destination: Destination { url: format!("https://{host}/c"), host: host.into(), channel: channel.into(), ..Default::default() },
+            destination: Destination { url: format!("https://{host}/c"), host: host.into(), channel: Channel::parse(channel).unwrap(), ..Default::default() },
             frame_url: "https://shop.example/checkout".into(),
             allowed,
             script_index: script,
@@ -266,7 +266,7 @@ mod tests {
 
     fn access(script: usize, field: &str, action: &str, event: Option<&str>) -> FieldAccess {
         FieldAccess {
-            access: FieldAccessRef { frame: "main".into(), field: field.into(), action: action.into(), event: event.map(Into::into) },
+            access: FieldAccessRef { frame: "main".into(), field: field.into(), action: FieldAction::parse(action).unwrap(), event: event.map(Into::into) },
             frame_url: "https://shop.example/checkout".into(),
             script_index: Some(script),
             ..Default::default()

@@ -9,7 +9,7 @@
 
 pub mod rebase;
 
-use crate::capture::shopper::{InteractMode, Profile};
+use crate::model::{InteractMode, Profile};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -340,7 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             writeln!(out, "   host      {}", h.host)?;
                         }
                         for a in &b.field_access {
-                            let what = match (&a.action[..], &a.event) {
+                            let what = match (a.action.as_str(), &a.event) {
                                 ("read", _) => "reads".to_string(),
                                 (_, Some(e)) => format!("listens to {e} on"),
                                 (other, None) => other.to_string(),
