@@ -8,13 +8,13 @@
 use crate::baseline::{self, BaselineDir, Selection};
 use crate::config::Config;
 use crate::model::{Approval, PageStatus};
-use crate::scan::{select_pages, ScanError};
+use crate::config::{select_pages, SelectError};
 use crate::store::{self, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApproveError {
     #[error(transparent)]
-    Scan(#[from] ScanError),
+    Select(#[from] SelectError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]

@@ -11,7 +11,7 @@ use crate::baseline::approve::{ApproveError, Choice};
 use crate::baseline::{self, BaselineDir, Selection};
 use crate::config::Config;
 use crate::model::{Approval, PageStatus};
-use crate::scan::select_pages;
+use crate::config::select_pages;
 use crate::store::Store;
 use similar::TextDiff;
 use std::path::PathBuf;

@@ -293,7 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Baseline(BaselineCommand::Show(args)) => {
             let config = config_or_exit!(&cli.config);
-            let pages = match scan::select_pages(&config, &args.pages) {
+            let pages = match skimwatch::config::select_pages(&config, &args.pages) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
