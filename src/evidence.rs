@@ -29,7 +29,7 @@ pub enum EvidenceError {
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     #[error(transparent)]
-    Scan(#[from] crate::scan::ScanError),
+    Select(#[from] crate::config::SelectError),
     #[error("scan database {path}: {action} failed: {source}")]
     Sqlite { path: String, action: String, source: rusqlite::Error },
     #[error("`{given}` is not a date: use YYYY-MM-DD (UTC) or an RFC 3339 time such as 2025-03-01T12:00:00Z")]
@@ -81,7 +81,7 @@ pub fn inventory(
     pages: &[String],
     store: Option<&Store>,
 ) -> Result<Vec<InventoryRow>, EvidenceError> {
-    let pages = crate::scan::select_pages(config, pages)?;
+    let pages = crate::config::select_pages(config, pages)?;
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let mut rows = Vec::new();
     for page in pages {

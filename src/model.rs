@@ -98,6 +98,80 @@ impl std::str::FromStr for Severity {
 }
 
 // ---------------------------------------------------------------------------------------------
+// config → capture
+// ---------------------------------------------------------------------------------------------
+
+/// What the scan does on the page after load (`interact = …` per page). Serialised as in the
+/// config file (`none`, `type`, `type-and-submit`); part of the JSON contract (`interaction`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InteractMode {
+    /// Only load and watch.
+    None,
+    /// Fill the form, card fields with the canary; never submit. The default.
+    #[default]
+    Type,
+    /// Fill the form and click the pay button, with order-placing requests blocked.
+    TypeAndSubmit,
+}
+
+impl InteractMode {
+    pub const ALL: [InteractMode; 3] = [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit];
+    pub const NAMES: &'static str = "\"none\", \"type\" or \"type-and-submit\"";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractMode::None => "none",
+            InteractMode::Type => "type",
+            InteractMode::TypeAndSubmit => "type-and-submit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InteractMode> {
+        InteractMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for InteractMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The device the scan pretends to be (`profile = …` per page). Serialised in lower case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Chrome on a Windows laptop, 1366×768.
+    #[default]
+    Desktop,
+    /// Chrome on an Android phone, 412×915, touch.
+    Mobile,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Desktop, Profile::Mobile];
+    pub const NAMES: &'static str = "\"desktop\" or \"mobile\"";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Desktop => "desktop",
+            Profile::Mobile => "mobile",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // capture → inventory
 // ---------------------------------------------------------------------------------------------
 
@@ -323,9 +397,8 @@ pub struct Destination {
     pub url: String,
     /// `host` or `host:port`.
     pub host: String,
-    /// How it left: `image`, `fetch`, `xhr`, `beacon`, `websocket`, `navigation`, `form`,
-    /// `script`, `stylesheet`, `iframe`, `other`.
-    pub channel: String,
+    /// How it left.
+    pub channel: Channel,
     /// HTTP method (`GET`, `POST` …; `SEND` for a WebSocket frame).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub method: Option<String>,
@@ -337,6 +410,129 @@ pub struct Destination {
     pub encoding: Option<String>,
 }
 
+/// How card data left the page (JSON contract: `destination.channel`), from the request's
+/// resource type. Serialised as [`Channel::as_str`]; variants in alphabetical order so that
+/// sorting matches the former strings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// `navigator.sendBeacon` (and `<a ping>`).
+    Beacon,
+    CspReport,
+    Eventsource,
+    Fetch,
+    Font,
+    /// A document request with another method than GET: a submitted form.
+    Form,
+    Iframe,
+    Image,
+    Media,
+    /// A document request with GET.
+    Navigation,
+    #[default]
+    Other,
+    Prefetch,
+    Script,
+    Stylesheet,
+    Websocket,
+    Xhr,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 16] = [
+        Channel::Beacon,
+        Channel::CspReport,
+        Channel::Eventsource,
+        Channel::Fetch,
+        Channel::Font,
+        Channel::Form,
+        Channel::Iframe,
+        Channel::Image,
+        Channel::Media,
+        Channel::Navigation,
+        Channel::Other,
+        Channel::Prefetch,
+        Channel::Script,
+        Channel::Stylesheet,
+        Channel::Websocket,
+        Channel::Xhr,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Beacon => "beacon",
+            Channel::CspReport => "csp-report",
+            Channel::Eventsource => "eventsource",
+            Channel::Fetch => "fetch",
+            Channel::Font => "font",
+            Channel::Form => "form",
+            Channel::Iframe => "iframe",
+            Channel::Image => "image",
+            Channel::Media => "media",
+            Channel::Navigation => "navigation",
+            Channel::Other => "other",
+            Channel::Prefetch => "prefetch",
+            Channel::Script => "script",
+            Channel::Stylesheet => "stylesheet",
+            Channel::Websocket => "websocket",
+            Channel::Xhr => "xhr",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the serialised name (`destination.channel == "fetch"`), as reports are read.
+impl PartialEq<&str> for Channel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// What a script did with a payment field. Serialised in lower case (report and baseline
+/// files); variants in alphabetical order so that sorting matches the former strings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldAction {
+    /// An event listener was added (the event type is in `event`).
+    #[default]
+    Listen,
+    /// A configured `payment_fields` selector matched no field (findings only).
+    Missing,
+    /// The value was read.
+    Read,
+}
+
+impl FieldAction {
+    pub const ALL: [FieldAction; 3] = [FieldAction::Listen, FieldAction::Missing, FieldAction::Read];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldAction::Listen => "listen",
+            FieldAction::Missing => "missing",
+            FieldAction::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FieldAction> {
+        FieldAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for FieldAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A payment field and what a script did with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FieldAccessRef {
@@ -344,8 +540,9 @@ pub struct FieldAccessRef {
     pub frame: String,
     /// CSS selector of the field, or `document` / `window` / `form#id` for listeners there.
     pub field: String,
-    /// `listen` (an event listener was added) or `read` (the value was read).
-    pub action: String,
+    /// `listen` (an event listener was added), `read` (the value was read), or `missing` (for
+    /// a `payment_field_missing` finding).
+    pub action: FieldAction,
     /// The event type for `listen` (`keydown`, `input`, `change`, `blur`, `submit` …).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub event: Option<String>,
@@ -420,10 +617,8 @@ pub fn sender_name(script: Option<&ScriptRef>, url: Option<&str>) -> String {
 /// What the scan did as a shopper (JSON: `interaction` of a page).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interaction {
-    /// `none`, `type` or `type-and-submit`.
-    pub mode: String,
-    /// `desktop` or `mobile`.
-    pub profile: String,
+    pub mode: InteractMode,
+    pub profile: Profile,
     /// The canary card number typed, masked (`400000******1234`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub canary: Option<String>,
@@ -638,7 +833,7 @@ pub struct ApprovedFieldAccess {
     pub script: String,
     pub frame: String,
     pub field: String,
-    pub action: String,
+    pub action: FieldAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     #[serde(flatten)]
@@ -649,5 +844,73 @@ impl Baseline {
     /// True when the page has never been approved (no baseline file yet).
     pub fn is_empty(&self) -> bool {
         self.scripts.is_empty() && self.headers.is_empty() && self.hosts.is_empty() && self.field_access.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant serialises to its `as_str` (JSON and TOML) and reads back.
+    fn round_trips<T>(all: &[T], as_str: fn(&T) -> &'static str)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+    {
+        for v in all {
+            let json = serde_json::to_string(v).unwrap();
+            assert_eq!(json, format!("\"{}\"", as_str(v)));
+            assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn closed_sets_serialise_as_their_names() {
+        round_trips(&InteractMode::ALL, |m| m.as_str());
+        round_trips(&Profile::ALL, |p| p.as_str());
+        round_trips(&Channel::ALL, |c| c.as_str());
+        round_trips(&FieldAction::ALL, |a| a.as_str());
+        assert_eq!(
+            InteractMode::ALL.map(InteractMode::as_str),
+            ["none", "type", "type-and-submit"]
+        );
+        assert_eq!(Profile::ALL.map(Profile::as_str), ["desktop", "mobile"]);
+        assert_eq!(FieldAction::ALL.map(FieldAction::as_str), ["listen", "missing", "read"]);
+        assert_eq!(Channel::CspReport.as_str(), "csp-report");
+        assert!(serde_json::from_str::<Channel>("\"carrier-pigeon\"").is_err());
+    }
+
+    #[test]
+    fn modes_and_profiles_parse() {
+        for m in InteractMode::ALL {
+            assert_eq!(InteractMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(InteractMode::parse("submit"), None);
+        assert_eq!(Profile::parse("mobile"), Some(Profile::Mobile));
+        assert_eq!(Profile::parse("tablet"), None);
+        assert_eq!(FieldAction::parse("send"), None);
+        assert_eq!(Channel::parse("csp-report"), Some(Channel::CspReport));
+    }
+
+    /// Sorting keeps the order the strings had (baseline files are sorted by action).
+    #[test]
+    fn field_actions_sort_like_their_names() {
+        let mut by_enum = FieldAction::ALL;
+        by_enum.sort();
+        let mut by_name = FieldAction::ALL.map(FieldAction::as_str);
+        by_name.sort();
+        assert_eq!(by_enum.map(FieldAction::as_str), by_name);
+        let mut by_enum = Channel::ALL;
+        by_enum.sort();
+        let mut by_name = Channel::ALL.map(Channel::as_str);
+        by_name.sort();
+        assert_eq!(by_enum.map(Channel::as_str), by_name);
+    }
+
+    #[test]
+    fn baseline_field_access_toml_is_unchanged() {
+        let text = "script = \"self:/a.js\"\nframe = \"main\"\nfield = \"#cc\"\naction = \"listen\"\nevent = \"input\"\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
+        let a: ApprovedFieldAccess = toml::from_str(text).unwrap();
+        assert_eq!(a.action, FieldAction::Listen);
+        assert_eq!(toml::to_string(&a).unwrap(), text);
     }
 }

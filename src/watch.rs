@@ -240,7 +240,7 @@ struct Daemon {
 /// Runs the daemon until `shutdown` is cancelled (or, with `--once`, until every page was
 /// scanned once and due alerts were attempted).
 pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationToken) -> Result<Summary, WatchError> {
-    let pages: Vec<PageConfig> = scan::select_pages(config, &[])?.into_iter().cloned().collect();
+    let pages: Vec<PageConfig> = crate::config::select_pages(config, &[]).map_err(ScanError::from)?.into_iter().cloned().collect();
     let lock = DaemonLock::acquire(&config.storage.database)?;
     // Everything that can be wrong in the setup fails here, before the first scan.
     let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;

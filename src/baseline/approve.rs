@@ -7,14 +7,14 @@
 
 use crate::baseline::{self, plan};
 use crate::config::Config;
+use crate::config::SelectError;
 use crate::model::Approval;
-use crate::scan::ScanError;
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApproveError {
     #[error(transparent)]
-    Scan(#[from] ScanError),
+    Select(#[from] SelectError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]

@@ -8,9 +8,8 @@
 
 use crate::baseline::approve::{ApproveError, Choice, PageApproval, Skip};
 use crate::baseline::{self, BaselineDir, Selection};
-use crate::config::{Config, PageConfig};
+use crate::config::{select_pages, Config, PageConfig};
 use crate::model::{Approval, Baseline, FindingKind, Inventory, PageStatus};
-use crate::scan::select_pages;
 use crate::store::Store;
 use similar::TextDiff;
 use std::collections::HashSet;

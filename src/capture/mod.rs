@@ -20,10 +20,10 @@ pub mod canary;
 pub mod shopper;
 
 use crate::capture::canary::Canary;
-use shopper::{InteractMode, Own, Profile};
+use shopper::Own;
 use crate::model::{
-    CardLeak, Destination, FieldAccess, FieldAccessRef, Interaction, PaymentField, RawScript, ScriptKind, Snapshot,
-    SECURITY_HEADERS,
+    CardLeak, Channel, Destination, FieldAccess, FieldAccessRef, FieldAction, InteractMode, Interaction, PaymentField,
+    Profile, RawScript, ScriptKind, Snapshot, SECURITY_HEADERS,
 };
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::network::{
@@ -365,7 +365,7 @@ struct Outgoing {
     body: Option<String>,
     /// The body was not in the event; fetch it with `Network.getRequestPostData`.
     needs_body: bool,
-    channel: &'static str,
+    channel: Channel,
     frame_id: Option<String>,
     sender: Option<StackTop>,
 }
@@ -999,8 +999,8 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
     let field_access = resolve_accesses(&observed, &main_frame, &index_of);
     let blocked = acted.blocked.lock().map(|b| b.clone()).unwrap_or_default();
     let interaction = Interaction {
-        mode: opts.interact.as_str().to_string(),
-        profile: opts.profile.as_str().to_string(),
+        mode: opts.interact,
+        profile: opts.profile,
         canary: (!acted.fields_typed.is_empty()).then(|| canary.masked()),
         fields_typed: Vec::new(),
         typed: acted.fields_typed.clone(),
@@ -1055,23 +1055,23 @@ fn top_stack_frame(stack: &Option<StackTrace>, own: Option<&Own>) -> Option<Stac
 }
 
 /// The channel a request of this type and method is: how the data left.
-fn channel_of(kind: Option<&ResourceType>, method: &str) -> &'static str {
+fn channel_of(kind: Option<&ResourceType>, method: &str) -> Channel {
     match kind {
-        Some(ResourceType::Image) => "image",
-        Some(ResourceType::Fetch) => "fetch",
-        Some(ResourceType::Xhr) => "xhr",
-        Some(ResourceType::Ping) => "beacon",
-        Some(ResourceType::Document) if method != "GET" => "form",
-        Some(ResourceType::Document) => "navigation",
-        Some(ResourceType::Script) => "script",
-        Some(ResourceType::Stylesheet) => "stylesheet",
-        Some(ResourceType::Font) => "font",
-        Some(ResourceType::Media) => "media",
-        Some(ResourceType::EventSource) => "eventsource",
-        Some(ResourceType::WebSocket) => "websocket",
-        Some(ResourceType::Prefetch) => "prefetch",
-        Some(ResourceType::CspViolationReport) => "csp-report",
-        _ => "other",
+        Some(ResourceType::Image) => Channel::Image,
+        Some(ResourceType::Fetch) => Channel::Fetch,
+        Some(ResourceType::Xhr) => Channel::Xhr,
+        Some(ResourceType::Ping) => Channel::Beacon,
+        Some(ResourceType::Document) if method != "GET" => Channel::Form,
+        Some(ResourceType::Document) => Channel::Navigation,
+        Some(ResourceType::Script) => Channel::Script,
+        Some(ResourceType::Stylesheet) => Channel::Stylesheet,
+        Some(ResourceType::Font) => Channel::Font,
+        Some(ResourceType::Media) => Channel::Media,
+        Some(ResourceType::EventSource) => Channel::Eventsource,
+        Some(ResourceType::WebSocket) => Channel::Websocket,
+        Some(ResourceType::Prefetch) => Channel::Prefetch,
+        Some(ResourceType::CspViolationReport) => Channel::CspReport,
+        _ => Channel::Other,
     }
 }
 
@@ -1132,7 +1132,7 @@ impl Observed {
                 headers: Vec::new(),
                 body: None,
                 needs_body: false,
-                channel: "websocket",
+                channel: Channel::Websocket,
                 frame_id: frame,
                 sender,
             });
@@ -1161,7 +1161,7 @@ impl Observed {
             headers: Vec::new(),
             body: Some(body),
             needs_body: false,
-            channel: "websocket",
+            channel: Channel::Websocket,
             frame_id: frame,
             sender,
         });
@@ -1221,7 +1221,7 @@ fn find_leaks(
             destination: Destination {
                 url: shown,
                 host,
-                channel: out.channel.to_string(),
+                channel: out.channel,
                 method: Some(out.method.clone()),
                 found_in: Some(found_in),
                 encoding: Some(encoding),
@@ -1261,12 +1261,14 @@ fn resolve_accesses(o: &Observed, main_frame: &str, index_of: &HashMap<String, u
     for (a, ctx) in &o.accesses {
         let frame = o.contexts.get(ctx).map(|(f, _)| f.clone()).unwrap_or_default();
         let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
+        // `parse_access` lets only `listen`, `read` and `send` through, and `send` goes elsewhere.
+        let Some(action) = FieldAction::parse(&a.a) else { continue };
         out.push(FieldAccess {
             access: FieldAccessRef {
                 // Named by the inventory, which owns frame keys.
                 frame: String::new(),
                 field: a.f.clone(),
-                action: a.a.clone(),
+                action,
                 event: a.e.clone(),
             },
             frame_url,

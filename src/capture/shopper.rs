@@ -25,6 +25,7 @@
 //! scan, so capture can drop it from the inventory and a page cannot name its own code after it.
 
 use crate::capture::canary::Canary;
+pub use crate::model::{InteractMode, Profile};
 use crate::model::TypedField;
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::emulation::{
@@ -46,77 +47,8 @@ use chromiumoxide::Page;
 use futures::StreamExt;
 use rand::Rng;
 use serde::Deserialize;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// What the scan does on the page after load (`interact = …` per page).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum InteractMode {
-    /// Only load and watch.
-    None,
-    /// Fill the form, card fields with the canary; never submit. The default.
-    #[default]
-    Type,
-    /// Fill the form and click the pay button, with order-placing requests blocked.
-    TypeAndSubmit,
-}
-
-impl InteractMode {
-    pub const NAMES: &'static str = "\"none\", \"type\" or \"type-and-submit\"";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InteractMode::None => "none",
-            InteractMode::Type => "type",
-            InteractMode::TypeAndSubmit => "type-and-submit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<InteractMode> {
-        match s {
-            "none" => Some(InteractMode::None),
-            "type" => Some(InteractMode::Type),
-            "type-and-submit" => Some(InteractMode::TypeAndSubmit),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for InteractMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The device the scan pretends to be (`profile = …` per page).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Profile {
-    /// Chrome on a Windows laptop, 1366×768.
-    #[default]
-    Desktop,
-    /// Chrome on an Android phone, 412×915, touch.
-    Mobile,
-}
-
-impl Profile {
-    pub const NAMES: &'static str = "\"desktop\" or \"mobile\"";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Profile::Desktop => "desktop",
-            Profile::Mobile => "mobile",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Profile> {
-        match s {
-            "desktop" => Some(Profile::Desktop),
-            "mobile" => Some(Profile::Mobile),
-            _ => None,
-        }
-    }
-}
 
 /// Everything about one profile, in one place so the README can list it.
 struct ProfileSpec {
@@ -973,16 +905,6 @@ async fn pause(min: u64, max: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn modes_and_profiles_parse() {
-        for m in [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit] {
-            assert_eq!(InteractMode::parse(m.as_str()), Some(m));
-        }
-        assert_eq!(InteractMode::parse("submit"), None);
-        assert_eq!(Profile::parse("mobile"), Some(Profile::Mobile));
-        assert_eq!(Profile::parse("tablet"), None);
-    }
 
     #[test]
     fn user_agents_have_no_headless_tell() {

@@ -10,8 +10,8 @@
 
 use super::finding_id;
 use crate::model::{
-    sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, Finding, FindingKind,
-    Severity,
+    sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, FieldAction, Finding,
+    FindingKind, Severity,
 };
 use std::collections::BTreeSet;
 
@@ -64,7 +64,7 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
             kind: FindingKind::PaymentFieldMissing,
             severity: Severity::Medium,
             title: one_line(&format!("Configured payment field {selector} matched nothing on the page")),
-            access: Some(FieldAccessRef { frame: "*".into(), field: selector.clone(), action: "missing".into(), event: None }),
+            access: Some(FieldAccessRef { frame: "*".into(), field: selector.clone(), action: FieldAction::Missing, event: None }),
             ..Default::default()
         });
     }
@@ -120,7 +120,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CardLeak, Destination, FieldAccess, RawScript, ScriptKind, Snapshot};
+    use crate::model::{CardLeak, Channel, Destination, FieldAccess, RawScript, ScriptKind, Snapshot};
 
     fn raw(url: &str, source: &str) -> RawScript {
         RawScript {
@@ -154,7 +154,7 @@ mod tests {
 
     fn leak(host: &str, channel: &str, script: Option<usize>, allowed: bool) -> CardLeak {
         CardLeak {
-            destination: Destination { url: format!("https://{host}/c"), host: host.into(), channel: channel.into(), ..Default::default() },
+            destination: Destination { url: format!("https://{host}/c"), host: host.into(), channel: Channel::parse(channel).unwrap(), ..Default::default() },
             frame_url: "https://shop.example/checkout".into(),
             allowed,
             script_index: script,
@@ -164,7 +164,7 @@ mod tests {
 
     fn access(script: usize, field: &str, action: &str, event: Option<&str>) -> FieldAccess {
         FieldAccess {
-            access: FieldAccessRef { frame: "main".into(), field: field.into(), action: action.into(), event: event.map(Into::into) },
+            access: FieldAccessRef { frame: "main".into(), field: field.into(), action: FieldAction::parse(action).unwrap(), event: event.map(Into::into) },
             frame_url: "https://shop.example/checkout".into(),
             script_index: Some(script),
             main_frame: true,

@@ -51,7 +51,7 @@ pub(crate) fn typed_fields(interaction: &Interaction, origin: &Origin) -> Intera
 #[cfg(test)]
 mod tests {
     use crate::inventory::inventory_page;
-    use crate::model::{FieldAccess, FieldAccessRef, Interaction, RawScript, ScriptKind, Snapshot, TypedField};
+    use crate::model::{FieldAccess, FieldAccessRef, FieldAction, Interaction, RawScript, ScriptKind, Snapshot, TypedField};
 
     const PAGE: &str = "https://shop.example/checkout";
 
@@ -72,7 +72,7 @@ mod tests {
             status: 200,
             scripts: vec![script],
             field_access: vec![FieldAccess {
-                access: FieldAccessRef { field: "#cc".into(), action: "listen".into(), event: Some("input".into()), ..Default::default() },
+                access: FieldAccessRef { field: "#cc".into(), action: FieldAction::Listen, event: Some("input".into()), ..Default::default() },
                 frame_url: frame_url.into(),
                 script_index: Some(0),
                 ..Default::default()

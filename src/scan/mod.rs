@@ -7,7 +7,7 @@
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureOptions, Chromium};
 use crate::compare::{self, behaviour, churn, policy};
-use crate::config::{Config, PageConfig};
+use crate::config::{select_pages, Config, PageConfig, SelectError};
 use crate::inventory;
 use crate::model::{
     Baseline, Finding, FindingKind, Interaction, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
@@ -19,10 +19,8 @@ use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("no page named `{name}` in {config}; configured pages: {known}")]
-    UnknownPage { name: String, config: String, known: String },
-    #[error("{config} configures no [[page]] to scan; add one, e.g.\n\n[[page]]\nname = \"checkout\"\nurl = \"https://shop.example/checkout\"")]
-    NoPages { config: String },
+    #[error(transparent)]
+    Select(#[from] SelectError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("{0}")]
@@ -47,24 +45,6 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions { pages: Vec::new(), jobs: 4, ephemeral: false, base_url: None }
     }
-}
-
-/// Picks the configured pages named in `names` (all when empty), in config order.
-pub fn select_pages<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a PageConfig>, ScanError> {
-    if config.pages.is_empty() {
-        return Err(ScanError::NoPages { config: config.path.display().to_string() });
-    }
-    for name in names {
-        if config.page(name).is_none() {
-            return Err(ScanError::UnknownPage {
-                name: name.clone(),
-                config: config.path.display().to_string(),
-                known: config.pages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-            });
-        }
-    }
-    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
-    Ok(config.pages.iter().filter(|p| wanted.is_empty() || wanted.contains(p.name.as_str())).collect())
 }
 
 /// Opens the configured database (or an in-memory one) on the blocking pool.

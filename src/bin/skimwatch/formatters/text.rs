@@ -57,7 +57,7 @@ impl Reporter for Text {
                 }
             }
             for leak in page.card_data.iter().filter(|l| l.allowed) {
-                writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), clean(&leak.destination.channel))?;
+                writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), leak.destination.channel)?;
             }
             if page.findings.is_empty() {
                 writeln!(out, "   no changes against the approved baseline")?;
@@ -112,7 +112,7 @@ impl Reporter for Text {
                     writeln!(out, "     hint:    {}", clean(h))?;
                 }
                 if let Some(d) = &f.destination {
-                    writeln!(out, "     sent to: {} via {}", clean(&d.host), clean(&d.channel))?;
+                    writeln!(out, "     sent to: {} via {}", clean(&d.host), d.channel)?;
                     writeln!(out, "     to url:  {}", clean(&d.url))?;
                     let how = [d.method.as_deref(), d.found_in.as_deref(), d.encoding.as_deref()];
                     if let [Some(m), Some(w), Some(e)] = how {

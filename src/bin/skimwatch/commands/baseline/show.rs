@@ -22,7 +22,7 @@ pub struct ShowArgs {
 
 pub fn run(config_path: &Path, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let config = crate::commands::load_config(config_path)?;
-    let pages = skimwatch::scan::select_pages(&config, &args.pages).map_err(plain)?;
+    let pages = skimwatch::config::select_pages(&config, &args.pages).map_err(plain)?;
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let mut baselines = Vec::new();
     for page in pages {
@@ -65,7 +65,7 @@ fn write_text(b: &Baseline, dir: &BaselineDir, out: &mut dyn Write) -> io::Resul
         writeln!(out, "   host      {}", h.host)?;
     }
     for a in &b.field_access {
-        let what = match (&a.action[..], &a.event) {
+        let what = match (a.action.as_str(), &a.event) {
             ("read", _) => "reads".to_string(),
             (_, Some(e)) => format!("listens to {e} on"),
             (other, None) => other.to_string(),

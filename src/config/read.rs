@@ -1,0 +1,784 @@
+//! Reading `skimwatch.toml`: toml's spanned document tree → [`Config`], or the first error in
+//! file order, naming the file, line, column and key path (`page[1].url`).
+//!
+//! Why a walker and not `#[derive(Deserialize)]` with `deny_unknown_fields`: serde's messages
+//! are its own (``unknown field `urll`, expected one of `name`, …``, ``missing field `url` ``,
+//! ``invalid type: integer `2`, expected …``), and toml's error keeps the key path private and
+//! without array indices, so `page[1].urll: unknown key (expected name, url, …)` could only be
+//! rebuilt by parsing error strings. The walk is instead kept small: `Table` and `Field`
+//! carry the key path and span, each table's keys are a list below, and each value kind has
+//! one reader, so a section reads as one expression per key.
+
+use super::{
+    config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, DEFAULT_BASELINES,
+    DEFAULT_DATABASE, DEFAULT_FILE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER,
+};
+use crate::model::{InteractMode, Profile, Severity};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{}: config file not found; pass --config <file> or create {DEFAULT_FILE}", path.display())]
+    NotFound { path: PathBuf },
+    #[error("{}: cannot read config file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// Valid TOML, but a key is unknown, missing or has a bad value.
+    #[error("{}:{line}:{column}: {key}: {message}", path.display())]
+    Invalid { path: PathBuf, line: usize, column: usize, key: String, message: String },
+}
+
+// The keys each table allows, in the order the "unknown key" message lists them.
+const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts"];
+const STORAGE_KEYS: &[&str] = &["database", "baselines"];
+const BROWSER_KEYS: &[&str] = &["executable", "timeout", "settle", "max_pages"];
+const ALERTS_KEYS: &[&str] = &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
+const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "username", "password_env", "min_severity"];
+const PAGE_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "timeout",
+    "settle",
+    "ignore_query",
+    "policy",
+    "removed_after",
+    "interval",
+    "interact",
+    "profile",
+    "payment_fields",
+    "card_data_hosts",
+];
+const POLICY_KEYS: &[&str] = &["match", "trust", "reason"];
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::NotFound { path: path.to_path_buf() }
+            } else {
+                ConfigError::Read { path: path.to_path_buf(), source }
+            }
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config `text` as if read from `path` (used for messages and relative paths).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let doc = DeTable::parse(text).map_err(|e| {
+            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().replace('\n', "; "),
+            }
+        })?;
+        let root = Table::new(Doc { text, path }, doc.get_ref(), 0..0, String::new(), ROOT_KEYS)?;
+        config(&root)
+    }
+}
+
+fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
+    let dir = config_dir(root.doc.path);
+    let storage = root.opt("storage", |f| storage(&f.table(STORAGE_KEYS)?, dir))?;
+    let browser = root.opt("browser", |f| browser(&f.table(BROWSER_KEYS)?, dir))?.unwrap_or_default();
+    let pages = pages(root, &browser)?;
+    let alerts = root.opt("alerts", |f| alerts(&f.table(ALERTS_KEYS)?, dir))?.unwrap_or_default();
+    Ok(Config {
+        path: root.doc.path.to_path_buf(),
+        storage: storage.unwrap_or_else(|| Storage::beside(dir)),
+        browser,
+        pages,
+        alerts,
+    })
+}
+
+fn storage(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Storage, ConfigError> {
+    Ok(Storage {
+        database: dir.join(t.opt("database", Field::non_empty)?.unwrap_or(DEFAULT_DATABASE)),
+        baselines: dir.join(t.opt("baselines", Field::non_empty)?.unwrap_or(DEFAULT_BASELINES)),
+    })
+}
+
+fn browser(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Browser, ConfigError> {
+    let defaults = Browser::default();
+    Ok(Browser {
+        // A bare name is a command for PATH lookup, not a file next to the config.
+        executable: t.opt("executable", Field::non_empty)?.map(|exe| {
+            if exe.contains('/') || exe.contains(std::path::MAIN_SEPARATOR) {
+                dir.join(exe)
+            } else {
+                PathBuf::from(exe)
+            }
+        }),
+        timeout: t.opt("timeout", Field::timeout)?.unwrap_or(defaults.timeout),
+        settle: t.opt("settle", Field::duration)?.unwrap_or(defaults.settle),
+        max_pages: t.opt("max_pages", |f| f.count(1, 64))?.map_or(defaults.max_pages, |n| n as usize),
+    })
+}
+
+fn alerts(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Alerts, ConfigError> {
+    let defaults = Alerts::default();
+    // Fields are read in this order (it decides which error comes first).
+    Ok(Alerts {
+        renotify: t.opt("renotify", Field::timeout)?.unwrap_or(defaults.renotify),
+        failures_before_alert: t
+            .opt("failures_before_alert", |f| f.count(1, 1000))?
+            .map_or(defaults.failures_before_alert, |n| n as u32),
+        stale_after: t.opt("stale_after", Field::timeout)?,
+        retry: t.opt("retry", Field::timeout)?.unwrap_or(defaults.retry),
+        templates: t.opt("templates", Field::non_empty)?.map(|p| dir.join(p)),
+        email: t.opt("email", |f| email(&f.table(EMAIL_KEYS)?))?,
+    })
+}
+
+fn email(t: &Table<'_, '_, '_>) -> Result<EmailConfig, ConfigError> {
+    let smtp = t.required("smtp")?.non_empty_where(|s| check_smtp_url(s).err())?;
+    let from = t.required("from")?.mailbox()?;
+    let to = recipients(&t.required("to")?)?;
+    let username = t.opt("username", Field::non_empty)?.map(str::to_string);
+    let password_env = t.opt("password_env", |f| {
+        f.non_empty_where(|name| {
+            (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
+                format!("{name:?} is not an environment variable name: give the NAME of the variable that holds the password, never the password itself")
+            })
+        })
+    })?;
+    if password_env.is_some() && username.is_none() {
+        return Err(t.err("username", "password_env is set but username is missing"));
+    }
+    let min_severity = t.opt("min_severity", |f| f.parsed(str::parse::<Severity>))?.unwrap_or(Severity::Medium);
+    Ok(EmailConfig {
+        smtp: smtp.to_string(),
+        from,
+        to,
+        username,
+        password_env: password_env.map(str::to_string),
+        min_severity,
+    })
+}
+
+/// `to`: one address or a non-empty list of them.
+fn recipients(f: &Field<'_, '_, '_>) -> Result<Vec<String>, ConfigError> {
+    match f.value.get_ref() {
+        DeValue::String(_) => Ok(vec![f.mailbox()?]),
+        DeValue::Array(_) => {
+            let to = f.items("a list of addresses")?.iter().map(Field::mailbox).collect::<Result<Vec<_>, ConfigError>>()?;
+            if to.is_empty() {
+                return Err(f.err("no recipient: list at least one address"));
+            }
+            Ok(to)
+        }
+        other => Err(f.err(format!("expected a list of addresses, found {}", other.type_str()))),
+    }
+}
+
+fn pages(root: &Table<'_, '_, '_>, browser: &Browser) -> Result<Vec<PageConfig>, ConfigError> {
+    let Some(f) = root.get("page") else {
+        return Err(root.doc.err(0..0, "page", "no [[page]] tables: add at least one page to monitor"));
+    };
+    let elems = f.items("[[page]] tables (an array of tables)")?;
+    if elems.is_empty() {
+        return Err(root.doc.err(f.name_span.clone(), "page", "no pages listed: add at least one page to monitor"));
+    }
+    let mut pages = Vec::new();
+    // name → line of its first definition, for the duplicate message.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for elem in &elems {
+        pages.push(page(&elem.table(PAGE_KEYS)?, browser, &mut seen)?);
+    }
+    Ok(pages)
+}
+
+fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)>) -> Result<PageConfig, ConfigError> {
+    let name_field = t.required("name")?;
+    let name = name_field.non_empty_where(|name| {
+        (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .then(|| format!("{name:?} is not a valid page name (use only letters, digits, `_` and `-`)"))
+    })?;
+    if let Some((_, first_line)) = seen.iter().find(|(n, _)| n == name) {
+        return Err(name_field.err(format!("duplicate page name {name:?} (first defined at line {first_line})")));
+    }
+    seen.push((name.to_string(), line_col(t.doc.text, name_field.value.span().start).0));
+    let url_field = t.required("url")?;
+    let url = url_field.string()?;
+    if !is_http_url(url) {
+        return Err(url_field.err(format!("{url:?} is not an http(s) URL")));
+    }
+    // Fields are read in this order (it decides which error comes first).
+    Ok(PageConfig {
+        name: name.to_string(),
+        url: url.to_string(),
+        timeout: t.opt("timeout", Field::timeout)?.unwrap_or(browser.timeout),
+        settle: t.opt("settle", Field::duration)?.unwrap_or(browser.settle),
+        interval: t.opt("interval", Field::timeout)?.unwrap_or(DEFAULT_INTERVAL),
+        ignore_query: t.opt("ignore_query", |f| f.string_list(|_| None))?.unwrap_or_default(),
+        policies: t.opt("policy", policies)?.unwrap_or_default(),
+        removed_after: t.opt("removed_after", |f| f.count(1, 1000))?.map_or(DEFAULT_REMOVED_AFTER, |n| n as u32),
+        interact: t
+            .opt("interact", |f| {
+                f.parsed(|s| {
+                    InteractMode::parse(s)
+                        .ok_or_else(|| format!("{s:?} is not an interaction (expected {})", InteractMode::NAMES))
+                })
+            })?
+            .unwrap_or_default(),
+        profile: t
+            .opt("profile", |f| {
+                f.parsed(|s| Profile::parse(s).ok_or_else(|| format!("{s:?} is not a profile (expected {})", Profile::NAMES)))
+            })?
+            .unwrap_or_default(),
+        payment_fields: t.opt("payment_fields", |f| f.string_list(|_| None))?.unwrap_or_default(),
+        card_data_hosts: t
+            .opt("card_data_hosts", |f| {
+                f.string_list(|h| {
+                    (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace)).then(|| {
+                        format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path")
+                    })
+                })
+            })?
+            .unwrap_or_default(),
+    })
+}
+
+/// `[[page.policy]]` tables.
+fn policies(f: &Field<'_, '_, '_>) -> Result<Vec<Policy>, ConfigError> {
+    f.items("[[page.policy]] tables")?.iter().map(|elem| policy(&elem.table(POLICY_KEYS)?)).collect()
+}
+
+fn policy(t: &Table<'_, '_, '_>) -> Result<Policy, ConfigError> {
+    let pattern = t.required("match")?.non_empty_where(|p| {
+        (!is_http_url(&p.replace('*', "x")))
+            .then(|| format!("{p:?} is not an http(s) URL pattern such as \"https://js.stripe.com/v3/*\""))
+    })?;
+    let trust = t.required("trust")?.parsed(|s| match s {
+        "url" => Ok(Trust::Url),
+        other => Err(format!("unknown trust {other:?} (expected \"url\")")),
+    })?;
+    let reason = t.required("reason")?.non_empty()?;
+    Ok(Policy { pattern: pattern.to_string(), trust, reason: reason.trim().to_string() })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk: tables and values with their key path and place in the file
+// ---------------------------------------------------------------------------------------------
+
+/// The file being read, for messages.
+#[derive(Clone, Copy)]
+struct Doc<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Doc<'_> {
+    fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        let (line, column) = line_col(self.text, span.start);
+        ConfigError::Invalid { path: self.path.to_path_buf(), line, column, key: key.to_string(), message: message.into() }
+    }
+}
+
+/// A table whose keys have been checked, with its key path (`page[0]`; empty for the root).
+struct Table<'a, 't, 'i> {
+    doc: Doc<'a>,
+    table: &'t DeTable<'i>,
+    span: Range<usize>,
+    key: String,
+}
+
+/// One value with its key path (`page[0].url`) and where it and its key are in the file.
+struct Field<'a, 't, 'i> {
+    doc: Doc<'a>,
+    value: &'t Spanned<DeValue<'i>>,
+    /// The key's span (the value's own for array elements).
+    name_span: Range<usize>,
+    key: String,
+}
+
+impl<'a, 't, 'i> Table<'a, 't, 'i> {
+    /// Fails on the first key (in file order) that is not in `allowed`.
+    fn new(doc: Doc<'a>, table: &'t DeTable<'i>, span: Range<usize>, key: String, allowed: &[&str]) -> Result<Self, ConfigError> {
+        let t = Table { doc, table, span, key };
+        let mut keys: Vec<_> = table.iter().map(|(k, _)| k).collect();
+        keys.sort_by_key(|k| k.span().start);
+        if let Some(k) = keys.into_iter().find(|k| !allowed.contains(&k.get_ref().as_ref())) {
+            let message = format!("unknown key (expected {})", allowed.join(", "));
+            return Err(doc.err(k.span(), &t.path(k.get_ref()), message));
+        }
+        Ok(t)
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.key.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.key)
+        }
+    }
+
+    /// An error about key `name` of this table, pointing at the table.
+    fn err(&self, name: &str, message: impl Into<String>) -> ConfigError {
+        self.doc.err(self.span.clone(), &self.path(name), message)
+    }
+
+    fn get(&self, name: &str) -> Option<Field<'a, 't, 'i>> {
+        let (k, value) = self.table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        Some(Field { doc: self.doc, value, name_span: k.span(), key: self.path(name) })
+    }
+
+    fn required(&self, name: &str) -> Result<Field<'a, 't, 'i>, ConfigError> {
+        self.get(name).ok_or_else(|| self.err(name, "missing required key"))
+    }
+
+    /// Key `name` read with `read`, or `None` when absent.
+    fn opt<T>(&self, name: &str, read: impl FnOnce(&Field<'a, 't, 'i>) -> Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
+        self.get(name).map(|f| read(&f)).transpose()
+    }
+}
+
+impl<'a, 't, 'i> Field<'a, 't, 'i> {
+    fn err(&self, message: impl Into<String>) -> ConfigError {
+        self.doc.err(self.value.span(), &self.key, message)
+    }
+
+    fn expected(&self, what: &str) -> ConfigError {
+        self.err(format!("expected {what}, found {}", self.value.get_ref().type_str()))
+    }
+
+    fn table(&self, allowed: &[&str]) -> Result<Table<'a, 't, 'i>, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::Table(t) => Table::new(self.doc, t, self.value.span(), self.key.clone(), allowed),
+            _ => Err(self.expected("a table")),
+        }
+    }
+
+    /// The elements of an array, keyed `key[i]`.
+    fn items(&self, what: &str) -> Result<Vec<Field<'a, 't, 'i>>, ConfigError> {
+        let DeValue::Array(items) = self.value.get_ref() else {
+            return Err(self.expected(what));
+        };
+        let item = |(i, value): (usize, &'t Spanned<DeValue<'i>>)| Field {
+            doc: self.doc,
+            value,
+            name_span: value.span(),
+            key: format!("{}[{i}]", self.key),
+        };
+        Ok(items.iter().enumerate().map(item).collect())
+    }
+
+    fn string(&self) -> Result<&'t str, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::String(s) => Ok(s.as_ref()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    fn non_empty(&self) -> Result<&'t str, ConfigError> {
+        self.non_empty_where(|_| None)
+    }
+
+    /// A non-empty string; `problem` says what is wrong with it, if anything.
+    fn non_empty_where(&self, problem: impl FnOnce(&str) -> Option<String>) -> Result<&'t str, ConfigError> {
+        let s = self.string()?;
+        if s.trim().is_empty() {
+            return Err(self.err("must not be empty"));
+        }
+        match problem(s) {
+            Some(message) => Err(self.err(message)),
+            None => Ok(s),
+        }
+    }
+
+    /// A string turned into a value by `parse`, whose error is the message.
+    fn parsed<T>(&self, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+        parse(self.string()?).map_err(|message| self.err(message))
+    }
+
+    /// An array of non-empty strings, trimmed; `problem` says what is wrong with an element.
+    fn string_list(&self, problem: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+        let items = self.items("an array of strings")?;
+        items.iter().map(|item| item.non_empty_where(&problem).map(|s| s.trim().to_string())).collect()
+    }
+
+    /// An email address, optionally with a display name (`Name <a@b.example>`).
+    fn mailbox(&self) -> Result<String, ConfigError> {
+        let text = self.non_empty()?;
+        text.parse::<lettre::message::Mailbox>()
+            .map_err(|e| self.err(format!("{text:?} is not an email address ({e})")))?;
+        Ok(text.to_string())
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&self, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let DeValue::Integer(i) = self.value.get_ref() else {
+            return Err(self.expected("a whole number"));
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.err(format!("must be a whole number from {min} to {max}"))),
+        }
+    }
+
+    fn duration(&self) -> Result<Duration, ConfigError> {
+        let DeValue::String(text) = self.value.get_ref() else {
+            return Err(self.expected("a duration string such as \"30s\""));
+        };
+        let text: &str = text;
+        humantime::parse_duration(text.trim())
+            .map_err(|e| self.err(format!("{text:?} is not a duration such as \"30s\" or \"1m 30s\" ({e})")))
+    }
+
+    /// A duration that must be positive: a zero timeout would fail every page at once.
+    fn timeout(&self) -> Result<Duration, ConfigError> {
+        let d = self.duration()?;
+        if d.is_zero() {
+            return Err(self.err("must be greater than zero"));
+        }
+        Ok(d)
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+/// Checks an `[alerts.email] smtp` URL; the message says what is wrong.
+pub fn check_smtp_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL such as \"smtp://mail.example:587\" ({e})"))?;
+    if !matches!(u.scheme(), "smtp" | "smtps") {
+        return Err(format!("{s:?}: use smtp:// (STARTTLS when offered) or smtps:// (TLS from the start)"));
+    }
+    if u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?} names no mail server"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)".to_string());
+    }
+    for (k, v) in u.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("tls", "required" | "none" | "opportunistic") if u.scheme() == "smtp" => {}
+            ("tls", other) => {
+                return Err(format!("tls={other:?}: use ?tls=required or ?tls=none with smtp:// (smtps:// is always TLS)"))
+            }
+            (other, _) => return Err(format!("unknown URL parameter {other:?} (only ?tls=required|none)")),
+        }
+    }
+    Ok(())
+}
+
+fn is_http_url(s: &str) -> bool {
+    match url::Url::parse(s) {
+        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_MAX_PAGES;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("skimwatch.toml"))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").to_string()
+    }
+
+    const FULL: &str = r#"[storage]
+database = "data/sw.db"
+baselines = "/srv/baselines"
+
+[browser]
+executable = "bin/chromium"
+timeout = "20s"
+settle = "500ms"
+
+[[page]]
+name = "checkout"
+url = "https://shop.example/checkout"
+settle = "2s"
+
+[[page]]
+name = "cart_2"
+url = "http://localhost:8080/cart"
+timeout = "1m"
+"#;
+
+    #[test]
+    fn full_config_resolves_paths_and_merges_page_defaults() {
+        let c = Config::parse(FULL, Path::new("/etc/skimwatch/skimwatch.toml")).unwrap();
+        assert_eq!(c.path, Path::new("/etc/skimwatch/skimwatch.toml"));
+        assert_eq!(c.storage.database, Path::new("/etc/skimwatch/data/sw.db"));
+        assert_eq!(c.storage.baselines, Path::new("/srv/baselines"));
+        assert_eq!(c.browser.executable.as_deref(), Some(Path::new("/etc/skimwatch/bin/chromium")));
+        assert_eq!(c.browser.timeout, Duration::from_secs(20));
+        assert_eq!(c.browser.settle, Duration::from_millis(500));
+        assert_eq!(
+            c.pages,
+            vec![
+                PageConfig {
+                    name: "checkout".into(),
+                    url: "https://shop.example/checkout".into(),
+                    timeout: Duration::from_secs(20),
+                    settle: Duration::from_secs(2),
+                    ..PageConfig::default()
+                },
+                PageConfig {
+                    name: "cart_2".into(),
+                    url: "http://localhost:8080/cart".into(),
+                    timeout: Duration::from_secs(60),
+                    settle: Duration::from_millis(500),
+                    ..PageConfig::default()
+                },
+            ]
+        );
+        assert_eq!(c.page("cart_2").unwrap().url, "http://localhost:8080/cart");
+        assert!(c.page("nope").is_none());
+    }
+
+    #[test]
+    fn defaults_when_storage_and_browser_are_missing() {
+        let c = Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml")).unwrap();
+        assert_eq!(c.storage.database, Path::new("conf/skimwatch.db"));
+        assert_eq!(c.storage.baselines, Path::new("conf/baselines"));
+        assert_eq!(c.browser, Browser::default());
+        assert_eq!(c.pages[0], PageConfig::new("a", "https://x.example/"));
+        // Relative to a bare file name means relative to the working directory.
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!(c.storage.database, Path::new("skimwatch.db"));
+    }
+
+    #[test]
+    fn bare_executable_name_is_kept_for_path_lookup() {
+        let c = Config::parse(
+            "[browser]\nexecutable = \"chromium\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n",
+            Path::new("/etc/sw/skimwatch.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.browser.executable.as_deref(), Some(Path::new("chromium")));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts)");
+        let msg = error("[pages]\nname = \"a\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
+    }
+
+    #[test]
+    fn interaction_keys_parse_and_bad_values_name_the_key() {
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"type-and-submit\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
+        let p = &c.pages[0];
+        assert_eq!(p.interact, InteractMode::TypeAndSubmit);
+        assert_eq!(p.profile, Profile::Mobile);
+        assert_eq!(p.payment_fields, ["#cc", "input[name=cvv]"]);
+        assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
+        // Defaults: type, desktop, 10 s settle.
+        let d = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((d.pages[0].interact, d.pages[0].profile, d.pages[0].settle), (InteractMode::Type, Profile::Desktop, Duration::from_secs(10)));
+        let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        assert_eq!(
+            error(&format!("{base}interact = \"submit\"\n")),
+            "skimwatch.toml:4:12: page[0].interact: \"submit\" is not an interaction (expected \"none\", \"type\" or \"type-and-submit\")"
+        );
+        assert!(error(&format!("{base}profile = \"tablet\"\n")).contains("page[0].profile"));
+        assert_eq!(
+            error(&format!("{base}card_data_hosts = [\"ok.example\", \"https://pay.example/x\"]\n")),
+            "skimwatch.toml:4:34: page[0].card_data_hosts[1]: \"https://pay.example/x\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
+        );
+        assert!(error(&format!("{base}payment_fields = \"#cc\"\n")).contains("page[0].payment_fields: expected an array of strings"));
+        assert!(error(&format!("{base}payment_fields = [\"\"]\n")).contains("page[0].payment_fields[0]: must not be empty"));
+    }
+
+    #[test]
+    fn bad_url_names_line_and_key() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\nurl = \"ftp://x\"\n");
+        assert_eq!(msg, "skimwatch.toml:7:7: page[1].url: \"ftp://x\" is not an http(s) URL");
+        assert!(error("[[page]]\nname = \"a\"\nurl = \"/checkout\"\n").contains("page[0].url: \"/checkout\" is not an http(s) URL"));
+    }
+
+    #[test]
+    fn missing_required_key_points_at_the_page_table() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\n");
+        assert_eq!(msg, "skimwatch.toml:5:1: page[1].url: missing required key");
+        let msg = error("[[page]]\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:1: page[0].name: missing required key");
+    }
+
+    #[test]
+    fn bad_and_duplicate_names() {
+        let msg = error("[[page]]\nname = \"check out\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:2:8: page[0].name: \"check out\" is not a valid page name"), "{msg}");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"a\"\nurl = \"https://y.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:5:8: page[1].name: duplicate page name \"a\" (first defined at line 2)");
+    }
+
+    #[test]
+    fn bad_durations_and_types() {
+        let msg = error("[browser]\ntimeout = \"30 parsecs\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:2:11: browser.timeout: \"30 parsecs\" is not a duration"), "{msg}");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\nsettle = 2\n");
+        assert_eq!(msg, "skimwatch.toml:4:10: page[0].settle: expected a duration string such as \"30s\", found integer");
+        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ntimeout = \"0s\"\n");
+        assert_eq!(msg, "skimwatch.toml:4:11: page[0].timeout: must be greater than zero");
+        let msg = error("storage = \"x\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(msg, "skimwatch.toml:1:11: storage: expected a table, found string");
+        let msg = error("[page]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert!(msg.starts_with("skimwatch.toml:1:1: page: expected [[page]] tables"), "{msg}");
+    }
+
+    #[test]
+    fn no_pages_is_an_error() {
+        assert_eq!(error(""), "skimwatch.toml:1:1: page: no [[page]] tables: add at least one page to monitor");
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let msg = error("[[page]]\nname = \"a\"\nurl = https://x.example/\n");
+        assert!(msg.starts_with("skimwatch.toml:3:"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn missing_file_suggests_config_flag() {
+        let path = Path::new("/nonexistent/dir/skimwatch.toml");
+        let err = Config::load(path).unwrap_err();
+        assert!(matches!(err, ConfigError::NotFound { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains("/nonexistent/dir/skimwatch.toml") && msg.contains("--config") && msg.contains("create skimwatch.toml"), "{msg}");
+    }
+
+    #[test]
+    fn watch_and_alert_keys() {
+        let c = parse(
+            "[browser]\nmax_pages = 2\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninterval = \"5m\"\n\
+             [alerts]\nrenotify = \"12h\"\nfailures_before_alert = 5\nstale_after = \"1h\"\nretry = \"10s\"\ntemplates = \"mail\"\n\
+             [alerts.email]\nsmtp = \"smtp://mail.example:587?tls=required\"\nfrom = \"skimwatch <sw@shop.example>\"\n\
+             to = [\"secops@shop.example\", \"Ops <ops@shop.example>\"]\nusername = \"sw\"\npassword_env = \"SW_SMTP_PASSWORD\"\nmin_severity = \"high\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.browser.max_pages, 2);
+        assert_eq!(c.pages[0].interval, Duration::from_secs(300));
+        assert_eq!(c.alerts.renotify, Duration::from_secs(12 * 3600));
+        assert_eq!(c.alerts.failures_before_alert, 5);
+        assert_eq!(c.alerts.stale_after, Some(Duration::from_secs(3600)));
+        assert_eq!(c.alerts.retry, Duration::from_secs(10));
+        assert_eq!(c.alerts.templates.as_deref(), Some(Path::new("mail")));
+        let email = c.alerts.email.unwrap();
+        assert_eq!(email.to.len(), 2);
+        assert_eq!(email.password_env.as_deref(), Some("SW_SMTP_PASSWORD"));
+        assert_eq!(email.min_severity, crate::model::Severity::High);
+
+        // Defaults.
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, DEFAULT_MAX_PAGES));
+        assert_eq!(c.alerts, Alerts::default());
+    }
+
+    #[test]
+    fn bad_alert_keys_name_line_and_key() {
+        let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let email = |body: &str| error(&format!("{page}[alerts.email]\n{body}"));
+        let base = "from = \"a@b.example\"\nto = [\"c@d.example\"]\n";
+        assert_eq!(
+            email(&format!("smtp = \"smtp://u:pw@mail.example\"\n{base}")),
+            "skimwatch.toml:5:8: alerts.email.smtp: credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)"
+        );
+        assert!(email(&format!("smtp = \"http://mail.example\"\n{base}")).starts_with("skimwatch.toml:5:8: alerts.email.smtp: \"http://mail.example\": use smtp://"));
+        assert!(email(&format!("smtp = \"smtp://m.example?tls=maybe\"\n{base}")).contains("tls=\"maybe\""));
+        assert!(email("smtp = \"smtp://m.example\"\nfrom = \"not an address\"\nto = [\"c@d.example\"]\n")
+            .starts_with("skimwatch.toml:6:8: alerts.email.from: \"not an address\" is not an email address"));
+        assert_eq!(email("smtp = \"smtp://m.example\"\nfrom = \"a@b.example\"\nto = []\n"), "skimwatch.toml:7:6: alerts.email.to: no recipient: list at least one address");
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}username = \"u\"\npassword_env = \"hunter2!\"\n"))
+            .starts_with("skimwatch.toml:9:16: alerts.email.password_env: \"hunter2!\" is not an environment variable name"));
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}min_severity = \"urgent\"\n")).contains("unknown severity `urgent`"));
+        assert_eq!(email(&format!("smtp = \"smtp://m.example\"\n{base}passwrd_env = \"X\"\n")),
+            "skimwatch.toml:8:1: alerts.email.passwrd_env: unknown key (expected smtp, from, to, username, password_env, min_severity)");
+        assert_eq!(email("from = \"a@b.example\"\nto = [\"c@d.example\"]\n"), "skimwatch.toml:4:1: alerts.email.smtp: missing required key");
+        assert_eq!(error(&format!("{page}[alerts]\nrenotfy = \"1h\"\n")),
+            "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, renotify, failures_before_alert, stale_after, retry, templates)");
+        assert_eq!(error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
+            "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000");
+        assert_eq!(error(&format!("[browser]\nmax_pages = \"4\"\n{page}")), "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string");
+        assert_eq!(error(&format!("{page}interval = \"0s\"\n")), "skimwatch.toml:4:12: page[0].interval: must be greater than zero");
+    }
+
+    #[test]
+    fn load_reads_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skimwatch.toml");
+        std::fs::write(&path, FULL).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.storage.database, dir.path().join("data/sw.db"));
+        assert_eq!(c.pages.len(), 2);
+    }
+
+    const QUIET: &str = r#"[[page]]
+name = "checkout"
+url = "https://shop.example/checkout"
+ignore_query = ["v", "_"]
+removed_after = 5
+
+[[page.policy]]
+match = "https://js.stripe.com/v3/*"
+trust = "url"
+reason = "Stripe forbids pinning; PCI scope is theirs"
+"#;
+
+    #[test]
+    fn ignore_query_policies_and_removed_after() {
+        let c = parse(QUIET).unwrap();
+        let p = &c.pages[0];
+        assert_eq!(p.ignore_query, ["v", "_"]);
+        assert_eq!(p.removed_after, 5);
+        assert_eq!(
+            p.policies,
+            [Policy { pattern: "https://js.stripe.com/v3/*".into(), trust: Trust::Url, reason: "Stripe forbids pinning; PCI scope is theirs".into() }]
+        );
+        assert!(p.policies[0].matches("https://js.stripe.com/v3/"));
+        assert!(p.policies[0].matches("https://js.stripe.com/v3/fingerprinted/js/m-outer.js"));
+        assert!(!p.policies[0].matches("https://js.stripe.com.evil.example/v3/x"));
+        assert!(!p.policies[0].matches("https://evil.example/?https://js.stripe.com/v3/"));
+        assert_eq!(parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap().pages[0].removed_after, DEFAULT_REMOVED_AFTER);
+    }
+
+    #[test]
+    fn bad_policies_name_line_and_key() {
+        let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"content\""));
+        assert_eq!(msg, "skimwatch.toml:9:9: page[0].policy[0].trust: unknown trust \"content\" (expected \"url\")");
+        let msg = error(&QUIET.replace("reason = \"Stripe forbids pinning; PCI scope is theirs\"\n", ""));
+        assert_eq!(msg, "skimwatch.toml:7:1: page[0].policy[0].reason: missing required key");
+        let msg = error(&QUIET.replace("match = \"https://js.stripe.com/v3/*\"", "match = \"js.stripe.com\""));
+        assert!(msg.starts_with("skimwatch.toml:8:9: page[0].policy[0].match: \"js.stripe.com\" is not an http(s) URL pattern"), "{msg}");
+        let msg = error(&QUIET.replace("ignore_query = [\"v\", \"_\"]", "ignore_query = \"v\""));
+        assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected an array of strings"), "{msg}");
+        let msg = error(&QUIET.replace("removed_after = 5", "removed_after = 0"));
+        assert_eq!(msg, "skimwatch.toml:5:17: page[0].removed_after: must be a whole number from 1 to 1000");
+        let msg = error(&QUIET.replace("trust = \"url\"", "trust = \"url\"\nmatchh = \"x\""));
+        assert!(msg.starts_with("skimwatch.toml:10:1: page[0].policy[0].matchh: unknown key"), "{msg}");
+    }
+}
