@@ -198,8 +198,7 @@ pub fn log(config: &Config, command: LogCommand) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let v = skimwatch::store::chain::verify(store.connection())
-        .with_context(|| format!("reading the scan log in {}", store.path().display()))?;
+    let v = store.verify_log().with_context(|| format!("reading the scan log in {}", store.path().display()))?;
     let mut out = io::stdout().lock();
     match args.format {
         TextOrJson::Json => {

@@ -69,9 +69,9 @@ async fn on_signals(shutdown: CancellationToken) {
 
 /// `skimwatch status`.
 pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&config.storage.database)?;
+    let store = Store::open(&config.storage.database)?;
     let pages: Vec<(String, String)> = config.pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
-    let mut status = store.with_conn("reading the monitor's status", |c| outbox::status(c, &pages))?;
+    let mut status = outbox::status(&store, &pages)?;
     status.daemon = DaemonLock::holder_of(&config.storage.database);
     let mut out = io::stdout().lock();
     match args.format {
