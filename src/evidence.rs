@@ -13,12 +13,13 @@
 //! string in them may come from a hostile page and must be escaped by the renderer.
 
 use crate::baseline::{BaselineDir, BaselineError};
-use crate::store::chain::{self, Verification};
 use crate::config::Config;
 use crate::inventory::SELF_HOST;
-use crate::model::{Baseline, Finding, FindingKind, Inventory, PageStatus, ScriptKind, Severity};
+use crate::model::{Baseline, Finding, FindingKind, Inventory, ScriptKind, Severity};
+use crate::store::chain::Verification;
+use crate::store::evidence::Sightings;
+use crate::store::outbox::OUTBOX_COLUMNS;
 use crate::store::{Store, StoreError};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -30,18 +31,10 @@ pub enum EvidenceError {
     Baseline(#[from] BaselineError),
     #[error(transparent)]
     Select(#[from] crate::config::SelectError),
-    #[error("scan database {path}: {action} failed: {source}")]
-    Sqlite { path: String, action: String, source: rusqlite::Error },
     #[error("`{given}` is not a date: use YYYY-MM-DD (UTC) or an RFC 3339 time such as 2025-03-01T12:00:00Z")]
     BadDate { given: String },
     #[error("no finding with id `{id}` in the scan database {path}; the id comes from a scan report (e.g. F3a9c1e2b7d40)")]
     UnknownFinding { id: String, path: String },
-}
-
-fn sql_err(store: &Store, action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> EvidenceError {
-    let path = store.path().display().to_string();
-    let action = action.into();
-    move |source| EvidenceError::Sqlite { path, action, source }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +98,7 @@ fn page_inventory(
     let in_latest = |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
     for a in &baseline.scripts {
         let status = if latest.is_none() || in_latest(&a.id, &a.sha256) { "approved" } else { "approved, not seen in the latest scan" };
-        let (first, last, count) = sightings(store, page, &a.id, &a.sha256)?;
+        let seen = sightings(store, page, &a.id, &a.sha256)?;
         rows.push(InventoryRow {
             page: page.to_string(),
             script: a.id.clone(),
@@ -116,9 +109,9 @@ fn page_inventory(
             sri: a.sri.clone(),
             bytes: a.bytes,
             status: status.to_string(),
-            first_seen: first,
-            last_seen: last,
-            seen_in_scans: count,
+            first_seen: seen.first,
+            last_seen: seen.last,
+            seen_in_scans: seen.scans,
             approved_by: Some(a.approval.approved_by.clone()),
             approved_at: Some(a.approval.approved_at.clone()),
             reason: Some(a.approval.reason.clone()),
@@ -130,7 +123,7 @@ fn page_inventory(
             if baseline.scripts.iter().any(|a| a.id == s.id && a.sha256 == s.sha256) {
                 continue;
             }
-            let (first, last, count) = sightings(store, page, &s.id, &s.sha256)?;
+            let seen = sightings(store, page, &s.id, &s.sha256)?;
             rows.push(InventoryRow {
                 page: page.to_string(),
                 script: s.id.clone(),
@@ -141,9 +134,9 @@ fn page_inventory(
                 sri: s.sri.clone(),
                 bytes: s.bytes,
                 status: "pending approval".to_string(),
-                first_seen: first,
-                last_seen: last,
-                seen_in_scans: count,
+                first_seen: seen.first,
+                last_seen: seen.last,
+                seen_in_scans: seen.scans,
                 approved_by: None,
                 approved_at: None,
                 reason: None,
@@ -170,18 +163,11 @@ fn payment_access(latest: Option<&Inventory>, frame_url: &str) -> String {
 }
 
 /// First and last time (scan start) and number of scans this version was seen in.
-fn sightings(store: Option<&Store>, page: &str, id: &str, sha: &str) -> Result<(Option<String>, Option<String>, u64), EvidenceError> {
-    let Some(store) = store else { return Ok((None, None, 0)) };
-    store
-        .connection()
-        .query_row(
-            "SELECT min(s.started_at), max(s.started_at), count(DISTINCT s.id)
-               FROM scan_scripts ss JOIN scans s ON s.id = ss.scan_id
-              WHERE s.page = ?1 AND ss.script_id = ?2 AND ss.sha256 = ?3",
-            params![page, id, sha],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)),
-        )
-        .map_err(sql_err(store, format!("reading when script {id} was seen")))
+fn sightings(store: Option<&Store>, page: &str, id: &str, sha: &str) -> Result<Sightings, StoreError> {
+    match store {
+        Some(store) => store.script_sightings(page, id, sha),
+        None => Ok(Sightings::default()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,15 +270,7 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
     }
     // Not approved: is it still there? The first successful scan after its last sighting
     // that did not report it marks when it went away.
-    let gone: Option<(i64, String)> = store
-        .connection()
-        .query_row(
-            "SELECT id, started_at FROM scans WHERE page = ?1 AND id > ?2 AND status = 'ok' ORDER BY id LIMIT 1",
-            params![page, last_scan],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(sql_err(store, format!("reading the scans of page `{page}`")))?;
+    let gone = store.first_ok_scan_after(page, last_scan)?;
     Ok(match gone {
         Some((scan_id, at)) => Resolution::Gone { scan_id, at },
         None => Resolution::Open,
@@ -302,17 +280,7 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
 /// Every finding (page, id) seen in a scan started at or after `since`, with its whole
 /// history (first sighting may be earlier).
 fn findings_since(store: &Store, baselines: &BaselineDir, since: &str) -> Result<Vec<FindingRecord>, EvidenceError> {
-    let conn = store.connection();
-    let mut stmt = conn
-        .prepare(
-            "SELECT s.page, f.finding_id FROM findings f JOIN scans s ON s.id = f.scan_id
-              WHERE s.started_at >= ?1 GROUP BY s.page, f.finding_id ORDER BY min(s.id)",
-        )
-        .map_err(sql_err(store, "listing findings"))?;
-    let keys: Vec<(String, String)> = stmt
-        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(sql_err(store, "listing findings"))?;
+    let keys = store.findings_since(since)?;
     let mut out = Vec::new();
     for (page, id) in keys {
         if let Some(record) = finding_record(store, baselines, &page, &id)? {
@@ -323,7 +291,7 @@ fn findings_since(store: &Store, baselines: &BaselineDir, since: &str) -> Result
 }
 
 fn finding_record(store: &Store, baselines: &BaselineDir, page: &str, id: &str) -> Result<Option<FindingRecord>, EvidenceError> {
-    let scans = sightings_of_finding(store, page, id)?;
+    let scans = store.finding_sightings(page, id)?;
     let (Some(first), Some(last)) = (scans.first(), scans.last()) else { return Ok(None) };
     let finding = &last.finding;
     let resolution = resolve(store, baselines, page, finding, last.scan_id)?;
@@ -345,43 +313,11 @@ fn finding_record(store: &Store, baselines: &BaselineDir, page: &str, id: &str) 
     }))
 }
 
-struct Sighting {
-    scan_id: i64,
-    at: String,
-    finding: Finding,
-}
-
-fn sightings_of_finding(store: &Store, page: &str, id: &str) -> Result<Vec<Sighting>, EvidenceError> {
-    let conn = store.connection();
-    let mut stmt = conn
-        .prepare(
-            "SELECT s.id, s.started_at, f.finding_json FROM findings f JOIN scans s ON s.id = f.scan_id
-              WHERE s.page = ?1 AND f.finding_id = ?2 ORDER BY s.id",
-        )
-        .map_err(sql_err(store, format!("reading finding {id}")))?;
-    let rows: Vec<(i64, String, String)> = stmt
-        .query_map(params![page, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(sql_err(store, format!("reading finding {id}")))?;
-    let mut out = Vec::new();
-    for (scan_id, at, json) in rows {
-        let finding: Finding = serde_json::from_str(&json).map_err(|e| {
-            EvidenceError::Store(StoreError::Corrupt {
-                path: store.path().to_path_buf(),
-                what: format!("finding `{id}` of scan {scan_id}"),
-                detail: e.to_string(),
-            })
-        })?;
-        out.push(Sighting { scan_id, at, finding });
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------
-// Alert deliveries (hook for the alerting outbox)
+// Alert deliveries
 // ---------------------------------------------------------------------------------------------
 
-/// Rows of the alert outbox, read generically (column name → value as text).
+/// Rows of the alert outbox (column name → value as text), as the assessor sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deliveries {
     /// The table they were read from.
@@ -390,61 +326,22 @@ pub struct Deliveries {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
-/// Tables the alerting side may record deliveries in, most specific first.
-///
-/// HOOK (alerting): deliveries are written by the alert outbox, which is built separately.
-/// Evidence reads whichever of these tables exists, generically (every column as text), so
-/// it needs no change when that schema settles; when none exists the report says "no alert
-/// deliveries recorded (alerting not configured)". Replace this with a typed query once the
-/// outbox schema is final.
-pub const DELIVERY_TABLES: &[&str] = &["alert_outbox", "outbox", "alert_deliveries", "alerts"];
-/// Columns that, when present, date a delivery row (used for `--since`).
-const DELIVERY_TIME_COLUMNS: &[&str] = &["created_at", "queued_at", "enqueued_at", "raised_at"];
+/// The table the alert outbox keeps its deliveries in (see [`crate::store::outbox`]).
+const DELIVERY_TABLE: &str = "outbox";
+/// The column that dates a delivery row (the incident timeline's time).
+const DELIVERY_TIME_COLUMN: &str = "created_at";
 /// Upper bound of delivery rows in one report.
 const MAX_DELIVERY_ROWS: usize = 10_000;
 
-/// The alert deliveries since `since` (all rows when the table has no known time column);
-/// `None` when no delivery table exists. With `finding`, only rows mentioning that id.
-pub fn deliveries(store: &Store, since: Option<&str>, finding: Option<&str>) -> Result<Option<Deliveries>, EvidenceError> {
-    let conn = store.connection();
-    let mut table = None;
-    for name in DELIVERY_TABLES {
-        let exists: Option<String> = conn
-            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
-            .optional()
-            .map_err(sql_err(store, "looking for the alert outbox"))?;
-        if exists.is_some() {
-            table = Some(name.to_string());
-            break;
-        }
-    }
-    let Some(table) = table else { return Ok(None) };
-    // The table name comes from the fixed list above, never from input.
-    let mut stmt = conn
-        .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid LIMIT {MAX_DELIVERY_ROWS}"))
-        .map_err(sql_err(store, format!("reading {table}")))?;
-    let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
-    let time_col = columns.iter().position(|c| DELIVERY_TIME_COLUMNS.contains(&c.as_str()));
-    let n = columns.len();
+/// The alert deliveries queued since `since` (all when `None`). With `finding`, only rows
+/// mentioning that id.
+pub fn deliveries(store: &Store, since: Option<&str>, finding: Option<&str>) -> Result<Deliveries, StoreError> {
     let mut rows = Vec::new();
-    let mut q = stmt.query([]).map_err(sql_err(store, format!("reading {table}")))?;
-    while let Some(row) = q.next().map_err(sql_err(store, format!("reading {table}")))? {
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            let v: rusqlite::types::Value = row.get(i).map_err(sql_err(store, format!("reading {table}")))?;
-            values.push(match v {
-                rusqlite::types::Value::Null => None,
-                rusqlite::types::Value::Integer(i) => Some(i.to_string()),
-                rusqlite::types::Value::Real(f) => Some(f.to_string()),
-                rusqlite::types::Value::Text(t) => Some(t),
-                rusqlite::types::Value::Blob(b) => Some(format!("({} bytes)", b.len())),
-            });
+    for row in store.outbox_rows(MAX_DELIVERY_ROWS)? {
+        if since.is_some_and(|since| row.created_at.as_str() < since) {
+            continue;
         }
-        if let (Some(since), Some(i)) = (since, time_col) {
-            if values[i].as_deref().is_some_and(|t| t < since) {
-                continue;
-            }
-        }
+        let values = row.values();
         if let Some(id) = finding {
             if !values.iter().flatten().any(|v| v.contains(id)) {
                 continue;
@@ -452,7 +349,8 @@ pub fn deliveries(store: &Store, since: Option<&str>, finding: Option<&str>) -> 
         }
         rows.push(values);
     }
-    Ok(Some(Deliveries { table, columns, rows }))
+    let columns = OUTBOX_COLUMNS.iter().map(|c| c.to_string()).collect();
+    Ok(Deliveries { table: DELIVERY_TABLE.to_string(), columns, rows })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,22 +379,8 @@ pub struct Settings {
     pub default_settle: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanRecord {
-    pub id: i64,
-    pub page: String,
-    pub url: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub status: PageStatus,
-    pub error: Option<String>,
-    pub scripts: u64,
-    pub findings: u64,
-    /// Highest severity among its findings.
-    pub max_severity: Option<Severity>,
-    /// The scan's seal in the log chain (`None` for scans from before the log).
-    pub record_hash: Option<String>,
-}
+/// One scan of the period (read by the store).
+pub use crate::store::evidence::ScanRecord;
 
 /// Everything `skimwatch evidence` writes (as JSON, and rendered as HTML).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -508,7 +392,8 @@ pub struct Evidence {
     pub pages: Vec<PageSettings>,
     pub scans: Vec<ScanRecord>,
     pub findings: Vec<FindingRecord>,
-    /// `None` when alerting keeps no delivery record in this database.
+    /// The alert outbox's rows. Always set now that every database has the outbox; optional
+    /// so that the JSON keeps its shape.
     pub alert_deliveries: Option<Deliveries>,
     pub inventory: Vec<InventoryRow>,
     pub log: Verification,
@@ -560,56 +445,19 @@ pub fn evidence(config: &Config, store: &Store, since: &str) -> Result<Evidence,
         default_timeout: human(config.browser.timeout),
         default_settle: human(config.browser.settle),
     };
-    let log = chain::verify(store.connection()).map_err(sql_err(store, "verifying the scan log"))?;
+    let log = store.verify_log()?;
     Ok(Evidence {
         generated_at: crate::store::now_rfc3339(),
         since: since.to_string(),
         tool: format!("skimwatch {}", env!("CARGO_PKG_VERSION")),
         settings,
         pages,
-        scans: scans_since(store, since)?,
+        scans: store.scans_since(since)?,
         findings: findings_since(store, &dir, since)?,
-        alert_deliveries: deliveries(store, Some(since), None)?,
+        alert_deliveries: Some(deliveries(store, Some(since), None)?),
         inventory: inventory(config, &[], Some(store))?,
         log,
     })
-}
-
-fn scans_since(store: &Store, since: &str) -> Result<Vec<ScanRecord>, EvidenceError> {
-    let conn = store.connection();
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, page, url, started_at, finished_at, status, error,
-                    (SELECT count(*) FROM scan_scripts x WHERE x.scan_id = scans.id),
-                    (SELECT count(*) FROM findings f WHERE f.scan_id = scans.id),
-                    (SELECT max(CASE severity WHEN 'critical' THEN 5 WHEN 'high' THEN 4 WHEN 'medium' THEN 3
-                                              WHEN 'low' THEN 2 WHEN 'info' THEN 1 END)
-                       FROM findings f WHERE f.scan_id = scans.id),
-                    record_hash
-               FROM scans WHERE started_at >= ?1 ORDER BY id",
-        )
-        .map_err(sql_err(store, "listing scans"))?;
-    let rows = stmt
-        .query_map([since], |r| {
-            let status: String = r.get(5)?;
-            let sev: Option<i64> = r.get(9)?;
-            Ok(ScanRecord {
-                id: r.get(0)?,
-                page: r.get(1)?,
-                url: r.get(2)?,
-                started_at: r.get(3)?,
-                finished_at: r.get(4)?,
-                status: if status == "ok" { PageStatus::Ok } else { PageStatus::Error },
-                error: r.get(6)?,
-                scripts: r.get::<_, i64>(7)?.max(0) as u64,
-                findings: r.get::<_, i64>(8)?.max(0) as u64,
-                max_severity: sev.and_then(|v| Severity::ALL.get((v - 1).max(0) as usize).copied()),
-                record_hash: r.get(10)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(sql_err(store, "listing scans"))?;
-    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -637,26 +485,19 @@ pub struct Incident {
     /// authority if personal data was breached.
     pub gdpr_notify_by: String,
     pub timeline: Vec<TimelineEvent>,
-    /// `None` when alerting keeps no delivery record in this database.
+    /// The alert outbox's rows. Always set now that every database has the outbox; optional
+    /// so that the JSON keeps its shape.
     pub alert_deliveries: Option<Deliveries>,
 }
 
 /// The timeline of finding `id` (on whichever page reported it).
 pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, EvidenceError> {
     let dir = BaselineDir::new(config.storage.baselines.clone());
-    let page: Option<String> = store
-        .connection()
-        .query_row(
-            "SELECT s.page FROM findings f JOIN scans s ON s.id = f.scan_id WHERE f.finding_id = ?1 ORDER BY s.id LIMIT 1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sql_err(store, format!("looking up finding {id}")))?;
+    let page = store.page_of_finding(id)?;
     let unknown = || EvidenceError::UnknownFinding { id: id.to_string(), path: store.path().display().to_string() };
     let page = page.ok_or_else(unknown)?;
     let record = finding_record(store, &dir, &page, id)?.ok_or_else(unknown)?;
-    let sightings = sightings_of_finding(store, &page, id)?;
+    let sightings = store.finding_sightings(&page, id)?;
     let mut timeline = Vec::new();
     for (i, s) in sightings.iter().enumerate() {
         timeline.push(TimelineEvent {
@@ -667,50 +508,8 @@ pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, Ev
         });
     }
     let deliveries = deliveries(store, None, Some(id))?;
-    if let Some(d) = &deliveries {
-        let time_col = d.columns.iter().position(|c| DELIVERY_TIME_COLUMNS.contains(&c.as_str()) || c == "sent_at");
-        for row in &d.rows {
-            let detail = d
-                .columns
-                .iter()
-                .zip(row)
-                .filter_map(|(c, v)| v.as_ref().map(|v| format!("{c}={}", one_line(v, 120))))
-                .collect::<Vec<_>>()
-                .join(", ");
-            timeline.push(TimelineEvent {
-                at: time_col.and_then(|i| row[i].clone()).unwrap_or_default(),
-                event: "alert".to_string(),
-                scan_id: None,
-                detail,
-            });
-        }
-    }
-    match &record.resolution {
-        Resolution::Approved { at, by, reason } => timeline.push(TimelineEvent {
-            at: at.clone(),
-            event: "resolved".into(),
-            scan_id: None,
-            detail: format!("approved into the baseline by {by}: {reason}"),
-        }),
-        Resolution::Gone { scan_id, at } => timeline.push(TimelineEvent {
-            at: at.clone(),
-            event: "resolved".into(),
-            scan_id: Some(*scan_id),
-            detail: format!("scan #{scan_id} no longer saw it: the change was removed or reverted"),
-        }),
-        Resolution::RemovalAccepted => timeline.push(TimelineEvent {
-            at: String::new(),
-            event: "resolved".into(),
-            scan_id: None,
-            detail: "the removal was accepted into the baseline (see the baseline file's git history for when)".into(),
-        }),
-        Resolution::Open => timeline.push(TimelineEvent {
-            at: record.last_seen.clone(),
-            event: "open".into(),
-            scan_id: Some(record.last_scan),
-            detail: "still seen by the latest scan: not approved, not removed".into(),
-        }),
-    }
+    timeline.extend(delivery_events(&deliveries));
+    timeline.push(resolution_event(&record));
     // Stable: events without a time (none known) stay where they were put.
     timeline.sort_by(|a, b| match (a.at.is_empty(), b.at.is_empty()) {
         (false, false) => a.at.cmp(&b.at),
@@ -719,22 +518,65 @@ pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, Ev
     let detected_at = record.first_seen.clone();
     let gdpr_notify_by = plus_hours(&detected_at, 72).unwrap_or_default();
     let last_report = sightings.last().map(|s| s.finding.clone()).unwrap_or_default();
-    Ok(Incident { finding: record, last_report, detected_at, gdpr_notify_by, timeline, alert_deliveries: deliveries })
+    Ok(Incident { finding: record, last_report, detected_at, gdpr_notify_by, timeline, alert_deliveries: Some(deliveries) })
+}
+
+/// The timeline entries of the alerts that mention the finding.
+fn delivery_events(deliveries: &Deliveries) -> Vec<TimelineEvent> {
+    let time_col = deliveries.columns.iter().position(|c| c == DELIVERY_TIME_COLUMN);
+    let mut events = Vec::with_capacity(deliveries.rows.len());
+    for row in &deliveries.rows {
+        let detail = deliveries
+            .columns
+            .iter()
+            .zip(row)
+            .filter_map(|(c, v)| v.as_ref().map(|v| format!("{c}={}", crate::text::one_line(v, 120))))
+            .collect::<Vec<_>>()
+            .join(", ");
+        events.push(TimelineEvent {
+            at: time_col.and_then(|i| row[i].clone()).unwrap_or_default(),
+            event: "alert".to_string(),
+            scan_id: None,
+            detail,
+        });
+    }
+    events
+}
+
+/// The timeline entry that says how the finding ended (or that it is still open).
+fn resolution_event(record: &FindingRecord) -> TimelineEvent {
+    match &record.resolution {
+        Resolution::Approved { at, by, reason } => TimelineEvent {
+            at: at.clone(),
+            event: "resolved".into(),
+            scan_id: None,
+            detail: format!("approved into the baseline by {by}: {reason}"),
+        },
+        Resolution::Gone { scan_id, at } => TimelineEvent {
+            at: at.clone(),
+            event: "resolved".into(),
+            scan_id: Some(*scan_id),
+            detail: format!("scan #{scan_id} no longer saw it: the change was removed or reverted"),
+        },
+        Resolution::RemovalAccepted => TimelineEvent {
+            at: String::new(),
+            event: "resolved".into(),
+            scan_id: None,
+            detail: "the removal was accepted into the baseline (see the baseline file's git history for when)".into(),
+        },
+        Resolution::Open => TimelineEvent {
+            at: record.last_seen.clone(),
+            event: "open".into(),
+            scan_id: Some(record.last_scan),
+            detail: "still seen by the latest scan: not approved, not removed".into(),
+        },
+    }
 }
 
 fn plus_hours(rfc3339: &str, hours: i64) -> Option<String> {
     use time::format_description::well_known::Rfc3339;
     let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
     (t + time::Duration::hours(hours)).format(&Rfc3339).ok()
-}
-
-fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if flat.chars().count() > max {
-        format!("{}…", flat.chars().take(max).collect::<String>())
-    } else {
-        flat
-    }
 }
 
 /// Opens the configured database for reading reports, without creating it: a report over a

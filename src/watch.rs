@@ -434,7 +434,7 @@ impl Daemon {
     async fn deliver_loop(self: Arc<Self>, shutdown: CancellationToken, counts: Arc<Mutex<Summary>>) {
         loop {
             self.deliver(Some(OffsetDateTime::now_utc()), &counts).await;
-            let next = self.with_store("reading the outbox", |c| outbox::next_due(c)).await.ok().flatten();
+            let next = self.with_store("reading the outbox", |s| outbox::next_due(s)).await.ok().flatten();
             let wait = match next {
                 Some(at) => {
                     let secs = (at - OffsetDateTime::now_utc()).as_seconds_f64().max(0.0);
@@ -454,7 +454,7 @@ impl Daemon {
     /// attempt. An alert is marked sent only after the server accepted it.
     async fn deliver(&self, now: Option<OffsetDateTime>, counts: &Mutex<Summary>) {
         let Some(mailer) = &self.mailer else { return };
-        let due = match self.with_store("reading the outbox", move |c| outbox::due(c, now, DELIVERY_BATCH)).await {
+        let due = match self.with_store("reading the outbox", move |s| outbox::due(s, now, DELIVERY_BATCH)).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!("{e}");
@@ -476,7 +476,7 @@ impl Daemon {
             match sent {
                 Ok(()) => {
                     let marked =
-                        self.with_store("marking an alert sent", move |c| outbox::mark_sent(c, id, OffsetDateTime::now_utc())).await;
+                        self.with_store("marking an alert sent", move |s| outbox::mark_sent(s, id, OffsetDateTime::now_utc())).await;
                     if let Err(e) = marked {
                         tracing::error!(id, "alert delivered but not marked sent: {e}");
                     }
@@ -489,8 +489,8 @@ impl Daemon {
                     let retry_in = humantime::format_duration(policy.backoff(attempts)).to_string();
                     let logged = error.clone();
                     let marked = self
-                        .with_store("recording a failed delivery", move |c| {
-                            outbox::mark_failed(c, id, &error, &policy, OffsetDateTime::now_utc())
+                        .with_store("recording a failed delivery", move |s| {
+                            outbox::mark_failed(s, id, &error, &policy, OffsetDateTime::now_utc())
                         })
                         .await;
                     if let Err(e) = marked {
@@ -518,8 +518,8 @@ impl Daemon {
             }
             let (thresholds, policy) = (thresholds.clone(), self.policy.clone());
             let raised = self
-                .with_store("checking for stale pages", move |c| {
-                    outbox::check_blind(c, &thresholds, since, &policy, OffsetDateTime::now_utc())
+                .with_store("checking for stale pages", move |s| {
+                    outbox::check_blind(s, &thresholds, since, &policy, OffsetDateTime::now_utc())
                 })
                 .await;
             match raised {
@@ -531,17 +531,17 @@ impl Daemon {
     }
 
     async fn pending(&self) -> usize {
-        self.with_store("reading the outbox", |c| outbox::due(c, None, usize::MAX >> 1)).await.map_or(0, |d| d.len())
+        self.with_store("reading the outbox", |s| outbox::due(s, None, usize::MAX >> 1)).await.map_or(0, |d| d.len())
     }
 
-    /// Runs `f` on the database connection on the blocking pool.
+    /// Runs `f` on the store on the blocking pool; `action` names it if the task dies.
     async fn with_store<T: Send + 'static>(
         &self,
         action: &'static str,
-        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.lock().unwrap().with_conn(action, f))
+        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap()))
             .await
             .unwrap_or_else(|e| {
                 Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })

@@ -3,17 +3,21 @@
 //! One Chromium serves the whole run; pages are scanned concurrently up to `jobs` at a time
 //! (a semaphore bounds it). SQLite work runs on the blocking pool, never on the async workers.
 //! A page that cannot be scanned is reported with `status: error`, never as "no change".
+//!
+//! After capture a page goes through three steps: [`evaluate`] (inventory, compare, follow
+//! the trust policies), [`record`] (store it, with the caller's [`RecordHook`] in the same
+//! transaction) and [`report`] (the page's report).
 
-use crate::baseline::BaselineDir;
+mod evaluate;
+mod record;
+mod report;
+
+use crate::baseline::{BaselineDir, BaselineError};
 use crate::capture::{self, CaptureOptions, Chromium};
-use crate::compare::{self, behaviour, churn, policy};
 use crate::config::{select_pages, Config, PageConfig, SelectError};
-use crate::inventory;
-use crate::model::{
-    Baseline, Finding, FindingKind, Interaction, Inventory, PageReport, PageStatus, ScanReport, ScriptEntry,
-};
-use crate::store::{self, NewScan, ScanOutcome, Store};
-use std::collections::HashSet;
+use crate::model::{PageReport, ScanReport, Snapshot};
+use crate::store::{self, NewScan, ScanTx, Store, StoreError};
+use report::error_report;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -25,6 +29,23 @@ pub enum ScanError {
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Task(String),
+}
+
+/// Why a page scan failed, from the capture to the stored result. The message is what the
+/// page's report and the stored scan say.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// The capture failed (the browser's or the page's error, as text).
+    #[error("{0}")]
+    Capture(String),
+    #[error(transparent)]
+    BaselineLoad(BaselineError),
+    #[error(transparent)]
+    BaselineSave(BaselineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What to scan and how.
@@ -111,31 +132,6 @@ fn all_failed(pages: &[PageConfig], message: &str) -> ScanReport {
     ScanReport { pages: pages.iter().map(|p| error_report(p, message.to_string())).collect() }
 }
 
-fn error_report(page: &PageConfig, message: String) -> PageReport {
-    PageReport {
-        name: page.name.clone(),
-        url: page.url.clone(),
-        status: PageStatus::Error,
-        error: Some(message),
-        scripts: Vec::new(),
-        findings: Vec::new(),
-        http_status: None,
-        headers: Default::default(),
-        hosts: Vec::new(),
-        payment_fields: Vec::new(),
-        scan_id: None,
-        elapsed_ms: 0,
-        unmatched_payment_fields: Vec::new(),
-        card_data: Vec::new(),
-        field_access: Vec::new(),
-        interaction: None,
-    }
-}
-
-/// What the blocking half of a page scan hands back: inventory, baseline, findings, elapsed
-/// milliseconds, behaviour and interaction.
-type Compared = (Inventory, Baseline, Vec<Finding>, u64, crate::model::Behaviour, Option<Interaction>);
-
 /// What capture needs to know of a page's settings.
 pub fn capture_options(page: &PageConfig) -> CaptureOptions {
     CaptureOptions {
@@ -164,175 +160,26 @@ pub async fn scan_page(
 
 /// Runs inside the transaction that records a scan, with the new scan's id, to write what must
 /// commit (or roll back) together with it: the watch daemon queues its alerts here.
-pub type RecordHook =
-    Arc<dyn Fn(&rusqlite::Transaction, i64, &NewScan) -> Result<(), rusqlite::Error> + Send + Sync>;
+pub type RecordHook = Arc<dyn Fn(&ScanTx, i64, &NewScan) -> Result<(), StoreError> + Send + Sync>;
 
-/// The pipeline after capture: inventory, compare, store (running `hook` in the recording
-/// transaction) and the page's report. `snapshot` is the capture or why it failed.
+/// The pipeline after capture: evaluate (inventory, compare, trust policies), store (running
+/// `hook` in the recording transaction) and the page's report. `snapshot` is the capture or
+/// why it failed.
 pub async fn finish_scan(
     page: &PageConfig,
     started_at: String,
-    snapshot: Result<crate::model::Snapshot, String>,
+    snapshot: Result<Snapshot, String>,
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
     hook: Option<RecordHook>,
 ) -> PageReport {
-    let outcome = match snapshot {
-        Err(e) => Err(e),
-        Ok(snapshot) => {
-            // The inventory, and what scripts did with card data named by its identities.
-            let inventory::PageInventory { inventory: inv, behaviour, interaction } =
-                inventory::inventory_page(&snapshot, &page.ignore_query);
-            let name = page.name.clone();
-            let page_config = page.clone();
-            let baselines = baselines.clone();
-            let store = store.clone();
-            let elapsed_ms = snapshot.elapsed_ms;
-            // Baseline files and SQLite are blocking I/O.
-            tokio::task::spawn_blocking(move || -> Result<Compared, String> {
-                let mut baseline = baselines.load(&name).map_err(|e| e.to_string())?;
-                let mut findings = {
-                    let store = store.lock().unwrap();
-                    let lookup = |sha: &str| -> Option<String> {
-                        baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten())
-                    };
-                    let mut findings = compare::compare(&name, &inv, &baseline, &lookup);
-                    // Intermittent scripts (A/B tests, timers) are judged on the scan history.
-                    let history = store.recent_script_ids(&name, churn::HISTORY_SCANS).map_err(|e| e.to_string())?;
-                    churn::hold_back_removals(&mut findings, &history, page_config.removed_after);
-                    findings
-                };
-                // Vendors trusted by URL: the baseline follows their content, with an audit entry.
-                let followed = policy::follow_trusted(&page_config, &mut findings, &inv, &mut baseline, &store::now_rfc3339());
-                if !followed.is_empty() && !baselines.is_read_only() {
-                    for sha in &followed {
-                        if let Some(s) = inv.scripts.iter().find(|s| &s.sha256 == sha) {
-                            baselines.save_source(sha, &s.source).map_err(|e| e.to_string())?;
-                        }
-                    }
-                    baselines.save(&baseline).map_err(|e| e.to_string())?;
-                }
-                findings.extend(behaviour::findings(&name, &behaviour, &baseline));
-                crate::model::sort_findings(&mut findings);
-                Ok((inv, baseline, findings, elapsed_ms, behaviour, interaction))
-            })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r)
-        }
+    let evaluated = match snapshot {
+        Ok(snapshot) => evaluate::evaluate(page, snapshot, store, baselines).await,
+        Err(message) => Err(PageError::Capture(message)),
     };
-
-    let finished_at = store::now_rfc3339();
-    let page_name = page.name.clone();
-    let url = page.url.clone();
-    let store = store.clone();
-    match outcome {
-        Err(message) => {
-            tracing::warn!(page = %page.name, "scan failed: {message}");
-            let msg = message.clone();
-            let stored = tokio::task::spawn_blocking(move || {
-                let scan = NewScan {
-                    page: &page_name,
-                    url: &url,
-                    started_at,
-                    finished_at,
-                    outcome: ScanOutcome::Error { message: msg },
-                };
-                let run_hook = |tx: &rusqlite::Transaction, id| hook.as_ref().map_or(Ok(()), |h| h(tx, id, &scan));
-                store.lock().unwrap().record_scan_with(&scan, run_hook).map(|(id, ())| id)
-            })
-            .await;
-            let mut report = error_report(page, message);
-            match stored {
-                Ok(Ok(id)) => report.scan_id = Some(id),
-                Ok(Err(e)) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
-                Err(e) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
-            }
-            report
-        }
-        Ok((inv, _baseline, findings, elapsed_ms, behaviour, interaction)) => {
-            // Approved = no pending new/altered finding for it (so inline scripts that differ
-            // only in data, and trusted vendor updates, count as approved).
-            let pending: HashSet<(String, String)> = findings
-                .iter()
-                .filter(|f| matches!(f.kind, FindingKind::NewScript | FindingKind::AlteredScript) && f.policy.is_none())
-                .filter_map(|f| f.script.as_ref().map(|s| (s.id.clone(), s.sha256.clone())))
-                .collect();
-            let scripts: Vec<ScriptEntry> = inv
-                .scripts
-                .iter()
-                .map(|s| ScriptEntry {
-                    id: s.id.clone(),
-                    kind: s.kind,
-                    url: s.url.clone(),
-                    frame_url: s.frame_url.clone(),
-                    sha256: s.sha256.clone(),
-                    bytes: s.bytes,
-                    approved: !pending.contains(&(s.id.clone(), s.sha256.clone())),
-                    sri: s.sri.clone(),
-                    initiator: s.initiator.clone(),
-                })
-                .collect();
-            let mut report = PageReport {
-                name: page.name.clone(),
-                url: page.url.clone(),
-                status: PageStatus::Ok,
-                error: None,
-                scripts,
-                findings: findings.clone(),
-                http_status: Some(inv.status),
-                headers: inv.headers.clone(),
-                hosts: inv.hosts.clone(),
-                payment_fields: inv.payment_fields.clone(),
-                scan_id: None,
-                elapsed_ms,
-                unmatched_payment_fields: behaviour.unmatched_payment_fields,
-                card_data: behaviour.card_leaks,
-                field_access: behaviour.field_access,
-                interaction,
-            };
-            let stored = tokio::task::spawn_blocking(move || {
-                let mut store = store.lock().unwrap();
-                let scan = NewScan {
-                    page: &page_name,
-                    url: &url,
-                    started_at,
-                    finished_at,
-                    outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms },
-                };
-                let run_hook = |tx: &rusqlite::Transaction, id| hook.as_ref().map_or(Ok(()), |h| h(tx, id, &scan));
-                let (id, ()) = store.record_scan_with(&scan, run_hook)?;
-                // Lifecycle of each finding: first/last seen and how many scans saw it.
-                let mut history = Vec::with_capacity(findings.len());
-                for f in &findings {
-                    history.push(store.finding_history(&page_name, &f.id)?);
-                }
-                Ok::<_, store::StoreError>((id, history))
-            })
-            .await;
-            match stored {
-                Ok(Ok((id, history))) => {
-                    report.scan_id = Some(id);
-                    for (f, h) in report.findings.iter_mut().zip(history) {
-                        if let Some((first, last, count)) = h {
-                            f.first_seen = Some(first);
-                            f.last_seen = Some(last);
-                            f.seen_count = Some(count);
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    // A scan whose result cannot be kept is not a successful scan.
-                    report.status = PageStatus::Error;
-                    report.error = Some(format!("scan done but not stored: {e}"));
-                }
-                Err(e) => {
-                    report.status = PageStatus::Error;
-                    report.error = Some(format!("scan done but not stored: {e}"));
-                }
-            }
-            tracing::info!(page = %page.name, scripts = report.scripts.len(), findings = report.findings.len(), ms = elapsed_ms, "scanned");
-            report
-        }
+    let times = record::Times { started_at, finished_at: store::now_rfc3339() };
+    match evaluated {
+        Ok(ev) => record::record_success(page, times, ev, store, hook).await,
+        Err(e) => record::record_failure(page, times, e.to_string(), store, hook).await,
     }
 }

@@ -6,12 +6,13 @@
 //! times, status, error, HTTP status, final URL, headers, hosts, payment fields, elapsed time),
 //! every script row it saw (identity, kind, URLs, SHA-256, SRI, size, initiator) and every
 //! finding row (id, kind, severity, title and the full finding JSON). Script bodies are covered
-//! through their SHA-256, and [`verify`] also re-hashes each body against its key.
+//! through their SHA-256, and the check ([`Store::verify_log`]) also re-hashes each body
+//! against its key.
 //!
 //! Editing any of that, deleting a record in the middle, or removing a seal breaks the chain,
-//! and [`verify`] names the first broken record. What a chain alone cannot show is the removal
+//! and the check names the first broken record. What a chain alone cannot show is the removal
 //! of the newest records, or a full rewrite by someone who recomputes every hash: for that,
-//! keep the head hash `verify` prints somewhere else (the evidence report carries it, a ticket,
+//! keep the head hash the check prints somewhere else (the evidence report carries it, a ticket,
 //! the pipeline log), and compare.
 //!
 //! Scans recorded by a skimwatch from before the log existed have no seal; the migration marks
@@ -23,6 +24,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
+use super::{Store, StoreError};
 use std::collections::HashSet;
 
 /// `prev_hash` of the first sealed record.
@@ -42,7 +44,7 @@ const FINDING_COLUMNS: &str = "position, finding_id, kind, severity, title, find
 /// Seals scan `scan_id`: links it to the latest sealed record and stores its hash. Called by
 /// the store inside the transaction that records the scan, so no scan is ever committed
 /// unsealed; the transaction's write lock keeps two writers from linking to the same record.
-pub fn seal(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+pub(super) fn seal(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
     let prev: String = conn
         .query_row(
             "SELECT record_hash FROM scans WHERE id < ?1 AND record_hash IS NOT NULL ORDER BY id DESC LIMIT 1",
@@ -71,7 +73,7 @@ pub fn record_hash(prev: &str, content: &str) -> String {
 /// findings, each row a JSON array of its column values in a fixed order. Reading the values
 /// back from the database (rather than from the structs being written) means the seal and the
 /// check always see exactly the same bytes.
-pub fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
     let scan = rows(conn, &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"), scan_id)?;
     let scripts = rows(conn, &format!("SELECT {SCRIPT_COLUMNS} FROM scan_scripts WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
     let findings = rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
@@ -136,7 +138,7 @@ pub struct Break {
 
 /// Walks every scan in id order, recomputing each seal and each link. Stops at the first
 /// broken record.
-pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
+pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let mut stmt = conn.prepare("SELECT id, prev_hash, record_hash FROM scans ORDER BY id")?;
     let list: Vec<(i64, Option<String>, Option<String>)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -197,6 +199,13 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     Ok(v)
 }
 
+impl Store {
+    /// Walks the tamper-evident scan log: see [`Verification`].
+    pub fn verify_log(&self) -> Result<Verification, StoreError> {
+        verify(&self.conn).map_err(self.sqlite_err("verifying the scan log"))
+    }
+}
+
 /// The first body referenced by `scan_id` whose text does not hash to its key.
 fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> rusqlite::Result<Option<String>> {
     let mut stmt = conn.prepare_cached(
@@ -211,7 +220,7 @@ fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> r
         }
         let source: Option<String> = row.get(1)?;
         match source {
-            Some(text) if hex::encode(Sha256::digest(text.as_bytes())) == sha => {
+            Some(text) if crate::inventory::sha256_hex(&text) == sha => {
                 checked.insert(sha);
             }
             _ => return Ok(Some(sha)),
@@ -224,7 +233,7 @@ fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> r
 mod tests {
     use super::*;
     use crate::model::{Finding, FindingKind, Inventory, Script, ScriptKind, Severity};
-    use crate::store::{now_rfc3339, NewScan, ScanOutcome, Store};
+    use crate::store::{now_rfc3339, NewScan, ScanOutcome};
 
     fn inv(code: &str) -> Inventory {
         Inventory {
@@ -277,11 +286,11 @@ mod tests {
     #[test]
     fn intact_chain_verifies_and_links() {
         let (store, ids) = chain_of(3);
-        let v = verify(store.connection()).unwrap();
+        let v = verify(&store.conn).unwrap();
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.records, v.verified, v.unsealed), (3, 3, 0));
         assert_eq!(v.head_id, Some(ids[2]));
-        let first_prev: String = store.connection().query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
+        let first_prev: String = store.conn.query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
         assert_eq!(first_prev, GENESIS);
     }
 
@@ -294,8 +303,8 @@ mod tests {
             "UPDATE scan_scripts SET url = 'https://evil.example/a.js' WHERE scan_id = ?1",
         ] {
             let (store, ids) = chain_of(3);
-            store.connection().execute(sql, [ids[1]]).unwrap();
-            let v = verify(store.connection()).unwrap();
+            store.conn.execute(sql, [ids[1]]).unwrap();
+            let v = verify(&store.conn).unwrap();
             let b = v.broken.expect(sql);
             assert_eq!(b.scan_id, ids[1], "{sql}: {}", b.reason);
             assert!(b.reason.contains("altered"), "{}", b.reason);
@@ -306,14 +315,14 @@ mod tests {
     #[test]
     fn deleted_and_resealed_records_break_the_next_link() {
         let (store, ids) = chain_of(3);
-        store.connection().execute("DELETE FROM scans WHERE id = ?1", [ids[1]]).unwrap();
-        let b = verify(store.connection()).unwrap().broken.unwrap();
+        store.conn.execute("DELETE FROM scans WHERE id = ?1", [ids[1]]).unwrap();
+        let b = verify(&store.conn).unwrap().broken.unwrap();
         assert_eq!(b.scan_id, ids[2]);
         assert!(b.reason.contains("deleted"), "{}", b.reason);
 
         // Editing a record and recomputing its own seal moves the break to the next record.
         let (store, ids) = chain_of(3);
-        let c = store.connection();
+        let c = &store.conn;
         c.execute("UPDATE scans SET url = 'https://elsewhere.example/' WHERE id = ?1", [ids[0]]).unwrap();
         c.execute("UPDATE scans SET record_hash = NULL, prev_hash = NULL WHERE id = ?1", [ids[0]]).unwrap();
         seal(c, ids[0]).unwrap();
@@ -324,8 +333,8 @@ mod tests {
     #[test]
     fn altered_script_body_is_detected() {
         let (store, ids) = chain_of(2);
-        store.connection().execute("UPDATE script_bodies SET source = 'evil()' WHERE source = 'code1()'", []).unwrap();
-        let b = verify(store.connection()).unwrap().broken.unwrap();
+        store.conn.execute("UPDATE script_bodies SET source = 'evil()' WHERE source = 'code1()'", []).unwrap();
+        let b = verify(&store.conn).unwrap().broken.unwrap();
         assert_eq!(b.scan_id, ids[1]);
         assert!(b.reason.contains("script body"), "{}", b.reason);
     }
@@ -334,19 +343,19 @@ mod tests {
     fn legacy_unsealed_prefix_is_reported_not_broken() {
         let (mut store, ids) = chain_of(2);
         // As if both rows predate the log.
-        store.connection().execute("UPDATE scans SET prev_hash = ?1, record_hash = NULL", [LEGACY]).unwrap();
+        store.conn.execute("UPDATE scans SET prev_hash = ?1, record_hash = NULL", [LEGACY]).unwrap();
         let new = record(&mut store, "later()");
-        let v = verify(store.connection()).unwrap();
+        let v = verify(&store.conn).unwrap();
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.unsealed, v.verified, v.head_id), (2, 1, Some(new)));
         // But a seal removed after the chain started is a break.
-        store.connection().execute("UPDATE scans SET record_hash = NULL WHERE id = ?1", [new]).unwrap();
+        store.conn.execute("UPDATE scans SET record_hash = NULL WHERE id = ?1", [new]).unwrap();
         record(&mut store, "again()");
-        let v = verify(store.connection()).unwrap();
+        let v = verify(&store.conn).unwrap();
         assert_eq!(v.broken.unwrap().scan_id, new);
         // Nor can seals be stripped to pass records off as old ones.
-        store.connection().execute("UPDATE scans SET record_hash = NULL, prev_hash = NULL WHERE id >= ?1", [new]).unwrap();
-        let v = verify(store.connection()).unwrap();
+        store.conn.execute("UPDATE scans SET record_hash = NULL, prev_hash = NULL WHERE id >= ?1", [new]).unwrap();
+        let v = verify(&store.conn).unwrap();
         assert_eq!(v.broken.unwrap().scan_id, new);
         let _ = ids;
     }
@@ -369,7 +378,7 @@ mod tests {
         }
         let mut store = Store::open(&path).unwrap();
         let new = record(&mut store, "x()");
-        let v = verify(store.connection()).unwrap();
+        let v = verify(&store.conn).unwrap();
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.records, v.unsealed, v.verified, v.head_id), (2, 1, 1, Some(new)));
     }

@@ -25,7 +25,8 @@ pub fn run(config_path: &Path, command: LogCommand) -> anyhow::Result<ExitCode> 
     let LogCommand::Verify(args) = command;
     let config = super::load_config(config_path)?;
     let store = require_store(&config)?;
-    let v = skimwatch::store::chain::verify(store.connection())
+    let v = store
+        .verify_log()
         .with_context(|| format!("reading the scan log in {}", store.path().display()))?;
     let mut out = io::stdout().lock();
     match args.format {

@@ -19,9 +19,9 @@ pub struct StatusArgs {
 
 pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
-    let mut store = Store::open(&config.storage.database)?;
+    let store = Store::open(&config.storage.database)?;
     let pages: Vec<(String, String)> = config.pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
-    let mut status = store.with_conn("reading the monitor's status", |c| outbox::status(c, &pages))?;
+    let mut status = outbox::status(&store, &pages)?;
     status.daemon = DaemonLock::holder_of(&config.storage.database);
     let mut out = io::stdout().lock();
     match args.format {

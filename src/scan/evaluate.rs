@@ -1,0 +1,87 @@
+//! The first half of a page scan after capture: inventory and behaviour, comparison with the
+//! baseline and the scan history, and the trust policies that let the baseline follow a
+//! vendor (writing baseline files). Baseline files and SQLite are blocking I/O, so the work
+//! runs on the blocking pool.
+
+use super::PageError;
+use crate::baseline::BaselineDir;
+use crate::compare::{self, behaviour, churn, policy};
+use crate::config::PageConfig;
+use crate::inventory;
+use crate::model::{Baseline, Finding, Interaction, Inventory, Snapshot};
+use crate::store::{self, Store};
+use std::sync::{Arc, Mutex};
+
+/// What a successful capture came to: what to record and report.
+pub(super) struct Evaluated {
+    pub inventory: Inventory,
+    /// Every finding, in report order.
+    pub findings: Vec<Finding>,
+    pub behaviour: crate::model::Behaviour,
+    pub interaction: Option<Interaction>,
+    /// Wall-clock milliseconds of the capture.
+    pub elapsed_ms: u64,
+}
+
+/// Inventories `snapshot` and compares it with the page's baseline; trusted vendors' updates
+/// are followed into the baseline (unless it is read-only).
+pub(super) async fn evaluate(
+    page: &PageConfig,
+    snapshot: Snapshot,
+    store: &Arc<Mutex<Store>>,
+    baselines: &Arc<BaselineDir>,
+) -> Result<Evaluated, PageError> {
+    // The inventory, and what scripts did with card data named by its identities.
+    let inventory::PageInventory { inventory: inv, behaviour, interaction } =
+        inventory::inventory_page(&snapshot, &page.ignore_query);
+    let elapsed_ms = snapshot.elapsed_ms;
+    let (page, store, baselines) = (page.clone(), store.clone(), baselines.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
+        let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
+        follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
+        findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
+        crate::model::sort_findings(&mut findings);
+        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms })
+    })
+    .await?
+}
+
+/// The script and header findings against `baseline`, with removals of intermittent scripts
+/// held back on the scan history.
+fn compare_with_history(
+    page: &PageConfig,
+    inv: &Inventory,
+    baseline: &Baseline,
+    store: &Mutex<Store>,
+    baselines: &BaselineDir,
+) -> Result<Vec<Finding>, PageError> {
+    let store = store.lock().unwrap();
+    let lookup = |sha: &str| -> Option<String> { baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten()) };
+    let mut findings = compare::compare(&page.name, inv, baseline, &lookup);
+    // Intermittent scripts (A/B tests, timers) are judged on the scan history.
+    let history = store.recent_script_ids(&page.name, churn::HISTORY_SCANS)?;
+    churn::hold_back_removals(&mut findings, &history, page.removed_after);
+    Ok(findings)
+}
+
+/// Vendors trusted by URL: the baseline follows their content, with an audit entry; the new
+/// sources and the baseline are saved unless the baseline folder is read-only.
+fn follow_policies(
+    page: &PageConfig,
+    findings: &mut [Finding],
+    inv: &Inventory,
+    baseline: &mut Baseline,
+    baselines: &BaselineDir,
+) -> Result<(), PageError> {
+    let followed = policy::follow_trusted(page, findings, inv, baseline, &store::now_rfc3339());
+    if followed.is_empty() || baselines.is_read_only() {
+        return Ok(());
+    }
+    for sha in &followed {
+        if let Some(s) = inv.scripts.iter().find(|s| &s.sha256 == sha) {
+            baselines.save_source(sha, &s.source).map_err(PageError::BaselineSave)?;
+        }
+    }
+    baselines.save(baseline).map_err(PageError::BaselineSave)
+}

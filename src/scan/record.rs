@@ -1,0 +1,94 @@
+//! The last step of a page scan: the scan goes into the store, together with what the
+//! caller's [`RecordHook`] writes in the same transaction (the watch daemon's alerts), and
+//! the page's report is completed with the stored scan's id and each finding's history.
+
+use super::evaluate::Evaluated;
+use super::{report, PageError, RecordHook};
+use crate::config::PageConfig;
+use crate::model::PageReport;
+use crate::store::{FindingHistory, NewScan, ScanOutcome, Store, StoreError};
+use std::sync::{Arc, Mutex};
+
+/// When the scan ran (RFC 3339 UTC).
+pub(super) struct Times {
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// Records a scan that failed with `message` and returns its error report.
+pub(super) async fn record_failure(
+    page: &PageConfig,
+    times: Times,
+    message: String,
+    store: &Arc<Mutex<Store>>,
+    hook: Option<RecordHook>,
+) -> PageReport {
+    tracing::warn!(page = %page.name, "scan failed: {message}");
+    let (name, url, msg) = (page.name.clone(), page.url.clone(), message.clone());
+    let stored = blocking(store, move |store| {
+        let scan = NewScan {
+            page: &name,
+            url: &url,
+            started_at: times.started_at,
+            finished_at: times.finished_at,
+            outcome: ScanOutcome::Error { message: msg },
+        };
+        store.record_scan_with(&scan, |tx, id| run_hook(hook.as_ref(), tx, id, &scan)).map(|(id, ())| id)
+    })
+    .await;
+    let mut report = report::error_report(page, message);
+    match stored {
+        Ok(id) => report.scan_id = Some(id),
+        Err(e) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
+    }
+    report
+}
+
+/// Records a successful scan and returns its report, with the finding history filled in; a
+/// scan that cannot be stored is reported as failed.
+pub(super) async fn record_success(
+    page: &PageConfig,
+    times: Times,
+    ev: Evaluated,
+    store: &Arc<Mutex<Store>>,
+    hook: Option<RecordHook>,
+) -> PageReport {
+    let mut report = report::ok_report(page, &ev);
+    let name = page.name.clone();
+    let url = page.url.clone();
+    let elapsed_ms = ev.elapsed_ms;
+    let stored = blocking(store, move |store| {
+        let scan = NewScan {
+            page: &name,
+            url: &url,
+            started_at: times.started_at,
+            finished_at: times.finished_at,
+            outcome: ScanOutcome::Ok { inventory: &ev.inventory, findings: &ev.findings, elapsed_ms },
+        };
+        let (id, ()) = store.record_scan_with(&scan, |tx, id| run_hook(hook.as_ref(), tx, id, &scan))?;
+        // Lifecycle of each finding: first/last seen and how many scans saw it.
+        let history = ev.findings.iter().map(|f| store.finding_history(&name, &f.id)).collect::<Result<Vec<_>, _>>()?;
+        Ok::<(i64, Vec<Option<FindingHistory>>), StoreError>((id, history))
+    })
+    .await;
+    match stored {
+        Ok((id, history)) => report::set_stored(&mut report, id, history),
+        Err(e) => report::set_not_stored(&mut report, &e),
+    }
+    tracing::info!(page = %page.name, scripts = report.scripts.len(), findings = report.findings.len(), ms = elapsed_ms, "scanned");
+    report
+}
+
+fn run_hook(hook: Option<&RecordHook>, tx: &crate::store::ScanTx, scan_id: i64, scan: &NewScan) -> Result<(), StoreError> {
+    hook.map_or(Ok(()), |h| h(tx, scan_id, scan))
+}
+
+/// Runs `f` on the locked store on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, PageError> {
+    let store = store.clone();
+    let result = tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap())).await?;
+    Ok(result?)
+}
