@@ -72,7 +72,7 @@ impl Canary {
 
     /// Looks for the number in `data`; returns how it was encoded (`plain`, `url+base64`, …).
     pub fn find(&self, data: &str) -> Option<String> {
-        let data = cut(data, MAX_HAYSTACK);
+        let data = crate::text::cut_bytes(data, MAX_HAYSTACK);
         let needles = Needles::new(&self.digits);
         search(data, &needles, MAX_DEPTH, &mut Vec::new())
     }
@@ -121,18 +121,6 @@ impl Needles {
             reversed,
         }
     }
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Looks for the needles in `text` and in what it decodes to. `layers` names the decodings

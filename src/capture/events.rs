@@ -1,0 +1,392 @@
+//! Events: what the CDP listeners report during one capture, folded into [`Observed`] in
+//! arrival order — compiled scripts, execution contexts, frames, requests and responses,
+//! WebSocket frames, and the prelude's binding calls (card-field accesses, image URLs). Every
+//! list is bounded, because a hostile page can produce events without end.
+
+use super::canary::MAX_HAYSTACK;
+use super::classify::strip_fragment;
+use super::stealth::{parse_access, Own, ReportedAccess};
+use crate::model::{Channel, SECURITY_HEADERS};
+use crate::text::cut_bytes;
+use chromiumoxide::cdp::browser_protocol::network::{
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
+    EventWebSocketCreated, EventWebSocketFrameSent, ResourceType,
+};
+use chromiumoxide::cdp::browser_protocol::page::{EventFrameNavigated, EventLoadEventFired};
+use chromiumoxide::cdp::js_protocol::debugger::EventScriptParsed;
+use chromiumoxide::cdp::js_protocol::runtime::{EventBindingCalled, EventExecutionContextCreated, StackTrace};
+use chromiumoxide::Page;
+use futures::stream::{BoxStream, StreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Hostile pages can compile scripts without end; past this many we stop recording.
+const MAX_SCRIPTS: usize = 5_000;
+/// Outgoing requests and frames kept for the canary search.
+const MAX_OUTGOING: usize = 10_000;
+
+/// Everything the event listeners saw, in arrival order.
+#[derive(Default)]
+pub(super) struct Observed {
+    pub(super) scripts: Vec<Arc<EventScriptParsed>>,
+    /// execution context id → (frame id, is default world)
+    pub(super) contexts: HashMap<i64, (String, bool)>,
+    /// frame id → latest URL, parent
+    pub(super) frames: HashMap<String, (String, Option<String>)>,
+    pub(super) frame_order: Vec<String>,
+    /// request URL → URL of the script that initiated it
+    pub(super) initiators: HashMap<String, String>,
+    /// Every URL the page requested over the network, to tell a real script URL from one a
+    /// script claims for itself with `//# sourceURL=`.
+    pub(super) requested: HashSet<String>,
+    pub(super) hosts: BTreeSet<String>,
+    /// request id → URL, for requests not yet finished or failed
+    pub(super) in_flight: HashMap<String, String>,
+    pub(super) main_document: Option<(u16, BTreeMap<String, String>, String)>,
+    pub(super) main_frame: Option<String>,
+    pub(super) load_fired: bool,
+    pub(super) last_activity: Option<Instant>,
+    /// Our own code's marker and binding (per scan).
+    pub(super) own: Option<Own>,
+    /// Everything the page sent, for the canary search.
+    pub(super) outgoing: Vec<Outgoing>,
+    /// WebSocket request id → (URL, sender, frame).
+    pub(super) sockets: HashMap<String, (String, Option<StackTop>, Option<String>)>,
+    /// Card-field accesses the prelude reported, with the execution context.
+    pub(super) accesses: Vec<(ReportedAccess, i64)>,
+    /// Image URLs set by scripts (image requests carry no initiator stack), with the context.
+    pub(super) image_senders: Vec<(ReportedAccess, i64)>,
+}
+
+/// The top page frame of an initiator stack: script id, URL.
+pub(super) type StackTop = (String, String);
+
+/// One request or WebSocket frame the page sent.
+pub(super) struct Outgoing {
+    pub(super) request_id: String,
+    pub(super) url: String,
+    pub(super) method: String,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Option<String>,
+    /// The body was not in the event; fetch it with `Network.getRequestPostData`.
+    pub(super) needs_body: bool,
+    pub(super) channel: Channel,
+    pub(super) frame_id: Option<String>,
+    pub(super) sender: Option<StackTop>,
+}
+
+/// One CDP event of interest (the big ones shared, as chromiumoxide delivers them).
+pub(super) enum Ev {
+    Script(Arc<EventScriptParsed>),
+    Context(Arc<EventExecutionContextCreated>),
+    Frame(Arc<EventFrameNavigated>),
+    Request(Arc<EventRequestWillBeSent>),
+    Response(Arc<EventResponseReceived>),
+    Finished(String),
+    Failed(String),
+    Socket(Arc<EventWebSocketCreated>),
+    SocketFrame(Arc<EventWebSocketFrameSent>),
+    Binding(Arc<EventBindingCalled>),
+    Load,
+}
+
+/// All events of interest as one stream, in arrival order.
+pub(super) async fn listen(page: &Page) -> chromiumoxide::Result<BoxStream<'static, Ev>> {
+    let streams: Vec<BoxStream<'static, Ev>> = vec![
+        page.event_listener::<EventScriptParsed>().await?.map(Ev::Script).boxed(),
+        page.event_listener::<EventExecutionContextCreated>().await?.map(Ev::Context).boxed(),
+        page.event_listener::<EventFrameNavigated>().await?.map(Ev::Frame).boxed(),
+        page.event_listener::<EventRequestWillBeSent>().await?.map(Ev::Request).boxed(),
+        page.event_listener::<EventResponseReceived>().await?.map(Ev::Response).boxed(),
+        page.event_listener::<EventLoadingFinished>()
+            .await?
+            .map(|e| Ev::Finished(e.request_id.inner().clone()))
+            .boxed(),
+        page.event_listener::<EventLoadingFailed>()
+            .await?
+            .map(|e| Ev::Failed(e.request_id.inner().clone()))
+            .boxed(),
+        page.event_listener::<EventWebSocketCreated>().await?.map(Ev::Socket).boxed(),
+        page.event_listener::<EventLoadEventFired>().await?.map(|_| Ev::Load).boxed(),
+        page.event_listener::<EventWebSocketFrameSent>().await?.map(Ev::SocketFrame).boxed(),
+        page.event_listener::<EventBindingCalled>().await?.map(Ev::Binding).boxed(),
+    ];
+    Ok(futures::stream::select_all(streams).boxed())
+}
+
+/// URL of the innermost stack frame that has one (ours included).
+pub(super) fn top_stack_url(stack: &Option<StackTrace>) -> Option<String> {
+    let mut st = stack.as_ref();
+    while let Some(s) = st {
+        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty()) {
+            return Some(f.url.clone());
+        }
+        st = s.parent.as_deref();
+    }
+    None
+}
+
+/// `host` or `host:port` of an http(s)/ws(s) URL; `None` for other schemes.
+pub(super) fn host_with_port(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https" | "ws" | "wss") {
+        return None;
+    }
+    let host = u.host_str()?.to_string();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+impl Observed {
+    /// Folds one event in.
+    pub(super) fn apply(&mut self, ev: Ev) {
+        self.last_activity = Some(Instant::now());
+        match ev {
+            Ev::Script(s) => {
+                if self.scripts.len() < MAX_SCRIPTS {
+                    self.scripts.push(s)
+                }
+            }
+            Ev::Context(c) => self.on_context(&c),
+            Ev::Frame(f) => self.note_frame(
+                f.frame.id.inner().clone(),
+                f.frame.url.clone(),
+                f.frame.parent_id.as_ref().map(|p| p.inner().clone()),
+            ),
+            Ev::Request(r) => self.on_request(&r),
+            Ev::Response(r) => self.on_response(&r),
+            Ev::Finished(id) | Ev::Failed(id) => {
+                self.in_flight.remove(&id);
+            }
+            Ev::Socket(s) => {
+                if let Some(h) = host_with_port(&s.url) {
+                    self.hosts.insert(h);
+                }
+                self.record_socket(&s);
+                if let Some(src) = s.initiator.as_ref().and_then(|i| top_stack_url(&i.stack)) {
+                    self.initiators.entry(s.url.clone()).or_insert(src);
+                }
+            }
+            Ev::Load => self.load_fired = true,
+            Ev::SocketFrame(f) => self.record_socket_frame(&f),
+            Ev::Binding(b) => self.on_binding(&b),
+        }
+    }
+
+    fn on_context(&mut self, c: &EventExecutionContextCreated) {
+        let aux = c.context.aux_data.as_ref();
+        let frame = aux
+            .and_then(|a| a.get("frameId"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let is_default = aux
+            .and_then(|a| a.get("isDefault"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        self.contexts.insert(*c.context.id.inner(), (frame, is_default));
+    }
+
+    /// The main-world (default) execution contexts: (context id, frame id).
+    pub(super) fn main_worlds(&self) -> Vec<(i64, String)> {
+        self.contexts
+            .iter()
+            .filter(|(_, (_, default))| *default)
+            .map(|(id, (frame, _))| (*id, frame.clone()))
+            .collect()
+    }
+
+    /// A frame navigated or was listed in the frame tree: its latest URL and parent.
+    pub(super) fn note_frame(&mut self, id: String, url: String, parent: Option<String>) {
+        if parent.is_none() {
+            self.main_frame = Some(id.clone());
+        }
+        if !self.frames.contains_key(&id) {
+            self.frame_order.push(id.clone());
+        }
+        self.frames.insert(id, (url, parent));
+    }
+
+    fn on_request(&mut self, r: &EventRequestWillBeSent) {
+        let url = &r.request.url;
+        self.requested.insert(strip_fragment(url).to_string());
+        if let Some(h) = host_with_port(url) {
+            self.hosts.insert(h);
+        }
+        if let Some(src) = top_stack_url(&r.initiator.stack) {
+            self.initiators.entry(url.clone()).or_insert(src);
+        }
+        // Only network requests can be "in flight"; data: and blob: never report an end.
+        if url.starts_with("http:") || url.starts_with("https:") {
+            self.in_flight.insert(r.request_id.inner().clone(), url.clone());
+        }
+        self.record_request(r);
+    }
+
+    fn on_response(&mut self, r: &EventResponseReceived) {
+        // An answered request counts as settled even if its body events never come
+        // (Chromium omits loadingFinished for some cached or aborted loads).
+        self.in_flight.remove(r.request_id.inner());
+        let is_main_doc = r.r#type == ResourceType::Document
+            && self.main_document.is_none()
+            && (self.main_frame.is_none()
+                || r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref());
+        if is_main_doc {
+            let mut headers = BTreeMap::new();
+            if let Some(obj) = r.response.headers.inner().as_object() {
+                for (k, v) in obj {
+                    let name = k.to_ascii_lowercase();
+                    if SECURITY_HEADERS.contains(&name.as_str()) {
+                        let value = v.as_str().unwrap_or_default().to_string();
+                        headers.insert(name, value);
+                    }
+                }
+            }
+            self.main_document =
+                Some((r.response.status as u16, headers, r.response.url.clone()));
+        }
+    }
+
+    /// A call of our binding: a card-field access or an image URL the prelude reported.
+    fn on_binding(&mut self, b: &EventBindingCalled) {
+        let ours = self.own.as_ref().is_some_and(|o| o.binding == b.name);
+        if ours && self.accesses.len() < 5_000 {
+            if let Some(a) = parse_access(&b.payload) {
+                if a.a == "send" {
+                    self.image_senders.push((a, *b.execution_context_id.inner()));
+                } else {
+                    self.accesses.push((a, *b.execution_context_id.inner()));
+                }
+            }
+        }
+    }
+}
+
+/// The innermost stack frame that is page code (not ours): script id and URL.
+fn top_stack_frame(stack: &Option<StackTrace>, own: Option<&Own>) -> Option<StackTop> {
+    let mut st = stack.as_ref();
+    while let Some(s) = st {
+        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty() && !own.is_some_and(|o| o.is_own(&f.url))) {
+            return Some((f.script_id.inner().clone(), f.url.clone()));
+        }
+        st = s.parent.as_deref();
+    }
+    None
+}
+
+/// The channel a request of this type and method is: how the data left.
+fn channel_of(kind: Option<&ResourceType>, method: &str) -> Channel {
+    match kind {
+        Some(ResourceType::Image) => Channel::Image,
+        Some(ResourceType::Fetch) => Channel::Fetch,
+        Some(ResourceType::Xhr) => Channel::Xhr,
+        Some(ResourceType::Ping) => Channel::Beacon,
+        Some(ResourceType::Document) if method != "GET" => Channel::Form,
+        Some(ResourceType::Document) => Channel::Navigation,
+        Some(ResourceType::Script) => Channel::Script,
+        Some(ResourceType::Stylesheet) => Channel::Stylesheet,
+        Some(ResourceType::Font) => Channel::Font,
+        Some(ResourceType::Media) => Channel::Media,
+        Some(ResourceType::EventSource) => Channel::Eventsource,
+        Some(ResourceType::WebSocket) => Channel::Websocket,
+        Some(ResourceType::Prefetch) => Channel::Prefetch,
+        Some(ResourceType::CspViolationReport) => Channel::CspReport,
+        _ => Channel::Other,
+    }
+}
+
+impl Observed {
+    fn record_request(&mut self, r: &EventRequestWillBeSent) {
+        if self.outgoing.len() >= MAX_OUTGOING {
+            return;
+        }
+        let headers: Vec<(String, String)> = r
+            .request
+            .headers
+            .inner()
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default();
+        let body = r.request.post_data_entries.as_ref().map(|entries| {
+            let mut bytes = Vec::new();
+            for e in entries {
+                if let Some(b) = &e.bytes {
+                    let text: &str = b.as_ref();
+                    if let Ok(decoded) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text) {
+                        bytes.extend_from_slice(&decoded);
+                    }
+                }
+                if bytes.len() > MAX_HAYSTACK {
+                    break;
+                }
+            }
+            String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_HAYSTACK)]).into_owned()
+        });
+        let needs_body = r.request.has_post_data == Some(true) && body.as_deref().map_or(true, str::is_empty);
+        let mut url = r.request.url.clone();
+        if let Some(fragment) = &r.request.url_fragment {
+            url.push_str(fragment);
+        }
+        self.outgoing.push(Outgoing {
+            request_id: r.request_id.inner().clone(),
+            url,
+            method: r.request.method.clone(),
+            headers,
+            body,
+            needs_body,
+            channel: channel_of(r.r#type.as_ref(), &r.request.method),
+            frame_id: r.frame_id.as_ref().map(|f| f.inner().clone()),
+            sender: top_stack_frame(&r.initiator.stack, self.own.as_ref()),
+        });
+    }
+
+    fn record_socket(&mut self, s: &EventWebSocketCreated) {
+        let sender = s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, self.own.as_ref()));
+        let frame = self.main_frame.clone();
+        self.sockets.insert(s.request_id.inner().clone(), (s.url.clone(), sender.clone(), frame.clone()));
+        if self.outgoing.len() < MAX_OUTGOING {
+            self.outgoing.push(Outgoing {
+                request_id: s.request_id.inner().clone(),
+                url: s.url.clone(),
+                method: "GET".into(),
+                headers: Vec::new(),
+                body: None,
+                needs_body: false,
+                channel: Channel::Websocket,
+                frame_id: frame,
+                sender,
+            });
+        }
+    }
+
+    fn record_socket_frame(&mut self, f: &EventWebSocketFrameSent) {
+        if self.outgoing.len() >= MAX_OUTGOING {
+            return;
+        }
+        let id = f.request_id.inner();
+        let (url, sender, frame) = self.sockets.get(id).cloned().unwrap_or_default();
+        let payload = &f.response.payload_data;
+        // Text frames come as text; binary ones as base64 of the bytes.
+        let body = if f.response.opcode == 1.0 {
+            cut_bytes(payload, MAX_HAYSTACK).to_string()
+        } else {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        self.outgoing.push(Outgoing {
+            request_id: id.clone(),
+            url,
+            method: "SEND".into(),
+            headers: Vec::new(),
+            body: Some(body),
+            needs_body: false,
+            channel: Channel::Websocket,
+            frame_id: frame,
+            sender,
+        });
+    }
+}

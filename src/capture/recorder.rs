@@ -1,0 +1,114 @@
+//! The recorder: one task per capture folds every CDP event into the shared [`Observed`] and
+//! wakes whoever waits for the page (the load event, "quiet before the shopper", "settled").
+//! The task is aborted when the recorder is dropped, however the capture ends.
+
+use super::events::{listen, Observed};
+use super::stealth::Own;
+use super::{CaptureError, BEFORE_INTERACTION_MAX, QUIET};
+use chromiumoxide::Page;
+use futures::stream::StreamExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::task::AbortOnDropHandle;
+
+pub(super) struct Recorder {
+    observed: Arc<Mutex<Observed>>,
+    /// Notified after every event.
+    activity: Arc<Notify>,
+    _collector: AbortOnDropHandle<()>,
+}
+
+impl Recorder {
+    /// Starts listening. Call before enabling any CDP domain, so no event is missed.
+    pub(super) async fn start(page: &Page, own: &Own) -> chromiumoxide::Result<Recorder> {
+        let mut events = listen(page).await?;
+        let observed = Arc::new(Mutex::new(Observed { own: Some(own.clone()), ..Observed::default() }));
+        let activity = Arc::new(Notify::new());
+        let collector = {
+            let observed = observed.clone();
+            let activity = activity.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = events.next().await {
+                    observed.lock().unwrap().apply(ev);
+                    activity.notify_waiters();
+                }
+            })
+        };
+        Ok(Recorder { observed, activity, _collector: AbortOnDropHandle::new(collector) })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Observed> {
+        self.observed.lock().unwrap()
+    }
+
+    /// Everything observed so far; later events go into an empty record that nobody reads.
+    pub(super) fn take(&self) -> Observed {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Waits for the `load` event until `deadline`.
+    pub(super) async fn wait_for_load(&self, url: &str, deadline: Instant, timeout: Duration) -> Result<(), CaptureError> {
+        loop {
+            let notified = self.activity.notified();
+            if self.lock().load_fired {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline.into(), notified).await.is_err() {
+                return Err(CaptureError::Timeout {
+                    url: url.to_string(),
+                    secs: timeout.as_secs_f64(),
+                    stage: "waiting for the load event",
+                });
+            }
+        }
+    }
+
+    /// Before the shopper starts: waits until the page is quiet (nothing new for [`QUIET`],
+    /// nothing in flight), at most [`BEFORE_INTERACTION_MAX`] after `loaded`.
+    pub(super) async fn wait_until_ready(&self, loaded: Instant) {
+        let ready_by = loaded + BEFORE_INTERACTION_MAX;
+        loop {
+            let notified = self.activity.notified();
+            let now = Instant::now();
+            let (quiet_since, idle) = self.quiet_since(loaded);
+            if now >= ready_by || (idle && now >= quiet_since + QUIET) {
+                break;
+            }
+            let wake = (quiet_since + QUIET).max(now + Duration::from_millis(20)).min(ready_by);
+            let _ = tokio::time::timeout_at(wake.into(), notified).await;
+        }
+    }
+
+    /// Settles: waits at least until `min_until`, then until quiet (nothing new, nothing in
+    /// flight), but never past `max_until`.
+    pub(super) async fn settle(&self, url: &str, loaded: Instant, min_until: Instant, max_until: Instant) {
+        loop {
+            let notified = self.activity.notified();
+            let now = Instant::now();
+            if now >= max_until {
+                let o = self.lock();
+                tracing::debug!(%url, in_flight = ?o.in_flight.values().collect::<Vec<_>>(), "settle: page never went quiet");
+                break;
+            }
+            let (quiet_since, idle) = self.quiet_since(loaded);
+            let quiet_at = quiet_since + QUIET;
+            if now >= min_until && now >= quiet_at && idle {
+                break;
+            }
+            // Wake on the next event or when the next condition can become true.
+            let wake = [min_until.max(quiet_at), max_until]
+                .into_iter()
+                .filter(|t| *t > now)
+                .min()
+                .unwrap_or(now + QUIET);
+            let _ = tokio::time::timeout_at(wake.into(), notified).await;
+        }
+    }
+
+    /// Time of the last event (`loaded` if none), and whether no request is in flight.
+    fn quiet_since(&self, loaded: Instant) -> (Instant, bool) {
+        let o = self.lock();
+        (o.last_activity.unwrap_or(loaded), o.in_flight.is_empty())
+    }
+}
