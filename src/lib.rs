@@ -2,22 +2,30 @@
 //!
 //! # Layout
 //!
-//! The flow is a pipeline; each stage is a folder and uses only the stages before it:
+//! The flow is a pipeline; each stage is a folder and uses only the stages listed before it
+//! (`docs/ARCHITECTURE.md` has the whole tree):
 //!
-//! 1. [`model`]: plain data passed between the stages (enums for every closed set), and
+//! 1. [`model`]: plain data passed between the stages, with enums for every closed set, and
 //!    [`text`]: the only ways text from a page is cut or flattened for display.
-//! 2. [`config`]: the configuration file, its reader, and page selection.
-//! 3. [`capture`]: headless Chromium → [`model::Snapshot`] (browser, shopper, canary, leaks).
-//! 4. [`inventory`]: identity, normalisation and hashing → [`model::Inventory`].
-//! 5. [`compare`]: inventory vs [`model::Baseline`] → [`model::Finding`]s (scripts, headers,
-//!    behaviour, hints, diffs, churn, trust policies).
-//! 6. [`baseline`]: the approved state as reviewable files; approval, planning and linting.
-//! 7. [`store`]: SQLite, the only place with SQL (scans, history, the tamper-evident chain).
-//! 8. [`scan`]: runs 3–7 for a set of pages.
-//! 9. [`alert`], [`watch`], [`evidence`]: e-mail alerts, the daemon, the assessor's evidence.
+//! 2. [`config`]: the configuration types, the reader (errors name file, line and key), page
+//!    selection, host allow-lists.
+//! 3. [`capture`]: headless Chromium → [`model::Snapshot`]: the browser, CDP events, the
+//!    shopper and its canary card, the probe, script classification, card-data leaks.
+//! 4. [`inventory`]: identity (the only place an identity or frame key is computed),
+//!    normalisation, hashing → [`model::Inventory`], and the scan's behaviour named by it.
+//! 5. [`compare`]: inventory vs [`model::Baseline`] → [`model::Finding`]s: scripts, headers,
+//!    hosts, behaviour, hints, diffs, churn, trust policies.
+//! 6. [`store`]: SQLite, the only place with SQL: scans and their history, the outbox, the
+//!    tamper-evident log.
+//! 7. [`baseline`]: the approved state as reviewable files; approval (one plan loop for
+//!    `approve` and `diff`) and the lint.
+//! 8. [`scan`]: runs 3–7 for a set of pages: evaluate → follow policies → record.
+//! 9. [`alert`] (e-mail through the outbox), [`watch`] (the daemon), [`evidence`] (the
+//!    assessor's reports).
 //!
-//! The command-line interface lives in `src/bin/skimwatch/`; the embedded test shop is the
-//! `skimwatch-testshop` crate in `crates/testshop/`.
+//! The command-line interface lives in `src/bin/skimwatch/` (`main.rs` parses and dispatches,
+//! one file per command in `commands/`, one per output format in `formatters/`); the
+//! embedded test shop is the `skimwatch-testshop` crate in `crates/testshop/`.
 
 pub mod model;
 pub mod text;
@@ -30,9 +38,9 @@ pub mod inventory;
 
 pub mod compare;
 
-pub mod baseline;
-
 pub mod store;
+
+pub mod baseline;
 
 pub mod scan;
 

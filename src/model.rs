@@ -258,7 +258,7 @@ pub const SECURITY_HEADERS: [&str; 7] = [
 /// A script with its stable identity and hashes. Produced by `inventory`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Script {
-    /// Stable identity (see README "Identity rules"), e.g. `self:/static/app.js`,
+    /// Stable identity (see `inventory::identity` and docs/detection.md), e.g. `self:/static/app.js`,
     /// `https://cdn.example/lib.js`, `main|inline|a1b2c3d4e5`.
     pub id: String,
     pub kind: ScriptKind,

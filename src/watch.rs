@@ -242,98 +242,122 @@ struct Daemon {
 pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationToken) -> Result<Summary, WatchError> {
     let pages: Vec<PageConfig> = crate::config::select_pages(config, &[]).map_err(ScanError::from)?.into_iter().cloned().collect();
     let lock = DaemonLock::acquire(&config.storage.database)?;
-    // Everything that can be wrong in the setup fails here, before the first scan.
-    let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;
-    let mailer = config.alerts.email.as_ref().map(Mailer::new).transpose()?;
-    let exe = capture::find_chromium(config.browser.executable.as_deref())?;
-    let store = scan::open_store(config, false).await?;
-    let policy = AlertPolicy::from_config(&config.alerts);
-    let hook: RecordHook = {
-        let policy = policy.clone();
-        Arc::new(move |tx, scan_id, scan| {
-            outbox::on_scan_recorded(tx, scan_id, scan, &policy, OffsetDateTime::now_utc()).map(|_| ())
-        })
-    };
-    if mailer.is_none() {
-        tracing::warn!("no [alerts.email] configured: alerts are only logged");
-    }
-    tracing::info!(
-        pages = pages.len(),
-        max_pages = config.browser.max_pages,
-        database = %config.storage.database.display(),
-        lock = %lock.path().display(),
-        mail = mailer.as_ref().map_or("none", |m| m.server()),
-        "watch started"
-    );
-    let daemon = Arc::new(Daemon {
-        config: config.clone(),
-        store,
-        baselines: Arc::new(BaselineDir::new(config.storage.baselines.clone())),
-        browser: BrowserSlot::new(exe),
-        mailer,
-        renderer,
-        policy,
-        hook,
-        wake: Notify::new(),
-    });
+    let daemon = Arc::new(Daemon::start(config, &pages, &lock).await?);
     let counts = Arc::new(Mutex::new(Summary::default()));
-
     if opts.once {
-        let permits = Arc::new(Semaphore::new(config.browser.max_pages.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for page in pages {
-            let (daemon, permits, counts) = (daemon.clone(), permits.clone(), counts.clone());
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let report = daemon.scan(&page).await;
-                count(&counts, &report);
-            });
-        }
-        let cancelled = shutdown.clone();
-        tokio::select! {
-            _ = async { while tasks.join_next().await.is_some() {} } => {}
-            _ = cancelled.cancelled() => drain(&mut tasks).await,
-        }
+        scan_once(&daemon, pages, &counts, &shutdown).await;
     } else {
-        let since = OffsetDateTime::now_utc();
-        let delivery = tokio::spawn(daemon.clone().deliver_loop(shutdown.clone(), counts.clone()));
-        let watchdog = tokio::spawn(daemon.clone().watchdog(pages.clone(), since, shutdown.clone()));
-        let scans = {
-            let daemon = daemon.clone();
-            let counts = counts.clone();
-            schedule(pages, config.browser.max_pages, true, shutdown.clone(), move |page| {
-                let daemon = daemon.clone();
-                let counts = counts.clone();
-                async move {
-                    let report = daemon.scan(&page).await;
-                    count(&counts, &report);
-                    daemon.wake.notify_one();
-                }
-            })
-        };
-        scans.await;
-        let _ = delivery.await;
-        let _ = watchdog.await;
-        tracing::info!("shutting down: last delivery attempt for pending alerts");
+        watch_until_shutdown(&daemon, pages, &counts, &shutdown).await;
     }
-
-    // Pending alerts get one (more) attempt, whatever their schedule; bounded in time.
-    if tokio::time::timeout(FINAL_DELIVERY, daemon.deliver(None, &counts)).await.is_err() {
-        tracing::warn!("final delivery attempt timed out; the rest stay queued for the next run");
-    }
-    daemon.browser.shutdown().await;
-    let pending = daemon.pending().await;
-    let mut summary = counts.lock().unwrap().clone();
-    summary.alerts_pending = pending;
-    tracing::info!(
-        scans_ok = summary.scans_ok,
-        scans_failed = summary.scans_failed,
-        alerts_sent = summary.alerts_sent,
-        alerts_pending = summary.alerts_pending,
-        "watch stopped"
-    );
+    let summary = daemon.finish(&counts).await;
     drop(lock);
     Ok(summary)
+}
+
+/// `--once`: every page scanned once, at most `max_pages` at a time.
+async fn scan_once(daemon: &Arc<Daemon>, pages: Vec<PageConfig>, counts: &Arc<Mutex<Summary>>, shutdown: &CancellationToken) {
+    let permits = Arc::new(Semaphore::new(daemon.config.browser.max_pages.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for page in pages {
+        let (daemon, permits, counts) = (daemon.clone(), permits.clone(), counts.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let report = daemon.scan(&page).await;
+            count(&counts, &report);
+        });
+    }
+    tokio::select! {
+        _ = async { while tasks.join_next().await.is_some() {} } => {}
+        _ = shutdown.cancelled() => drain(&mut tasks).await,
+    }
+}
+
+/// The daemon proper: scheduled scans, the delivery task and the watchdog, until shutdown.
+async fn watch_until_shutdown(
+    daemon: &Arc<Daemon>,
+    pages: Vec<PageConfig>,
+    counts: &Arc<Mutex<Summary>>,
+    shutdown: &CancellationToken,
+) {
+    let since = OffsetDateTime::now_utc();
+    let delivery = tokio::spawn(daemon.clone().deliver_loop(shutdown.clone(), counts.clone()));
+    let watchdog = tokio::spawn(daemon.clone().watchdog(pages.clone(), since, shutdown.clone()));
+    let scans = {
+        let daemon = daemon.clone();
+        let counts = counts.clone();
+        schedule(pages, daemon.config.browser.max_pages, true, shutdown.clone(), move |page| {
+            let daemon = daemon.clone();
+            let counts = counts.clone();
+            async move {
+                let report = daemon.scan(&page).await;
+                count(&counts, &report);
+                daemon.wake.notify_one();
+            }
+        })
+    };
+    scans.await;
+    let _ = delivery.await;
+    let _ = watchdog.await;
+    tracing::info!("shutting down: last delivery attempt for pending alerts");
+}
+
+impl Daemon {
+    /// Sets everything up; whatever can be wrong in the setup fails here, before the first scan.
+    async fn start(config: &Config, pages: &[PageConfig], lock: &DaemonLock) -> Result<Daemon, WatchError> {
+        let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;
+        let mailer = config.alerts.email.as_ref().map(Mailer::new).transpose()?;
+        let exe = capture::find_chromium(config.browser.executable.as_deref())?;
+        let store = scan::open_store(config, false).await?;
+        let policy = AlertPolicy::from_config(&config.alerts);
+        let hook: RecordHook = {
+            let policy = policy.clone();
+            Arc::new(move |tx, scan_id, scan| {
+                outbox::on_scan_recorded(tx, scan_id, scan, &policy, OffsetDateTime::now_utc()).map(|_| ())
+            })
+        };
+        if mailer.is_none() {
+            tracing::warn!("no [alerts.email] configured: alerts are only logged");
+        }
+        tracing::info!(
+            pages = pages.len(),
+            max_pages = config.browser.max_pages,
+            database = %config.storage.database.display(),
+            lock = %lock.path().display(),
+            mail = mailer.as_ref().map_or("none", |m| m.server()),
+            "watch started"
+        );
+        Ok(Daemon {
+            config: config.clone(),
+            store,
+            baselines: Arc::new(BaselineDir::new(config.storage.baselines.clone())),
+            browser: BrowserSlot::new(exe),
+            mailer,
+            renderer,
+            policy,
+            hook,
+            wake: Notify::new(),
+        })
+    }
+
+    /// The last delivery attempt, closing the browser, and the run's summary.
+    async fn finish(&self, counts: &Mutex<Summary>) -> Summary {
+        // Pending alerts get one (more) attempt, whatever their schedule; bounded in time.
+        if tokio::time::timeout(FINAL_DELIVERY, self.deliver(None, &counts)).await.is_err() {
+            tracing::warn!("final delivery attempt timed out; the rest stay queued for the next run");
+        }
+        self.browser.shutdown().await;
+        let pending = self.pending().await;
+        let mut summary = counts.lock().unwrap().clone();
+        summary.alerts_pending = pending;
+        tracing::info!(
+            scans_ok = summary.scans_ok,
+            scans_failed = summary.scans_failed,
+            alerts_sent = summary.alerts_sent,
+            alerts_pending = summary.alerts_pending,
+            "watch stopped"
+        );
+        summary
+    }
 }
 
 fn count(counts: &Mutex<Summary>, report: &PageReport) {

@@ -82,9 +82,6 @@ const HOST_KEYS: &[&str] = &["host"];
 /// Checks every file under `root`.
 pub fn check_dir(root: &Path) -> CheckReport {
     let mut report = CheckReport::default();
-    let err = |report: &mut CheckReport, level, path: &Path, line, message: String| {
-        report.problems.push(Problem { level, path: path.to_path_buf(), line, message, remedy: None })
-    };
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) => {
@@ -103,75 +100,86 @@ pub fn check_dir(root: &Path) -> CheckReport {
     let dir = BaselineDir::new(root);
     let mut referenced: HashSet<String> = HashSet::new();
     for path in &names {
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if file_name.starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            if file_name != "sources" {
-                err(&mut report, Level::Warning, path, None, "unexpected folder in the baselines folder (only `sources/` is used)".into());
-            }
-            continue;
-        }
-        let Some(page) = file_name.strip_suffix(".toml") else {
-            err(&mut report, Level::Warning, path, None, "unexpected file in the baselines folder (baselines are `<page>.toml`)".into());
-            continue;
-        };
-        report.files += 1;
-        if !is_valid_page_name(page) {
-            err(&mut report, Level::Error, path, None, format!("`{page}` is not a valid page name (letters, digits, `-`, `_`, `.`)"));
-            continue;
-        }
-        let baseline = match dir.load(page) {
-            Ok(b) => b,
-            Err(BaselineError::Parse { line, snippet, message, .. }) => {
-                let near = super::near(&snippet);
-                err(&mut report, Level::Error, path, Some(line), format!("malformed baseline{near}: {message}"));
-                continue;
-            }
-            Err(e) => {
-                err(&mut report, Level::Error, path, None, e.to_string());
-                continue;
-            }
-        };
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        for (level, line, message, remedy) in check_baseline(&baseline, &text, &dir) {
-            report.problems.push(Problem { level, path: path.clone(), line, message, remedy });
-        }
-        report.entries += baseline.scripts.len() + baseline.headers.len() + baseline.hosts.len();
-        referenced.extend(baseline.scripts.iter().map(|s| s.sha256.clone()));
+        check_entry(&mut report, &dir, path, &mut referenced);
     }
+    check_sources(&mut report, &root.join("sources"), &referenced);
+    report
+}
 
-    let sources = root.join("sources");
-    if let Ok(entries) = std::fs::read_dir(&sources) {
-        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
-        for path in files {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
-            }
-            let Some(sha) = name.strip_suffix(".js").filter(|s| is_sha256_hex(s)) else {
-                err(&mut report, Level::Error, &path, None, "unexpected file in sources/: approved sources are named `<sha256>.js`".into());
-                continue;
-            };
-            report.sources += 1;
-            match std::fs::read(&path) {
-                Err(e) => err(&mut report, Level::Error, &path, None, format!("cannot read: {e}")),
-                Ok(bytes) => {
-                    let actual = sha256_hex_bytes(&bytes);
-                    if actual != sha {
-                        err(&mut report, Level::Error, &path, None, format!(
-                            "the text does not match its name: it hashes to {actual}; an approved source must never be edited (restore it from version control, or delete it and approve again)"
-                        ));
-                    } else if !referenced.contains(sha) {
-                        err(&mut report, Level::Warning, &path, None, "no baseline approves this source any more; it can be deleted".into());
-                    }
+fn problem(report: &mut CheckReport, level: Level, path: &Path, line: Option<usize>, message: String) {
+    report.problems.push(Problem { level, path: path.to_path_buf(), line, message, remedy: None })
+}
+
+/// One entry of the baselines folder: a `<page>.toml` file is loaded and checked.
+fn check_entry(report: &mut CheckReport, dir: &BaselineDir, path: &Path, referenced: &mut HashSet<String>) {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if file_name.starts_with('.') {
+        return;
+    }
+    if path.is_dir() {
+        if file_name != "sources" {
+            problem(report, Level::Warning, path, None, "unexpected folder in the baselines folder (only `sources/` is used)".into());
+        }
+        return;
+    }
+    let Some(page) = file_name.strip_suffix(".toml") else {
+        problem(report, Level::Warning, path, None, "unexpected file in the baselines folder (baselines are `<page>.toml`)".into());
+        return;
+    };
+    report.files += 1;
+    if !is_valid_page_name(page) {
+        problem(report, Level::Error, path, None, format!("`{page}` is not a valid page name (letters, digits, `-`, `_`, `.`)"));
+        return;
+    }
+    let baseline = match dir.load(page) {
+        Ok(b) => b,
+        Err(BaselineError::Parse { line, snippet, message, .. }) => {
+            let near = super::near(&snippet);
+            problem(report, Level::Error, path, Some(line), format!("malformed baseline{near}: {message}"));
+            return;
+        }
+        Err(e) => {
+            problem(report, Level::Error, path, None, e.to_string());
+            return;
+        }
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for (level, line, message, remedy) in check_baseline(&baseline, &text, dir) {
+        report.problems.push(Problem { level, path: path.to_path_buf(), line, message, remedy });
+    }
+    report.entries += baseline.scripts.len() + baseline.headers.len() + baseline.hosts.len();
+    referenced.extend(baseline.scripts.iter().map(|s| s.sha256.clone()));
+}
+
+/// `sources/`: every file is an approved source named by the SHA-256 of its bytes.
+fn check_sources(report: &mut CheckReport, sources: &Path, referenced: &HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(sources) else { return };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Some(sha) = name.strip_suffix(".js").filter(|s| is_sha256_hex(s)) else {
+            problem(report, Level::Error, &path, None, "unexpected file in sources/: approved sources are named `<sha256>.js`".into());
+            continue;
+        };
+        report.sources += 1;
+        match std::fs::read(&path) {
+            Err(e) => problem(report, Level::Error, &path, None, format!("cannot read: {e}")),
+            Ok(bytes) => {
+                let actual = sha256_hex_bytes(&bytes);
+                if actual != sha {
+                    problem(report, Level::Error, &path, None, format!(
+                        "the text does not match its name: it hashes to {actual}; an approved source must never be edited (restore it from version control, or delete it and approve again)"
+                    ));
+                } else if !referenced.contains(sha) {
+                    problem(report, Level::Warning, &path, None, "no baseline approves this source any more; it can be deleted".into());
                 }
             }
         }
     }
-    report
 }
 
 /// Problems of one parsed baseline: (level, line, message, remedy).

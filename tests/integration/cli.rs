@@ -130,3 +130,13 @@ fn closed_stdout_exits_0() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn missing_config_suggests_the_config_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope").join("skimwatch.toml");
+    let out = Command::cargo_bin("skimwatch").unwrap().arg("--config").arg(&missing).arg("scan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing.display().to_string()) && err.contains("--config") && err.contains("create skimwatch.toml"), "{err}");
+}

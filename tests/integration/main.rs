@@ -8,6 +8,7 @@ mod cli;
 mod core_loop;
 mod evasion;
 mod evidence;
+mod layout;
 mod quiet;
 mod release_gate;
 mod watch;

@@ -15,7 +15,7 @@ pub mod status;
 pub mod watch;
 
 use anyhow::Context;
-use skimwatch::config::Config;
+use skimwatch::config::{Config, ConfigError, DEFAULT_FILE};
 use skimwatch::store::Store;
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -29,7 +29,10 @@ pub fn plain(err: impl Display) -> anyhow::Error {
 
 /// The config at `path` (from `--config`).
 pub fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Config::load(path).map_err(plain)
+    Config::load(path).map_err(|e| match e {
+        ConfigError::NotFound { .. } => anyhow::anyhow!("{e}; pass --config <file> or create {DEFAULT_FILE}"),
+        e => plain(e),
+    })
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -19,7 +19,7 @@ pub trait Reporter {
 pub enum Format {
     /// For people: grouped by page, most severe first, with diffs.
     Text,
-    /// The JSON contract (see README).
+    /// The JSON contract (see docs/json-contract.md).
     Json,
     /// SARIF 2.1.0 for code-scanning dashboards (one result per finding).
     Sarif,

@@ -3,7 +3,7 @@
 //! URL cannot rewrite the terminal.
 
 use super::Reporter;
-use skimwatch::model::{PageStatus, ScanReport};
+use skimwatch::model::{Finding, PageReport, PageStatus, ScanReport};
 use std::io::{self, Write};
 
 pub struct Text;
@@ -30,109 +30,18 @@ impl Reporter for Text {
                 writeln!(out)?;
                 continue;
             }
-            let approved = page.scripts.iter().filter(|s| s.approved).count();
-            writeln!(
-                out,
-                "   {} scripts ({} approved), {} hosts, {} payment fields, HTTP {}, {} ms",
-                page.scripts.len(),
-                approved,
-                page.hosts.len(),
-                page.payment_fields.len(),
-                page.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                page.elapsed_ms
-            )?;
-            if let Some(i) = &page.interaction {
-                let typed = if i.fields_typed.is_empty() { "no fields typed".to_string() } else { format!("{} fields typed", i.fields_typed.len()) };
-                writeln!(
-                    out,
-                    "   interaction: {} as {}, {}{}{}",
-                    i.mode,
-                    i.profile,
-                    typed,
-                    i.canary.as_deref().map(|c| format!(", canary card {c}")).unwrap_or_default(),
-                    if i.submitted { format!(", submitted ({} order request(s) blocked)", i.blocked.len()) } else { String::new() }
-                )?;
-                for p in &i.problems {
-                    writeln!(out, "   interaction problem: {}", clean(p))?;
-                }
-            }
-            for leak in page.card_data.iter().filter(|l| l.allowed) {
-                writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), leak.destination.channel)?;
-            }
+            page_summary(page, out)?;
             if page.findings.is_empty() {
                 writeln!(out, "   no changes against the approved baseline")?;
                 writeln!(out)?;
                 continue;
             }
             let mut findings: Vec<_> = page.findings.iter().collect();
-            findings.sort_by(|a, b| skimwatch::model::Finding::report_order(a, b));
+            findings.sort_by(|a, b| Finding::report_order(a, b));
             writeln!(out, "   {} finding(s):", findings.len())?;
             for f in findings {
                 writeln!(out)?;
-                writeln!(out, "   [{}] {} {}  ({})", f.severity.as_str().to_uppercase(), f.kind, clean(&f.title), f.id)?;
-                if let Some(s) = &f.script {
-                    writeln!(out, "     script:  {} ({})", clean(&s.id), s.kind)?;
-                    if let Some(u) = &s.url {
-                        writeln!(out, "     url:     {}", clean(u))?;
-                    }
-                    writeln!(out, "     sha256:  {}", s.sha256)?;
-                }
-                if let Some(a) = &f.approved_sha256 {
-                    writeln!(out, "     approved sha256: {a}")?;
-                }
-                if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
-                    writeln!(out, "     first seen: {first} ({count} scan{})", if count == 1 { "" } else { "s" })?;
-                }
-                if let Some(i) = &f.initiator {
-                    writeln!(out, "     inserted by: {}", clean(i))?;
-                }
-                if let Some(h) = &f.header {
-                    writeln!(out, "     header:  {}", h.name)?;
-                    writeln!(out, "     approved: {}", clean(h.approved.as_deref().unwrap_or("(absent)")))?;
-                    writeln!(out, "     current:  {}", clean(h.current.as_deref().unwrap_or("(absent)")))?;
-                }
-                if let Some(h) = &f.host {
-                    writeln!(out, "     host:    {}", clean(h))?;
-                }
-                if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
-                    let last = f.last_seen.as_deref().unwrap_or(first);
-                    writeln!(out, "     seen:    in {count} scan(s), first {}, last {}", clean(first), clean(last))?;
-                }
-                if let Some(p) = &f.policy {
-                    writeln!(out, "     policy:  {}", clean(p))?;
-                }
-                // What a reviewer checks first: where the added code talks to, and what it does.
-                if !f.added_hosts.is_empty() {
-                    writeln!(out, "     new hosts in code: {}", clean(&f.added_hosts.join(", ")))?;
-                }
-                for u in &f.added_urls {
-                    writeln!(out, "     new URL in code:   {}", clean(u))?;
-                }
-                for h in &f.hints {
-                    writeln!(out, "     hint:    {}", clean(h))?;
-                }
-                if let Some(d) = &f.destination {
-                    writeln!(out, "     sent to: {} via {}", clean(&d.host), d.channel)?;
-                    writeln!(out, "     to url:  {}", clean(&d.url))?;
-                    let how = [d.method.as_deref(), d.found_in.as_deref(), d.encoding.as_deref()];
-                    if let [Some(m), Some(w), Some(e)] = how {
-                        writeln!(out, "     found:   {} request, in the {}, encoded {}", clean(m), clean(w), clean(e))?;
-                    }
-                    writeln!(out, "     (if this host may receive card data, add it to card_data_hosts of this page)")?;
-                }
-                if let Some(a) = &f.access {
-                    match (a.action.as_str(), &a.event) {
-                        ("listen", Some(e)) => writeln!(out, "     field:   {} in {}, listens to {}", clean(&a.field), clean(&a.frame), clean(e))?,
-                        ("read", e) => writeln!(out, "     field:   {} in {}, reads the value{}", clean(&a.field), clean(&a.frame), e.as_deref().map(|e| format!(" ({})", clean(e))).unwrap_or_default())?,
-                        _ => writeln!(out, "     field:   {} (fix payment_fields of this page)", clean(&a.field))?,
-                    }
-                }
-                if let Some(diff) = &f.diff {
-                    writeln!(out, "     diff:")?;
-                    for line in diff.lines() {
-                        writeln!(out, "       {}", clean(line))?;
-                    }
-                }
+                finding(f, out)?;
             }
             writeln!(out)?;
             writeln!(out, "   If a change is intended, approve it (the reason is the PCI DSS 6.4.3 justification):")?;
@@ -147,4 +56,113 @@ impl Reporter for Text {
         }
         Ok(())
     }
+}
+
+/// The page's counts, what the shopper did, and card data that went to allowed hosts.
+fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
+    let approved = page.scripts.iter().filter(|s| s.approved).count();
+    writeln!(
+        out,
+        "   {} scripts ({} approved), {} hosts, {} payment fields, HTTP {}, {} ms",
+        page.scripts.len(),
+        approved,
+        page.hosts.len(),
+        page.payment_fields.len(),
+        page.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+        page.elapsed_ms
+    )?;
+    if let Some(i) = &page.interaction {
+        let typed = if i.fields_typed.is_empty() { "no fields typed".to_string() } else { format!("{} fields typed", i.fields_typed.len()) };
+        writeln!(
+            out,
+            "   interaction: {} as {}, {}{}{}",
+            i.mode,
+            i.profile,
+            typed,
+            i.canary.as_deref().map(|c| format!(", canary card {c}")).unwrap_or_default(),
+            if i.submitted { format!(", submitted ({} order request(s) blocked)", i.blocked.len()) } else { String::new() }
+        )?;
+        for p in &i.problems {
+            writeln!(out, "   interaction problem: {}", clean(p))?;
+        }
+    }
+    for leak in page.card_data.iter().filter(|l| l.allowed) {
+        writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), leak.destination.channel)?;
+    }
+    Ok(())
+}
+
+/// One finding: title, then the facts a reviewer checks, then the diff.
+fn finding(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "   [{}] {} {}  ({})", f.severity.as_str().to_uppercase(), f.kind, clean(&f.title), f.id)?;
+    if let Some(s) = &f.script {
+        writeln!(out, "     script:  {} ({})", clean(&s.id), s.kind)?;
+        if let Some(u) = &s.url {
+            writeln!(out, "     url:     {}", clean(u))?;
+        }
+        writeln!(out, "     sha256:  {}", s.sha256)?;
+    }
+    if let Some(a) = &f.approved_sha256 {
+        writeln!(out, "     approved sha256: {a}")?;
+    }
+    if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
+        writeln!(out, "     first seen: {first} ({count} scan{})", if count == 1 { "" } else { "s" })?;
+    }
+    if let Some(i) = &f.initiator {
+        writeln!(out, "     inserted by: {}", clean(i))?;
+    }
+    if let Some(h) = &f.header {
+        writeln!(out, "     header:  {}", h.name)?;
+        writeln!(out, "     approved: {}", clean(h.approved.as_deref().unwrap_or("(absent)")))?;
+        writeln!(out, "     current:  {}", clean(h.current.as_deref().unwrap_or("(absent)")))?;
+    }
+    if let Some(h) = &f.host {
+        writeln!(out, "     host:    {}", clean(h))?;
+    }
+    if let (Some(first), Some(count)) = (&f.first_seen, f.seen_count) {
+        let last = f.last_seen.as_deref().unwrap_or(first);
+        writeln!(out, "     seen:    in {count} scan(s), first {}, last {}", clean(first), clean(last))?;
+    }
+    if let Some(p) = &f.policy {
+        writeln!(out, "     policy:  {}", clean(p))?;
+    }
+    // What a reviewer checks first: where the added code talks to, and what it does.
+    if !f.added_hosts.is_empty() {
+        writeln!(out, "     new hosts in code: {}", clean(&f.added_hosts.join(", ")))?;
+    }
+    for u in &f.added_urls {
+        writeln!(out, "     new URL in code:   {}", clean(u))?;
+    }
+    for h in &f.hints {
+        writeln!(out, "     hint:    {}", clean(h))?;
+    }
+    behaviour(f, out)?;
+    if let Some(diff) = &f.diff {
+        writeln!(out, "     diff:")?;
+        for line in diff.lines() {
+            writeln!(out, "       {}", clean(line))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where card data went, and which payment field was touched.
+fn behaviour(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(d) = &f.destination {
+        writeln!(out, "     sent to: {} via {}", clean(&d.host), d.channel)?;
+        writeln!(out, "     to url:  {}", clean(&d.url))?;
+        let how = [d.method.as_deref(), d.found_in.as_deref(), d.encoding.as_deref()];
+        if let [Some(m), Some(w), Some(e)] = how {
+            writeln!(out, "     found:   {} request, in the {}, encoded {}", clean(m), clean(w), clean(e))?;
+        }
+        writeln!(out, "     (if this host may receive card data, add it to card_data_hosts of this page)")?;
+    }
+    if let Some(a) = &f.access {
+        match (a.action.as_str(), &a.event) {
+            ("listen", Some(e)) => writeln!(out, "     field:   {} in {}, listens to {}", clean(&a.field), clean(&a.frame), clean(e))?,
+            ("read", e) => writeln!(out, "     field:   {} in {}, reads the value{}", clean(&a.field), clean(&a.frame), e.as_deref().map(|e| format!(" ({})", clean(e))).unwrap_or_default())?,
+            _ => writeln!(out, "     field:   {} (fix payment_fields of this page)", clean(&a.field))?,
+        }
+    }
+    Ok(())
 }
