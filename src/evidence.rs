@@ -15,13 +15,14 @@
 use crate::baseline::{BaselineDir, BaselineError};
 use crate::config::Config;
 use crate::inventory::SELF_HOST;
-use crate::model::{Baseline, Finding, FindingKind, Inventory, ScriptKind, Severity};
+use crate::model::{Baseline, Finding, FindingKind, Inventory, ScriptKind, Severity, Timestamp};
 use crate::store::chain::Verification;
 use crate::store::evidence::Sightings;
 use crate::store::outbox::OUTBOX_COLUMNS;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -41,6 +42,40 @@ pub enum EvidenceError {
 // 6.4.3 inventory
 // ---------------------------------------------------------------------------------------------
 
+/// Where a script of the inventory stands. Serialised (JSON, CSV, HTML) as [`Self::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InventoryStatus {
+    /// In the baseline (and in the latest scan, or there is no scan).
+    #[serde(rename = "approved")]
+    Approved,
+    /// Seen in the latest scan, not approved.
+    #[serde(rename = "pending approval")]
+    PendingApproval,
+    /// In the baseline, but the latest scan did not see this version.
+    #[serde(rename = "approved, not seen in the latest scan")]
+    ApprovedNotSeen,
+}
+
+impl InventoryStatus {
+    pub const ALL: [InventoryStatus; 3] =
+        [InventoryStatus::Approved, InventoryStatus::PendingApproval, InventoryStatus::ApprovedNotSeen];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InventoryStatus::Approved => "approved",
+            InventoryStatus::PendingApproval => "pending approval",
+            InventoryStatus::ApprovedNotSeen => "approved, not seen in the latest scan",
+        }
+    }
+}
+
+/// Pads like the text it replaced (`{:<20}`).
+impl fmt::Display for InventoryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One script of the inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryRow {
@@ -52,9 +87,7 @@ pub struct InventoryRow {
     pub sha256: String,
     pub sri: String,
     pub bytes: u64,
-    /// `approved`, `pending approval` (seen in the latest scan, not approved) or
-    /// `approved, not seen in the latest scan`.
-    pub status: String,
+    pub status: InventoryStatus,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     /// In how many stored scans this exact version (identity and SHA-256) was seen.
@@ -97,7 +130,11 @@ fn page_inventory(
     let mut rows = Vec::new();
     let in_latest = |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
     for a in &baseline.scripts {
-        let status = if latest.is_none() || in_latest(&a.id, &a.sha256) { "approved" } else { "approved, not seen in the latest scan" };
+        let status = if latest.is_none() || in_latest(&a.id, &a.sha256) {
+            InventoryStatus::Approved
+        } else {
+            InventoryStatus::ApprovedNotSeen
+        };
         let seen = sightings(store, page, &a.id, &a.sha256)?;
         rows.push(InventoryRow {
             page: page.to_string(),
@@ -108,7 +145,7 @@ fn page_inventory(
             sha256: a.sha256.clone(),
             sri: a.sri.clone(),
             bytes: a.bytes,
-            status: status.to_string(),
+            status,
             first_seen: seen.first,
             last_seen: seen.last,
             seen_in_scans: seen.scans,
@@ -133,7 +170,7 @@ fn page_inventory(
                 sha256: s.sha256.clone(),
                 sri: s.sri.clone(),
                 bytes: s.bytes,
-                status: "pending approval".to_string(),
+                status: InventoryStatus::PendingApproval,
                 first_seen: seen.first,
                 last_seen: seen.last,
                 seen_in_scans: seen.scans,
@@ -279,7 +316,7 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
 
 /// Every finding (page, id) seen in a scan started at or after `since`, with its whole
 /// history (first sighting may be earlier).
-fn findings_since(store: &Store, baselines: &BaselineDir, since: &str) -> Result<Vec<FindingRecord>, EvidenceError> {
+fn findings_since(store: &Store, baselines: &BaselineDir, since: Timestamp) -> Result<Vec<FindingRecord>, EvidenceError> {
     let keys = store.findings_since(since)?;
     let mut out = Vec::new();
     for (page, id) in keys {
@@ -335,10 +372,12 @@ const MAX_DELIVERY_ROWS: usize = 10_000;
 
 /// The alert deliveries queued since `since` (all when `None`). With `finding`, only rows
 /// mentioning that id.
-pub fn deliveries(store: &Store, since: Option<&str>, finding: Option<&str>) -> Result<Deliveries, StoreError> {
+pub fn deliveries(store: &Store, since: Option<Timestamp>, finding: Option<&str>) -> Result<Deliveries, StoreError> {
+    // The rows are shown as stored, so they are compared as stored: as text.
+    let since = since.map(|t| t.to_string());
     let mut rows = Vec::new();
     for row in store.outbox_rows(MAX_DELIVERY_ROWS)? {
-        if since.is_some_and(|since| row.created_at.as_str() < since) {
+        if since.as_deref().is_some_and(|since| row.created_at.as_str() < since) {
             continue;
         }
         let values = row.values();
@@ -385,8 +424,8 @@ pub use crate::store::evidence::ScanRecord;
 /// Everything `skimwatch evidence` writes (as JSON, and rendered as HTML).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    pub generated_at: String,
-    pub since: String,
+    pub generated_at: Timestamp,
+    pub since: Timestamp,
     pub tool: String,
     pub settings: Settings,
     pub pages: Vec<PageSettings>,
@@ -399,24 +438,19 @@ pub struct Evidence {
     pub log: Verification,
 }
 
-/// Parses `--since`: `YYYY-MM-DD` (midnight UTC) or RFC 3339; returns the canonical
-/// `YYYY-MM-DDTHH:MM:SSZ` form the store uses, so text comparison orders correctly.
-pub fn parse_since(given: &str) -> Result<String, EvidenceError> {
-    use time::format_description::well_known::Rfc3339;
-    let bad = || EvidenceError::BadDate { given: given.to_string() };
+/// Parses a report's start (`--since`): `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_since(given: &str) -> Result<Timestamp, EvidenceError> {
     let t = given.trim();
-    let dt = if let Ok(dt) = time::OffsetDateTime::parse(t, &Rfc3339) {
-        dt
-    } else {
-        let date = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
-        date.midnight().assume_utc()
-    };
-    let dt = dt.to_offset(time::UtcOffset::UTC);
-    dt.replace_nanosecond(0).unwrap_or(dt).format(&Rfc3339).map_err(|_| bad())
+    if let Some(since) = Timestamp::parse(t) {
+        return Ok(since);
+    }
+    let date = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| EvidenceError::BadDate { given: given.to_string() })?;
+    Ok(date.midnight().assume_utc().into())
 }
 
-/// Builds the evidence since `since` (canonical form, see [`parse_since`]).
-pub fn evidence(config: &Config, store: &Store, since: &str) -> Result<Evidence, EvidenceError> {
+/// Builds the evidence since `since` (see [`parse_since`]).
+pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evidence, EvidenceError> {
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
     let mut pages = Vec::new();
@@ -447,8 +481,8 @@ pub fn evidence(config: &Config, store: &Store, since: &str) -> Result<Evidence,
     };
     let log = store.verify_log()?;
     Ok(Evidence {
-        generated_at: crate::store::now_rfc3339(),
-        since: since.to_string(),
+        generated_at: Timestamp::now(),
+        since,
         tool: format!("skimwatch {}", env!("CARGO_PKG_VERSION")),
         settings,
         pages,
@@ -464,11 +498,62 @@ pub fn evidence(config: &Config, store: &Store, since: &str) -> Result<Evidence,
 // Incident timeline
 // ---------------------------------------------------------------------------------------------
 
+/// What happened at a point of an incident's timeline. Serialised in snake case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineEventKind {
+    /// The first scan that reported the finding.
+    FirstSeen,
+    /// A later scan that reported it.
+    Seen,
+    /// An alert that mentions it was queued.
+    Alert,
+    /// It was approved, its removal accepted, or it went away.
+    Resolved,
+    /// Still seen by the latest scan.
+    Open,
+}
+
+impl TimelineEventKind {
+    pub const ALL: [TimelineEventKind; 5] = [
+        TimelineEventKind::FirstSeen,
+        TimelineEventKind::Seen,
+        TimelineEventKind::Alert,
+        TimelineEventKind::Resolved,
+        TimelineEventKind::Open,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineEventKind::FirstSeen => "first_seen",
+            TimelineEventKind::Seen => "seen",
+            TimelineEventKind::Alert => "alert",
+            TimelineEventKind::Resolved => "resolved",
+            TimelineEventKind::Open => "open",
+        }
+    }
+}
+
+/// Pads like the text it replaced (the timeline is printed in columns).
+impl fmt::Display for TimelineEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Compares with the serialised name (`event == "first_seen"`), as reports are read.
+impl PartialEq<&str> for TimelineEventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
+    /// Empty when not known. Text, not a [`Timestamp`]: approvals carry the time written in
+    /// the baseline file, whatever its form.
     pub at: String,
-    /// `first_seen`, `seen`, `alert`, `resolved`, `open`.
-    pub event: String,
+    pub event: TimelineEventKind,
     pub scan_id: Option<i64>,
     pub detail: String,
 }
@@ -502,7 +587,7 @@ pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, Ev
     for (i, s) in sightings.iter().enumerate() {
         timeline.push(TimelineEvent {
             at: s.at.clone(),
-            event: if i == 0 { "first_seen" } else { "seen" }.to_string(),
+            event: if i == 0 { TimelineEventKind::FirstSeen } else { TimelineEventKind::Seen },
             scan_id: Some(s.scan_id),
             detail: format!("scan #{} reported it ({})", s.scan_id, s.finding.severity),
         });
@@ -535,7 +620,7 @@ fn delivery_events(deliveries: &Deliveries) -> Vec<TimelineEvent> {
             .join(", ");
         events.push(TimelineEvent {
             at: time_col.and_then(|i| row[i].clone()).unwrap_or_default(),
-            event: "alert".to_string(),
+            event: TimelineEventKind::Alert,
             scan_id: None,
             detail,
         });
@@ -548,35 +633,34 @@ fn resolution_event(record: &FindingRecord) -> TimelineEvent {
     match &record.resolution {
         Resolution::Approved { at, by, reason } => TimelineEvent {
             at: at.clone(),
-            event: "resolved".into(),
+            event: TimelineEventKind::Resolved,
             scan_id: None,
             detail: format!("approved into the baseline by {by}: {reason}"),
         },
         Resolution::Gone { scan_id, at } => TimelineEvent {
             at: at.clone(),
-            event: "resolved".into(),
+            event: TimelineEventKind::Resolved,
             scan_id: Some(*scan_id),
             detail: format!("scan #{scan_id} no longer saw it: the change was removed or reverted"),
         },
         Resolution::RemovalAccepted => TimelineEvent {
             at: String::new(),
-            event: "resolved".into(),
+            event: TimelineEventKind::Resolved,
             scan_id: None,
             detail: "the removal was accepted into the baseline (see the baseline file's git history for when)".into(),
         },
         Resolution::Open => TimelineEvent {
             at: record.last_seen.clone(),
-            event: "open".into(),
+            event: TimelineEventKind::Open,
             scan_id: Some(record.last_scan),
             detail: "still seen by the latest scan: not approved, not removed".into(),
         },
     }
 }
 
+/// `hours` after a stored time (`None` when it does not parse).
 fn plus_hours(rfc3339: &str, hours: i64) -> Option<String> {
-    use time::format_description::well_known::Rfc3339;
-    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
-    (t + time::Duration::hours(hours)).format(&Rfc3339).ok()
+    Timestamp::parse(rfc3339).map(|t| (t + time::Duration::hours(hours)).to_string())
 }
 
 /// Opens the configured database for reading reports, without creating it: a report over a
@@ -604,9 +688,34 @@ mod tests {
 
     #[test]
     fn since_accepts_dates_and_rfc3339() {
-        assert_eq!(parse_since("2025-03-01").unwrap(), "2025-03-01T00:00:00Z");
-        assert_eq!(parse_since("2025-03-01T14:00:00+02:00").unwrap(), "2025-03-01T12:00:00Z");
+        assert_eq!(parse_since("2025-03-01").unwrap().to_string(), "2025-03-01T00:00:00Z");
+        assert_eq!(parse_since("2025-03-01T14:00:00+02:00").unwrap().to_string(), "2025-03-01T12:00:00Z");
         assert!(matches!(parse_since("last week"), Err(EvidenceError::BadDate { .. })));
+    }
+
+    /// JSON, CSV and HTML show exactly the texts the fields held before they were enums.
+    #[test]
+    fn statuses_and_events_serialise_as_before() {
+        for s in InventoryStatus::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<InventoryStatus>(&json).unwrap(), s);
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(
+            InventoryStatus::ALL.map(InventoryStatus::as_str),
+            ["approved", "pending approval", "approved, not seen in the latest scan"]
+        );
+        for e in TimelineEventKind::ALL {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!("\"{}\"", e.as_str()));
+            assert_eq!(serde_json::from_str::<TimelineEventKind>(&json).unwrap(), e);
+        }
+        assert_eq!(
+            TimelineEventKind::ALL.map(TimelineEventKind::as_str),
+            ["first_seen", "seen", "alert", "resolved", "open"]
+        );
+        assert_eq!(format!("{:<10}|", TimelineEventKind::Open), "open      |");
     }
 
     #[test]

@@ -97,6 +97,96 @@ impl std::str::FromStr for Severity {
     }
 }
 
+impl Severity {
+    /// The severity named exactly `s` (as stored and serialised), without case folding.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A point in time as skimwatch stores, serialises and prints it: RFC 3339 in UTC with whole
+/// seconds, e.g. `2025-03-01T12:00:00Z`. Every stored time is written in this one form, which
+/// is why stored times compare correctly as text (SQL `<=`, sorting). Times from files people
+/// edit (baseline approvals and audit entries) and the report's `first_seen`/`last_seen` stay
+/// `String`s, so that they keep reading exactly what they read before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(time::OffsetDateTime);
+
+impl Timestamp {
+    pub const UNIX_EPOCH: Timestamp = Timestamp(time::OffsetDateTime::UNIX_EPOCH);
+
+    pub fn now() -> Timestamp {
+        Timestamp::from(time::OffsetDateTime::now_utc())
+    }
+
+    /// Parses any RFC 3339 time (any offset, fractions of a second) into UTC whole seconds.
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(Timestamp::from)
+    }
+
+    pub fn datetime(self) -> time::OffsetDateTime {
+        self.0
+    }
+}
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        Timestamp::UNIX_EPOCH
+    }
+}
+
+/// In UTC, with the fraction of a second dropped (as the store has always written times).
+impl From<time::OffsetDateTime> for Timestamp {
+    fn from(t: time::OffsetDateTime) -> Self {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        Timestamp(t.replace_nanosecond(0).unwrap_or(t))
+    }
+}
+
+impl From<Timestamp> for time::OffsetDateTime {
+    fn from(t: Timestamp) -> Self {
+        t.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.format(&time::format_description::well_known::Rfc3339) {
+            Ok(s) => f.pad(&s),
+            // RFC 3339 has no years outside 0..=9999; no parsed time or clock reading is there.
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::ops::Add<time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: time::Duration) -> Timestamp {
+        Timestamp::from(self.0 + d)
+    }
+}
+
+impl std::ops::Sub for Timestamp {
+    type Output = time::Duration;
+    fn sub(self, other: Timestamp) -> time::Duration {
+        self.0 - other.0
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Timestamp::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time such as 2025-03-01T12:00:00Z")))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // config → capture
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +398,21 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::NewScript,
+        FindingKind::AlteredScript,
+        FindingKind::RemovedScript,
+        FindingKind::HeaderChange,
+        FindingKind::NewHost,
+        FindingKind::CardExfiltration,
+        FindingKind::PaymentFieldAccess,
+        FindingKind::PaymentFieldMissing,
+    ];
+
+    pub fn parse(s: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::NewScript => "new_script",
@@ -662,11 +767,33 @@ pub struct ScriptEntry {
     pub initiator: Option<String>,
 }
 
+/// Whether a page was scanned (JSON contract `status`; the `scans.status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PageStatus {
     Ok,
     Error,
+}
+
+impl PageStatus {
+    pub const ALL: [PageStatus; 2] = [PageStatus::Ok, PageStatus::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageStatus::Ok => "ok",
+            PageStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PageStatus> {
+        PageStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for PageStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Result for one page: the unit of the JSON contract.
@@ -847,6 +974,62 @@ impl Baseline {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// store → alert
+// ---------------------------------------------------------------------------------------------
+
+/// What an alert is about. Serialised in snake case (stored in the outbox's `kind` column and
+/// its JSON, shown by `status`). Defined here, not in `alert`, because the store keeps it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A scan found changes at or above `min_severity` that were never mailed.
+    #[default]
+    Findings,
+    /// Findings mailed before are still unapproved after `renotify`.
+    Reminder,
+    /// A page failed to scan `failures_before_alert` times in a row.
+    ScanFailing,
+    /// A page that was failing scans again (the all-clear for `scan_failing`).
+    Recovered,
+    /// No page scanned successfully for `stale_after`: the monitor is blind.
+    MonitorBlind,
+    /// A page scanned again after the monitor was blind.
+    MonitorRecovered,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 6] = [
+        AlertKind::Findings,
+        AlertKind::Reminder,
+        AlertKind::ScanFailing,
+        AlertKind::Recovered,
+        AlertKind::MonitorBlind,
+        AlertKind::MonitorRecovered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Findings => "findings",
+            AlertKind::Reminder => "reminder",
+            AlertKind::ScanFailing => "scan_failing",
+            AlertKind::Recovered => "recovered",
+            AlertKind::MonitorBlind => "monitor_blind",
+            AlertKind::MonitorRecovered => "monitor_recovered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -877,6 +1060,57 @@ mod tests {
         assert_eq!(FieldAction::ALL.map(FieldAction::as_str), ["listen", "missing", "read"]);
         assert_eq!(Channel::CspReport.as_str(), "csp-report");
         assert!(serde_json::from_str::<Channel>("\"carrier-pigeon\"").is_err());
+    }
+
+    #[test]
+    fn status_kinds_serialise_as_their_names_and_parse() {
+        round_trips(&Severity::ALL, |s| s.as_str());
+        round_trips(&FindingKind::ALL, |k| k.as_str());
+        round_trips(&PageStatus::ALL, |s| s.as_str());
+        round_trips(&AlertKind::ALL, |k| k.as_str());
+        for k in FindingKind::ALL {
+            assert_eq!(FindingKind::parse(k.as_str()), Some(k));
+        }
+        for k in AlertKind::ALL {
+            assert_eq!(AlertKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(AlertKind::MonitorBlind.as_str(), "monitor_blind");
+        assert_eq!(FindingKind::PaymentFieldMissing.as_str(), "payment_field_missing");
+        assert_eq!(Severity::parse("high"), Some(Severity::High));
+        assert_eq!(Severity::parse("HIGH"), None, "stored text is exact");
+        assert_eq!(PageStatus::parse("ok"), Some(PageStatus::Ok));
+        assert_eq!(PageStatus::parse("timeout"), None);
+        assert_eq!(AlertKind::parse("digest"), None);
+    }
+
+    /// Moved from `alert` (its `format_time`/`parse_time` are now [`Timestamp`]).
+    #[test]
+    fn times_round_trip_and_sort_as_text() {
+        let a = Timestamp::parse("2025-01-01T00:00:09Z").unwrap();
+        let b = a + time::Duration::seconds(1);
+        assert_eq!(a.to_string(), "2025-01-01T00:00:09Z");
+        assert!(a.to_string() < b.to_string());
+    }
+
+    /// The form `store::now_rfc3339` has always written: UTC, whole seconds, `Z`.
+    #[test]
+    fn timestamps_print_serialise_and_compare_like_the_stored_text() {
+        let t = Timestamp::parse("2026-11-29T07:50:25Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-29T07:50:25Z");
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2026-11-29T07:50:25Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>("\"2026-11-29T07:50:25Z\"").unwrap(), t);
+        // Other offsets and fractions are read into the one stored form.
+        let odd = Timestamp::parse("2026-11-29T09:50:25.75+02:00").unwrap();
+        assert_eq!((odd, odd.to_string()), (t, "2026-11-29T07:50:25Z".to_string()));
+        let later = t + time::Duration::hours(72);
+        assert_eq!(later.to_string(), "2026-12-02T07:50:25Z");
+        assert_eq!(later - t, time::Duration::hours(72));
+        assert!(t < later && t.to_string() < later.to_string());
+        assert_eq!(Timestamp::default().to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp::now().to_string().len(), "2025-01-01T00:00:00Z".len());
+        assert!(Timestamp::parse("yesterday").is_none());
+        assert!(serde_json::from_str::<Timestamp>("\"2026-11-29\"").is_err());
+        assert_eq!(format!("{t:<22}|"), "2026-11-29T07:50:25Z  |");
     }
 
     #[test]

@@ -11,48 +11,13 @@ pub mod email;
 pub mod outbox;
 pub mod render;
 
+/// What an alert is about; kept in [`crate::model`] because the store records it.
+pub use crate::model::AlertKind;
+
 use crate::config::Alerts;
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// What an alert is about. Serialised in snake case (stored in the outbox, shown by `status`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// A scan found changes at or above `min_severity` that were never mailed.
-    #[default]
-    Findings,
-    /// Findings mailed before are still unapproved after `renotify`.
-    Reminder,
-    /// A page failed to scan `failures_before_alert` times in a row.
-    ScanFailing,
-    /// A page that was failing scans again (the all-clear for `scan_failing`).
-    Recovered,
-    /// No page scanned successfully for `stale_after`: the monitor is blind.
-    MonitorBlind,
-    /// A page scanned again after the monitor was blind.
-    MonitorRecovered,
-}
-
-impl AlertKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::Findings => "findings",
-            AlertKind::Reminder => "reminder",
-            AlertKind::ScanFailing => "scan_failing",
-            AlertKind::Recovered => "recovered",
-            AlertKind::MonitorBlind => "monitor_blind",
-            AlertKind::MonitorRecovered => "monitor_recovered",
-        }
-    }
-}
-
-impl std::fmt::Display for AlertKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One alert, as queued in the outbox (JSON) and rendered into an email at delivery time.
 /// Everything in it that came from a scanned page is untrusted text.
@@ -67,8 +32,7 @@ pub struct Alert {
     /// The scan that raised it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_id: Option<i64>,
-    /// RFC 3339 UTC.
-    pub raised_at: String,
+    pub raised_at: Timestamp,
     /// `findings`: the findings never mailed before; `reminder`: the ones still unapproved.
     /// With `first_seen`, `last_seen` and `seen_count` filled in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -84,7 +48,7 @@ pub struct Alert {
     pub failures: u32,
     /// When the page (or, for monitor alerts, any page) last scanned successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_ok: Option<String>,
+    pub last_ok: Option<Timestamp>,
     /// `monitor_blind`: the pages and the threshold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<String>,
@@ -137,19 +101,6 @@ impl AlertPolicy {
     }
 }
 
-/// Formats a time the way the store does (RFC 3339, UTC, seconds), so that stored times
-/// compare correctly as text.
-pub fn format_time(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-/// Parses a stored RFC 3339 time.
-pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,13 +117,5 @@ mod tests {
         let secs: Vec<u64> = (1..=8).map(|n| p.backoff(n).as_secs()).collect();
         assert_eq!(secs, vec![60, 120, 240, 480, 960, 1920, 3600, 3600]);
         assert_eq!(p.backoff(1000), MAX_RETRY);
-    }
-
-    #[test]
-    fn times_round_trip_and_sort_as_text() {
-        let a = parse_time("2025-01-01T00:00:09Z").unwrap();
-        let b = a + time::Duration::seconds(1);
-        assert_eq!(format_time(a), "2025-01-01T00:00:09Z");
-        assert!(format_time(a) < format_time(b));
     }
 }

@@ -8,10 +8,11 @@
 //! scans in a row, and an all-clear when such a page recovers. Delivery bookkeeping ([`due`],
 //! [`mark_sent`], [`mark_failed`] with its backoff) and the `status` view live here too. The
 //! rows themselves are read and written by [`crate::store::outbox`]; everything is synchronous
-//! (callers use `spawn_blocking`).
+//! (callers use `spawn_blocking`). The entry points take the clock as an `OffsetDateTime`;
+//! what is stored and compared is its [`Timestamp`] (UTC, whole seconds).
 
-use super::{format_time, parse_time, Alert, AlertKind, AlertPolicy};
-use crate::model::Finding;
+use super::{Alert, AlertKind, AlertPolicy};
+use crate::model::{Finding, Timestamp};
 use crate::store::outbox::PageHealth;
 use crate::store::{NewScan, ScanOutcome, ScanTx, Store, StoreError};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub type Queued = crate::store::outbox::Queued<Alert>;
 const MAX_ERROR_BYTES: usize = 1000;
 
 /// Inserts `alert` into the outbox (when the policy delivers) and logs it. Returns the row id.
-pub fn queue(tx: &ScanTx, alert: &Alert, policy: &AlertPolicy, now: OffsetDateTime) -> Result<Option<i64>, StoreError> {
+pub fn queue(tx: &ScanTx, alert: &Alert, policy: &AlertPolicy, now: Timestamp) -> Result<Option<i64>, StoreError> {
     tracing::warn!(
         kind = %alert.kind,
         page = alert.page.as_deref().unwrap_or("-"),
@@ -38,7 +39,7 @@ pub fn queue(tx: &ScanTx, alert: &Alert, policy: &AlertPolicy, now: OffsetDateTi
     if !policy.deliver {
         return Ok(None);
     }
-    let id = tx.queue_alert(alert.page.as_deref(), alert.kind.as_str(), alert.scan_id, alert, &format_time(now))?;
+    let id = tx.queue_alert(alert.page.as_deref(), alert.kind, alert.scan_id, alert, now)?;
     Ok(Some(id))
 }
 
@@ -51,13 +52,14 @@ pub fn on_scan_recorded(
     policy: &AlertPolicy,
     now: OffsetDateTime,
 ) -> Result<Vec<i64>, StoreError> {
+    let now = Timestamp::from(now);
     let mut queued = Vec::new();
     let page = scan.page;
     let base = Alert {
         page: Some(page.to_string()),
         url: Some(scan.url.to_string()),
         scan_id: Some(scan_id),
-        raised_at: format_time(now),
+        raised_at: now,
         ..Default::default()
     };
     let health = tx.page_health(page)?;
@@ -102,7 +104,7 @@ fn findings_alert(
     base: &Alert,
     findings: &[Finding],
     policy: &AlertPolicy,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
     let page = base.page.as_deref().unwrap_or_default();
     // Rows are kept when a finding disappears: a change that comes and goes (an attacker
@@ -117,8 +119,7 @@ fn findings_alert(
         match notified.iter().find(|(id, _)| *id == f.id) {
             None => new.push(with_history(tx, page, f)?),
             Some((_, last)) => {
-                let last = parse_time(last).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                if now - last >= renotify {
+                if now - *last >= renotify {
                     due.push(with_history(tx, page, f)?);
                 }
             }
@@ -136,9 +137,8 @@ fn findings_alert(
         Alert { kind: AlertKind::Findings, findings: new.clone(), reminders: due.clone(), ..base.clone() }
     };
     let id = queue(tx, &alert, policy, now)?;
-    let now = format_time(now);
     for f in new.iter().chain(&due) {
-        tx.mark_notified(page, &f.id, &now, id)?;
+        tx.mark_notified(page, &f.id, now, id)?;
     }
     Ok(id)
 }
@@ -168,58 +168,58 @@ pub fn check_blind(
     if pages.is_empty() {
         return Ok(None);
     }
+    let (since, now) = (Timestamp::from(since), Timestamp::from(now));
     store.write("checking for stale pages", |tx| {
         if tx.blind_since()?.is_some() {
             return Ok(None);
         }
-        let mut newest_ok: Option<String> = None;
+        let mut newest_ok: Option<Timestamp> = None;
         for (page, threshold) in pages {
             let last = tx.last_ok_finished_at(page)?;
-            let reference = last.as_deref().and_then(parse_time).map_or(since, |t| t.max(since));
+            let reference = last.map_or(since, |t| t.max(since));
             let threshold = time::Duration::try_from(*threshold).unwrap_or(time::Duration::MAX);
             if now - reference < threshold {
                 return Ok(None); // this page is fresh: the monitor sees
             }
-            if last > newest_ok {
-                newest_ok = last;
-            }
+            newest_ok = newest_ok.max(last);
         }
         let shortest = pages.iter().map(|(_, t)| *t).min().unwrap_or_default();
         let alert = Alert {
             kind: AlertKind::MonitorBlind,
-            raised_at: format_time(now),
-            last_ok: newest_ok.clone(),
+            raised_at: now,
+            last_ok: newest_ok,
             pages: pages.iter().map(|(p, _)| p.clone()).collect(),
             stale_after: Some(humantime::format_duration(shortest).to_string()),
             ..Default::default()
         };
         let id = queue(tx, &alert, policy, now)?;
-        tx.set_blind(&newest_ok.unwrap_or_else(|| format_time(since)))?;
+        tx.set_blind(newest_ok.unwrap_or(since))?;
         Ok(id)
     })
 }
 
 /// Unsent alerts due at `now` (all unsent ones when `now` is `None`), oldest first.
 pub fn due(store: &Store, now: Option<OffsetDateTime>, limit: usize) -> Result<Vec<Queued>, StoreError> {
-    store.due_alerts(now.map(format_time).as_deref(), limit)
+    store.due_alerts(now.map(Timestamp::from), limit)
 }
 
 /// When the next unsent alert is due, if any.
 pub fn next_due(store: &Store) -> Result<Option<OffsetDateTime>, StoreError> {
-    Ok(store.next_alert_due()?.as_deref().and_then(parse_time))
+    Ok(store.next_alert_due()?.map(OffsetDateTime::from))
 }
 
 /// Records that the server accepted alert `id`. Only an unsent row changes, so a second call
 /// is harmless.
 pub fn mark_sent(store: &Store, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
-    store.mark_alert_sent(id, &format_time(now))
+    store.mark_alert_sent(id, Timestamp::from(now))
 }
 
 /// Records a failed attempt and when to try again (backoff by attempt count).
 pub fn mark_failed(store: &Store, id: i64, error: &str, policy: &AlertPolicy, now: OffsetDateTime) -> Result<(), StoreError> {
     let attempts = store.alert_attempts(id)? + 1;
     let wait = time::Duration::try_from(policy.backoff(attempts)).unwrap_or(time::Duration::HOUR);
-    store.reschedule_alert(id, attempts, crate::text::cut_bytes(error, MAX_ERROR_BYTES), &format_time(now + wait))
+    let next = Timestamp::from(now) + wait;
+    store.reschedule_alert(id, attempts, crate::text::cut_bytes(error, MAX_ERROR_BYTES), next)
 }
 
 /// The monitor's state for `skimwatch status`: per page (name, URL) the last successful scan
@@ -245,7 +245,7 @@ mod tests {
     }
 
     fn t(s: &str) -> OffsetDateTime {
-        parse_time(s).unwrap()
+        Timestamp::parse(s).unwrap().into()
     }
 
     fn finding(id: &str, severity: Severity) -> Finding {
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!((q[0].alert.kind, q[0].alert.failures), (AlertKind::ScanFailing, 3));
         assert_eq!(q[0].alert.error.as_deref(), Some("timed out"));
-        assert_eq!(q[0].alert.last_ok.as_deref(), Some("2025-01-01T00:03:00Z"));
+        assert_eq!(q[0].alert.last_ok.map(|t| t.to_string()).as_deref(), Some("2025-01-01T00:03:00Z"));
 
         assert_eq!(scan(&mut store, "2025-01-01T00:08:00Z", Ok(&[]), &p).len(), 1);
         assert_eq!(queued(&mut store)[1].alert.kind, AlertKind::Recovered);
@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(check(&mut store, "2025-01-01T02:00:00Z"), None, "raised once");
         let q = queued(&mut store);
         assert_eq!(q[0].alert.kind, AlertKind::MonitorBlind);
-        assert_eq!(q[0].alert.last_ok.as_deref(), Some("2025-01-01T00:00:00Z"));
+        assert_eq!(q[0].alert.last_ok.map(|t| t.to_string()).as_deref(), Some("2025-01-01T00:00:00Z"));
         assert_eq!(q[0].alert.stale_after.as_deref(), Some("45m"));
         assert!(status(&store, &[]).unwrap().blind_since.is_some());
 

@@ -252,7 +252,7 @@ impl View {
             page: one_line(&page),
             url: one_line(alert.url.as_deref().unwrap_or_default()),
             scan_id: alert.scan_id,
-            raised_at: alert.raised_at.clone(),
+            raised_at: alert.raised_at.to_string(),
             severity: alert.severity().map(|s| s.as_str().to_uppercase()).unwrap_or_default(),
             // Short enough that the subject keeps the page name and count after it.
             headline: top.map(|f| cut(&one_line(&f.title), HEADLINE_CHARS)).unwrap_or_default(),
@@ -261,7 +261,7 @@ impl View {
             more,
             error: one_line(alert.error.as_deref().unwrap_or_default()),
             failures: alert.failures,
-            last_ok: alert.last_ok.clone().unwrap_or_default(),
+            last_ok: alert.last_ok.map(|t| t.to_string()).unwrap_or_default(),
             pages: alert.pages.iter().map(|p| one_line(p)).collect(),
             stale_after: alert.stale_after.clone().unwrap_or_default(),
             approve_all: if all_ids.len() > 1 { approve(&all_ids) } else { String::new() },
@@ -330,6 +330,9 @@ fn excerpt(diff: &str) -> (String, bool) {
     (out, truncated)
 }
 
+/// The time in the sample alerts (2025-01-01T00:00:00Z).
+const SAMPLE_TIME: time::OffsetDateTime = time::macros::datetime!(2025-01-01 0:00 UTC);
+
 /// One alert of each kind, rendered at load time to check the templates.
 fn samples() -> Vec<Alert> {
     use crate::model::{FindingKind, HeaderChange, ScriptKind, ScriptRef};
@@ -355,30 +358,23 @@ fn samples() -> Vec<Alert> {
         page: Some("checkout".into()),
         url: Some("https://shop.example/checkout".into()),
         scan_id: Some(1),
-        raised_at: "2025-01-01T00:00:00Z".into(),
+        raised_at: SAMPLE_TIME.into(),
         ..Default::default()
     };
-    [
-        AlertKind::Findings,
-        AlertKind::Reminder,
-        AlertKind::ScanFailing,
-        AlertKind::Recovered,
-        AlertKind::MonitorBlind,
-        AlertKind::MonitorRecovered,
-    ]
-    .into_iter()
-    .map(|kind| Alert {
-        kind,
-        findings: vec![finding.clone()],
-        reminders: vec![finding.clone()],
-        error: Some("timed out".into()),
-        failures: 3,
-        last_ok: Some("2025-01-01T00:00:00Z".into()),
-        pages: vec!["checkout".into()],
-        stale_after: Some("45m".into()),
-        ..base.clone()
-    })
-    .collect()
+    AlertKind::ALL
+        .into_iter()
+        .map(|kind| Alert {
+            kind,
+            findings: vec![finding.clone()],
+            reminders: vec![finding.clone()],
+            error: Some("timed out".into()),
+            failures: 3,
+            last_ok: Some(SAMPLE_TIME.into()),
+            pages: vec!["checkout".into()],
+            stale_after: Some("45m".into()),
+            ..base.clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -392,7 +388,7 @@ mod tests {
             page: Some("checkout".into()),
             url: Some("https://shop.example/checkout".into()),
             scan_id: Some(7),
-            raised_at: "2025-01-01T00:00:00Z".into(),
+            raised_at: SAMPLE_TIME.into(),
             findings: vec![Finding {
                 id: "Fabc".into(),
                 kind: FindingKind::NewScript,

@@ -3,7 +3,7 @@
 //! finding went away. Read-only.
 
 use super::{Store, StoreError};
-use crate::model::{Finding, PageStatus, Severity};
+use crate::model::{Finding, PageStatus, Severity, Timestamp};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +71,7 @@ impl Store {
 
     /// Every (page, finding id) reported by a scan started at or after `since`, in the order
     /// they were first reported.
-    pub fn findings_since(&self, since: &str) -> Result<Vec<(String, String)>, StoreError> {
+    pub fn findings_since(&self, since: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
         let action = "listing findings";
         let mut stmt = self
             .conn
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Every scan started at or after `since`, oldest first, with its counts and seal.
-    pub fn scans_since(&self, since: &str) -> Result<Vec<ScanRecord>, StoreError> {
+    pub fn scans_since(&self, since: Timestamp) -> Result<Vec<ScanRecord>, StoreError> {
         let action = "listing scans";
         let mut stmt = self
             .conn
@@ -148,7 +148,8 @@ impl Store {
                 url: r.get(2)?,
                 started_at: r.get(3)?,
                 finished_at: r.get(4)?,
-                status: if status == "ok" { PageStatus::Ok } else { PageStatus::Error },
+                // As before: whatever is not `ok` is reported as an error.
+                status: PageStatus::parse(&status).unwrap_or(PageStatus::Error),
                 error: r.get(6)?,
                 scripts: r.get::<_, i64>(7)?.max(0) as u64,
                 findings: r.get::<_, i64>(8)?.max(0) as u64,

@@ -120,10 +120,7 @@ pub struct Store {
 
 /// Current UTC time as RFC 3339 with seconds precision, e.g. `2025-03-01T12:00:00Z`.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .expect("formatting a UTC timestamp as RFC 3339 cannot fail for years 0..=9999")
+    crate::model::Timestamp::now().to_string()
 }
 
 impl Store {

@@ -4,14 +4,39 @@
 //!
 //! The alerting rules (what to queue, backoff) live in [`crate::alert::outbox`]; this module
 //! only reads and writes the rows. Alerts are stored as JSON of a type the store does not
-//! know: the methods take any `Serialize` and return any `DeserializeOwned`. Times are the
-//! RFC 3339 UTC strings the rest of the store uses.
+//! know: the methods take any `Serialize` and return any `DeserializeOwned`. Times are
+//! [`Timestamp`]s, stored in their one RFC 3339 text form like every time in the store; the
+//! `status` view shows stored times as the text they are.
 
 use super::history::last_ok_finished_at;
 use super::{ScanTx, Store, StoreError};
-use rusqlite::{params, OptionalExtension};
+use crate::model::{AlertKind, FindingKind, PageStatus, Severity, Timestamp};
+use rusqlite::types::{ToSqlOutput, Type};
+use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// A time is stored as its text (`2025-03-01T12:00:00Z`), so stored times compare as text.
+impl ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
+    }
+}
+
+/// Reads a stored time. One that does not parse (not written by skimwatch) reads as the
+/// epoch, i.e. long ago: a reminder falls due, a blind monitor stays blind, and the daemon
+/// keeps running instead of failing on every scan.
+fn stored_time(text: String) -> Timestamp {
+    Timestamp::parse(&text).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Reads column `idx` of a row as one of a closed set of names (`kind`, `severity`, `status`).
+fn named<T>(row: &Row, idx: usize, what: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown {what} `{text}`").into())
+    })
+}
 
 /// A queued alert read back for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +63,10 @@ impl ScanTx<'_> {
     pub fn queue_alert(
         &self,
         page: Option<&str>,
-        kind: &str,
+        kind: AlertKind,
         scan_id: Option<i64>,
         alert: &impl Serialize,
-        now: &str,
+        now: Timestamp,
     ) -> Result<i64, StoreError> {
         let json = serde_json::to_string(alert)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
@@ -50,7 +75,7 @@ impl ScanTx<'_> {
             .execute(
                 "INSERT INTO outbox (page, kind, scan_id, alert_json, created_at, next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![page, kind, scan_id, json, now],
+                params![page, kind.as_str(), scan_id, json, now],
             )
             .map_err(self.err())?;
         Ok(self.conn.last_insert_rowid())
@@ -100,16 +125,18 @@ impl ScanTx<'_> {
     }
 
     /// Set while a "monitor blind" alert is outstanding: when a page last scanned successfully.
-    pub fn blind_since(&self) -> Result<Option<String>, StoreError> {
-        self.conn
+    pub fn blind_since(&self) -> Result<Option<Timestamp>, StoreError> {
+        let since: Option<String> = self
+            .conn
             .query_row("SELECT value FROM monitor_state WHERE key = ?1", [BLIND], |r| r.get(0))
             .optional()
-            .map_err(self.err())
+            .map_err(self.err())?;
+        Ok(since.map(stored_time))
     }
 
-    pub fn set_blind(&self, since: &str) -> Result<(), StoreError> {
+    pub fn set_blind(&self, since: Timestamp) -> Result<(), StoreError> {
         self.conn
-            .execute("INSERT INTO monitor_state (key, value) VALUES (?1, ?2)", [BLIND, since])
+            .execute("INSERT INTO monitor_state (key, value) VALUES (?1, ?2)", params![BLIND, since])
             .map_err(self.err())?;
         Ok(())
     }
@@ -120,18 +147,18 @@ impl ScanTx<'_> {
     }
 
     /// The findings of `page` mailed before: (finding id, when it was last mailed).
-    pub fn notified_findings(&self, page: &str) -> Result<Vec<(String, String)>, StoreError> {
+    pub fn notified_findings(&self, page: &str) -> Result<Vec<(String, Timestamp)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT finding_id, last_notified_at FROM notified_findings WHERE page = ?1")
             .map_err(self.err())?;
-        let rows = stmt.query_map([page], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
+        let rows = stmt.query_map([page], |r| Ok((r.get(0)?, stored_time(r.get(1)?)))).map_err(self.err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.err())
     }
 
     /// Records that finding `finding_id` of `page` was mailed (or logged) at `now`, in outbox
     /// row `outbox_id` (`None` when alerts are only logged).
-    pub fn mark_notified(&self, page: &str, finding_id: &str, now: &str, outbox_id: Option<i64>) -> Result<(), StoreError> {
+    pub fn mark_notified(&self, page: &str, finding_id: &str, now: Timestamp, outbox_id: Option<i64>) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO notified_findings (page, finding_id, first_notified_at, last_notified_at, outbox_id)
@@ -149,14 +176,14 @@ impl ScanTx<'_> {
     }
 
     /// When the latest successful scan of `page` finished.
-    pub fn last_ok_finished_at(&self, page: &str) -> Result<Option<String>, StoreError> {
-        last_ok_finished_at(self.conn, page).map_err(self.err())
+    pub fn last_ok_finished_at(&self, page: &str) -> Result<Option<Timestamp>, StoreError> {
+        Ok(last_ok_finished_at(self.conn, page).map_err(self.err())?.map(stored_time))
     }
 }
 
 impl Store {
     /// Unsent alerts due at `now` (all unsent ones when `now` is `None`), oldest first.
-    pub fn due_alerts<T: DeserializeOwned>(&self, now: Option<&str>, limit: usize) -> Result<Vec<Queued<T>>, StoreError> {
+    pub fn due_alerts<T: DeserializeOwned>(&self, now: Option<Timestamp>, limit: usize) -> Result<Vec<Queued<T>>, StoreError> {
         let action = "reading the outbox";
         let mut stmt = self
             .conn
@@ -178,16 +205,20 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(self.sqlite_err(action))
     }
 
-    /// When the next unsent alert is due, if any.
-    pub fn next_alert_due(&self) -> Result<Option<String>, StoreError> {
-        self.conn
+    /// When the next unsent alert is due, if any. A time that does not parse counts as none
+    /// (the daemon then polls): read as the epoch it would be due at once, but never match
+    /// the text comparison of [`Store::due_alerts`], and the daemon would spin.
+    pub fn next_alert_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<String> = self
+            .conn
             .query_row("SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL", [], |r| r.get(0))
-            .map_err(self.sqlite_err("reading the outbox"))
+            .map_err(self.sqlite_err("reading the outbox"))?;
+        Ok(next.as_deref().and_then(Timestamp::parse))
     }
 
     /// Records that the server accepted alert `id`. Only an unsent row changes, so a second call
     /// is harmless.
-    pub fn mark_alert_sent(&self, id: i64, now: &str) -> Result<(), StoreError> {
+    pub fn mark_alert_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL
@@ -209,7 +240,7 @@ impl Store {
 
     /// Records a failed attempt of unsent alert `id`: the attempt count, the error, and when to
     /// try again.
-    pub fn reschedule_alert(&self, id: i64, attempts: u32, error: &str, next_attempt_at: &str) -> Result<(), StoreError> {
+    pub fn reschedule_alert(&self, id: i64, attempts: u32, error: &str, next_attempt_at: Timestamp) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1 AND sent_at IS NULL",
@@ -245,7 +276,7 @@ pub struct PageStatusView {
     pub last_ok_scan_id: Option<i64>,
     /// The last scan of any outcome.
     pub last_scan: Option<String>,
-    pub last_status: Option<String>,
+    pub last_status: Option<PageStatus>,
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     /// Findings of the last successful scan (the unapproved changes still open).
@@ -255,8 +286,8 @@ pub struct PageStatusView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenFinding {
     pub id: String,
-    pub kind: String,
-    pub severity: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
     pub title: String,
     /// When it was last mailed, if it was.
     pub notified_at: Option<String>,
@@ -275,7 +306,7 @@ pub struct OutboxView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAlert {
     pub id: i64,
-    pub kind: String,
+    pub kind: AlertKind,
     pub page: Option<String>,
     pub created_at: String,
     pub attempts: u32,
@@ -306,12 +337,12 @@ impl Store {
 
     fn page_status(&self, name: &str, url: &str) -> rusqlite::Result<PageStatusView> {
         let mut view = PageStatusView { name: name.to_string(), url: url.to_string(), ..Default::default() };
-        let last: Option<(String, String, Option<String>)> = self
+        let last: Option<(String, PageStatus, Option<String>)> = self
             .conn
             .query_row(
                 "SELECT finished_at, status, error FROM scans WHERE page = ?1 ORDER BY id DESC LIMIT 1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, named(r, 1, "scan status", PageStatus::parse)?, r.get(2)?)),
             )
             .optional()?;
         if let Some((at, status, error)) = last {
@@ -336,7 +367,13 @@ impl Store {
                   WHERE f.scan_id = ?1 ORDER BY f.position",
             )?;
             let rows = stmt.query_map(params![id, name], |r| {
-                Ok(OpenFinding { id: r.get(0)?, kind: r.get(1)?, severity: r.get(2)?, title: r.get(3)?, notified_at: r.get(4)? })
+                Ok(OpenFinding {
+                    id: r.get(0)?,
+                    kind: named(r, 1, "finding kind", FindingKind::parse)?,
+                    severity: named(r, 2, "severity", Severity::parse)?,
+                    title: r.get(3)?,
+                    notified_at: r.get(4)?,
+                })
             })?;
             view.open_findings = rows.collect::<rusqlite::Result<_>>()?;
         }
@@ -362,7 +399,7 @@ impl Store {
         let rows = stmt.query_map([MAX_PENDING], |r| {
             Ok(PendingAlert {
                 id: r.get(0)?,
-                kind: r.get(1)?,
+                kind: named(r, 1, "alert kind", AlertKind::parse)?,
                 page: r.get(2)?,
                 created_at: r.get(3)?,
                 attempts: r.get::<_, i64>(4)?.max(0) as u32,
@@ -402,7 +439,7 @@ pub const OUTBOX_COLUMNS: &[&str] = &[
 pub struct OutboxRow {
     pub id: i64,
     pub page: Option<String>,
-    pub kind: String,
+    pub kind: AlertKind,
     pub scan_id: Option<i64>,
     pub alert_json: String,
     pub created_at: String,
@@ -418,7 +455,7 @@ impl OutboxRow {
         vec![
             Some(self.id.to_string()),
             self.page.clone(),
-            Some(self.kind.clone()),
+            Some(self.kind.as_str().to_string()),
             self.scan_id.map(|id| id.to_string()),
             Some(self.alert_json.clone()),
             Some(self.created_at.clone()),
@@ -446,7 +483,7 @@ impl Store {
                 Ok(OutboxRow {
                     id: r.get(0)?,
                     page: r.get(1)?,
-                    kind: r.get(2)?,
+                    kind: named(r, 2, "alert kind", AlertKind::parse)?,
                     scan_id: r.get(3)?,
                     alert_json: r.get(4)?,
                     created_at: r.get(5)?,
@@ -458,5 +495,35 @@ impl Store {
             })
             .map_err(self.sqlite_err(action))?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.sqlite_err(action))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns keep the text they held when they were strings.
+    #[test]
+    fn kinds_and_times_are_stored_as_their_text() {
+        let mut store = Store::open_in_memory().unwrap();
+        let now = Timestamp::parse("2026-11-29T07:50:25Z").unwrap();
+        let id = store.write("t", |tx| tx.queue_alert(None, AlertKind::MonitorBlind, None, &"{}", now)).unwrap();
+        let row = &store.outbox_rows(10).unwrap()[0];
+        assert_eq!(row.kind, AlertKind::MonitorBlind);
+        assert_eq!(row.values()[2].as_deref(), Some("monitor_blind"));
+        assert_eq!(row.created_at, "2026-11-29T07:50:25Z");
+        assert_eq!(store.next_alert_due().unwrap(), Some(now));
+        assert_eq!(store.monitor_status(&[]).unwrap().outbox.pending[0].kind, AlertKind::MonitorBlind);
+
+        // A kind this skimwatch does not know is reported, not guessed.
+        store.conn.execute("UPDATE outbox SET kind = 'digest' WHERE id = ?1", [id]).unwrap();
+        let err = store.outbox_rows(10).unwrap_err().to_string();
+        assert!(err.contains("unknown alert kind `digest`"), "{err}");
+        // A time not written by skimwatch reads as long ago (a reminder is due), not as an error.
+        let odd = "INSERT INTO notified_findings (page, finding_id, first_notified_at, last_notified_at)
+                   VALUES ('p', 'F1', 'yesterday', 'yesterday')";
+        store.conn.execute(odd, []).unwrap();
+        let notified = store.write("t", |tx| tx.notified_findings("p")).unwrap();
+        assert_eq!(notified, vec![("F1".to_string(), Timestamp::UNIX_EPOCH)]);
     }
 }

@@ -40,7 +40,7 @@ pub fn run(config_path: &Path, args: EvidenceArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let since = evidence::parse_since(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let store = require_store(&config)?;
-    let e = evidence::evidence(&config, &store, &since).map_err(plain)?;
+    let e = evidence::evidence(&config, &store, since).map_err(plain)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let html = render_evidence_html(&e)?;
     let html_path = args.out.join("evidence.html");

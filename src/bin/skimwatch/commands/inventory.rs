@@ -57,7 +57,7 @@ pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
             r.sha256.clone(),
             r.sri.clone(),
             r.bytes.to_string(),
-            r.status.clone(),
+            r.status.as_str().to_string(),
             opt(&r.first_seen),
             opt(&r.last_seen),
             r.seen_in_scans.to_string(),

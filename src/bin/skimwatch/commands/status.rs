@@ -4,6 +4,7 @@
 use crate::exit::ExitCode;
 use crate::formatters::TextOrJson;
 use skimwatch::alert::outbox::{self, Status};
+use skimwatch::model::PageStatus;
 use skimwatch::store::Store;
 use skimwatch::text::flatten;
 use skimwatch::watch::DaemonLock;
@@ -49,7 +50,7 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
             (Some(at), Some(id)) => writeln!(out, "   last successful scan: {at} (scan #{id})")?,
             _ => writeln!(out, "   last successful scan: never")?,
         }
-        if p.last_status.as_deref() == Some("error") {
+        if p.last_status == Some(PageStatus::Error) {
             writeln!(
                 out,
                 "   last scan FAILED at {} ({} in a row): {}",
@@ -64,7 +65,7 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "   open findings: {}", p.open_findings.len())?;
             for f in &p.open_findings {
                 let mailed = f.notified_at.as_deref().map(|t| format!(" (mailed {t})")).unwrap_or_default();
-                writeln!(out, "     {:<8} {:<14} {}  {}{mailed}", f.severity.to_uppercase(), f.kind, f.id, flatten(&f.title))?;
+                writeln!(out, "     {:<8} {:<14} {}  {}{mailed}", f.severity.as_str().to_uppercase(), f.kind.as_str(), f.id, flatten(&f.title))?;
             }
         }
     }
