@@ -81,8 +81,16 @@ fn main() {
     println!("script: {} bytes minified on 1 line -> {} pretty-printed lines", new.len(), printed.lines().count());
     println!("best of {runs} runs (release build recommended: cargo bench --bench diff)");
     println!("  pretty-print current version          {:>8.1} ms", t_pretty.as_secs_f64() * 1e3);
-    println!("  pretty-print both + unified diff      {:>8.1} ms   <- the issue's figure (one altered_script finding)", t_diff.as_secs_f64() * 1e3);
+    println!(
+        "  pretty-print both + unified diff      {:>8.1} ms   <- the issue's figure (one altered_script finding)",
+        t_diff.as_secs_f64() * 1e3
+    );
     println!("  static hints + added hosts (both)     {:>8.1} ms", t_hints.as_secs_f64() * 1e3);
     println!("  normalized hash (data literals masked) {:>7.1} ms", t_norm.as_secs_f64() * 1e3);
-    println!("diff: {} lines, {plus} added; hints: {:?}; added hosts: {:?}", diff.lines().count(), analysis.hints, analysis.added_hosts);
+    println!(
+        "diff: {} lines, {plus} added; hints: {:?}; added hosts: {:?}",
+        diff.lines().count(),
+        analysis.hints,
+        analysis.added_hosts
+    );
 }

@@ -4,8 +4,8 @@
 //!
 //! `cargo bench --bench interaction` (`SKIMWATCH_BENCH_RUNS=N` to change the runs per mode).
 
-use skimwatch::capture::{find_chromium, CaptureOptions, Chromium};
 use skimwatch::capture::shopper::InteractMode;
+use skimwatch::capture::{find_chromium, CaptureOptions, Chromium};
 use skimwatch_testshop::Shop;
 use std::time::{Duration, Instant};
 
@@ -21,14 +21,18 @@ fn main() {
         let shop = Shop::start().await.expect("start the shop");
         let exe = find_chromium(None).expect("chromium");
         let chromium = Chromium::launch(&exe).await.expect("launch chromium");
-        let pages = [("checkout (card iframe)", shop.checkout_url()), ("express (card fields on page)", shop.serve_express_checkout())];
+        let pages = [
+            ("checkout (card iframe)", shop.checkout_url()),
+            ("express (card fields on page)", shop.serve_express_checkout()),
+        ];
         let modes = [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit];
         println!("scan time per page load, {runs} runs each, settle 500 ms (median / min / max, ms)");
         println!("{:<32} {:>24} {:>24} {:>24}", "page", "interact = none", "interact = type", "type-and-submit");
         for (name, url) in &pages {
             let mut cells = Vec::new();
             for mode in modes {
-                let opts = CaptureOptions { settle: Duration::from_millis(500), interact: mode, ..CaptureOptions::default() };
+                let opts =
+                    CaptureOptions { settle: Duration::from_millis(500), interact: mode, ..CaptureOptions::default() };
                 // One warm-up load (caches of the browser process, not of the page: every
                 // capture gets a fresh context).
                 chromium.capture(url, &opts).await.expect("capture");

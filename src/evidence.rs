@@ -34,7 +34,9 @@ pub enum EvidenceError {
     Select(#[from] crate::config::SelectError),
     #[error("`{given}` is not a date: use YYYY-MM-DD (UTC) or an RFC 3339 time such as 2025-03-01T12:00:00Z")]
     BadDate { given: String },
-    #[error("no finding with id `{id}` in the scan database {path}; the id comes from a scan report (e.g. F3a9c1e2b7d40)")]
+    #[error(
+        "no finding with id `{id}` in the scan database {path}; the id comes from a scan report (e.g. F3a9c1e2b7d40)"
+    )]
     UnknownFinding { id: String, path: String },
 }
 
@@ -102,11 +104,7 @@ pub struct InventoryRow {
 /// The inventory of the selected pages: approved scripts from the baselines, plus what the
 /// latest successful scan saw. `store` is optional: from a clean checkout (no database) the
 /// inventory lists the approved scripts without sightings.
-pub fn inventory(
-    config: &Config,
-    pages: &[String],
-    store: Option<&Store>,
-) -> Result<Vec<InventoryRow>, EvidenceError> {
+pub fn inventory(config: &Config, pages: &[String], store: Option<&Store>) -> Result<Vec<InventoryRow>, EvidenceError> {
     let pages = crate::config::select_pages(config, pages)?;
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let mut rows = Vec::new();
@@ -128,7 +126,8 @@ fn page_inventory(
     store: Option<&Store>,
 ) -> Result<Vec<InventoryRow>, EvidenceError> {
     let mut rows = Vec::new();
-    let in_latest = |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
+    let in_latest =
+        |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
     for a in &baseline.scripts {
         let status = if latest.is_none() || in_latest(&a.id, &a.sha256) {
             InventoryStatus::Approved
@@ -189,7 +188,8 @@ fn page_inventory(
 /// same-origin policy keeps a cross-origin iframe's fields out of reach of the page's code).
 fn payment_access(latest: Option<&Inventory>, frame_url: &str) -> String {
     let Some(inv) = latest else { return "unknown (no scan recorded)".to_string() };
-    let same: Vec<&str> = inv.payment_fields.iter().filter(|f| f.frame_url == frame_url).map(|f| f.selector.as_str()).collect();
+    let same: Vec<&str> =
+        inv.payment_fields.iter().filter(|f| f.frame_url == frame_url).map(|f| f.selector.as_str()).collect();
     if !same.is_empty() {
         format!("can read card fields: runs in the same document as {}", same.join(", "))
     } else if !inv.payment_fields.is_empty() {
@@ -230,7 +230,9 @@ impl Resolution {
         match self {
             Resolution::Approved { by, at, reason } => format!("approved by {by} at {at}: {reason}"),
             Resolution::RemovalAccepted => "removal accepted into the baseline".to_string(),
-            Resolution::Gone { scan_id, at } => format!("no longer seen since scan #{scan_id} at {at} (removed or reverted)"),
+            Resolution::Gone { scan_id, at } => {
+                format!("no longer seen since scan #{scan_id} at {at} (removed or reverted)")
+            }
             Resolution::Open => "open: still seen by the latest scan".to_string(),
         }
     }
@@ -256,7 +258,13 @@ pub struct FindingRecord {
 }
 
 /// Decides the resolution of `finding` (last seen in scan `last_scan` of `page`).
-fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding, last_scan: i64) -> Result<Resolution, EvidenceError> {
+fn resolve(
+    store: &Store,
+    baselines: &BaselineDir,
+    page: &str,
+    finding: &Finding,
+    last_scan: i64,
+) -> Result<Resolution, EvidenceError> {
     let baseline = baselines.load(page).unwrap_or_default();
     let approved = |a: &crate::model::Approval| Resolution::Approved {
         by: a.approved_by.clone(),
@@ -291,7 +299,11 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {
-                    b.script == s.id && b.frame == a.frame && b.field == a.field && b.action == a.action && b.event == a.event
+                    b.script == s.id
+                        && b.frame == a.frame
+                        && b.field == a.field
+                        && b.action == a.action
+                        && b.event == a.event
                 }) {
                     return Ok(approved(&b.approval));
                 }
@@ -299,7 +311,9 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
         }
         FindingKind::NewHost => {
             if let Some(host) = &finding.host {
-                if let Some(a) = baseline.hosts.iter().find(|a| &a.host == host || (host == SELF_HOST && a.host == SELF_HOST)) {
+                if let Some(a) =
+                    baseline.hosts.iter().find(|a| &a.host == host || (host == SELF_HOST && a.host == SELF_HOST))
+                {
                     return Ok(approved(&a.approval));
                 }
             }
@@ -316,7 +330,11 @@ fn resolve(store: &Store, baselines: &BaselineDir, page: &str, finding: &Finding
 
 /// Every finding (page, id) seen in a scan started at or after `since`, with its whole
 /// history (first sighting may be earlier).
-fn findings_since(store: &Store, baselines: &BaselineDir, since: Timestamp) -> Result<Vec<FindingRecord>, EvidenceError> {
+fn findings_since(
+    store: &Store,
+    baselines: &BaselineDir,
+    since: Timestamp,
+) -> Result<Vec<FindingRecord>, EvidenceError> {
     let keys = store.findings_since(since)?;
     let mut out = Vec::new();
     for (page, id) in keys {
@@ -327,7 +345,12 @@ fn findings_since(store: &Store, baselines: &BaselineDir, since: Timestamp) -> R
     Ok(out)
 }
 
-fn finding_record(store: &Store, baselines: &BaselineDir, page: &str, id: &str) -> Result<Option<FindingRecord>, EvidenceError> {
+fn finding_record(
+    store: &Store,
+    baselines: &BaselineDir,
+    page: &str,
+    id: &str,
+) -> Result<Option<FindingRecord>, EvidenceError> {
     let scans = store.finding_sightings(page, id)?;
     let (Some(first), Some(last)) = (scans.first(), scans.last()) else { return Ok(None) };
     let finding = &last.finding;
@@ -603,7 +626,14 @@ pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, Ev
     let detected_at = record.first_seen.clone();
     let gdpr_notify_by = plus_hours(&detected_at, 72).unwrap_or_default();
     let last_report = sightings.last().map(|s| s.finding.clone()).unwrap_or_default();
-    Ok(Incident { finding: record, last_report, detected_at, gdpr_notify_by, timeline, alert_deliveries: Some(deliveries) })
+    Ok(Incident {
+        finding: record,
+        last_report,
+        detected_at,
+        gdpr_notify_by,
+        timeline,
+        alert_deliveries: Some(deliveries),
+    })
 }
 
 /// The timeline entries of the alerts that mention the finding.

@@ -62,13 +62,8 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -182,8 +177,9 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        Timestamp::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time such as 2025-03-01T12:00:00Z")))
+        Timestamp::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time such as 2025-03-01T12:00:00Z"))
+        })
     }
 }
 
@@ -1052,10 +1048,7 @@ mod tests {
         round_trips(&Profile::ALL, |p| p.as_str());
         round_trips(&Channel::ALL, |c| c.as_str());
         round_trips(&FieldAction::ALL, |a| a.as_str());
-        assert_eq!(
-            InteractMode::ALL.map(InteractMode::as_str),
-            ["none", "type", "type-and-submit"]
-        );
+        assert_eq!(InteractMode::ALL.map(InteractMode::as_str), ["none", "type", "type-and-submit"]);
         assert_eq!(Profile::ALL.map(Profile::as_str), ["desktop", "mobile"]);
         assert_eq!(FieldAction::ALL.map(FieldAction::as_str), ["listen", "missing", "read"]);
         assert_eq!(Channel::CspReport.as_str(), "csp-report");

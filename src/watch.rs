@@ -196,7 +196,11 @@ impl BrowserSlot {
             }
         };
         if let Some(old) = old {
-            tracing::warn!(generation, pid = old.pid().unwrap_or(0), "Chromium crashed or does not respond: restarting it");
+            tracing::warn!(
+                generation,
+                pid = old.pid().unwrap_or(0),
+                "Chromium crashed or does not respond: restarting it"
+            );
             close(old).await;
         }
     }
@@ -240,7 +244,8 @@ struct Daemon {
 /// Runs the daemon until `shutdown` is cancelled (or, with `--once`, until every page was
 /// scanned once and due alerts were attempted).
 pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationToken) -> Result<Summary, WatchError> {
-    let pages: Vec<PageConfig> = crate::config::select_pages(config, &[]).map_err(ScanError::from)?.into_iter().cloned().collect();
+    let pages: Vec<PageConfig> =
+        crate::config::select_pages(config, &[]).map_err(ScanError::from)?.into_iter().cloned().collect();
     let lock = DaemonLock::acquire(&config.storage.database)?;
     let daemon = Arc::new(Daemon::start(config, &pages, &lock).await?);
     let counts = Arc::new(Mutex::new(Summary::default()));
@@ -255,7 +260,12 @@ pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationTok
 }
 
 /// `--once`: every page scanned once, at most `max_pages` at a time.
-async fn scan_once(daemon: &Arc<Daemon>, pages: Vec<PageConfig>, counts: &Arc<Mutex<Summary>>, shutdown: &CancellationToken) {
+async fn scan_once(
+    daemon: &Arc<Daemon>,
+    pages: Vec<PageConfig>,
+    counts: &Arc<Mutex<Summary>>,
+    shutdown: &CancellationToken,
+) {
     let permits = Arc::new(Semaphore::new(daemon.config.browser.max_pages.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for page in pages {
@@ -342,7 +352,7 @@ impl Daemon {
     /// The last delivery attempt, closing the browser, and the run's summary.
     async fn finish(&self, counts: &Mutex<Summary>) -> Summary {
         // Pending alerts get one (more) attempt, whatever their schedule; bounded in time.
-        if tokio::time::timeout(FINAL_DELIVERY, self.deliver(None, &counts)).await.is_err() {
+        if tokio::time::timeout(FINAL_DELIVERY, self.deliver(None, counts)).await.is_err() {
             tracing::warn!("final delivery attempt timed out; the rest stay queued for the next run");
         }
         self.browser.shutdown().await;
@@ -446,7 +456,8 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        let report = scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
+        let report =
+            scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
         if report.status == PageStatus::Error {
             tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
         }
@@ -499,8 +510,11 @@ impl Daemon {
             let page = queued.alert.page.clone().unwrap_or_default();
             match sent {
                 Ok(()) => {
-                    let marked =
-                        self.with_store("marking an alert sent", move |s| outbox::mark_sent(s, id, OffsetDateTime::now_utc())).await;
+                    let marked = self
+                        .with_store("marking an alert sent", move |s| {
+                            outbox::mark_sent(s, id, OffsetDateTime::now_utc())
+                        })
+                        .await;
                     if let Err(e) = marked {
                         tracing::error!(id, "alert delivered but not marked sent: {e}");
                     }
@@ -565,11 +579,9 @@ impl Daemon {
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap()))
-            .await
-            .unwrap_or_else(|e| {
-                Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })
-            })
+        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap())).await.unwrap_or_else(|e| {
+            Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })
+        })
     }
 }
 
@@ -583,8 +595,13 @@ impl Daemon {
 /// of the interval, so that pages drift apart instead of scanning in lockstep. A scan that
 /// overruns its interval is followed directly by the next. On shutdown no new scan starts and
 /// the ones in flight get [`SHUTDOWN_GRACE`] before they are abandoned.
-pub async fn schedule<F, Fut>(pages: Vec<PageConfig>, max_concurrent: usize, jitter: bool, shutdown: CancellationToken, scan: F)
-where
+pub async fn schedule<F, Fut>(
+    pages: Vec<PageConfig>,
+    max_concurrent: usize,
+    jitter: bool,
+    shutdown: CancellationToken,
+    scan: F,
+) where
     F: Fn(PageConfig) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -596,7 +613,11 @@ where
     for page in pages {
         let (permits, shutdown, scan, scans) = (permits.clone(), shutdown.clone(), scan.clone(), scans.clone());
         loops.spawn(async move {
-            let first = if jitter { fraction(page.interval / 4, 0.0, 1.0).min(Duration::from_secs(60)) } else { Duration::ZERO };
+            let first = if jitter {
+                fraction(page.interval / 4, 0.0, 1.0).min(Duration::from_secs(60))
+            } else {
+                Duration::ZERO
+            };
             let mut next = Instant::now() + first;
             loop {
                 tokio::select! {
@@ -676,7 +697,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_secs(3600)).await;
         shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task)
+            .await
+            .expect("the scheduler returns after shutdown")
+            .unwrap();
         let log = log.lock().unwrap().clone();
         let count = |n: &str| log.iter().filter(|(p, _)| p == n).count();
         // Every ~60 s (±10 % jitter) for an hour, every ~600 s for b.
@@ -686,7 +710,8 @@ mod tests {
         assert!(peak.load(Ordering::SeqCst) <= 2, "at most max_pages scans at once");
         // First scans are spread over the first quarter interval (plus a wait for a free slot),
         // not all at t = 0.
-        let firsts: Vec<Duration> = ["a", "b", "c"].iter().map(|n| log.iter().find(|(p, _)| p == n).unwrap().1 - start).collect();
+        let firsts: Vec<Duration> =
+            ["a", "b", "c"].iter().map(|n| log.iter().find(|(p, _)| p == n).unwrap().1 - start).collect();
         assert!(firsts.iter().all(|d| *d <= Duration::from_secs(60 + 20)), "{firsts:?}");
         assert!(firsts.iter().any(|d| !d.is_zero()), "{firsts:?}");
         // Consecutive scans of one page start 54–66 s apart, plus up to one scan's 20 s when
@@ -717,7 +742,10 @@ mod tests {
         // t = 0 first scan, t = 10 second scan; cancel at t = 12 while it runs.
         tokio::time::sleep(Duration::from_secs(12)).await;
         shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task)
+            .await
+            .expect("the scheduler returns after shutdown")
+            .unwrap();
         assert_eq!(started.load(Ordering::SeqCst), 2);
         assert_eq!(finished.load(Ordering::SeqCst), 2, "the in-flight scan finished");
     }
@@ -731,7 +759,10 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let cancelled_at = Instant::now();
         shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.expect("the scheduler returns after shutdown").unwrap();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task)
+            .await
+            .expect("the scheduler returns after shutdown")
+            .unwrap();
         assert_eq!(Instant::now() - cancelled_at, SHUTDOWN_GRACE);
     }
 

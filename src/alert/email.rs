@@ -107,9 +107,11 @@ impl Mailer {
 }
 
 fn parse_mailbox(key: &'static str, value: &str) -> Result<Mailbox, EmailError> {
-    value
-        .parse()
-        .map_err(|e: lettre::address::AddressError| EmailError::Address { key, value: value.to_string(), reason: e.to_string() })
+    value.parse().map_err(|e: lettre::address::AddressError| EmailError::Address {
+        key,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// The error and its causes on one line ("connection refused" is usually in a source).

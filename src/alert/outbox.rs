@@ -215,7 +215,13 @@ pub fn mark_sent(store: &Store, id: i64, now: OffsetDateTime) -> Result<(), Stor
 }
 
 /// Records a failed attempt and when to try again (backoff by attempt count).
-pub fn mark_failed(store: &Store, id: i64, error: &str, policy: &AlertPolicy, now: OffsetDateTime) -> Result<(), StoreError> {
+pub fn mark_failed(
+    store: &Store,
+    id: i64,
+    error: &str,
+    policy: &AlertPolicy,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     let attempts = store.alert_attempts(id)? + 1;
     let wait = time::Duration::try_from(policy.backoff(attempts)).unwrap_or(time::Duration::HOUR);
     let next = Timestamp::from(now) + wait;
@@ -249,7 +255,13 @@ mod tests {
     }
 
     fn finding(id: &str, severity: Severity) -> Finding {
-        Finding { id: id.into(), kind: FindingKind::NewScript, severity, title: format!("New script {id}"), ..Default::default() }
+        Finding {
+            id: id.into(),
+            kind: FindingKind::NewScript,
+            severity,
+            title: format!("New script {id}"),
+            ..Default::default()
+        }
     }
 
     fn inventory() -> Inventory {
@@ -427,7 +439,11 @@ mod tests {
         let r = store.record_scan_with(&scan, |tx, id| {
             on_scan_recorded(tx, id, &scan, &p, t("2025-01-01T00:00:00Z"))?;
             // A crash before commit.
-            Err::<(), _>(StoreError::Corrupt { path: ":memory:".into(), what: "the test".into(), detail: "crash".into() })
+            Err::<(), _>(StoreError::Corrupt {
+                path: ":memory:".into(),
+                what: "the test".into(),
+                detail: "crash".into(),
+            })
         });
         assert!(r.is_err());
         assert!(queued(&mut store).is_empty());

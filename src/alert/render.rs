@@ -246,7 +246,8 @@ impl View {
         let more = alert.findings.len() + alert.reminders.len() - findings.len() - reminders.len();
         let all_ids: Vec<&str> = alert.findings.iter().chain(&alert.reminders).map(|f| f.id.as_str()).collect();
         // The first of the most severe (the list is sorted most severe first).
-        let top = alert.findings.iter().chain(&alert.reminders).reduce(|a, b| if b.severity > a.severity { b } else { a });
+        let top =
+            alert.findings.iter().chain(&alert.reminders).reduce(|a, b| if b.severity > a.severity { b } else { a });
         View {
             kind: alert.kind.as_str(),
             page: one_line(&page),
@@ -393,7 +394,9 @@ mod tests {
                 id: "Fabc".into(),
                 kind: FindingKind::NewScript,
                 severity: Severity::Critical,
-                title: "New external script https://evil.example/<script>alert(1)</script>.js\r\nBcc: victim@example.com".into(),
+                title:
+                    "New external script https://evil.example/<script>alert(1)</script>.js\r\nBcc: victim@example.com"
+                        .into(),
                 script: Some(ScriptRef {
                     id: "https://evil.example/<script>alert(1)</script>.js".into(),
                     kind: ScriptKind::External,
@@ -438,7 +441,8 @@ mod tests {
         std::fs::write(dir.path().join(TEXT), "{% if %}").unwrap();
         let err = Renderer::load(Some(dir.path()), Path::new("skimwatch.toml")).err().unwrap().to_string();
         assert!(err.starts_with("alert template email.txt.j2: line 1"), "{err}");
-        let err = Renderer::load(Some(&dir.path().join("nope")), Path::new("skimwatch.toml")).err().unwrap().to_string();
+        let err =
+            Renderer::load(Some(&dir.path().join("nope")), Path::new("skimwatch.toml")).err().unwrap().to_string();
         assert!(err.contains("is not a folder"), "{err}");
     }
 

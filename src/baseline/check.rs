@@ -7,9 +7,11 @@
 //! name (edited by hand) or that is not named `<sha256>.js`. Errors fail the check; warnings
 //! (unknown keys, a missing approved source, an unreferenced source) are reported only.
 
-use crate::baseline::{is_sha256_hex, is_valid_page_name, validate_approval, ApprovalProblem, BaselineDir, BaselineError};
-use crate::model::{Approval, Baseline, SECURITY_HEADERS};
+use crate::baseline::{
+    is_sha256_hex, is_valid_page_name, validate_approval, ApprovalProblem, BaselineDir, BaselineError,
+};
 use crate::inventory::sha256_hex_bytes;
+use crate::model::{Approval, Baseline, SECURITY_HEADERS};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -118,17 +120,35 @@ fn check_entry(report: &mut CheckReport, dir: &BaselineDir, path: &Path, referen
     }
     if path.is_dir() {
         if file_name != "sources" {
-            problem(report, Level::Warning, path, None, "unexpected folder in the baselines folder (only `sources/` is used)".into());
+            problem(
+                report,
+                Level::Warning,
+                path,
+                None,
+                "unexpected folder in the baselines folder (only `sources/` is used)".into(),
+            );
         }
         return;
     }
     let Some(page) = file_name.strip_suffix(".toml") else {
-        problem(report, Level::Warning, path, None, "unexpected file in the baselines folder (baselines are `<page>.toml`)".into());
+        problem(
+            report,
+            Level::Warning,
+            path,
+            None,
+            "unexpected file in the baselines folder (baselines are `<page>.toml`)".into(),
+        );
         return;
     };
     report.files += 1;
     if !is_valid_page_name(page) {
-        problem(report, Level::Error, path, None, format!("`{page}` is not a valid page name (letters, digits, `-`, `_`, `.`)"));
+        problem(
+            report,
+            Level::Error,
+            path,
+            None,
+            format!("`{page}` is not a valid page name (letters, digits, `-`, `_`, `.`)"),
+        );
         return;
     }
     let baseline = match dir.load(page) {
@@ -162,7 +182,13 @@ fn check_sources(report: &mut CheckReport, sources: &Path, referenced: &HashSet<
             continue;
         }
         let Some(sha) = name.strip_suffix(".js").filter(|s| is_sha256_hex(s)) else {
-            problem(report, Level::Error, &path, None, "unexpected file in sources/: approved sources are named `<sha256>.js`".into());
+            problem(
+                report,
+                Level::Error,
+                &path,
+                None,
+                "unexpected file in sources/: approved sources are named `<sha256>.js`".into(),
+            );
             continue;
         };
         report.sources += 1;
@@ -175,7 +201,13 @@ fn check_sources(report: &mut CheckReport, sources: &Path, referenced: &HashSet<
                         "the text does not match its name: it hashes to {actual}; an approved source must never be edited (restore it from version control, or delete it and approve again)"
                     ));
                 } else if !referenced.contains(sha) {
-                    problem(report, Level::Warning, &path, None, "no baseline approves this source any more; it can be deleted".into());
+                    problem(
+                        report,
+                        Level::Warning,
+                        &path,
+                        None,
+                        "no baseline approves this source any more; it can be deleted".into(),
+                    );
                 }
             }
         }
@@ -195,18 +227,27 @@ fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Op
             if let Some(toml::Value::Array(items)) = table.get(section) {
                 for (i, item) in items.iter().enumerate() {
                     if let toml::Value::Table(t) = item {
-                        for key in t.keys().filter(|k| !known.contains(&k.as_str()) && !APPROVAL_KEYS.contains(&k.as_str())) {
-                            out.push((Level::Warning, lines.entry(section, i), format!("[[{section}]] entry: unknown key `{key}` is ignored"), None));
+                        for key in
+                            t.keys().filter(|k| !known.contains(&k.as_str()) && !APPROVAL_KEYS.contains(&k.as_str()))
+                        {
+                            out.push((
+                                Level::Warning,
+                                lines.entry(section, i),
+                                format!("[[{section}]] entry: unknown key `{key}` is ignored"),
+                                None,
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    let approval_problem = |a: &Approval| validate_approval(a).err().map(|e| match e {
-        BaselineError::InvalidApproval { problem } => (problem.to_string(), Remedy::for_approval(&problem)),
-        other => (other.to_string(), None),
-    });
+    let approval_problem = |a: &Approval| {
+        validate_approval(a).err().map(|e| match e {
+            BaselineError::InvalidApproval { problem } => (problem.to_string(), Remedy::for_approval(&problem)),
+            other => (other.to_string(), None),
+        })
+    };
     let mut seen = BTreeSet::new();
     for (i, s) in b.scripts.iter().enumerate() {
         let line = lines.entry("script", i);
@@ -215,7 +256,12 @@ fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Op
             out.push((Level::Error, line, format!("{what} lacks a justification: {p}"), remedy));
         }
         if !is_sha256_hex(&s.sha256) {
-            out.push((Level::Error, line, format!("{what}: sha256 `{}` is not 64 lower-case hex digits", s.sha256), None));
+            out.push((
+                Level::Error,
+                line,
+                format!("{what}: sha256 `{}` is not 64 lower-case hex digits", s.sha256),
+                None,
+            ));
         } else if dir.source(&s.sha256).is_none() {
             out.push((Level::Warning, line, format!("{what}: its approved source sources/{}.js is missing or does not match, so an alteration cannot be shown as a diff", s.sha256), None));
         }
@@ -236,7 +282,12 @@ fn check_baseline(b: &Baseline, text: &str, dir: &BaselineDir) -> Vec<(Level, Op
             out.push((Level::Error, line, format!("header `{}` lacks a justification: {p}", h.name), remedy));
         }
         if !SECURITY_HEADERS.contains(&h.name.as_str()) {
-            out.push((Level::Warning, line, format!("header `{}` is not a monitored security header (names are lower case)", h.name), None));
+            out.push((
+                Level::Warning,
+                line,
+                format!("header `{}` is not a monitored security header (names are lower case)", h.name),
+                None,
+            ));
         }
         if !names.insert(h.name.clone()) {
             out.push((Level::Error, line, format!("header `{}` is approved twice", h.name), None));
@@ -268,12 +319,7 @@ impl<'a> TableLines<'a> {
     /// Line of the `index`-th `[[section]]` header.
     fn entry(&self, section: &str, index: usize) -> Option<usize> {
         let header = format!("[[{section}]]");
-        self.text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| l.trim() == header)
-            .nth(index)
-            .map(|(n, _)| n + 1)
+        self.text.lines().enumerate().filter(|(_, l)| l.trim() == header).nth(index).map(|(n, _)| n + 1)
     }
 
     fn key_line(&self, key: &str) -> Option<usize> {
@@ -359,7 +405,8 @@ reason = "the shop itself"
 
     #[test]
     fn unknown_keys_and_wrong_page_are_reported() {
-        let (dir, _) = folder(&GOOD.replace("reason = \"checkout app\"", "reason = \"checkout app\"\nreasn = \"typo\""));
+        let (dir, _) =
+            folder(&GOOD.replace("reason = \"checkout app\"", "reason = \"checkout app\"\nreasn = \"typo\""));
         let r = check_dir(dir.path());
         assert_eq!(r.errors(), 0);
         assert!(r.problems.iter().any(|p| p.level == Level::Warning && p.message.contains("`reasn`")));

@@ -19,11 +19,11 @@ pub mod approve;
 pub mod check;
 pub mod plan;
 
-use crate::model::{
-    Approval, ApprovedHeader, ApprovedHost, ApprovedScript, Baseline, Finding, FindingKind,
-    Inventory, Script, SECURITY_HEADERS,
-};
 use crate::inventory::sha256_hex;
+use crate::model::{
+    Approval, ApprovedHeader, ApprovedHost, ApprovedScript, Baseline, Finding, FindingKind, Inventory, Script,
+    SECURITY_HEADERS,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -170,11 +170,7 @@ impl BaselineDir {
         let baseline: Baseline = toml::from_str(&text).map_err(|e| parse_error(&path, &text, &e))?;
         // A copied file that still names another page would silently approve the wrong page.
         if baseline.page != page {
-            return Err(BaselineError::PageMismatch {
-                path,
-                expected: page.to_string(),
-                found: baseline.page,
-            });
+            return Err(BaselineError::PageMismatch { path, expected: page.to_string(), found: baseline.page });
         }
         Ok(baseline)
     }
@@ -244,12 +240,7 @@ fn parse_error(path: &Path, text: &str, err: &toml::de::Error) -> BaselineError 
         }
         None => (1, String::new()),
     };
-    BaselineError::Parse {
-        path: path.to_path_buf(),
-        line,
-        snippet,
-        message: err.message().trim().to_string(),
-    }
+    BaselineError::Parse { path: path.to_path_buf(), line, snippet, message: err.message().trim().to_string() }
 }
 
 /// Sorts the entries into the canonical file order.
@@ -294,8 +285,8 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         audit: &sorted.audit,
         field_access: &sorted.field_access,
     };
-    let body = toml::to_string(&file)
-        .map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
+    let body =
+        toml::to_string(&file).map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
     Ok(format!(
         "# skimwatch baseline for page \"{page}\": the scripts, security headers and hosts\n\
          # approved for this page, with who approved each, when and why.\n\
@@ -402,7 +393,9 @@ pub fn apply_approval(
             FindingKind::RemovedScript => remove_script(baseline, scan, finding),
             FindingKind::HeaderChange => approve_header(baseline, finding, approval),
             FindingKind::NewHost => approve_host(baseline, finding, approval),
-            FindingKind::PaymentFieldAccess => crate::compare::behaviour::approve_field_access(baseline, finding, approval),
+            FindingKind::PaymentFieldAccess => {
+                crate::compare::behaviour::approve_field_access(baseline, finding, approval)
+            }
             // Not approvable: card data may only go to hosts in the page's `card_data_hosts`,
             // and a missing field is fixed in the config (`payment_fields`).
             FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing => false,
@@ -477,9 +470,7 @@ fn approve_script(
 fn remove_script(baseline: &mut Baseline, scan: &Inventory, finding: &Finding) -> bool {
     let Some(script_ref) = &finding.script else { return false };
     let named = |sha: &str| sha == script_ref.sha256 || finding.approved_sha256.as_deref() == Some(sha);
-    baseline
-        .scripts
-        .retain(|a| !(a.id == script_ref.id && (named(&a.sha256) || !in_scan(scan, &a.id, &a.sha256))));
+    baseline.scripts.retain(|a| !(a.id == script_ref.id && (named(&a.sha256) || !in_scan(scan, &a.id, &a.sha256))));
     true
 }
 
@@ -584,7 +575,11 @@ mod tests {
             url: "https://shop.example/checkout".to_string(),
             scripts: vec![
                 approved(&script("self:/b.js", "b"), "multi\nline \"quoted\" reason"),
-                ApprovedScript { url: None, kind: ScriptKind::Inline, ..approved(&script("main|inline|a1", "a"), "inline") },
+                ApprovedScript {
+                    url: None,
+                    kind: ScriptKind::Inline,
+                    ..approved(&script("main|inline|a1", "a"), "inline")
+                },
             ],
             headers: vec![
                 ApprovedHeader { name: "x-frame-options".into(), value: Some("DENY".into()), approval: approval("h") },
@@ -738,7 +733,8 @@ mod tests {
         let a = script("self:/a.js", "a()");
         let b = script("self:/b.js", "b()");
         let baseline = Baseline { page: "checkout".into(), scripts: vec![approved(&a, "ok")], ..Default::default() };
-        let saved = baselines.save_approved_sources(&baseline, &inventory(vec![a.clone(), b.clone()], &[], &[])).unwrap();
+        let saved =
+            baselines.save_approved_sources(&baseline, &inventory(vec![a.clone(), b.clone()], &[], &[])).unwrap();
         assert_eq!(saved, 1);
         assert_eq!(baselines.source(&a.sha256).as_deref(), Some("a()"));
         assert_eq!(baselines.source(&b.sha256), None);
@@ -757,7 +753,11 @@ mod tests {
     fn approving_new_script_adds_it() {
         let s = script("self:/new.js", "new()");
         let scan = inventory(vec![s.clone()], &[], &[]);
-        let mut baseline = Baseline { page: "checkout".into(), hosts: vec![ApprovedHost { host: "x".into(), approval: approval("x") }], ..Default::default() };
+        let mut baseline = Baseline {
+            page: "checkout".into(),
+            hosts: vec![ApprovedHost { host: "x".into(), approval: approval("x") }],
+            ..Default::default()
+        };
         let findings = vec![script_finding("f1", FindingKind::NewScript, &s)];
         let outcome = apply_approval(&mut baseline, &scan, &findings, &Selection::All, &approval("new widget"));
         assert_eq!(outcome.accepted, vec!["f1"]);
@@ -776,7 +776,10 @@ mod tests {
             scripts: vec![approved(&old, "v1"), approved(&other, "o")],
             ..Default::default()
         };
-        let f = Finding { approved_sha256: Some(old.sha256.clone()), ..script_finding("f1", FindingKind::AlteredScript, &new) };
+        let f = Finding {
+            approved_sha256: Some(old.sha256.clone()),
+            ..script_finding("f1", FindingKind::AlteredScript, &new)
+        };
         let outcome = apply_approval(&mut baseline, &scan, &[f], &Selection::All, &approval("release 2"));
         assert_eq!(outcome.accepted, vec!["f1"]);
         assert_eq!(baseline.scripts, vec![approved(&new, "release 2"), approved(&other, "o")]);
@@ -825,8 +828,16 @@ mod tests {
         let mut baseline = Baseline {
             page: "checkout".into(),
             headers: vec![
-                ApprovedHeader { name: "content-security-policy".into(), value: Some("script-src 'self'".into()), approval: approval("old") },
-                ApprovedHeader { name: "x-frame-options".into(), value: Some("DENY".into()), approval: approval("old") },
+                ApprovedHeader {
+                    name: "content-security-policy".into(),
+                    value: Some("script-src 'self'".into()),
+                    approval: approval("old"),
+                },
+                ApprovedHeader {
+                    name: "x-frame-options".into(),
+                    value: Some("DENY".into()),
+                    approval: approval("old"),
+                },
             ],
             ..Default::default()
         };
@@ -847,7 +858,11 @@ mod tests {
         assert_eq!(
             baseline.headers,
             vec![
-                ApprovedHeader { name: "content-security-policy".into(), value: Some("script-src 'self' cdn".into()), approval: approval("new cdn") },
+                ApprovedHeader {
+                    name: "content-security-policy".into(),
+                    value: Some("script-src 'self' cdn".into()),
+                    approval: approval("new cdn")
+                },
                 ApprovedHeader { name: "x-frame-options".into(), value: None, approval: approval("new cdn") },
             ]
         );
@@ -856,7 +871,11 @@ mod tests {
     #[test]
     fn approving_new_host_adds_it_once() {
         let scan = inventory(vec![], &[], &["pay.example"]);
-        let mut baseline = Baseline { page: "checkout".into(), hosts: vec![ApprovedHost { host: "shop.example".into(), approval: approval("own") }], ..Default::default() };
+        let mut baseline = Baseline {
+            page: "checkout".into(),
+            hosts: vec![ApprovedHost { host: "shop.example".into(), approval: approval("own") }],
+            ..Default::default()
+        };
         let f = Finding { host: Some("pay.example".into()), ..finding("n1", FindingKind::NewHost) };
         apply_approval(&mut baseline, &scan, &[f.clone(), f], &Selection::All, &approval("psp"));
         assert_eq!(
@@ -873,7 +892,11 @@ mod tests {
         let s = script("self:/app.js", "app");
         let scan = inventory(
             vec![s.clone()],
-            &[("strict-transport-security", "max-age=63072000"), ("x-powered-by", "php"), ("referrer-policy", "no-referrer")],
+            &[
+                ("strict-transport-security", "max-age=63072000"),
+                ("x-powered-by", "php"),
+                ("referrer-policy", "no-referrer"),
+            ],
             &["shop.example", "cdn.example"],
         );
         let mut baseline = Baseline { page: "checkout".into(), ..Default::default() };
@@ -882,7 +905,10 @@ mod tests {
         assert_eq!(outcome.accepted, vec!["f1"]);
         assert_eq!(baseline.scripts.len(), 1);
         let headers: Vec<_> = baseline.headers.iter().map(|h| (h.name.as_str(), h.value.as_deref())).collect();
-        assert_eq!(headers, vec![("referrer-policy", Some("no-referrer")), ("strict-transport-security", Some("max-age=63072000"))]);
+        assert_eq!(
+            headers,
+            vec![("referrer-policy", Some("no-referrer")), ("strict-transport-security", Some("max-age=63072000"))]
+        );
         let hosts: Vec<_> = baseline.hosts.iter().map(|h| h.host.as_str()).collect();
         assert_eq!(hosts, vec!["cdn.example", "shop.example"]);
 

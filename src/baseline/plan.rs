@@ -136,7 +136,12 @@ fn plan_page(
 /// `baseline diff`: plans the approval of `choice` on the selected pages and renders each
 /// changed baseline file as a unified diff; writes nothing. Refusals and unknown ids are the
 /// errors approve gives.
-pub fn plan(config: &Config, pages: &[String], choice: &Choice, approval: &Approval) -> Result<Vec<PagePlan>, ApproveError> {
+pub fn plan(
+    config: &Config,
+    pages: &[String],
+    choice: &Choice,
+    approval: &Approval,
+) -> Result<Vec<PagePlan>, ApproveError> {
     let planned = plan_approval(config, pages, choice, approval)?;
     let mut plans = Vec::new();
     for change in planned.pages {
@@ -171,7 +176,10 @@ mod tests {
 
     /// A config with one page whose latest scan found card exfiltration and a new script.
     fn scanned_page(dir: &std::path::Path) -> Config {
-        let config = Config::with_pages(&dir.join("skimwatch.toml"), vec![PageConfig::new("checkout", "https://shop.example/checkout")]);
+        let config = Config::with_pages(
+            &dir.join("skimwatch.toml"),
+            vec![PageConfig::new("checkout", "https://shop.example/checkout")],
+        );
         let inventory = Inventory {
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
@@ -182,12 +190,22 @@ mod tests {
             payment_fields: vec![],
         };
         let findings = vec![
-            Finding { id: "Fcard".into(), kind: FindingKind::CardExfiltration, severity: Severity::Critical, ..Default::default() },
+            Finding {
+                id: "Fcard".into(),
+                kind: FindingKind::CardExfiltration,
+                severity: Severity::Critical,
+                ..Default::default()
+            },
             Finding {
                 id: "Fnew".into(),
                 kind: FindingKind::NewScript,
                 severity: Severity::High,
-                script: Some(ScriptRef { id: "self:/gone.js".into(), kind: Default::default(), url: None, sha256: "0".repeat(64) }),
+                script: Some(ScriptRef {
+                    id: "self:/gone.js".into(),
+                    kind: Default::default(),
+                    url: None,
+                    sha256: "0".repeat(64),
+                }),
                 ..Default::default()
             },
         ];

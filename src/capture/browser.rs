@@ -109,8 +109,7 @@ impl Chromium {
             .viewport(None)
             .build()
             .map_err(launch_err)?;
-        let (mut browser, mut handler) =
-            Browser::launch(config).await.map_err(|e| launch_err(e.to_string()))?;
+        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| launch_err(e.to_string()))?;
         let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
         let handler = tokio::spawn(async move {
             while let Some(event) = handler.next().await {

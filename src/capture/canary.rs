@@ -195,8 +195,16 @@ fn unescape_js(text: &str) -> String {
     while let Some((i, c)) = chars.next() {
         if c == '\\' {
             let rest = &text[i + 1..];
-            let (len, digits) = if rest.starts_with('u') { (4, rest.get(1..5)) } else if rest.starts_with('x') { (2, rest.get(1..3)) } else { (0, None) };
-            if let Some(code) = digits.filter(|d| d.len() == len).and_then(|d| u32::from_str_radix(d, 16).ok()).and_then(char::from_u32) {
+            let (len, digits) = if rest.starts_with('u') {
+                (4, rest.get(1..5))
+            } else if rest.starts_with('x') {
+                (2, rest.get(1..3))
+            } else {
+                (0, None)
+            };
+            if let Some(code) =
+                digits.filter(|d| d.len() == len).and_then(|d| u32::from_str_radix(d, 16).ok()).and_then(char::from_u32)
+            {
                 out.push(code);
                 for _ in 0..=len {
                     chars.next();
@@ -247,7 +255,11 @@ fn decode_base64(run: &str) -> Option<String> {
         let bytes = engine_result.ok().or_else(|| {
             let usable = trimmed.len() / 4 * 4;
             let part = &trimmed[..usable];
-            if part.contains('-') || part.contains('_') { URL_SAFE_NO_PAD.decode(part).ok() } else { STANDARD_NO_PAD.decode(part).ok() }
+            if part.contains('-') || part.contains('_') {
+                URL_SAFE_NO_PAD.decode(part).ok()
+            } else {
+                STANDARD_NO_PAD.decode(part).ok()
+            }
         });
         if let Some(bytes) = bytes {
             return Some(String::from_utf8_lossy(&bytes).into_owned());

@@ -151,7 +151,8 @@ mod tests {
 
     #[test]
     fn external_file_keeps_its_url_and_network_initiator() {
-        let c = Compiled { requested: true, requested_by: Some("https://tags.example/gtm.js".into()), ..compiled(VENDOR) };
+        let c =
+            Compiled { requested: true, requested_by: Some("https://tags.example/gtm.js".into()), ..compiled(VENDOR) };
         let got = run(&c, "code");
         assert_eq!(got.kind, ScriptKind::External);
         assert_eq!(got.url.as_deref(), Some(VENDOR));
@@ -189,7 +190,10 @@ mod tests {
             let c = Compiled { caller: Some(VENDOR.into()), ..compiled(url) };
             let got = run(&c, "pay()");
             assert_eq!(got.kind, ScriptKind::Handler, "{url:?}");
-            assert_eq!((got.context.as_deref(), got.initiator, got.position), (Some("button#pay@onclick"), None, Some((7, 3))));
+            assert_eq!(
+                (got.context.as_deref(), got.initiator, got.position),
+                (Some("button#pay@onclick"), None, Some((7, 3)))
+            );
         }
     }
 
@@ -208,7 +212,11 @@ mod tests {
         assert_eq!((got.kind, got.url.as_deref()), (ScriptKind::Data, Some("data:text/javascript,alert(1)")));
         assert_eq!(got.initiator.as_deref(), Some(VENDOR));
         // A stack beats the network record.
-        let c = Compiled { caller: Some("https://x.example/a.js".into()), requested_by: Some(VENDOR.into()), ..compiled("blob:https://shop.example/1") };
+        let c = Compiled {
+            caller: Some("https://x.example/a.js".into()),
+            requested_by: Some(VENDOR.into()),
+            ..compiled("blob:https://shop.example/1")
+        };
         let got = run(&c, "x");
         assert_eq!((got.kind, got.initiator.as_deref()), (ScriptKind::Data, Some("https://x.example/a.js")));
     }
@@ -234,13 +242,21 @@ mod tests {
     fn inline_block_claiming_a_url_is_inline() {
         let c = Compiled { has_source_url: true, ..compiled(VENDOR) };
         let got = run(&c, "var a = 1;");
-        assert_eq!((got.kind, got.url, got.context.as_deref(), got.initiator), (ScriptKind::Inline, None, Some("boot"), None));
+        assert_eq!(
+            (got.kind, got.url, got.context.as_deref(), got.initiator),
+            (ScriptKind::Inline, None, Some("boot"), None)
+        );
         assert_eq!(got.position, Some((7, 3)));
     }
 
     #[test]
     fn claimed_url_really_requested_but_compiled_by_another_script_is_eval() {
-        let c = Compiled { has_source_url: true, requested: true, caller: Some("https://evil.example/l.js".into()), ..compiled(VENDOR) };
+        let c = Compiled {
+            has_source_url: true,
+            requested: true,
+            caller: Some("https://evil.example/l.js".into()),
+            ..compiled(VENDOR)
+        };
         let got = run(&c, "steal()");
         assert_eq!((got.kind, got.url), (ScriptKind::Eval, None));
         assert_eq!(got.context, Some(format!("sourceURL={VENDOR}")));
@@ -253,7 +269,10 @@ mod tests {
     fn the_frames_own_inline_code_is_named_inline_frame() {
         let c = Compiled { caller: Some(format!("{PAGE}#top")), ..compiled("") };
         let got = run(&c, "later()");
-        assert_eq!((got.kind, got.initiator.as_deref()), (ScriptKind::Eval, Some("inline:https://shop.example/checkout")));
+        assert_eq!(
+            (got.kind, got.initiator.as_deref()),
+            (ScriptKind::Eval, Some("inline:https://shop.example/checkout"))
+        );
         let c = Compiled { requested: true, requested_by: Some(PAGE.into()), ..compiled(VENDOR) };
         assert_eq!(run(&c, "code").initiator.as_deref(), Some("inline:https://shop.example/checkout"));
     }

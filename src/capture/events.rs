@@ -9,8 +9,8 @@ use super::stealth::{parse_access, Own, ReportedAccess};
 use crate::model::{Channel, SECURITY_HEADERS};
 use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::network::{
-    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
-    EventWebSocketCreated, EventWebSocketFrameSent, ResourceType,
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived, EventWebSocketCreated,
+    EventWebSocketFrameSent, ResourceType,
 };
 use chromiumoxide::cdp::browser_protocol::page::{EventFrameNavigated, EventLoadEventFired};
 use chromiumoxide::cdp::js_protocol::debugger::EventScriptParsed;
@@ -103,10 +103,7 @@ pub(super) async fn listen(page: &Page) -> chromiumoxide::Result<BoxStream<'stat
             .await?
             .map(|e| Ev::Finished(e.request_id.inner().clone()))
             .boxed(),
-        page.event_listener::<EventLoadingFailed>()
-            .await?
-            .map(|e| Ev::Failed(e.request_id.inner().clone()))
-            .boxed(),
+        page.event_listener::<EventLoadingFailed>().await?.map(|e| Ev::Failed(e.request_id.inner().clone())).boxed(),
         page.event_listener::<EventWebSocketCreated>().await?.map(Ev::Socket).boxed(),
         page.event_listener::<EventLoadEventFired>().await?.map(|_| Ev::Load).boxed(),
         page.event_listener::<EventWebSocketFrameSent>().await?.map(Ev::SocketFrame).boxed(),
@@ -178,25 +175,14 @@ impl Observed {
 
     fn on_context(&mut self, c: &EventExecutionContextCreated) {
         let aux = c.context.aux_data.as_ref();
-        let frame = aux
-            .and_then(|a| a.get("frameId"))
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let is_default = aux
-            .and_then(|a| a.get("isDefault"))
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        let frame = aux.and_then(|a| a.get("frameId")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let is_default = aux.and_then(|a| a.get("isDefault")).and_then(|v| v.as_bool()).unwrap_or(false);
         self.contexts.insert(*c.context.id.inner(), (frame, is_default));
     }
 
     /// The main-world (default) execution contexts: (context id, frame id).
     pub(super) fn main_worlds(&self) -> Vec<(i64, String)> {
-        self.contexts
-            .iter()
-            .filter(|(_, (_, default))| *default)
-            .map(|(id, (frame, _))| (*id, frame.clone()))
-            .collect()
+        self.contexts.iter().filter(|(_, (_, default))| *default).map(|(id, (frame, _))| (*id, frame.clone())).collect()
     }
 
     /// A frame navigated or was listed in the frame tree: its latest URL and parent.
@@ -232,8 +218,7 @@ impl Observed {
         self.in_flight.remove(r.request_id.inner());
         let is_main_doc = r.r#type == ResourceType::Document
             && self.main_document.is_none()
-            && (self.main_frame.is_none()
-                || r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref());
+            && (self.main_frame.is_none() || r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref());
         if is_main_doc {
             let mut headers = BTreeMap::new();
             if let Some(obj) = r.response.headers.inner().as_object() {
@@ -245,8 +230,7 @@ impl Observed {
                     }
                 }
             }
-            self.main_document =
-                Some((r.response.status as u16, headers, r.response.url.clone()));
+            self.main_document = Some((r.response.status as u16, headers, r.response.url.clone()));
         }
     }
 
@@ -308,7 +292,9 @@ impl Observed {
             .headers
             .inner()
             .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect())
+            .map(|o| {
+                o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect()
+            })
             .unwrap_or_default();
         let body = r.request.post_data_entries.as_ref().map(|entries| {
             let mut bytes = Vec::new();

@@ -48,11 +48,13 @@ pub(super) fn find_leaks(
         if let Some(body) = &out.body {
             places.push((if out.method == "SEND" { "frame".into() } else { "body".into() }, body.as_str()));
         }
-        let Some((found_in, encoding)) = places.into_iter().find_map(|(place, text)| canary.find(text).map(|e| (place, e)))
+        let Some((found_in, encoding)) =
+            places.into_iter().find_map(|(place, text)| canary.find(text).map(|e| (place, e)))
         else {
             continue;
         };
-        let host = host_with_port(&out.url).unwrap_or_else(|| out.url.split(['/', '?']).next().unwrap_or("").to_string());
+        let host =
+            host_with_port(&out.url).unwrap_or_else(|| out.url.split(['/', '?']).next().unwrap_or("").to_string());
         let frame_url = out
             .frame_id
             .as_ref()
@@ -69,7 +71,9 @@ pub(super) fn find_leaks(
         if out.sender.is_none() {
             // An image: the prelude noted which script pointed an image at this URL.
             let reported = o.image_senders.iter().rev().find(|(a, _)| {
-                a.url.as_deref().is_some_and(|u| strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u)))
+                a.url.as_deref().is_some_and(|u| {
+                    strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u))
+                })
             });
             if let Some((a, ctx)) = reported {
                 script_url = Some(a.s.u.clone());
@@ -97,7 +101,12 @@ pub(super) fn find_leaks(
 
 /// The script at a reported stack location: the script with that URL whose source range holds
 /// the line and column, preferring the frame the report came from, then the latest.
-pub(super) fn script_at(o: &Observed, at: &StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Option<usize> {
+pub(super) fn script_at(
+    o: &Observed,
+    at: &StackLocation,
+    ctx: i64,
+    index_of: &HashMap<String, usize>,
+) -> Option<usize> {
     let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
     let (line, col) = (at.l - 1, at.c - 1);
     let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
@@ -120,7 +129,8 @@ pub(super) fn resolve_accesses(o: &Observed, main_frame: &str, index_of: &HashMa
     let mut out = Vec::new();
     for (a, ctx) in &o.accesses {
         let frame = o.contexts.get(ctx).map(|(f, _)| f.clone()).unwrap_or_default();
-        let frame_url = o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
+        let frame_url =
+            o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
         // `parse_access` lets only `listen`, `read` and `send` through, and `send` goes elsewhere.
         let Some(action) = FieldAction::parse(&a.a) else { continue };
         out.push(FieldAccess {

@@ -22,8 +22,8 @@
 //! and assemble the [`Snapshot`]. The browser process is `browser`'s; the events seen on the
 //! way are folded into one record (`events`, `recorder`).
 
-pub mod canary;
 mod browser;
+pub mod canary;
 mod classify;
 mod events;
 mod leaks;
@@ -120,15 +120,10 @@ impl Default for CaptureOptions {
 impl Chromium {
     /// Renders `url` in a fresh browser context and returns what it ran.
     pub async fn capture(&self, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
-        let browser_err = |e: chromiumoxide::error::CdpError| CaptureError::Browser {
-            url: url.to_string(),
-            reason: e.to_string(),
-        };
-        let ctx = self
-            .browser
-            .create_browser_context(CreateBrowserContextParams::default())
-            .await
-            .map_err(browser_err)?;
+        let browser_err =
+            |e: chromiumoxide::error::CdpError| CaptureError::Browser { url: url.to_string(), reason: e.to_string() };
+        let ctx =
+            self.browser.create_browser_context(CreateBrowserContextParams::default()).await.map_err(browser_err)?;
         let page = self
             .browser
             .new_page(
@@ -156,11 +151,9 @@ impl Chromium {
             }
             Err(e) => Err(browser_err(e)),
         };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            self.browser.execute(DisposeBrowserContextParams::new(ctx)),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), self.browser.execute(DisposeBrowserContextParams::new(ctx)))
+                .await;
         result
     }
 }
@@ -244,7 +237,9 @@ impl Capture<'_> {
             .map_err(&berr)?;
         page.execute(NetworkEnable::default()).await.map_err(&berr)?;
         page.execute(SetCacheDisabledParams::new(true)).await.map_err(&berr)?;
-        stealth::prepare(page, self.opts.profile, version, &self.own, &self.opts.payment_fields).await.map_err(&berr)?;
+        stealth::prepare(page, self.opts.profile, version, &self.own, &self.opts.payment_fields)
+            .await
+            .map_err(&berr)?;
         Ok(())
     }
 
@@ -253,7 +248,11 @@ impl Capture<'_> {
         let (url, timeout) = (self.url, self.opts.timeout);
         let nav = tokio::time::timeout(timeout, self.page.execute(NavigateParams::new(url)))
             .await
-            .map_err(|_| CaptureError::Timeout { url: url.to_string(), secs: timeout.as_secs_f64(), stage: "navigation" })?
+            .map_err(|_| CaptureError::Timeout {
+                url: url.to_string(),
+                secs: timeout.as_secs_f64(),
+                stage: "navigation",
+            })?
             .map_err(browser_error(url))?;
         if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
             return Err(CaptureError::Load { url: url.to_string(), reason: err.clone() });

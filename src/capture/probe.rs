@@ -67,10 +67,7 @@ pub(super) async fn probe_frames(
     selectors: &[String],
     contexts: Vec<(i64, String)>,
 ) -> Result<Probed, CaptureError> {
-    let mut probed = Probed {
-        configured: selectors.iter().map(|s| (s.clone(), 0)).collect(),
-        ..Probed::default()
-    };
+    let mut probed = Probed { configured: selectors.iter().map(|s| (s.clone(), 0)).collect(), ..Probed::default() };
     let probe_js = PROBE_JS.replace(PROBE_URL, &own.marker);
     for (ctx, frame) in contexts {
         // Configured payment-field selectors: count matches per frame.
@@ -127,7 +124,9 @@ impl Probed {
     /// matched (as `configured`) where the probe did not already list them.
     pub(super) fn payment_fields(&self, o: &Observed, main_frame: &str, final_url: &str) -> Vec<PaymentField> {
         let mut payment_fields = Vec::new();
-        for id in std::iter::once(main_frame).chain(o.frame_order.iter().map(String::as_str).filter(|f| *f != main_frame)) {
+        for id in
+            std::iter::once(main_frame).chain(o.frame_order.iter().map(String::as_str).filter(|f| *f != main_frame))
+        {
             if let Some(f) = self.facts.get(id) {
                 for field in &f.fields {
                     payment_fields.push(PaymentField {
@@ -176,7 +175,10 @@ mod tests {
         p.count_configured("f2", [("#a".to_string(), 1), ("#b".to_string(), -1), ("#c".to_string(), 0)].into());
         assert_eq!(p.configured["#a"], 3);
         assert_eq!(p.configured["#b"], -1);
-        assert_eq!(p.configured_fields, vec![("f1".to_string(), "#a".to_string()), ("f2".to_string(), "#a".to_string())]);
+        assert_eq!(
+            p.configured_fields,
+            vec![("f1".to_string(), "#a".to_string()), ("f2".to_string(), "#a".to_string())]
+        );
         assert_eq!(p.unmatched_payment_fields(), vec!["#b (not a valid CSS selector)".to_string(), "#c".to_string()]);
     }
 }

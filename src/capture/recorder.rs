@@ -48,7 +48,12 @@ impl Recorder {
     }
 
     /// Waits for the `load` event until `deadline`.
-    pub(super) async fn wait_for_load(&self, url: &str, deadline: Instant, timeout: Duration) -> Result<(), CaptureError> {
+    pub(super) async fn wait_for_load(
+        &self,
+        url: &str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), CaptureError> {
         loop {
             let notified = self.activity.notified();
             if self.lock().load_fired {
@@ -97,11 +102,8 @@ impl Recorder {
                 break;
             }
             // Wake on the next event or when the next condition can become true.
-            let wake = [min_until.max(quiet_at), max_until]
-                .into_iter()
-                .filter(|t| *t > now)
-                .min()
-                .unwrap_or(now + QUIET);
+            let wake =
+                [min_until.max(quiet_at), max_until].into_iter().filter(|t| *t > now).min().unwrap_or(now + QUIET);
             let _ = tokio::time::timeout_at(wake.into(), notified).await;
         }
     }

@@ -9,8 +9,8 @@
 
 use super::stealth::{Own, CARD_FIELD_JS};
 use crate::capture::canary::Canary;
-pub use crate::model::{InteractMode, Profile};
 use crate::model::TypedField;
+pub use crate::model::{InteractMode, Profile};
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::fetch::{
     ContinueRequestParams, EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, RequestPattern,
@@ -34,7 +34,6 @@ use tokio_util::task::AbortOnDropHandle;
 /// Lists fillable fields and the pay button of one frame. Runs in the frame's main world;
 /// `__CONFIG__` is replaced by the selectors (JSON), `__CARD_FIELD_JS__` by [`CARD_FIELD_JS`].
 const FIELDS_JS: &str = include_str!("js/fields.js");
-
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct FrameFields {
@@ -97,7 +96,8 @@ pub struct Acted {
 /// Lists the fields of one frame (also used after the scan to check configured selectors).
 pub async fn frame_fields(page: &Page, own: &Own, context: i64, selectors: &[String]) -> Option<FrameFields> {
     let config = serde_json::json!({ "selectors": selectors });
-    let code = own.mark(&FIELDS_JS.replace("__CARD_FIELD_JS__", CARD_FIELD_JS).replace("__CONFIG__", &config.to_string()));
+    let code =
+        own.mark(&FIELDS_JS.replace("__CARD_FIELD_JS__", CARD_FIELD_JS).replace("__CONFIG__", &config.to_string()));
     let text = evaluate(page, context, &code).await?;
     serde_json::from_str(text.as_str()?).ok()
 }
@@ -140,7 +140,11 @@ impl Shopper<'_> {
                 continue;
             }
             // The inventory names it `frame key|selector`, as in field-access findings.
-            acted.fields_typed.push(TypedField { frame_url: frame_url.clone(), main_frame: frame.is_main, selector: field.selector.clone() });
+            acted.fields_typed.push(TypedField {
+                frame_url: frame_url.clone(),
+                main_frame: frame.is_main,
+                selector: field.selector.clone(),
+            });
         }
         if self.mode == InteractMode::TypeAndSubmit {
             self.submit(&mut acted, submit).await;
@@ -155,7 +159,8 @@ impl Shopper<'_> {
         let mut submit: Option<(FrameCtx, ButtonInfo)> = None;
         for frame in frames {
             let Some(ff) = frame_fields(self.page, self.own, frame.context, self.selectors).await else { continue };
-            let (ox, oy) = if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
+            let (ox, oy) =
+                if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
             for f in ff.fields {
                 if f.empty {
                     plan.push((oy + f.y, ox + f.x, frame.clone(), f, ff.url.clone()));
@@ -234,17 +239,29 @@ impl Shopper<'_> {
     /// Focuses the field with a click, types `value` key by key, then leaves with Tab.
     async fn fill(&self, frame: &FrameCtx, field: &FieldInfo, value: &str) -> Result<(), String> {
         let el = format!("document.querySelectorAll('input, select, textarea')[{}]", field.index);
-        let focused = evaluate(self.page, frame.context, &self.own.mark(&format!("(() => {{ const el = {el}; return !!el && document.hasFocus() && document.activeElement === el; }})()")))
-            .await
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        let focused = evaluate(
+            self.page,
+            frame.context,
+            &self.own.mark(&format!(
+                "(() => {{ const el = {el}; return !!el && document.hasFocus() && document.activeElement === el; }})()"
+            )),
+        )
+        .await
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
         if !focused {
             self.click_element(frame, &el).await?;
             pause(30, 80).await;
-            let ok = evaluate(self.page, frame.context, &self.own.mark(&format!("(() => {{ const el = {el}; return !!el && document.activeElement === el; }})()")))
-                .await
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
+            let ok = evaluate(
+                self.page,
+                frame.context,
+                &self
+                    .own
+                    .mark(&format!("(() => {{ const el = {el}; return !!el && document.activeElement === el; }})()")),
+            )
+            .await
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
             if !ok {
                 self.focus_by_dom(frame, &el).await?;
             }
@@ -275,7 +292,11 @@ impl Shopper<'_> {
         if r.len() != 4 || r[2] < 1.0 || r[3] < 1.0 {
             return Err("element not visible".into());
         }
-        let (ox, oy) = if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.ok_or("frame not on the page")? };
+        let (ox, oy) = if frame.is_main {
+            (0.0, 0.0)
+        } else {
+            self.frame_offset(&frame.frame_id).await.ok_or("frame not on the page")?
+        };
         let (x, y) = (ox + r[0], oy + r[1]);
         let mouse = |kind: DispatchMouseEventType| {
             let mut p = DispatchMouseEventParams::new(kind, x, y);
@@ -380,7 +401,8 @@ impl Shopper<'_> {
                             b.push(format!("{} {}", ev.request.method, ev.request.url));
                         }
                     }
-                    let _ = page.execute(FailRequestParams::new(ev.request_id.clone(), ErrorReason::BlockedByClient)).await;
+                    let _ =
+                        page.execute(FailRequestParams::new(ev.request_id.clone(), ErrorReason::BlockedByClient)).await;
                 } else {
                     let _ = page.execute(ContinueRequestParams::new(ev.request_id.clone())).await;
                 }

@@ -10,8 +10,8 @@
 
 use super::finding_id;
 use crate::model::{
-    sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, FieldAction, Finding,
-    FindingKind, Severity,
+    sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, FieldAction,
+    Finding, FindingKind, Severity,
 };
 use std::collections::BTreeSet;
 
@@ -24,7 +24,7 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
         let d = &leak.destination;
         // One finding per destination host, channel and sender: the URL carries the canary,
         // which changes every scan, so it is not part of the identity.
-        if !seen.insert((d.host.clone(), d.channel.clone(), script.clone())) {
+        if !seen.insert((d.host.clone(), d.channel, script.clone())) {
             continue;
         }
         out.push(Finding {
@@ -64,7 +64,12 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
             kind: FindingKind::PaymentFieldMissing,
             severity: Severity::Medium,
             title: one_line(&format!("Configured payment field {selector} matched nothing on the page")),
-            access: Some(FieldAccessRef { frame: "*".into(), field: selector.clone(), action: FieldAction::Missing, event: None }),
+            access: Some(FieldAccessRef {
+                frame: "*".into(),
+                field: selector.clone(),
+                action: FieldAction::Missing,
+                event: None,
+            }),
             ..Default::default()
         });
     }
@@ -82,7 +87,7 @@ pub fn approve_field_access(baseline: &mut Baseline, finding: &Finding, approval
         script,
         frame: a.frame.clone(),
         field: a.field.clone(),
-        action: a.action.clone(),
+        action: a.action,
         event: a.event.clone(),
         approval: approval.clone(),
     });
@@ -146,7 +151,11 @@ mod tests {
                 leak("evil.example", "image", Some(1), false),
                 leak("pay.example", "fetch", Some(0), true),
             ],
-            field_access: vec![access(0, "#cc", "listen", Some("input")), access(1, "#cc", "read", None), access(1, "#cc", "read", None)],
+            field_access: vec![
+                access(0, "#cc", "listen", Some("input")),
+                access(1, "#cc", "read", None),
+                access(1, "#cc", "read", None),
+            ],
             unmatched_payment_fields: vec!["#gone".into()],
             ..Default::default()
         }
@@ -154,7 +163,12 @@ mod tests {
 
     fn leak(host: &str, channel: &str, script: Option<usize>, allowed: bool) -> CardLeak {
         CardLeak {
-            destination: Destination { url: format!("https://{host}/c"), host: host.into(), channel: Channel::parse(channel).unwrap(), ..Default::default() },
+            destination: Destination {
+                url: format!("https://{host}/c"),
+                host: host.into(),
+                channel: Channel::parse(channel).unwrap(),
+                ..Default::default()
+            },
             frame_url: "https://shop.example/checkout".into(),
             allowed,
             script_index: script,
@@ -164,7 +178,12 @@ mod tests {
 
     fn access(script: usize, field: &str, action: &str, event: Option<&str>) -> FieldAccess {
         FieldAccess {
-            access: FieldAccessRef { frame: "main".into(), field: field.into(), action: FieldAction::parse(action).unwrap(), event: event.map(Into::into) },
+            access: FieldAccessRef {
+                frame: "main".into(),
+                field: field.into(),
+                action: FieldAction::parse(action).unwrap(),
+                event: event.map(Into::into),
+            },
             frame_url: "https://shop.example/checkout".into(),
             script_index: Some(script),
             main_frame: true,
@@ -212,7 +231,8 @@ mod tests {
         let snap = snapshot();
         let b = resolve(&snap);
         let mut base = Baseline::default();
-        let approval = Approval { approved_by: "a".into(), approved_at: "2025-01-01T00:00:00Z".into(), reason: "r".into() };
+        let approval =
+            Approval { approved_by: "a".into(), approved_at: "2025-01-01T00:00:00Z".into(), reason: "r".into() };
         for f in findings("checkout", &b, &base).iter().filter(|f| f.kind == FindingKind::PaymentFieldAccess) {
             assert!(approve_field_access(&mut base, f, &approval));
         }

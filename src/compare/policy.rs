@@ -15,15 +15,27 @@ use crate::model::{AuditEntry, Baseline, Finding, FindingKind, Inventory, Severi
 /// Marks the altered-script findings a policy of `page` covers as `info` and moves the
 /// baseline to the current versions, with an audit entry each. Returns the SHA-256 of the new
 /// versions the baseline now approves (their sources are to be saved beside it).
-pub fn follow_trusted(page: &PageConfig, findings: &mut [Finding], inv: &Inventory, baseline: &mut Baseline, at: &str) -> Vec<String> {
+pub fn follow_trusted(
+    page: &PageConfig,
+    findings: &mut [Finding],
+    inv: &Inventory,
+    baseline: &mut Baseline,
+    at: &str,
+) -> Vec<String> {
     let mut followed = Vec::new();
     for f in findings.iter_mut().filter(|f| f.kind == FindingKind::AlteredScript) {
         let Some(script) = &f.script else { continue };
         let Some(url) = script.url.as_deref() else { continue };
         let Some(policy) = trusting(&page.policies, url) else { continue };
         let Some(from) = f.approved_sha256.clone() else { continue };
-        let Some(current) = inv.scripts.iter().find(|s| s.id == script.id && s.sha256 == script.sha256) else { continue };
-        let Some(entry) = baseline.scripts.iter_mut().find(|a| a.sha256 == from && (a.id == script.id || a.url.as_deref() == Some(url))) else {
+        let Some(current) = inv.scripts.iter().find(|s| s.id == script.id && s.sha256 == script.sha256) else {
+            continue;
+        };
+        let Some(entry) = baseline
+            .scripts
+            .iter_mut()
+            .find(|a| a.sha256 == from && (a.id == script.id || a.url.as_deref() == Some(url)))
+        else {
             continue;
         };
         entry.id = current.id.clone();
@@ -89,7 +101,11 @@ mod tests {
     #[test]
     fn trusted_change_is_info_and_the_baseline_follows_with_an_audit_entry() {
         let mut page = PageConfig::new("checkout", "https://shop.example/checkout");
-        page.policies.push(Policy { pattern: "https://js.stripe.com/v3/*".into(), trust: Trust::Url, reason: "Stripe forbids pinning".into() });
+        page.policies.push(Policy {
+            pattern: "https://js.stripe.com/v3/*".into(),
+            trust: Trust::Url,
+            reason: "Stripe forbids pinning".into(),
+        });
         let stripe = script("https://js.stripe.com/v3/", "new1");
         let other = script("https://cdn.example/lib.js", "new2");
         let inv = Inventory {
@@ -104,8 +120,18 @@ mod tests {
         let mut baseline = Baseline {
             page: "checkout".into(),
             scripts: vec![
-                ApprovedScript { id: stripe.id.clone(), url: stripe.url.clone(), sha256: "old1".into(), ..Default::default() },
-                ApprovedScript { id: other.id.clone(), url: other.url.clone(), sha256: "old2".into(), ..Default::default() },
+                ApprovedScript {
+                    id: stripe.id.clone(),
+                    url: stripe.url.clone(),
+                    sha256: "old1".into(),
+                    ..Default::default()
+                },
+                ApprovedScript {
+                    id: other.id.clone(),
+                    url: other.url.clone(),
+                    sha256: "old2".into(),
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         };

@@ -38,7 +38,8 @@ mod tests {
 
     #[test]
     fn allow_list_patterns() {
-        let allow = |list: &[&str], host: &str| host_allowed(host, &list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let allow =
+            |list: &[&str], host: &str| host_allowed(host, &list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(allow(&["pay.example"], "pay.example"));
         assert!(allow(&["PAY.example"], "pay.example"));
         assert!(!allow(&["pay.example"], "pay.example:8443"));

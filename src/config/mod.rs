@@ -260,7 +260,10 @@ mod tests {
 
     #[test]
     fn with_pages_uses_defaults() {
-        let c = Config::with_pages(Path::new("/tmp/demo/skimwatch.toml"), vec![PageConfig::new("demo", "http://127.0.0.1:1/")]);
+        let c = Config::with_pages(
+            Path::new("/tmp/demo/skimwatch.toml"),
+            vec![PageConfig::new("demo", "http://127.0.0.1:1/")],
+        );
         assert_eq!(c.storage.database, Path::new("/tmp/demo/skimwatch.db"));
         assert_eq!(c.storage.baselines, Path::new("/tmp/demo/baselines"));
         assert_eq!(c.browser.timeout, DEFAULT_TIMEOUT);

@@ -175,7 +175,8 @@ fn recipients(f: &Field<'_, '_, '_>) -> Result<Vec<String>, ConfigError> {
     match f.value.get_ref() {
         DeValue::String(_) => Ok(vec![f.mailbox()?]),
         DeValue::Array(_) => {
-            let to = f.items("a list of addresses")?.iter().map(Field::mailbox).collect::<Result<Vec<_>, ConfigError>>()?;
+            let to =
+                f.items("a list of addresses")?.iter().map(Field::mailbox).collect::<Result<Vec<_>, ConfigError>>()?;
             if to.is_empty() {
                 return Err(f.err("no recipient: list at least one address"));
             }
@@ -285,7 +286,13 @@ struct Doc<'a> {
 impl Doc<'_> {
     fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
         let (line, column) = line_col(self.text, span.start);
-        ConfigError::Invalid { path: self.path.to_path_buf(), line, column, key: key.to_string(), message: message.into() }
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -308,7 +315,13 @@ struct Field<'a, 't, 'i> {
 
 impl<'a, 't, 'i> Table<'a, 't, 'i> {
     /// Fails on the first key (in file order) that is not in `allowed`.
-    fn new(doc: Doc<'a>, table: &'t DeTable<'i>, span: Range<usize>, key: String, allowed: &[&str]) -> Result<Self, ConfigError> {
+    fn new(
+        doc: Doc<'a>,
+        table: &'t DeTable<'i>,
+        span: Range<usize>,
+        key: String,
+        allowed: &[&str],
+    ) -> Result<Self, ConfigError> {
         let t = Table { doc, table, span, key };
         let mut keys: Vec<_> = table.iter().map(|(k, _)| k).collect();
         keys.sort_by_key(|k| k.span().start);
@@ -342,7 +355,11 @@ impl<'a, 't, 'i> Table<'a, 't, 'i> {
     }
 
     /// Key `name` read with `read`, or `None` when absent.
-    fn opt<T>(&self, name: &str, read: impl FnOnce(&Field<'a, 't, 'i>) -> Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
+    fn opt<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&Field<'a, 't, 'i>) -> Result<T, ConfigError>,
+    ) -> Result<Option<T>, ConfigError> {
         self.get(name).map(|f| read(&f)).transpose()
     }
 }
@@ -477,7 +494,9 @@ pub fn check_smtp_url(s: &str) -> Result<(), String> {
         match (k.as_ref(), v.as_ref()) {
             ("tls", "required" | "none" | "opportunistic") if u.scheme() == "smtp" => {}
             ("tls", other) => {
-                return Err(format!("tls={other:?}: use ?tls=required or ?tls=none with smtp:// (smtps:// is always TLS)"))
+                return Err(format!(
+                    "tls={other:?}: use ?tls=required or ?tls=none with smtp:// (smtps:// is always TLS)"
+                ))
             }
             (other, _) => return Err(format!("unknown URL parameter {other:?} (only ?tls=required|none)")),
         }
@@ -559,7 +578,9 @@ timeout = "1m"
 
     #[test]
     fn defaults_when_storage_and_browser_are_missing() {
-        let c = Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml")).unwrap();
+        let c =
+            Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml"))
+                .unwrap();
         assert_eq!(c.storage.database, Path::new("conf/skimwatch.db"));
         assert_eq!(c.storage.baselines, Path::new("conf/baselines"));
         assert_eq!(c.browser, Browser::default());
@@ -599,7 +620,10 @@ timeout = "1m"
         assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
         // Defaults: type, desktop, 10 s settle.
         let d = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
-        assert_eq!((d.pages[0].interact, d.pages[0].profile, d.pages[0].settle), (InteractMode::Type, Profile::Desktop, Duration::from_secs(10)));
+        assert_eq!(
+            (d.pages[0].interact, d.pages[0].profile, d.pages[0].settle),
+            (InteractMode::Type, Profile::Desktop, Duration::from_secs(10))
+        );
         let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
         assert_eq!(
             error(&format!("{base}interact = \"submit\"\n")),
@@ -610,15 +634,21 @@ timeout = "1m"
             error(&format!("{base}card_data_hosts = [\"ok.example\", \"https://pay.example/x\"]\n")),
             "skimwatch.toml:4:34: page[0].card_data_hosts[1]: \"https://pay.example/x\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
         );
-        assert!(error(&format!("{base}payment_fields = \"#cc\"\n")).contains("page[0].payment_fields: expected an array of strings"));
-        assert!(error(&format!("{base}payment_fields = [\"\"]\n")).contains("page[0].payment_fields[0]: must not be empty"));
+        assert!(error(&format!("{base}payment_fields = \"#cc\"\n"))
+            .contains("page[0].payment_fields: expected an array of strings"));
+        assert!(
+            error(&format!("{base}payment_fields = [\"\"]\n")).contains("page[0].payment_fields[0]: must not be empty")
+        );
     }
 
     #[test]
     fn bad_url_names_line_and_key() {
-        let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\nurl = \"ftp://x\"\n");
+        let msg = error(
+            "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[[page]]\nname = \"b\"\nurl = \"ftp://x\"\n",
+        );
         assert_eq!(msg, "skimwatch.toml:7:7: page[1].url: \"ftp://x\" is not an http(s) URL");
-        assert!(error("[[page]]\nname = \"a\"\nurl = \"/checkout\"\n").contains("page[0].url: \"/checkout\" is not an http(s) URL"));
+        assert!(error("[[page]]\nname = \"a\"\nurl = \"/checkout\"\n")
+            .contains("page[0].url: \"/checkout\" is not an http(s) URL"));
     }
 
     #[test]
@@ -642,7 +672,10 @@ timeout = "1m"
         let msg = error("[browser]\ntimeout = \"30 parsecs\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert!(msg.starts_with("skimwatch.toml:2:11: browser.timeout: \"30 parsecs\" is not a duration"), "{msg}");
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\nsettle = 2\n");
-        assert_eq!(msg, "skimwatch.toml:4:10: page[0].settle: expected a duration string such as \"30s\", found integer");
+        assert_eq!(
+            msg,
+            "skimwatch.toml:4:10: page[0].settle: expected a duration string such as \"30s\", found integer"
+        );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ntimeout = \"0s\"\n");
         assert_eq!(msg, "skimwatch.toml:4:11: page[0].timeout: must be greater than zero");
         let msg = error("storage = \"x\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
@@ -710,23 +743,41 @@ timeout = "1m"
             email(&format!("smtp = \"smtp://u:pw@mail.example\"\n{base}")),
             "skimwatch.toml:5:8: alerts.email.smtp: credentials do not belong in the URL: set `username` and `password_env` (the name of an environment variable holding the password)"
         );
-        assert!(email(&format!("smtp = \"http://mail.example\"\n{base}")).starts_with("skimwatch.toml:5:8: alerts.email.smtp: \"http://mail.example\": use smtp://"));
+        assert!(email(&format!("smtp = \"http://mail.example\"\n{base}"))
+            .starts_with("skimwatch.toml:5:8: alerts.email.smtp: \"http://mail.example\": use smtp://"));
         assert!(email(&format!("smtp = \"smtp://m.example?tls=maybe\"\n{base}")).contains("tls=\"maybe\""));
         assert!(email("smtp = \"smtp://m.example\"\nfrom = \"not an address\"\nto = [\"c@d.example\"]\n")
             .starts_with("skimwatch.toml:6:8: alerts.email.from: \"not an address\" is not an email address"));
-        assert_eq!(email("smtp = \"smtp://m.example\"\nfrom = \"a@b.example\"\nto = []\n"), "skimwatch.toml:7:6: alerts.email.to: no recipient: list at least one address");
+        assert_eq!(
+            email("smtp = \"smtp://m.example\"\nfrom = \"a@b.example\"\nto = []\n"),
+            "skimwatch.toml:7:6: alerts.email.to: no recipient: list at least one address"
+        );
         assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}username = \"u\"\npassword_env = \"hunter2!\"\n"))
-            .starts_with("skimwatch.toml:9:16: alerts.email.password_env: \"hunter2!\" is not an environment variable name"));
-        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}min_severity = \"urgent\"\n")).contains("unknown severity `urgent`"));
+            .starts_with(
+                "skimwatch.toml:9:16: alerts.email.password_env: \"hunter2!\" is not an environment variable name"
+            ));
+        assert!(email(&format!("smtp = \"smtp://m.example\"\n{base}min_severity = \"urgent\"\n"))
+            .contains("unknown severity `urgent`"));
         assert_eq!(email(&format!("smtp = \"smtp://m.example\"\n{base}passwrd_env = \"X\"\n")),
             "skimwatch.toml:8:1: alerts.email.passwrd_env: unknown key (expected smtp, from, to, username, password_env, min_severity)");
-        assert_eq!(email("from = \"a@b.example\"\nto = [\"c@d.example\"]\n"), "skimwatch.toml:4:1: alerts.email.smtp: missing required key");
+        assert_eq!(
+            email("from = \"a@b.example\"\nto = [\"c@d.example\"]\n"),
+            "skimwatch.toml:4:1: alerts.email.smtp: missing required key"
+        );
         assert_eq!(error(&format!("{page}[alerts]\nrenotfy = \"1h\"\n")),
             "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, renotify, failures_before_alert, stale_after, retry, templates)");
-        assert_eq!(error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
-            "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000");
-        assert_eq!(error(&format!("[browser]\nmax_pages = \"4\"\n{page}")), "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string");
-        assert_eq!(error(&format!("{page}interval = \"0s\"\n")), "skimwatch.toml:4:12: page[0].interval: must be greater than zero");
+        assert_eq!(
+            error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
+            "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000"
+        );
+        assert_eq!(
+            error(&format!("[browser]\nmax_pages = \"4\"\n{page}")),
+            "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string"
+        );
+        assert_eq!(
+            error(&format!("{page}interval = \"0s\"\n")),
+            "skimwatch.toml:4:12: page[0].interval: must be greater than zero"
+        );
     }
 
     #[test]
@@ -759,13 +810,20 @@ reason = "Stripe forbids pinning; PCI scope is theirs"
         assert_eq!(p.removed_after, 5);
         assert_eq!(
             p.policies,
-            [Policy { pattern: "https://js.stripe.com/v3/*".into(), trust: Trust::Url, reason: "Stripe forbids pinning; PCI scope is theirs".into() }]
+            [Policy {
+                pattern: "https://js.stripe.com/v3/*".into(),
+                trust: Trust::Url,
+                reason: "Stripe forbids pinning; PCI scope is theirs".into()
+            }]
         );
         assert!(p.policies[0].matches("https://js.stripe.com/v3/"));
         assert!(p.policies[0].matches("https://js.stripe.com/v3/fingerprinted/js/m-outer.js"));
         assert!(!p.policies[0].matches("https://js.stripe.com.evil.example/v3/x"));
         assert!(!p.policies[0].matches("https://evil.example/?https://js.stripe.com/v3/"));
-        assert_eq!(parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap().pages[0].removed_after, DEFAULT_REMOVED_AFTER);
+        assert_eq!(
+            parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap().pages[0].removed_after,
+            DEFAULT_REMOVED_AFTER
+        );
     }
 
     #[test]
@@ -775,7 +833,12 @@ reason = "Stripe forbids pinning; PCI scope is theirs"
         let msg = error(&QUIET.replace("reason = \"Stripe forbids pinning; PCI scope is theirs\"\n", ""));
         assert_eq!(msg, "skimwatch.toml:7:1: page[0].policy[0].reason: missing required key");
         let msg = error(&QUIET.replace("match = \"https://js.stripe.com/v3/*\"", "match = \"js.stripe.com\""));
-        assert!(msg.starts_with("skimwatch.toml:8:9: page[0].policy[0].match: \"js.stripe.com\" is not an http(s) URL pattern"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "skimwatch.toml:8:9: page[0].policy[0].match: \"js.stripe.com\" is not an http(s) URL pattern"
+            ),
+            "{msg}"
+        );
         let msg = error(&QUIET.replace("ignore_query = [\"v\", \"_\"]", "ignore_query = \"v\""));
         assert!(msg.starts_with("skimwatch.toml:4:16: page[0].ignore_query: expected an array of strings"), "{msg}");
         let msg = error(&QUIET.replace("removed_after = 5", "removed_after = 0"));

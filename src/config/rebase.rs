@@ -15,7 +15,9 @@ use url::{Position, Url};
 pub enum BaseUrlError {
     #[error("`{given}` is not a URL: {reason}; give an origin such as https://staging.shop.example")]
     NotUrl { given: String, reason: String },
-    #[error("`{given}` must be an http(s) origin such as https://staging.shop.example (scheme `{scheme}` is not supported)")]
+    #[error(
+        "`{given}` must be an http(s) origin such as https://staging.shop.example (scheme `{scheme}` is not supported)"
+    )]
     Scheme { given: String, scheme: String },
     #[error("`{given}` must be an origin only (scheme, host and optional port), without path, query or fragment: each page keeps its own path and query; use `{origin}`")]
     NotOrigin { given: String, origin: String },
@@ -31,7 +33,12 @@ pub fn parse_base_url(given: &str) -> Result<Url, BaseUrlError> {
         return Err(BaseUrlError::Scheme { given: given.to_string(), scheme: url.scheme().to_string() });
     }
     let origin = url.origin().ascii_serialization();
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(BaseUrlError::NotOrigin { given: given.to_string(), origin });
     }
     Ok(url)

@@ -37,7 +37,10 @@ mod tests {
     fn config() -> Config {
         Config::with_pages(
             Path::new("conf/skimwatch.toml"),
-            vec![PageConfig::new("cart", "https://shop.example/cart"), PageConfig::new("checkout", "https://shop.example/pay")],
+            vec![
+                PageConfig::new("cart", "https://shop.example/cart"),
+                PageConfig::new("checkout", "https://shop.example/pay"),
+            ],
         )
     }
 
@@ -57,6 +60,9 @@ mod tests {
             "no page named `cehckout` in conf/skimwatch.toml; configured pages: cart, checkout"
         );
         let empty = Config::with_pages(Path::new("skimwatch.toml"), Vec::new());
-        assert!(select_pages(&empty, &[]).unwrap_err().to_string().starts_with("skimwatch.toml configures no [[page]] to scan; add one"));
+        assert!(select_pages(&empty, &[])
+            .unwrap_err()
+            .to_string()
+            .starts_with("skimwatch.toml configures no [[page]] to scan; add one"));
     }
 }

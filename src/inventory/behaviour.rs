@@ -18,11 +18,8 @@ pub(crate) fn resolve(snapshot: &Snapshot, inv: &Inventory, script_of_raw: &[usi
         let s = &inv.scripts[*script_of_raw.get(index?)?];
         Some(ScriptRef { id: s.id.clone(), kind: s.kind, url: s.url.clone(), sha256: s.sha256.clone() })
     };
-    let card_leaks = snapshot
-        .card_leaks
-        .iter()
-        .map(|l| CardLeak { script: script_of(l.script_index), ..l.clone() })
-        .collect();
+    let card_leaks =
+        snapshot.card_leaks.iter().map(|l| CardLeak { script: script_of(l.script_index), ..l.clone() }).collect();
     let mut seen = BTreeSet::new();
     let field_access = snapshot
         .field_access
@@ -51,7 +48,9 @@ pub(crate) fn typed_fields(interaction: &Interaction, origin: &Origin) -> Intera
 #[cfg(test)]
 mod tests {
     use crate::inventory::inventory_page;
-    use crate::model::{FieldAccess, FieldAccessRef, FieldAction, Interaction, RawScript, ScriptKind, Snapshot, TypedField};
+    use crate::model::{
+        FieldAccess, FieldAccessRef, FieldAction, Interaction, RawScript, ScriptKind, Snapshot, TypedField,
+    };
 
     const PAGE: &str = "https://shop.example/checkout";
 
@@ -72,7 +71,12 @@ mod tests {
             status: 200,
             scripts: vec![script],
             field_access: vec![FieldAccess {
-                access: FieldAccessRef { field: "#cc".into(), action: FieldAction::Listen, event: Some("input".into()), ..Default::default() },
+                access: FieldAccessRef {
+                    field: "#cc".into(),
+                    action: FieldAction::Listen,
+                    event: Some("input".into()),
+                    ..Default::default()
+                },
                 frame_url: frame_url.into(),
                 script_index: Some(0),
                 ..Default::default()

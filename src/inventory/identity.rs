@@ -137,14 +137,12 @@ pub(crate) fn identity_with_origin(raw: &RawScript, origin: &Origin, ignore_quer
 }
 
 fn has_scheme(url: &str, scheme: &str) -> bool {
-    url.len() > scheme.len()
-        && url.as_bytes()[scheme.len()] == b':'
-        && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+    url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url[..scheme.len()].eq_ignore_ascii_case(scheme)
 }
 
 /// Key of a frame, the one convention for scripts, field access and typed fields: `main` for
 /// the top-level document, else the frame's document URL written like a script URL (`self:`
-/// + path on the page origin, absolute otherwise) without query and fragment, `|` written
+/// plus path on the page origin, absolute otherwise) without query and fragment, `|` written
 /// `%7C`. An `about:srcdoc` or `about:blank` frame is `about:srcdoc` / `about:blank`.
 pub fn frame_key(frame_url: &str, is_main: bool, origin: &Origin) -> String {
     if is_main {
@@ -234,7 +232,8 @@ fn collapse_data(skel: &str) -> String {
     use std::sync::OnceLock;
     static BRACKETS: OnceLock<regex::Regex> = OnceLock::new();
     static ITEM: OnceLock<regex::Regex> = OnceLock::new();
-    let brackets = BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
+    let brackets =
+        BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
     let item = ITEM.get_or_init(|| {
         regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
     });
@@ -244,7 +243,11 @@ fn collapse_data(skel: &str) -> String {
             let m = &c[0];
             let inner = &m[1..m.len() - 1];
             let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i));
-            if pure { "D".to_string() } else { m.to_string() }
+            if pure {
+                "D".to_string()
+            } else {
+                m.to_string()
+            }
         });
         if next == out {
             return out;
@@ -296,8 +299,7 @@ fn literal_skeleton(code: &str) -> String {
             i += 2;
             in_ident = false;
         } else if !in_ident
-            && (c.is_ascii_digit()
-                || (c == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())))
+            && (c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())))
         {
             // 12, 1.5, .5, 0xFF, 1_000, 10n, 1e5 (a signed exponent leaves `-0`, harmlessly).
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_') {

@@ -11,8 +11,8 @@ pub mod normalize;
 pub use identity::{anchor, host_of, script_identity, strip_volatile_query, SELF_HOST};
 
 use crate::model::{Behaviour, Interaction, Inventory, RawScript, Script, Snapshot};
-use identity::{identity_with_origin, page_origin, skeleton};
 use base64::Engine as _;
+use identity::{identity_with_origin, page_origin, skeleton};
 use sha2::{Digest, Sha256, Sha384};
 use std::collections::HashMap;
 
@@ -142,8 +142,8 @@ pub fn sri_sha384(s: &str) -> String {
 mod tests {
     use super::identity::*;
     use super::*;
-    use crate::model::ScriptKind;
     use crate::model::PaymentField;
+    use crate::model::ScriptKind;
 
     fn raw(kind: ScriptKind, url: Option<&str>, source: &str) -> RawScript {
         RawScript {
@@ -209,15 +209,20 @@ mod tests {
         assert_eq!(script_identity(&port, PAGE), "https://shop.example:8443/a.js");
         // The same script on staging gets the same identity.
         assert_eq!(
-            script_identity(&raw(ScriptKind::External, Some("https://staging.shop.example/static/app.js?v=3"), ""),
-                "https://staging.shop.example/checkout"),
+            script_identity(
+                &raw(ScriptKind::External, Some("https://staging.shop.example/static/app.js?v=3"), ""),
+                "https://staging.shop.example/checkout"
+            ),
             "self:/static/app.js?v=3"
         );
     }
 
     #[test]
     fn iframe_scripts_are_prefixed_with_the_frame_key() {
-        let ext = in_frame(raw(ScriptKind::External, Some("https://pay.example/sdk.js"), "x()"), "https://pay.example/frame?session=1#a");
+        let ext = in_frame(
+            raw(ScriptKind::External, Some("https://pay.example/sdk.js"), "x()"),
+            "https://pay.example/frame?session=1#a",
+        );
         assert_eq!(script_identity(&ext, PAGE), "https://pay.example/frame|https://pay.example/sdk.js");
         let inl = in_frame(raw(ScriptKind::Inline, None, "x()"), "https://shop.example/embed?token=9");
         assert_eq!(script_identity(&inl, PAGE), format!("self:/embed|inline|{}", anchor("x()")));
@@ -319,7 +324,10 @@ mod tests {
         assert_eq!(ids, ["https://cdn.example/a.js", base.as_str(), format!("{base}#2").as_str()]);
         // Data edits do not renumber: the order comes from the skeleton.
         let c = ids_of(vec![&second.replace("'x'", "'y'"), &first]);
-        assert_eq!(c.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>(), a.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>());
+        assert_eq!(
+            c.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>(),
+            a.iter().map(|(id, s)| (id.as_str(), s.contains("two"))).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -341,16 +349,23 @@ mod tests {
         assert_eq!(ids("https://cdn.example/a.js?t=Zk3mQ9xT2pLw8vBn", &[]), "https://cdn.example/a.js");
         // Short, stable values stay unless configured.
         assert_eq!(ids("https://shop.example/app.js?v=3", &[]), "self:/app.js?v=3");
-        assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["v".to_string()]), "self:/app.js?id=TW-HP4821");
+        assert_eq!(
+            ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["v".to_string()]),
+            "self:/app.js?id=TW-HP4821"
+        );
         assert_eq!(ids("https://shop.example/app.js?v=3&id=TW-HP4821", &["*".to_string()]), "self:/app.js");
         // The URL itself is kept as loaded.
-        let snap = snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/app.js?v=1718000000123"), "x()")]);
+        let snap =
+            snapshot(vec![raw(ScriptKind::External, Some("https://shop.example/app.js?v=1718000000123"), "x()")]);
         assert_eq!(inventory(&snap).scripts[0].url.as_deref(), Some("https://shop.example/app.js?v=1718000000123"));
     }
 
     #[test]
     fn json_like_data_collapses_in_the_skeleton() {
-        assert_eq!(skeleton("window.cart = {\"id\":\"c1\",\"items\":[{\"sku\":\"A\",\"qty\":1}]}; go();"), "window.cart=D;go();");
+        assert_eq!(
+            skeleton("window.cart = {\"id\":\"c1\",\"items\":[{\"sku\":\"A\",\"qty\":1}]}; go();"),
+            "window.cart=D;go();"
+        );
         assert_eq!(anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1}]}; render(window.cart, document.getElementById('total'));"),
                    anchor("window.cart = {\"items\":[{\"sku\":\"A\",\"qty\":1},{\"sku\":\"B\",\"qty\":-2,\"gift\":true}]}; render(window.cart, document.getElementById('total'));"));
         // Code inside braces is not data.

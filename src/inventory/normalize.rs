@@ -34,8 +34,8 @@ use crate::inventory::sha256_hex;
 use crate::model::ScriptKind;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    ArrayExpressionElement, AssignmentExpression, AssignmentTarget, CallExpression, Expression,
-    NewExpression, ObjectPropertyKind, PropertyKind, ReturnStatement, StringLiteral, TemplateLiteral, UnaryOperator,
+    ArrayExpressionElement, AssignmentExpression, AssignmentTarget, CallExpression, Expression, NewExpression,
+    ObjectPropertyKind, PropertyKind, ReturnStatement, StringLiteral, TemplateLiteral, UnaryOperator,
     VariableDeclarator,
 };
 use oxc_ast_visit::{walk_mut, VisitMut};
@@ -86,7 +86,8 @@ pub fn normalize(source: &str) -> Option<Normalized> {
             continue;
         }
         let mut program = parsed.program;
-        let mut masker = Masker { allocator: &allocator, data: false, sink: false, counts: Normalized::default_counts() };
+        let mut masker =
+            Masker { allocator: &allocator, data: false, sink: false, counts: Normalized::default_counts() };
         masker.visit_program(&mut program);
         if masker.sink {
             return None;
@@ -103,7 +104,8 @@ pub fn normalize(source: &str) -> Option<Normalized> {
 /// inline module, event handler): the only code that carries per-load data. External files,
 /// `eval`'d and `data:` code are always compared byte for byte.
 pub fn normalize_inline(kind: ScriptKind, url: Option<&str>, source: &str) -> Option<Normalized> {
-    let inline = url.is_none_or(str::is_empty) && matches!(kind, ScriptKind::Inline | ScriptKind::Handler | ScriptKind::Module);
+    let inline = url.map_or(true, str::is_empty)
+        && matches!(kind, ScriptKind::Inline | ScriptKind::Handler | ScriptKind::Module);
     if inline {
         normalize(source)
     } else {
@@ -206,7 +208,10 @@ impl<'a> Masker<'a> {
         } else {
             format!("{{data: {}}}", kept.into_iter().collect::<Vec<_>>().join(" | "))
         };
-        let mut lit = oxc_allocator::Box::new_in(<StringLiteral<'a> as oxc_allocator::Dummy<'a>>::dummy(self.allocator), &self.allocator);
+        let mut lit = oxc_allocator::Box::new_in(
+            <StringLiteral<'a> as oxc_allocator::Dummy<'a>>::dummy(self.allocator),
+            &self.allocator,
+        );
         lit.value = Str::from(self.allocator.alloc_str(&text));
         lit.raw = None;
         *e = Expression::StringLiteral(lit);
@@ -215,7 +220,9 @@ impl<'a> Masker<'a> {
     /// Notes expressions that turn strings into code.
     fn check_sink(&mut self, e: &Expression<'a>) {
         let sink = match e {
-            Expression::CallExpression(c) => callee_is_sink(&c.callee, c.arguments.first().and_then(|a| a.as_expression())),
+            Expression::CallExpression(c) => {
+                callee_is_sink(&c.callee, c.arguments.first().and_then(|a| a.as_expression()))
+            }
             Expression::NewExpression(n) => matches!(&n.callee, Expression::Identifier(i) if i.name == "Function"),
             Expression::ImportExpression(_) => true,
             Expression::AssignmentExpression(a) => match &a.left {
@@ -232,7 +239,14 @@ impl<'a> Masker<'a> {
 }
 
 fn callee_is_sink(callee: &Expression<'_>, first_arg: Option<&Expression<'_>>) -> bool {
-    let string_timer = || !matches!(first_arg, Some(Expression::FunctionExpression(_) | Expression::ArrowFunctionExpression(_) | Expression::Identifier(_)) | None);
+    let string_timer = || {
+        !matches!(
+            first_arg,
+            Some(
+                Expression::FunctionExpression(_) | Expression::ArrowFunctionExpression(_) | Expression::Identifier(_)
+            ) | None
+        )
+    };
     match callee {
         Expression::Identifier(i) => match i.name.as_str() {
             "eval" | "Function" | "execScript" => true,
@@ -240,8 +254,15 @@ fn callee_is_sink(callee: &Expression<'_>, first_arg: Option<&Expression<'_>>) -
             _ => false,
         },
         Expression::StaticMemberExpression(m) => match m.property.name.as_str() {
-            "eval" | "Function" | "write" | "writeln" | "insertAdjacentHTML" | "createContextualFragment"
-            | "constructor" | "setHTMLUnsafe" | "parseFromString" => true,
+            "eval"
+            | "Function"
+            | "write"
+            | "writeln"
+            | "insertAdjacentHTML"
+            | "createContextualFragment"
+            | "constructor"
+            | "setHTMLUnsafe"
+            | "parseFromString" => true,
             "setTimeout" | "setInterval" | "setImmediate" => string_timer(),
             _ => false,
         },
@@ -394,7 +415,9 @@ fn collect_kept(e: &Expression<'_>, kept: &mut std::collections::BTreeSet<String
         Expression::StringLiteral(s) => keep(&s.value),
         Expression::TemplateLiteral(t) => t.quasis.iter().for_each(|q| keep(&q.value.raw)),
         Expression::ParenthesizedExpression(p) => collect_kept(&p.expression, kept),
-        Expression::ArrayExpression(a) => a.elements.iter().filter_map(|el| el.as_expression()).for_each(|x| collect_kept(x, kept)),
+        Expression::ArrayExpression(a) => {
+            a.elements.iter().filter_map(|el| el.as_expression()).for_each(|x| collect_kept(x, kept))
+        }
         Expression::ObjectExpression(o) => o.properties.iter().for_each(|p| {
             if let ObjectPropertyKind::ObjectProperty(p) = p {
                 collect_kept(&p.value, kept);
@@ -418,7 +441,8 @@ fn keep_string(s: &str) -> bool {
 fn url_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)^\s*(?:(?:https?|wss?|ftp|data|blob|javascript|mailto|file):|//|/[a-z0-9_~%.-])").expect("static regex")
+        Regex::new(r"(?i)^\s*(?:(?:https?|wss?|ftp|data|blob|javascript|mailto|file):|//|/[a-z0-9_~%.-])")
+            .expect("static regex")
     })
 }
 
@@ -444,8 +468,10 @@ pub fn names_url_or_host(s: &str) -> bool {
 /// Host-like names (`evil.example`, `cdn.shop.example:8443`, `127.0.0.4`) in a string.
 /// Names whose last label is a common file extension (`app.min.js`) are not hosts.
 pub fn hosts_in(s: &str) -> Vec<String> {
-    const FILE_EXTENSIONS: &[&str] =
-        &["js", "mjs", "css", "json", "html", "htm", "png", "jpg", "jpeg", "gif", "svg", "webp", "map", "php", "txt", "xml", "woff", "woff2", "ico"];
+    const FILE_EXTENSIONS: &[&str] = &[
+        "js", "mjs", "css", "json", "html", "htm", "png", "jpg", "jpeg", "gif", "svg", "webp", "map", "php", "txt",
+        "xml", "woff", "woff2", "ico",
+    ];
     let mut out = Vec::new();
     for cap in host_re().captures_iter(s) {
         let host = cap.get(1).map_or("", |m| m.as_str());
@@ -542,15 +568,24 @@ mod tests {
         assert_ne!(hash("var c = {h: '127.0.0.1:8080'};"), hash("var c = {h: '127.0.0.4:8080'};"));
         assert_ne!(hash("post('/api/orders', x)"), hash("post('/api/collect', x)"));
         // ...but the query values of a URL are data.
-        assert_eq!(hash("load('https://cdn.example/a.js?v=123&_=1700')"), hash("load('https://cdn.example/a.js?v=999&_=1800')"));
-        assert_ne!(hash("load('https://cdn.example/a.js?v=1')"), hash("load('https://cdn.example/a.js?v=1&to=evil.example')"));
+        assert_eq!(
+            hash("load('https://cdn.example/a.js?v=123&_=1700')"),
+            hash("load('https://cdn.example/a.js?v=999&_=1800')")
+        );
+        assert_ne!(
+            hash("load('https://cdn.example/a.js?v=1')"),
+            hash("load('https://cdn.example/a.js?v=1&to=evil.example')")
+        );
     }
 
     #[test]
     fn structure_is_never_masked() {
         let appended = format!("{CONFIG}\nnew Image().src = x;");
         assert_ne!(hash(CONFIG), hash(&appended));
-        let new_call = CONFIG.replace("Checkout.init(window.checkout, \"a9f3-22b1\");", "Checkout.init(window.checkout, \"a9f3-22b1\"); send(window.checkout);");
+        let new_call = CONFIG.replace(
+            "Checkout.init(window.checkout, \"a9f3-22b1\");",
+            "Checkout.init(window.checkout, \"a9f3-22b1\"); send(window.checkout);",
+        );
         assert_ne!(hash(CONFIG), hash(&new_call));
         let renamed = CONFIG.replace("Checkout.init", "Checkout.steal");
         assert_ne!(hash(CONFIG), hash(&renamed));
@@ -595,13 +630,22 @@ mod tests {
         assert_eq!(hash(one), hash(three));
         assert_ne!(hash(one), hash(&one.replace("cdn.shop.example", "cdn.evil.example")));
         // An object with code in it is not pure data: its functions are compared.
-        assert_ne!(hash("var o = {a: 1, f: function () { go(); }};"), hash("var o = {a: 1, f: function () { steal(); }};"));
-        assert_eq!(hash("var o = {a: 1, f: function () { go(); }};"), hash("var o = {a: 2, f: function () { go(); }};"));
+        assert_ne!(
+            hash("var o = {a: 1, f: function () { go(); }};"),
+            hash("var o = {a: 1, f: function () { steal(); }};")
+        );
+        assert_eq!(
+            hash("var o = {a: 1, f: function () { go(); }};"),
+            hash("var o = {a: 2, f: function () { go(); }};")
+        );
     }
 
     #[test]
     fn host_detection() {
-        assert_eq!(hosts_in("send to https://evil.example:8443/c and cdn.vendor.io"), vec!["evil.example", "cdn.vendor.io"]);
+        assert_eq!(
+            hosts_in("send to https://evil.example:8443/c and cdn.vendor.io"),
+            vec!["evil.example", "cdn.vendor.io"]
+        );
         assert!(hosts_in("app.min.js").is_empty());
         assert_eq!(hosts_in("127.0.0.4:39001"), vec!["127.0.0.4"]);
         assert!(names_url_or_host("data:text/javascript,1"));

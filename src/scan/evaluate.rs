@@ -57,7 +57,8 @@ fn compare_with_history(
     baselines: &BaselineDir,
 ) -> Result<Vec<Finding>, PageError> {
     let store = store.lock().unwrap();
-    let lookup = |sha: &str| -> Option<String> { baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten()) };
+    let lookup =
+        |sha: &str| -> Option<String> { baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten()) };
     let mut findings = compare::compare(&page.name, inv, baseline, &lookup);
     // Intermittent scripts (A/B tests, timers) are judged on the scan history.
     let history = store.recent_script_ids(&page.name, churn::HISTORY_SCANS)?;

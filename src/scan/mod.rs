@@ -71,15 +71,10 @@ impl Default for ScanOptions {
 /// Opens the configured database (or an in-memory one) on the blocking pool.
 pub async fn open_store(config: &Config, ephemeral: bool) -> Result<Arc<Mutex<Store>>, ScanError> {
     let path = config.storage.database.clone();
-    let store = tokio::task::spawn_blocking(move || {
-        if ephemeral {
-            Store::open_in_memory()
-        } else {
-            Store::open(&path)
-        }
-    })
-    .await
-    .map_err(|e| ScanError::Task(e.to_string()))??;
+    let store =
+        tokio::task::spawn_blocking(move || if ephemeral { Store::open_in_memory() } else { Store::open(&path) })
+            .await
+            .map_err(|e| ScanError::Task(e.to_string()))??;
     Ok(Arc::new(Mutex::new(store)))
 }
 
@@ -88,7 +83,8 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
     let mut pages: Vec<PageConfig> = select_pages(config, &opts.pages)?.into_iter().cloned().collect();
     if let Some(base) = &opts.base_url {
         for page in &mut pages {
-            page.url = crate::config::rebase::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
+            page.url =
+                crate::config::rebase::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
         }
     }
     let store = open_store(config, opts.ephemeral).await?;

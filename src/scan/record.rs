@@ -79,7 +79,12 @@ pub(super) async fn record_success(
     report
 }
 
-fn run_hook(hook: Option<&RecordHook>, tx: &crate::store::ScanTx, scan_id: i64, scan: &NewScan) -> Result<(), StoreError> {
+fn run_hook(
+    hook: Option<&RecordHook>,
+    tx: &crate::store::ScanTx,
+    scan_id: i64,
+    scan: &NewScan,
+) -> Result<(), StoreError> {
     hook.map_or(Ok(()), |h| h(tx, scan_id, scan))
 }
 

@@ -20,11 +20,11 @@
 //! sealed record), reported as "unsealed", and not covered. Any other record without a seal is
 //! a break.
 
+use super::{Store, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
-use super::{Store, StoreError};
 use std::collections::HashSet;
 
 /// `prev_hash` of the first sealed record.
@@ -75,8 +75,13 @@ pub fn record_hash(prev: &str, content: &str) -> String {
 /// check always see exactly the same bytes.
 pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
     let scan = rows(conn, &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"), scan_id)?;
-    let scripts = rows(conn, &format!("SELECT {SCRIPT_COLUMNS} FROM scan_scripts WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
-    let findings = rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
+    let scripts = rows(
+        conn,
+        &format!("SELECT {SCRIPT_COLUMNS} FROM scan_scripts WHERE scan_id = ?1 ORDER BY position"),
+        scan_id,
+    )?;
+    let findings =
+        rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
     let doc = serde_json::json!({
         "scan": scan.into_iter().next().unwrap_or(Json::Null),
         "scripts": scripts,
@@ -140,9 +145,8 @@ pub struct Break {
 /// broken record.
 pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let mut stmt = conn.prepare("SELECT id, prev_hash, record_hash FROM scans ORDER BY id")?;
-    let list: Vec<(i64, Option<String>, Option<String>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let list: Vec<(i64, Option<String>, Option<String>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
     let mut v = Verification {
         records: list.len() as u64,
         verified: 0,
@@ -186,7 +190,9 @@ pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
             break;
         }
         if let Some(sha) = bad_body(conn, id, &mut checked_bodies)? {
-            v.broken = broken(format!("the script body {sha} seen by scan #{id} was altered: its text no longer hashes to its SHA-256"));
+            v.broken = broken(format!(
+                "the script body {sha} seen by scan #{id} was altered: its text no longer hashes to its SHA-256"
+            ));
             break;
         }
         v.verified += 1;
@@ -290,7 +296,8 @@ mod tests {
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.records, v.verified, v.unsealed), (3, 3, 0));
         assert_eq!(v.head_id, Some(ids[2]));
-        let first_prev: String = store.conn.query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
+        let first_prev: String =
+            store.conn.query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
         assert_eq!(first_prev, GENESIS);
     }
 

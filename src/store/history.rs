@@ -27,7 +27,7 @@ impl Store {
         let err = |source| StoreError::Sqlite { path: path.clone(), action: action.clone(), source };
 
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let scan_id = insert_scan(&tx, scan).map_err(|e| e.into_store_error(&err))?;
+        let scan_id = insert_scan(&tx, scan).map_err(|e| e.into_store_error(err))?;
         let extra = also(&ScanTx::new(&tx, &path, &action), scan_id)?;
         // Seal the record in the same transaction: no scan is ever committed unsealed.
         super::chain::seal(&tx, scan_id).map_err(err)?;
@@ -105,11 +105,7 @@ impl Store {
                 headers: self.parse_json(id, "headers_json", row.headers_json.as_deref())?,
                 scripts: self.scripts_of(id)?,
                 hosts: self.parse_json(id, "hosts_json", row.hosts_json.as_deref())?,
-                payment_fields: self.parse_json(
-                    id,
-                    "payment_fields_json",
-                    row.payment_fields_json.as_deref(),
-                )?,
+                payment_fields: self.parse_json(id, "payment_fields_json", row.payment_fields_json.as_deref())?,
             }),
         };
         Ok(Some(StoredScan {
@@ -172,9 +168,7 @@ impl Store {
         let action = format!("reading the findings of scan {scan_id}");
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT finding_id, finding_json FROM findings WHERE scan_id = ?1 ORDER BY position",
-            )
+            .prepare_cached("SELECT finding_id, finding_json FROM findings WHERE scan_id = ?1 ORDER BY position")
             .map_err(self.sqlite_err(action.clone()))?;
         let rows = stmt
             .query_map([scan_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
@@ -202,7 +196,11 @@ impl Store {
 
     /// The script identities each of the last `limit` successful scans of `page` saw, newest
     /// first: the presence history that tells an intermittent script from a removed one.
-    pub fn recent_script_ids(&self, page: &str, limit: usize) -> Result<Vec<std::collections::BTreeSet<String>>, StoreError> {
+    pub fn recent_script_ids(
+        &self,
+        page: &str,
+        limit: usize,
+    ) -> Result<Vec<std::collections::BTreeSet<String>>, StoreError> {
         let action = format!("reading the recent scripts of page `{page}`");
         let mut stmt = self
             .conn
@@ -320,7 +318,11 @@ pub struct FindingHistory {
 
 /// Shared by [`Store::finding_history`] and [`ScanTx::finding_history`] (which also sees the
 /// scan being recorded).
-pub(super) fn finding_history(conn: &Connection, page: &str, finding_id: &str) -> rusqlite::Result<Option<FindingHistory>> {
+pub(super) fn finding_history(
+    conn: &Connection,
+    page: &str,
+    finding_id: &str,
+) -> rusqlite::Result<Option<FindingHistory>> {
     let row: (Option<String>, Option<String>, i64) = conn.query_row(
         "SELECT min(s.started_at), max(s.started_at), count(DISTINCT s.id)
            FROM findings f JOIN scans s ON s.id = f.scan_id
@@ -329,7 +331,9 @@ pub(super) fn finding_history(conn: &Connection, page: &str, finding_id: &str) -
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     Ok(match row {
-        (Some(first_seen), Some(last_seen), n) if n > 0 => Some(FindingHistory { first_seen, last_seen, scans: n as u64 }),
+        (Some(first_seen), Some(last_seen), n) if n > 0 => {
+            Some(FindingHistory { first_seen, last_seen, scans: n as u64 })
+        }
         _ => None,
     })
 }
@@ -425,9 +429,8 @@ impl From<rusqlite::Error> for InsertError {
 
 fn insert_scripts(tx: &Transaction, scan_id: i64, scripts: &[Script]) -> Result<(), rusqlite::Error> {
     // OR IGNORE: the body is keyed by its hash, so an existing row already holds this text.
-    let mut body = tx.prepare_cached(
-        "INSERT OR IGNORE INTO script_bodies (sha256, source, bytes) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut body =
+        tx.prepare_cached("INSERT OR IGNORE INTO script_bodies (sha256, source, bytes) VALUES (?1, ?2, ?3)")?;
     let mut script = tx.prepare_cached(
         "INSERT INTO scan_scripts (scan_id, position, script_id, kind, url, frame_url, sha256, sri,
                                    bytes, initiator)
@@ -451,12 +454,7 @@ fn insert_scripts(tx: &Transaction, scan_id: i64, scripts: &[Script]) -> Result<
     Ok(())
 }
 
-fn insert_findings(
-    tx: &Transaction,
-    scan_id: i64,
-    page: &str,
-    findings: &[Finding],
-) -> Result<(), InsertError> {
+fn insert_findings(tx: &Transaction, scan_id: i64, page: &str, findings: &[Finding]) -> Result<(), InsertError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO findings (scan_id, position, finding_id, kind, severity, title, finding_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -465,15 +463,7 @@ fn insert_findings(
         let json = serde_json::to_string(f).map_err(|source| {
             InsertError::Other(StoreError::Serialize { page: page.to_string(), what: "a finding", source })
         })?;
-        stmt.execute(params![
-            scan_id,
-            position as i64,
-            f.id,
-            f.kind.as_str(),
-            f.severity.as_str(),
-            f.title,
-            json,
-        ])?;
+        stmt.execute(params![scan_id, position as i64, f.id, f.kind.as_str(), f.severity.as_str(), f.title, json,])?;
     }
     Ok(())
 }
@@ -487,8 +477,8 @@ fn parse_kind(s: &str) -> Option<ScriptKind> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::store::now_rfc3339;
     use crate::model::{FindingKind, HeaderChange, PaymentField, ScriptRef, Severity};
+    use crate::store::now_rfc3339;
     use std::collections::BTreeMap;
 
     fn script(id: &str, kind: ScriptKind, source: &str) -> Script {
@@ -510,10 +500,7 @@ pub(super) mod tests {
             url: "https://shop.example/checkout".to_string(),
             final_url: "https://shop.example/checkout/".to_string(),
             status: 200,
-            headers: BTreeMap::from([(
-                "content-security-policy".to_string(),
-                "script-src 'self'".to_string(),
-            )]),
+            headers: BTreeMap::from([("content-security-policy".to_string(), "script-src 'self'".to_string())]),
             scripts,
             hosts: vec!["cdn.example".to_string(), "shop.example".to_string()],
             payment_fields: vec![PaymentField {
@@ -575,10 +562,7 @@ pub(super) mod tests {
         let changed = inventory(vec![script("self:/app.js", ScriptKind::External, "console.log('evil')")]);
         record_ok(&mut store, "checkout", &changed, &[]);
         assert_eq!(count(&store, "script_bodies"), 3);
-        assert_eq!(
-            store.script_source(&changed.scripts[0].sha256).unwrap().as_deref(),
-            Some("console.log('evil')")
-        );
+        assert_eq!(store.script_source(&changed.scripts[0].sha256).unwrap().as_deref(), Some("console.log('evil')"));
         assert_eq!(store.script_source(&"f".repeat(64)).unwrap(), None);
     }
 
@@ -635,10 +619,7 @@ pub(super) mod tests {
     #[test]
     fn scans_lists_newest_first_with_counts() {
         let mut store = Store::open_in_memory().unwrap();
-        let inv = inventory(vec![
-            script("a", ScriptKind::External, "a"),
-            script("b", ScriptKind::External, "b"),
-        ]);
+        let inv = inventory(vec![script("a", ScriptKind::External, "a"), script("b", ScriptKind::External, "b")]);
         let first = record_ok(&mut store, "checkout", &inv, &[finding("f1", &inv.scripts[0])]);
         let second = record_ok(&mut store, "cart", &inv, &[]);
         let third = store
@@ -661,5 +642,4 @@ pub(super) mod tests {
         assert_eq!(checkout[0].id, third);
         assert_eq!(checkout[0].error.as_deref(), Some("boom"));
     }
-
 }

@@ -132,16 +132,14 @@ impl Store {
                     .map_err(|source| StoreError::CreateDir { path: parent.to_path_buf(), source })?;
             }
         }
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         Store::setup(conn, path.to_path_buf())
     }
 
     /// A private database that disappears when the store is dropped (`--ephemeral`, tests).
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory()
-            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open { path: path.clone(), source })?;
         Store::setup(conn, path)
     }
 
@@ -157,7 +155,11 @@ impl Store {
 
     /// Runs `f` in one write transaction (taken at once, so a concurrent writer waits rather
     /// than interleaves) and commits when it succeeds; errors name the database and `action`.
-    pub fn write<T>(&mut self, action: &str, f: impl FnOnce(&ScanTx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn write<T>(
+        &mut self,
+        action: &str,
+        f: impl FnOnce(&ScanTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), action: action.to_string(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;

@@ -85,11 +85,9 @@ impl ScanTx<'_> {
     pub fn page_health(&self, page: &str) -> Result<PageHealth, StoreError> {
         let row = self
             .conn
-            .query_row(
-                "SELECT consecutive_failures, failing_alerted FROM page_health WHERE page = ?1",
-                [page],
-                |r| Ok(PageHealth { consecutive_failures: r.get::<_, i64>(0)?.max(0) as u32, failing_alerted: r.get(1)? }),
-            )
+            .query_row("SELECT consecutive_failures, failing_alerted FROM page_health WHERE page = ?1", [page], |r| {
+                Ok(PageHealth { consecutive_failures: r.get::<_, i64>(0)?.max(0) as u32, failing_alerted: r.get(1)? })
+            })
             .optional()
             .map_err(self.err())?;
         Ok(row.unwrap_or_default())
@@ -158,7 +156,13 @@ impl ScanTx<'_> {
 
     /// Records that finding `finding_id` of `page` was mailed (or logged) at `now`, in outbox
     /// row `outbox_id` (`None` when alerts are only logged).
-    pub fn mark_notified(&self, page: &str, finding_id: &str, now: Timestamp, outbox_id: Option<i64>) -> Result<(), StoreError> {
+    pub fn mark_notified(
+        &self,
+        page: &str,
+        finding_id: &str,
+        now: Timestamp,
+        outbox_id: Option<i64>,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO notified_findings (page, finding_id, first_notified_at, last_notified_at, outbox_id)
@@ -183,7 +187,11 @@ impl ScanTx<'_> {
 
 impl Store {
     /// Unsent alerts due at `now` (all unsent ones when `now` is `None`), oldest first.
-    pub fn due_alerts<T: DeserializeOwned>(&self, now: Option<Timestamp>, limit: usize) -> Result<Vec<Queued<T>>, StoreError> {
+    pub fn due_alerts<T: DeserializeOwned>(
+        &self,
+        now: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<Queued<T>>, StoreError> {
         let action = "reading the outbox";
         let mut stmt = self
             .conn
@@ -199,7 +207,12 @@ impl Store {
                 let alert = serde_json::from_str(&json).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
                 })?;
-                Ok(Queued { id: row.get(0)?, alert, created_at: row.get(2)?, attempts: row.get::<_, i64>(3)?.max(0) as u32 })
+                Ok(Queued {
+                    id: row.get(0)?,
+                    alert,
+                    created_at: row.get(2)?,
+                    attempts: row.get::<_, i64>(3)?.max(0) as u32,
+                })
             })
             .map_err(self.sqlite_err(action))?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.sqlite_err(action))
@@ -240,7 +253,13 @@ impl Store {
 
     /// Records a failed attempt of unsent alert `id`: the attempt count, the error, and when to
     /// try again.
-    pub fn reschedule_alert(&self, id: i64, attempts: u32, error: &str, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+    pub fn reschedule_alert(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Timestamp,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1 AND sent_at IS NULL",

@@ -1,9 +1,8 @@
 //! The CLI's contracts: exit codes, config errors naming file/line/key, the JSON report shape,
 //! `--output`, `--fail-on`, and a closed stdout.
 
-
-use assert_cmd::Command;
 use crate::util::Workspace;
+use assert_cmd::Command;
 use std::process::Stdio;
 
 fn skimwatch() -> Command {
@@ -16,7 +15,11 @@ fn skimwatch() -> Command {
 fn bad_config_exits_2_naming_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("skimwatch.toml");
-    std::fs::write(&path, "[storage]\ndatabase = \"x.db\"\n\n[[page]]\nname = \"checkout\"\nurl = \"ftp://shop.example/checkout\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[storage]\ndatabase = \"x.db\"\n\n[[page]]\nname = \"checkout\"\nurl = \"ftp://shop.example/checkout\"\n",
+    )
+    .unwrap();
     let out = skimwatch().arg("--config").arg(&path).arg("scan").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -53,7 +56,8 @@ fn missing_config_and_unknown_page_exit_2() {
 #[test]
 fn approve_requires_a_justification() {
     let ws = Workspace::new();
-    let out = ws.skimwatch().args(["baseline", "approve", "--all", "--by", "alice", "--reason", "  "]).output().unwrap();
+    let out =
+        ws.skimwatch().args(["baseline", "approve", "--all", "--by", "alice", "--reason", "  "]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = ws.skimwatch().args(["baseline", "approve", "--all", "--by", "alice"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--reason is required");
@@ -138,5 +142,10 @@ fn missing_config_suggests_the_config_flag() {
     let out = Command::cargo_bin("skimwatch").unwrap().arg("--config").arg(&missing).arg("scan").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&missing.display().to_string()) && err.contains("--config") && err.contains("create skimwatch.toml"), "{err}");
+    assert!(
+        err.contains(&missing.display().to_string())
+            && err.contains("--config")
+            && err.contains("create skimwatch.toml"),
+        "{err}"
+    );
 }

@@ -1,7 +1,6 @@
 //! Issue 2 end to end: scan → approve → rescan is clean, then each kind of planted change is
 //! detected with the right finding kind and script. Real Chromium, real SQLite, real files.
 
-
 use crate::util::{describe, findings_of, Workspace};
 use skimwatch::model::{FindingKind, PageStatus, ScriptKind, Severity};
 use skimwatch_testshop::Origin;
@@ -103,11 +102,21 @@ fn script_inserted_by_another_script_names_its_inserter() {
         .find(|f| f.script.as_ref().unwrap().url.as_deref() == Some(added.as_str()))
         .unwrap_or_else(|| panic!("no new_script for {added}:\n{}", describe(&report)));
     assert_eq!(f.script.as_ref().unwrap().kind, ScriptKind::External);
-    assert!(f.initiator.as_deref().is_some_and(|i| i.starts_with("inline:")), "inserted by the inline config: {:?}", f.initiator);
+    assert!(
+        f.initiator.as_deref().is_some_and(|i| i.starts_with("inline:")),
+        "inserted by the inline config: {:?}",
+        f.initiator
+    );
     // The attacker host is new, and the edited inline config is altered.
     let host = ws.shop.host(Origin::Attacker);
-    assert!(findings_of(&report, FindingKind::NewHost).iter().any(|f| f.host.as_deref() == Some(host.as_str())), "{}", describe(&report));
-    assert!(findings_of(&report, FindingKind::AlteredScript).iter().any(|f| f.script.as_ref().unwrap().kind == ScriptKind::Inline));
+    assert!(
+        findings_of(&report, FindingKind::NewHost).iter().any(|f| f.host.as_deref() == Some(host.as_str())),
+        "{}",
+        describe(&report)
+    );
+    assert!(findings_of(&report, FindingKind::AlteredScript)
+        .iter()
+        .any(|f| f.script.as_ref().unwrap().kind == ScriptKind::Inline));
 }
 
 #[test]
@@ -178,10 +187,8 @@ fn unreachable_and_failing_pages_are_scan_errors() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     let missing = shop.url(Origin::Shop, "/no-such-page");
-    let ws = Workspace::with_pages(
-        shop,
-        &[("refused", format!("http://127.0.0.1:{port}/checkout")), ("gone", missing)],
-    );
+    let ws =
+        Workspace::with_pages(shop, &[("refused", format!("http://127.0.0.1:{port}/checkout")), ("gone", missing)]);
     let (code, report) = ws.scan(&[]);
     assert_eq!(code, 3);
     for p in &report.pages {
@@ -212,8 +219,12 @@ fn eval_code_cannot_pose_as_a_file_with_source_url() {
         .unwrap_or_else(|| panic!("the disguised eval is reported as eval:\n{}", describe(&report)));
     assert!(f.script.as_ref().unwrap().url.is_none(), "no URL is taken from the code's own claim");
     // checkout.js itself is untouched: nothing is reported against it.
-    assert!(report.pages[0]
-        .findings
-        .iter()
-        .all(|f| f.script.as_ref().is_none_or(|s| !s.id.starts_with("self:/static/js/checkout.js"))), "{}", describe(&report));
+    assert!(
+        report.pages[0]
+            .findings
+            .iter()
+            .all(|f| f.script.as_ref().is_none_or(|s| !s.id.starts_with("self:/static/js/checkout.js"))),
+        "{}",
+        describe(&report)
+    );
 }

@@ -3,7 +3,6 @@
 //! shop on loopback with four origins (shop, payment provider, vendor, attacker), the real
 //! binary, real SQLite and baseline files.
 
-
 use crate::util::{describe, findings_of, Workspace};
 use skimwatch::capture::canary::luhn_valid;
 use skimwatch::model::{Finding, FindingKind, PageStatus, ScanReport, ScriptKind, Severity};
@@ -55,13 +54,12 @@ fn skimmer_cloaked_from_headless_user_agents_is_caught_sending_by_image() {
     let altered = findings_of(&report, FindingKind::AlteredScript);
     assert!(altered.iter().any(|f| script_id(f) == chat), "{}", describe(&report));
     // It read the card fields, which the approved chat widget never did.
-    let reads: Vec<_> = findings_of(&report, FindingKind::PaymentFieldAccess)
-        .into_iter()
-        .filter(|f| script_id(f) == chat)
-        .collect();
+    let reads: Vec<_> =
+        findings_of(&report, FindingKind::PaymentFieldAccess).into_iter().filter(|f| script_id(f) == chat).collect();
     assert!(reads.iter().any(|f| f.access.as_ref().unwrap().field == "#cc-number"), "{}", describe(&report));
     // The server saw no headless user agent.
-    let uas: Vec<String> = ws.shop.requests_to(Origin::Vendor).iter().filter_map(|r| r.header("user-agent").map(String::from)).collect();
+    let uas: Vec<String> =
+        ws.shop.requests_to(Origin::Vendor).iter().filter_map(|r| r.header("user-agent").map(String::from)).collect();
     assert!(!uas.is_empty() && uas.iter().all(|u| !u.contains("Headless")), "{uas:?}");
     assert!(attacker_received(&ws, "GET"));
 }
@@ -79,16 +77,27 @@ fn skimmer_dormant_under_webdriver_is_caught_sending_by_fetch_even_once_approved
 
     // Someone approves everything; the altered script is now in the baseline, but card data
     // still leaves for a host not allowed to receive it: still critical.
-    ws.skimwatch().args(["baseline", "approve", "--all", "--by", "bob", "--reason", "vendor update"]).assert().success();
+    ws.skimwatch()
+        .args(["baseline", "approve", "--all", "--by", "bob", "--reason", "vendor update"])
+        .assert()
+        .success();
     let (code, again) = ws.scan(&[]);
     assert_eq!(code, 1);
     assert!(findings_of(&again, FindingKind::AlteredScript).is_empty(), "{}", describe(&again));
     let leak = exfiltration(&again, &ws.shop.host(Origin::Attacker), "fetch");
     assert_eq!(script_id(leak), planted.modified);
     // And it cannot be approved away: the allow-list is a reviewed config change.
-    let out = ws.skimwatch().args(["baseline", "approve", "--finding", &leak.id, "--by", "bob", "--reason", "x"]).output().unwrap();
+    let out = ws
+        .skimwatch()
+        .args(["baseline", "approve", "--finding", &leak.id, "--by", "bob", "--reason", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("card_data_hosts"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("card_data_hosts"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -106,7 +115,9 @@ fn skimmer_injected_six_seconds_after_load_is_caught_sending_by_beacon() {
     assert_eq!(late.initiator.as_deref(), Some(planted.modified.as_str()), "inserted by promo.js");
     let f = exfiltration(&report, &ws.shop.host(Origin::Attacker), "beacon");
     assert_eq!(script_id(f), payload);
-    assert!(findings_of(&report, FindingKind::AlteredScript).iter().any(|f| script_id(f) == "self:/static/js/promo.js"));
+    assert!(findings_of(&report, FindingKind::AlteredScript)
+        .iter()
+        .any(|f| script_id(f) == "self:/static/js/promo.js"));
     assert!(attacker_received(&ws, "POST"));
 }
 
@@ -160,7 +171,14 @@ fn card_number_to_the_allow_listed_payment_provider_is_no_finding_and_no_order_i
     // Without an allow-list, the provider's own tokenisation is card data leaving the page.
     let (_, first) = ws.scan(&[]);
     let f = exfiltration(&first, &payment, "fetch");
-    assert_eq!(script_id(f), format!("{}/hosted-fields|{}", ws.shop.base(Origin::Payment), ws.shop.url(Origin::Payment, "/static/fields.js")));
+    assert_eq!(
+        script_id(f),
+        format!(
+            "{}/hosted-fields|{}",
+            ws.shop.base(Origin::Payment),
+            ws.shop.url(Origin::Payment, "/static/fields.js")
+        )
+    );
     let interaction = first.pages[0].interaction.as_ref().unwrap();
     assert!(interaction.submitted, "{interaction:?}");
     assert!(interaction.blocked.iter().any(|b| b.contains("/api/orders")), "{interaction:?}");
@@ -173,14 +191,27 @@ fn card_number_to_the_allow_listed_payment_provider_is_no_finding_and_no_order_i
 
     // Allow the provider: no finding, the flow is still in the report as evidence.
     let text = std::fs::read_to_string(&ws.config).unwrap();
-    std::fs::write(&ws.config, format!("{text}card_data_hosts = [\"{}:*\"]\n", ws.shop.base(Origin::Payment).trim_start_matches("http://").split(':').next().unwrap())).unwrap();
-    ws.skimwatch().args(["baseline", "approve", "--all", "--by", "alice", "--reason", "initial inventory"]).assert().success();
+    std::fs::write(
+        &ws.config,
+        format!(
+            "{text}card_data_hosts = [\"{}:*\"]\n",
+            ws.shop.base(Origin::Payment).trim_start_matches("http://").split(':').next().unwrap()
+        ),
+    )
+    .unwrap();
+    ws.skimwatch()
+        .args(["baseline", "approve", "--all", "--by", "alice", "--reason", "initial inventory"])
+        .assert()
+        .success();
     let (code, report) = ws.scan(&[]);
     assert_eq!(report.pages[0].status, PageStatus::Ok);
     assert!(findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
     assert_eq!((code, report.pages[0].findings.len()), (0, 0), "{}", describe(&report));
     let allowed = &report.pages[0].card_data;
-    assert!(allowed.iter().any(|l| l.allowed && l.destination.host == payment && l.destination.channel == "fetch"), "{allowed:?}");
+    assert!(
+        allowed.iter().any(|l| l.allowed && l.destination.host == payment && l.destination.channel == "fetch"),
+        "{allowed:?}"
+    );
 }
 
 #[test]
@@ -227,7 +258,10 @@ navigator.sendBeacon('/fp', JSON.stringify({
         assert_eq!(fp["languages"][0], "en-US");
         assert_ne!(fp["tz"], "UTC", "{fp}");
         let gl = format!("{} {}", fp["glv"], fp["gl"]);
-        assert!(!gl.contains("SwiftShader") && !gl.contains("llvmpipe") && gl.contains("ANGLE") || gl.contains("Adreno"), "{fp}");
+        assert!(
+            !gl.contains("SwiftShader") && !gl.contains("llvmpipe") && gl.contains("ANGLE") || gl.contains("Adreno"),
+            "{fp}"
+        );
         assert_ne!(fp["screen"], serde_json::json!([800, 600]), "{fp}");
         assert!(fp["outer"][0].as_i64().unwrap() > 0 && fp["outer"][1].as_i64().unwrap() > 0, "{fp}");
         assert!(fp["cores"].as_i64().unwrap() >= 4);
@@ -252,7 +286,12 @@ navigator.sendBeacon('/fp', JSON.stringify({
 fn configured_payment_field_that_matches_nothing_is_reported() {
     let shop = Shop::start_in_background().expect("start the test shop");
     let url = shop.serve_express_checkout();
-    let ws = Workspace::with_page_config(shop, "express", &url, "settle = \"500ms\"\ninteract = \"none\"\npayment_fields = [\"#cc-number\", \"#iban\"]");
+    let ws = Workspace::with_page_config(
+        shop,
+        "express",
+        &url,
+        "settle = \"500ms\"\ninteract = \"none\"\npayment_fields = [\"#cc-number\", \"#iban\"]",
+    );
     let (code, report) = ws.scan(&[]);
     assert_eq!(code, 1);
     assert_eq!(report.pages[0].unmatched_payment_fields, ["#iban"]);

@@ -2,7 +2,6 @@
 //! the evidence report (HTML escaping a hostile script URL, JSON parsed back) and an incident
 //! timeline, over real scans of the shop in real Chromium, stored in a real SQLite file.
 
-
 use crate::util::{describe, findings_of, Workspace};
 use skimwatch::evidence::{Evidence, Incident, Resolution};
 use skimwatch::model::FindingKind;
@@ -52,7 +51,16 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
 
     // Approve it (e.g. after review it is a known A/B test), rescan: resolved by approval.
     ws.skimwatch()
-        .args(["baseline", "approve", "--finding", &planted.id, "--by", "carol", "--reason", "A/B test snippet, ticket SEC-42"])
+        .args([
+            "baseline",
+            "approve",
+            "--finding",
+            &planted.id,
+            "--by",
+            "carol",
+            "--reason",
+            "A/B test snippet, ticket SEC-42",
+        ])
         .assert()
         .success();
     let (_, after) = ws.scan(&[]);
@@ -74,7 +82,8 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
     assert_eq!(&headers[1], "script");
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let app = rows.iter().find(|r| &r[col("script")] == "self:/static/js/checkout.js").expect("first-party app in inventory");
+    let app =
+        rows.iter().find(|r| &r[col("script")] == "self:/static/js/checkout.js").expect("first-party app in inventory");
     assert_eq!(&app[col("status")], "approved");
     assert_eq!(&app[col("approved_by")], "test");
     assert_eq!(&app[col("seen_in_scans")], "3");
@@ -83,7 +92,10 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
     // The card number lives in the provider's iframe: only the provider's script reaches it;
     // the shop's own scripts share the document with the cardholder-name field only.
     assert!(fields[col("payment_fields")].contains("#tp-number"), "{:?}", &fields[col("payment_fields")]);
-    assert!(app[col("payment_fields")].starts_with("can read card fields") && !app[col("payment_fields")].contains("#tp-number"));
+    assert!(
+        app[col("payment_fields")].starts_with("can read card fields")
+            && !app[col("payment_fields")].contains("#tp-number")
+    );
 
     // The log verifies, and the evidence report escapes what the page controls.
     let out = ws.skimwatch().args(["log", "verify"]).output().unwrap();
@@ -98,7 +110,8 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
     assert!(!html.to_ascii_lowercase().contains("<script"), "no scripts in the report");
     assert!(html.contains("default-src &#x27;none&#x27;") || html.contains("default-src 'none'"));
     assert!(html.contains("verified"));
-    let evidence: Evidence = serde_json::from_str(&std::fs::read_to_string(dir.join("evidence.json")).unwrap()).unwrap();
+    let evidence: Evidence =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("evidence.json")).unwrap()).unwrap();
     assert!(evidence.log.ok());
     assert_eq!(evidence.scans.len(), 3);
     assert_eq!(evidence.pages[0].name, "checkout");

@@ -50,7 +50,8 @@ fn library_files() -> Vec<(String, PathBuf)> {
         .filter(|p| !p.ends_with("lib.rs"))
         .map(|p| {
             let rel = p.strip_prefix(&src).unwrap();
-            let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let module =
+                rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
             (module, p)
         })
         .collect()
@@ -81,7 +82,8 @@ fn sql_lives_only_in_the_store() {
     let mut wrong = Vec::new();
     for (module, path) in library_files() {
         let code = code(&path);
-        if module != "store" && (code.contains("rusqlite") || code.contains("SELECT ") || code.contains("INSERT INTO")) {
+        if module != "store" && (code.contains("rusqlite") || code.contains("SELECT ") || code.contains("INSERT INTO"))
+        {
             wrong.push(path.display().to_string());
         }
     }

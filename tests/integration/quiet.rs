@@ -5,7 +5,6 @@
 //! Chromium, to keep the suite fast; the report format and the trust policy are checked
 //! through the real binary.
 
-
 use crate::util::{describe, findings_of, Workspace};
 use skimwatch::baseline::approve::{self, Choice};
 use skimwatch::baseline::BaselineDir;
@@ -54,7 +53,10 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
         .unwrap()
         .expect("approve");
     let file = std::fs::read_to_string(dir.path().join("baselines/volatile.toml")).unwrap();
-    assert!(file.contains("normalized_sha256 = ") && file.contains("masked = "), "the baseline shows what is masked:\n{file}");
+    assert!(
+        file.contains("normalized_sha256 = ") && file.contains("masked = "),
+        "the baseline shows what is masked:\n{file}"
+    );
 
     // 20 scans of pure churn.
     let mut false_findings = Vec::new();
@@ -68,7 +70,8 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
         }
         assert!(report.scripts.iter().all(|s| s.approved), "scan {i}: {:?}", report.scripts);
         inline_hashes.extend(report.scripts.iter().filter(|s| s.kind == ScriptKind::Inline).map(|s| s.sha256.clone()));
-        ab_present += report.scripts.iter().any(|s| s.url.as_deref().is_some_and(|u| u.contains("ab-test.js"))) as usize;
+        ab_present +=
+            report.scripts.iter().any(|s| s.url.as_deref().is_some_and(|u| u.contains("ab-test.js"))) as usize;
     }
     println!("false findings (low or above) over {SCANS} scans: {}", false_findings.len());
     assert!(false_findings.is_empty(), "{}", false_findings.join("\n"));
@@ -100,12 +103,20 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
                 assert!(f.added_hosts.iter().any(|h| h == ip), "{:?}", f.added_hosts);
             }
             VolatileChange::StatementAppendedToSession => {
-                assert!(f.diff.as_deref().unwrap().lines().any(|l| l.starts_with('+') && l.contains("new Image()")), "{:?}", f.diff);
+                assert!(
+                    f.diff.as_deref().unwrap().lines().any(|l| l.starts_with('+') && l.contains("new Image()")),
+                    "{:?}",
+                    f.diff
+                );
                 assert!(f.hints.iter().any(|h| h.contains("src")), "{:?}", f.hints);
                 assert_eq!(f.severity, Severity::Critical, "hints raise high to critical");
             }
             VolatileChange::CallInsertedInCart => {
-                assert!(f.diff.as_deref().unwrap().lines().any(|l| l.starts_with('+') && l.contains("sendBeacon")), "{:?}", f.diff);
+                assert!(
+                    f.diff.as_deref().unwrap().lines().any(|l| l.starts_with('+') && l.contains("sendBeacon")),
+                    "{:?}",
+                    f.diff
+                );
                 assert!(f.hints.iter().any(|h| h.contains("sendBeacon")), "{:?}", f.hints);
             }
             VolatileChange::None => unreachable!(),
@@ -163,7 +174,10 @@ fn altered_minified_library_report_reads_well() {
     assert!(text.contains("altered_script Altered external script"), "{text}");
     let attacker_ip = ws.shop.host(Origin::Attacker).split(':').next().unwrap().to_string();
     assert!(text.contains(&format!("new hosts in code: {attacker_ip}")), "{text}");
-    assert!(text.contains("hint:    reads document.forms") && text.contains("hint:    sets an image/script src"), "{text}");
+    assert!(
+        text.contains("hint:    reads document.forms") && text.contains("hint:    sets an image/script src"),
+        "{text}"
+    );
     assert!(text.contains("[CRITICAL]"), "hints raise the payment page's high to critical:\n{text}");
     let plus = text.lines().filter(|l| l.trim_start().starts_with('+') && !l.contains("+++")).count();
     assert!((3..40).contains(&plus), "only the injected statements are added ({plus} lines):\n{text}");

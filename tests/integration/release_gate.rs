@@ -3,7 +3,6 @@
 //! config and baselines; SARIF and JUnit come out typed and parse back; `baseline diff` and
 //! `baseline check` work on the real files. Real Chromium, real SQLite, real files.
 
-
 use crate::util::{describe, findings_of, Workspace};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_sarif::sarif::{ResultLevel, Sarif};
@@ -54,32 +53,49 @@ fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
     // kept their absolute third-party identity.
     assert!(page.scripts.iter().any(|s| s.id == "self:/static/js/checkout.js"));
     let payment = ws.shop.host(Origin::Payment);
-    assert!(page.scripts.iter().any(|s| s.id.contains(&payment) && s.url.as_deref().is_some_and(|u| u.contains(&payment))));
-    assert!(page.hosts.contains(&"self".to_string()) && !page.hosts.contains(&b.host(Origin::Shop)), "{:?}", page.hosts);
+    assert!(page
+        .scripts
+        .iter()
+        .any(|s| s.id.contains(&payment) && s.url.as_deref().is_some_and(|u| u.contains(&payment))));
+    assert!(
+        page.hosts.contains(&"self".to_string()) && !page.hosts.contains(&b.host(Origin::Shop)),
+        "{:?}",
+        page.hosts
+    );
     // --ephemeral kept nothing.
     assert_eq!(scans_in_db(&ws), scans_before);
 
     // A skimmer planted on staging only is caught by the gate, in SARIF.
     let code = b.inline_skimmer_code();
     b.add_inline_script(&code);
-    let out = ws
-        .skimwatch()
-        .args(["scan", "--ephemeral", "--format", "sarif", "--base-url", &base])
-        .output()
-        .unwrap();
+    let out = ws.skimwatch().args(["scan", "--ephemeral", "--format", "sarif", "--base-url", &base]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let sarif: Sarif = serde_json::from_slice(&out.stdout).expect("typed SARIF 2.1.0");
     assert_eq!(sarif.version, serde_json::json!("2.1.0"));
     let run = &sarif.runs[0];
     let rules = run.tool.driver.rules.as_ref().unwrap();
     let rule_ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    let kinds = ["new_script", "altered_script", "removed_script", "header_change", "new_host", "card_exfiltration", "payment_field_access", "payment_field_missing"];
+    let kinds = [
+        "new_script",
+        "altered_script",
+        "removed_script",
+        "header_change",
+        "new_host",
+        "card_exfiltration",
+        "payment_field_access",
+        "payment_field_missing",
+    ];
     assert_eq!(rule_ids, kinds, "one rule per finding kind");
     assert!(rules.iter().all(|r| r.help.as_ref().is_some_and(|h| !h.text.is_empty())));
     let results = run.results.as_ref().unwrap();
     let new_inline = results
         .iter()
-        .find(|r| r.rule_id.as_deref() == Some("new_script") && r.properties.as_ref().is_some_and(|p| p.additional_properties.get("scriptKind") == Some(&serde_json::json!("inline"))))
+        .find(|r| {
+            r.rule_id.as_deref() == Some("new_script")
+                && r.properties
+                    .as_ref()
+                    .is_some_and(|p| p.additional_properties.get("scriptKind") == Some(&serde_json::json!("inline")))
+        })
         .unwrap_or_else(|| panic!("no new inline script result in {}", String::from_utf8_lossy(&out.stdout)));
     println!("--- SARIF result ---\n{}", serde_json::to_string_pretty(new_inline).unwrap());
     assert!(matches!(new_inline.level, Some(ResultLevel::Error)), "high on a payment page → error");
@@ -94,11 +110,7 @@ fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
     assert_eq!(again.runs[0].results.as_ref().unwrap().len(), results.len());
 
     // Same verdict in JUnit: a failing case per finding, passing cases for approved scripts.
-    let out = ws
-        .skimwatch()
-        .args(["scan", "--ephemeral", "--format", "junit", "--base-url", &base])
-        .output()
-        .unwrap();
+    let out = ws.skimwatch().args(["scan", "--ephemeral", "--format", "junit", "--base-url", &base]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let junit = Report::deserialize_from_str(&String::from_utf8(out.stdout).unwrap()).expect("JUnit XML parses back");
     let suite = &junit.test_suites[0];
@@ -149,7 +161,11 @@ fn baseline_diff_previews_and_check_lints_the_real_files() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     // … and fails, naming file and line, on an entry whose justification was emptied.
     let first_reason = approved.find("reason = \"initial inventory\"").unwrap();
-    let broken = format!("{}reason = \"\"{}", &approved[..first_reason], &approved[first_reason + "reason = \"initial inventory\"".len()..]);
+    let broken = format!(
+        "{}reason = \"\"{}",
+        &approved[..first_reason],
+        &approved[first_reason + "reason = \"initial inventory\"".len()..]
+    );
     std::fs::write(&path, &broken).unwrap();
     let out = ws.skimwatch().args(["baseline", "check"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -162,7 +178,10 @@ fn baseline_diff_previews_and_check_lints_the_real_files() {
     let out = ws.skimwatch().args(["baseline", "check", "--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: skimwatch::baseline::check::CheckReport = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report.problems.iter().any(|p| p.path == source && p.message.contains("does not match its name")), "{report:?}");
+    assert!(
+        report.problems.iter().any(|p| p.path == source && p.message.contains("does not match its name")),
+        "{report:?}"
+    );
 }
 
 #[test]

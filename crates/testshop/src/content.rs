@@ -51,21 +51,12 @@ fn checkout_headers(bases: &Bases) -> Vec<(String, String)> {
         ("Content-Security-Policy", checkout_csp(bases)),
         ("X-Frame-Options", "DENY".to_string()),
         ("X-Content-Type-Options", "nosniff".to_string()),
-        (
-            "Referrer-Policy",
-            "strict-origin-when-cross-origin".to_string(),
-        ),
+        ("Referrer-Policy", "strict-origin-when-cross-origin".to_string()),
         // Browsers ignore HSTS over plain http; it is here so header monitoring has it to watch.
-        (
-            "Strict-Transport-Security",
-            "max-age=31536000; includeSubDomains".to_string(),
-        ),
+        ("Strict-Transport-Security", "max-age=31536000; includeSubDomains".to_string()),
         (
             "Permissions-Policy",
-            format!(
-                "camera=(), microphone=(), geolocation=(), payment=(self \"{}\")",
-                bases.get(Origin::Payment)
-            ),
+            format!("camera=(), microphone=(), geolocation=(), payment=(self \"{}\")", bases.get(Origin::Payment)),
         ),
     ];
     pairs.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
@@ -74,24 +65,15 @@ fn checkout_headers(bases: &Bases) -> Vec<(String, String)> {
 /// The iframe `src` of the hosted card fields. The provider learns who embeds it from
 /// `parent=`, as Stripe's and Adyen's frames do, so its script need not hard-code the shop.
 pub(super) fn hosted_fields_src(bases: &Bases) -> String {
-    let parent = bases
-        .get(Origin::Shop)
-        .replace(':', "%3A")
-        .replace('/', "%2F");
-    format!(
-        "{}/hosted-fields?parent={parent}&session=cs_live_4eC39HqLyjWDarjtT1zdp7dc",
-        bases.get(Origin::Payment)
-    )
+    let parent = bases.get(Origin::Shop).replace(':', "%3A").replace('/', "%2F");
+    format!("{}/hosted-fields?parent={parent}&session=cs_live_4eC39HqLyjWDarjtT1zdp7dc", bases.get(Origin::Payment))
 }
 
 fn fill(template: &str, bases: &Bases) -> String {
     let shop = bases.get(Origin::Shop);
     template
         .replace("{{SHOP}}", shop)
-        .replace(
-            "{{SHOP_ENCODED}}",
-            &shop.replace(':', "%3A").replace('/', "%2F"),
-        )
+        .replace("{{SHOP_ENCODED}}", &shop.replace(':', "%3A").replace('/', "%2F"))
         .replace("{{PAYMENT}}", bases.get(Origin::Payment))
         .replace("{{VENDOR}}", bases.get(Origin::Vendor))
 }
@@ -116,10 +98,7 @@ pub(super) fn defaults(bases: &Bases) -> HashMap<(Origin, String), Resource> {
     // The provider must allow being framed by the shop, so it uses frame-ancestors instead of
     // X-Frame-Options. Like many providers it restricts nothing else.
     let hosted_fields = Resource::html(fill(HOSTED_FIELDS_HTML, bases))
-        .with_header(
-            "Content-Security-Policy",
-            &format!("frame-ancestors {}", bases.get(Origin::Shop)),
-        )
+        .with_header("Content-Security-Policy", &format!("frame-ancestors {}", bases.get(Origin::Shop)))
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "same-origin");
 
@@ -130,60 +109,20 @@ pub(super) fn defaults(bases: &Bases) -> HashMap<(Origin, String), Resource> {
     let entries = [
         (Origin::Shop, "/", home),
         (Origin::Shop, "/checkout", checkout),
-        (
-            Origin::Shop,
-            "/favicon.ico",
-            Resource::new("image/x-icon", "").with_status(204),
-        ),
-        (
-            Origin::Shop,
-            "/static/css/site.css",
-            static_file(css, SITE_CSS),
-        ),
-        (
-            Origin::Shop,
-            "/static/img/logo.svg",
-            static_file(svg, LOGO_SVG),
-        ),
-        (
-            Origin::Shop,
-            "/static/js/vendor.min.js",
-            static_file(js, VENDOR_MIN_JS),
-        ),
-        (
-            Origin::Shop,
-            "/static/js/checkout.js",
-            static_file(js, CHECKOUT_JS),
-        ),
+        (Origin::Shop, "/favicon.ico", Resource::new("image/x-icon", "").with_status(204)),
+        (Origin::Shop, "/static/css/site.css", static_file(css, SITE_CSS)),
+        (Origin::Shop, "/static/img/logo.svg", static_file(svg, LOGO_SVG)),
+        (Origin::Shop, "/static/js/vendor.min.js", static_file(js, VENDOR_MIN_JS)),
+        (Origin::Shop, "/static/js/checkout.js", static_file(js, CHECKOUT_JS)),
         (Origin::Shop, "/api/cart", static_file(json, CART_JSON)),
-        (
-            Origin::Shop,
-            "/api/shipping-methods",
-            static_file(json, SHIPPING_METHODS_JSON),
-        ),
+        (Origin::Shop, "/api/shipping-methods", static_file(json, SHIPPING_METHODS_JSON)),
         (Origin::Shop, "/api/orders", static_file(json, ORDER_JSON)),
         (Origin::Payment, "/hosted-fields", hosted_fields),
-        (
-            Origin::Payment,
-            "/static/fields.js",
-            static_file(js, FIELDS_JS),
-        ),
-        (
-            Origin::Payment,
-            "/static/fields.css",
-            static_file(css, FIELDS_CSS),
-        ),
+        (Origin::Payment, "/static/fields.js", static_file(js, FIELDS_JS)),
+        (Origin::Payment, "/static/fields.css", static_file(css, FIELDS_CSS)),
         (Origin::Payment, "/v1/tokens", static_file(json, TOKEN_JSON)),
-        (
-            Origin::Payment,
-            "/favicon.ico",
-            Resource::new("image/x-icon", "").with_status(204),
-        ),
-        (
-            Origin::Vendor,
-            "/gtm.js",
-            static_file(js, GTM_JS).with_header("Access-Control-Allow-Origin", "*"),
-        ),
+        (Origin::Payment, "/favicon.ico", Resource::new("image/x-icon", "").with_status(204)),
+        (Origin::Vendor, "/gtm.js", static_file(js, GTM_JS).with_header("Access-Control-Allow-Origin", "*")),
         (
             Origin::Vendor,
             "/analytics.js",
@@ -192,14 +131,9 @@ pub(super) fn defaults(bases: &Bases) -> HashMap<(Origin, String), Resource> {
         (
             Origin::Vendor,
             "/g/collect",
-            Resource::new("text/plain", "")
-                .with_status(204)
-                .with_header("Access-Control-Allow-Origin", "*"),
+            Resource::new("text/plain", "").with_status(204).with_header("Access-Control-Allow-Origin", "*"),
         ),
         (Origin::Attacker, "/collect", collect),
     ];
-    entries
-        .into_iter()
-        .map(|(origin, path, resource)| ((origin, path.to_string()), resource))
-        .collect()
+    entries.into_iter().map(|(origin, path, resource)| ((origin, path.to_string()), resource)).collect()
 }

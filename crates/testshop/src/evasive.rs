@@ -217,7 +217,8 @@ impl Shop {
         let clean = page.body.clone();
         let page = Arc::new(page);
         self.set_dynamic(Origin::Shop, EXPRESS_PATH, move |req: &RecordedRequest| {
-            let visited = req.header("cookie").is_some_and(|c| c.split(';').any(|kv| kv.trim().starts_with("visited=")));
+            let visited =
+                req.header("cookie").is_some_and(|c| c.split(';').any(|kv| kv.trim().starts_with("visited=")));
             let mut r = (*page).clone().with_header("Set-Cookie", cookie);
             r.body = if visited { clean.clone() } else { infected.clone() };
             r

@@ -15,8 +15,8 @@
 
 mod attacks;
 mod content;
-mod volatile;
 mod evasive;
+mod volatile;
 
 pub use attacks::Planted;
 pub use volatile::{VolatileChange, VOLATILE_PATH};
@@ -52,12 +52,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub const ALL: [Origin; 4] = [
-        Origin::Shop,
-        Origin::Payment,
-        Origin::Vendor,
-        Origin::Attacker,
-    ];
+    pub const ALL: [Origin; 4] = [Origin::Shop, Origin::Payment, Origin::Vendor, Origin::Attacker];
 
     /// The loopback address this origin's server binds to.
     pub fn ip(self) -> Ipv4Addr {
@@ -108,12 +103,7 @@ pub struct Resource {
 impl Resource {
     /// A 200 response with the given content type and body and no extra headers.
     pub fn new(content_type: &str, body: impl Into<String>) -> Resource {
-        Resource {
-            status: 200,
-            content_type: content_type.to_string(),
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        Resource { status: 200, content_type: content_type.to_string(), headers: Vec::new(), body: body.into() }
     }
 
     pub fn html(body: impl Into<String>) -> Resource {
@@ -142,19 +132,12 @@ impl Resource {
 
     /// Value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Replaces the header if present (keeping its position), otherwise appends it.
     pub fn set_header(&mut self, name: &str, value: &str) {
-        match self
-            .headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
+        match self.headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             Some(slot) => slot.1 = value.to_string(),
             None => self.headers.push((name.to_string(), value.to_string())),
         }
@@ -184,10 +167,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// Value of a request header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The path without the query string.
@@ -222,9 +202,7 @@ pub type Responder = Arc<dyn Fn(&RecordedRequest) -> Resource + Send + Sync>;
 /// Locks a mutex even if a panicking test poisoned it: the data (a table of strings) stays
 /// consistent because every update is a single insert or edit.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The running shop. Dropping it (or calling [`Shop::shutdown`]) stops all four servers.
@@ -240,9 +218,7 @@ pub struct Shop {
 
 impl fmt::Debug for Shop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shop")
-            .field("bases", &self.inner.bases.0)
-            .finish_non_exhaustive()
+        f.debug_struct("Shop").field("bases", &self.inner.bases.0).finish_non_exhaustive()
     }
 }
 
@@ -252,11 +228,7 @@ impl Shop {
     /// `#[tokio::test]` must keep awaiting (not block) while a browser talks to them.
     pub async fn start() -> io::Result<Shop> {
         let (inner, stop, _tasks) = launch().await?;
-        Ok(Shop {
-            inner,
-            stop,
-            thread: None,
-        })
+        Ok(Shop { inner, stop, thread: None })
     }
 
     /// Like [`Shop::start`], for code without a runtime (sync tests, the CLI before it builds
@@ -264,49 +236,39 @@ impl Shop {
     /// returned `Shop` is dropped.
     pub fn start_in_background() -> io::Result<Shop> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("skimwatch-shop".to_string())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
+        let thread = std::thread::Builder::new().name("skimwatch-shop".to_string()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match launch().await {
+                    Ok((inner, stop, tasks)) => {
+                        let mut stopped = stop.subscribe();
+                        let _ = ready_tx.send(Ok((inner, stop)));
+                        // Ends on `true` or when the Shop (holding the sender) is dropped.
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                        // Let open connections finish their response, but never hang the
+                        // caller's drop on a browser that keeps a connection open.
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                            for task in tasks {
+                                let _ = task.await;
+                            }
+                        })
+                        .await;
+                    }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
-                        return;
                     }
-                };
-                runtime.block_on(async move {
-                    match launch().await {
-                        Ok((inner, stop, tasks)) => {
-                            let mut stopped = stop.subscribe();
-                            let _ = ready_tx.send(Ok((inner, stop)));
-                            // Ends on `true` or when the Shop (holding the sender) is dropped.
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                            // Let open connections finish their response, but never hang the
-                            // caller's drop on a browser that keeps a connection open.
-                            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                                for task in tasks {
-                                    let _ = task.await;
-                                }
-                            })
-                            .await;
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                        }
-                    }
-                });
-            })?;
-        let (inner, stop) = ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("the shop's server thread exited before it started"))??;
-        Ok(Shop {
-            inner,
-            stop,
-            thread: Some(thread),
-        })
+                }
+            });
+        })?;
+        let (inner, stop) =
+            ready_rx.recv().map_err(|_| io::Error::other("the shop's server thread exited before it started"))??;
+        Ok(Shop { inner, stop, thread: Some(thread) })
     }
 
     /// Stops the servers (same as dropping the shop).
@@ -321,16 +283,17 @@ impl Shop {
 
     /// `host:port` of one origin, as the browser's request log names it.
     pub fn host(&self, origin: Origin) -> String {
-        self.inner
-            .bases
-            .get(origin)
-            .trim_start_matches("http://")
-            .to_string()
+        self.inner.bases.get(origin).trim_start_matches("http://").to_string()
     }
 
     /// Answers `path` on `origin` with a function of each request (takes precedence over the
     /// static table). For content that changes per load or per visitor.
-    pub fn set_dynamic(&self, origin: Origin, path: &str, respond: impl Fn(&RecordedRequest) -> Resource + Send + Sync + 'static) {
+    pub fn set_dynamic(
+        &self,
+        origin: Origin,
+        path: &str,
+        respond: impl Fn(&RecordedRequest) -> Resource + Send + Sync + 'static,
+    ) {
         lock(&self.inner.dynamic).insert((origin, path.to_string()), Arc::new(respond));
     }
 
@@ -374,9 +337,7 @@ impl Shop {
 
     /// A copy of what is served at a path, if anything.
     pub fn resource(&self, origin: Origin, path: &str) -> Option<Resource> {
-        lock(&self.inner.resources)
-            .get(&(origin, path.to_string()))
-            .cloned()
+        lock(&self.inner.resources).get(&(origin, path.to_string())).cloned()
     }
 
     /// The body served at a path, if anything.
@@ -397,12 +358,7 @@ impl Shop {
     /// # Panics
     /// If nothing is served at that path: the helpers edit the default content, and a test
     /// that removed it first has a bug worth a loud message.
-    pub fn edit<R>(
-        &self,
-        origin: Origin,
-        path: &str,
-        change: impl FnOnce(&mut Resource) -> R,
-    ) -> R {
+    pub fn edit<R>(&self, origin: Origin, path: &str, change: impl FnOnce(&mut Resource) -> R) -> R {
         let mut resources = lock(&self.inner.resources);
         match resources.get_mut(&(origin, path.to_string())) {
             Some(resource) => change(resource),
@@ -450,11 +406,7 @@ impl Shop {
 
     /// The requests one origin received, in arrival order.
     pub fn requests_to(&self, origin: Origin) -> Vec<RecordedRequest> {
-        lock(&self.inner.requests)
-            .iter()
-            .filter(|r| r.origin == origin)
-            .cloned()
-            .collect()
+        lock(&self.inner.requests).iter().filter(|r| r.origin == origin).cloned().collect()
     }
 
     /// Forgets the requests received so far.
@@ -524,19 +476,13 @@ async fn launch() -> io::Result<Launched> {
         let app = Router::new()
             .route("/ws", axum::routing::get(evasive::websocket))
             .fallback(serve)
-            .with_state(Ctx {
-            origin,
-            inner: inner.clone(),
-        });
+            .with_state(Ctx { origin, inner: inner.clone() });
         let mut stopped = stop.subscribe();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
                 tracing::warn!("demo shop server for {origin} stopped: {e}");
             }
         }));
@@ -553,30 +499,15 @@ struct Ctx {
 
 /// The one handler of every server: record the request, then answer from the table. Any
 /// method is accepted, because skimmers POST (fetch, sendBeacon) as often as they GET.
-async fn serve(
-    State(ctx): State<Ctx>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .to_string();
+async fn serve(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/").to_string();
     let request = RecordedRequest {
         origin: ctx.origin,
         method: method.to_string(),
         path,
         headers: headers
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
@@ -587,9 +518,7 @@ async fn serve(
         return to_response(resource);
     }
 
-    let found = lock(&ctx.inner.resources)
-        .get(&(ctx.origin, uri.path().to_string()))
-        .cloned();
+    let found = lock(&ctx.inner.resources).get(&(ctx.origin, uri.path().to_string())).cloned();
     let resource = found.unwrap_or_else(|| {
         Resource::new("text/plain; charset=utf-8", "Not Found")
             .with_status(404)
@@ -604,9 +533,7 @@ fn to_response(resource: Resource) -> Response {
     match try_response(&resource) {
         Ok(response) => response,
         Err(problem) => {
-            let mut response = Response::new(Body::from(format!(
-                "demo shop: invalid resource: {problem}"
-            )));
+            let mut response = Response::new(Body::from(format!("demo shop: invalid resource: {problem}")));
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             response
         }
@@ -614,8 +541,7 @@ fn to_response(resource: Resource) -> Response {
 }
 
 fn try_response(resource: &Resource) -> Result<Response, String> {
-    let status =
-        StatusCode::from_u16(resource.status).map_err(|_| format!("status {}", resource.status))?;
+    let status = StatusCode::from_u16(resource.status).map_err(|_| format!("status {}", resource.status))?;
     let mut response = Response::new(Body::from(resource.body.clone()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -623,17 +549,12 @@ fn try_response(resource: &Resource) -> Result<Response, String> {
         .map_err(|_| format!("content type {:?}", resource.content_type))?;
     headers.insert(axum::http::header::CONTENT_TYPE, content_type);
     for (name, value) in &resource.headers {
-        let name_ok =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?}"))?;
-        let value_ok =
-            HeaderValue::from_str(value).map_err(|_| format!("value of header {name}"))?;
+        let name_ok = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?}"))?;
+        let value_ok = HeaderValue::from_str(value).map_err(|_| format!("value of header {name}"))?;
         headers.append(name_ok, value_ok);
     }
     // Last, so no stored header can make the browser reuse a stale copy between scans.
-    headers.insert(
-        axum::http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

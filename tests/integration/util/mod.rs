@@ -62,7 +62,10 @@ impl Workspace {
         let out = self.skimwatch().args(["scan", "--format", "json"]).args(extra).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let report: ScanReport = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!("scan output is not the JSON report ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
+            panic!(
+                "scan output is not the JSON report ({e}):\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
         });
         (out.status.code().expect("exit code"), report)
     }
@@ -70,7 +73,12 @@ impl Workspace {
     /// Scans, approves everything, and checks that a rescan is clean.
     pub fn approved_baseline(&self) {
         let (code, report) = self.scan(&[]);
-        assert_eq!(report.pages[0].status, skimwatch::model::PageStatus::Ok, "first scan failed: {:?}", report.pages[0].error);
+        assert_eq!(
+            report.pages[0].status,
+            skimwatch::model::PageStatus::Ok,
+            "first scan failed: {:?}",
+            report.pages[0].error
+        );
         assert_eq!(code, 1, "a never-approved page has findings");
         self.skimwatch()
             .args(["baseline", "approve", "--all", "--by", "test", "--reason", "initial inventory"])
@@ -84,7 +92,7 @@ pub fn page<'a>(report: &'a ScanReport, name: &str) -> &'a PageReport {
 }
 
 /// The findings of one kind, with a readable failure message when there are none.
-pub fn findings_of<'a>(report: &'a ScanReport, kind: FindingKind) -> Vec<&'a Finding> {
+pub fn findings_of(report: &ScanReport, kind: FindingKind) -> Vec<&Finding> {
     report.pages.iter().flat_map(|p| &p.findings).filter(|f| f.kind == kind).collect()
 }
 

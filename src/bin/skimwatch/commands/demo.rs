@@ -38,11 +38,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             temp.path().to_path_buf()
         }
     };
-    let config = Config::with_pages(&dir.join("skimwatch.toml"), vec![PageConfig {
-        // The demo's skimmer is not a late one: a short watch keeps the demo quick.
-        settle: std::time::Duration::from_secs(2),
-        ..PageConfig::new("checkout", shop.checkout_url())
-    }]);
+    let config = Config::with_pages(
+        &dir.join("skimwatch.toml"),
+        vec![PageConfig {
+            // The demo's skimmer is not a late one: a short watch keeps the demo quick.
+            settle: std::time::Duration::from_secs(2),
+            ..PageConfig::new("checkout", shop.checkout_url())
+        }],
+    );
     let mut out = std::io::stdout().lock();
     let opts = ScanOptions::default();
 
@@ -95,7 +98,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             && f.diff.as_deref().is_some_and(|d| d.contains("new Image"))
     });
     if let Some(f) = caught {
-        writeln!(out, "The skimmer was caught: a {} `altered_script` finding whose diff shows the appended lines.", f.severity)?;
+        writeln!(
+            out,
+            "The skimmer was caught: a {} `altered_script` finding whose diff shows the appended lines.",
+            f.severity
+        )?;
         Ok(ExitCode::Clean)
     } else {
         writeln!(out, "The demo did not catch the planted skimmer: this is a bug, please report it.")?;

@@ -7,7 +7,8 @@ pub const CSS: &str = include_str!("../templates/style.css");
 pub fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     // Names end in .html, so minijinja's default callback turns HTML auto-escaping on.
-    env.add_template("inventory_table.html", include_str!("../templates/inventory_table.html")).expect("template parses");
+    env.add_template("inventory_table.html", include_str!("../templates/inventory_table.html"))
+        .expect("template parses");
     env.add_template("inventory.html", include_str!("../templates/inventory.html")).expect("template parses");
     env.add_template("evidence.html", include_str!("../templates/evidence.html")).expect("template parses");
     env

@@ -43,8 +43,22 @@ fn csv_cell(s: &str) -> String {
 pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "page", "script", "kind", "url", "frame_url", "sha256", "sri", "bytes", "status", "first_seen", "last_seen",
-        "seen_in_scans", "approved_by", "approved_at", "reason", "payment_fields",
+        "page",
+        "script",
+        "kind",
+        "url",
+        "frame_url",
+        "sha256",
+        "sri",
+        "bytes",
+        "status",
+        "first_seen",
+        "last_seen",
+        "seen_in_scans",
+        "approved_by",
+        "approved_at",
+        "reason",
+        "payment_fields",
     ])?;
     for r in rows {
         let opt = |o: &Option<String>| csv_cell(o.as_deref().unwrap_or(""));

@@ -25,9 +25,7 @@ pub fn run(config_path: &Path, command: LogCommand) -> anyhow::Result<ExitCode> 
     let LogCommand::Verify(args) = command;
     let config = super::load_config(config_path)?;
     let store = require_store(&config)?;
-    let v = store
-        .verify_log()
-        .with_context(|| format!("reading the scan log in {}", store.path().display()))?;
+    let v = store.verify_log().with_context(|| format!("reading the scan log in {}", store.path().display()))?;
     let mut out = io::stdout().lock();
     match args.format {
         TextOrJson::Json => {
@@ -40,11 +38,18 @@ pub fn run(config_path: &Path, command: LogCommand) -> anyhow::Result<ExitCode> 
                 None => writeln!(out, "scan log OK: {} record(s) verified", v.verified)?,
             }
             if v.unsealed > 0 {
-                writeln!(out, "{} older record(s) were written before the log existed and are not covered", v.unsealed)?;
+                writeln!(
+                    out,
+                    "{} older record(s) were written before the log existed and are not covered",
+                    v.unsealed
+                )?;
             }
             if let (Some(id), Some(hash)) = (v.head_id, &v.head_hash) {
                 writeln!(out, "head: scan #{id} {hash}")?;
-                writeln!(out, "(keep the head elsewhere: a later verify whose chain no longer contains it shows removed records)")?;
+                writeln!(
+                    out,
+                    "(keep the head elsewhere: a later verify whose chain no longer contains it shows removed records)"
+                )?;
             }
         }
     }

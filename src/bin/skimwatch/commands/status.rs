@@ -65,7 +65,14 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "   open findings: {}", p.open_findings.len())?;
             for f in &p.open_findings {
                 let mailed = f.notified_at.as_deref().map(|t| format!(" (mailed {t})")).unwrap_or_default();
-                writeln!(out, "     {:<8} {:<14} {}  {}{mailed}", f.severity.as_str().to_uppercase(), f.kind.as_str(), f.id, flatten(&f.title))?;
+                writeln!(
+                    out,
+                    "     {:<8} {:<14} {}  {}{mailed}",
+                    f.severity.as_str().to_uppercase(),
+                    f.kind.as_str(),
+                    f.id,
+                    flatten(&f.title)
+                )?;
             }
         }
     }

@@ -177,7 +177,8 @@ fn result(page: &PageReport, f: &Finding) -> SarifResult {
     let mut text = format!("{} (page {}, {})", f.title, page.name, f.severity);
     if let Some(diff) = &f.diff {
         // Keep the message readable: the full diff is in the JSON report.
-        let excerpt: Vec<&str> = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).take(10).collect();
+        let excerpt: Vec<&str> =
+            diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).take(10).collect();
         if !excerpt.is_empty() {
             text.push_str("\nAdded lines:\n");
             text.push_str(&excerpt.join("\n"));
@@ -224,7 +225,8 @@ pub fn sarif(report: &ScanReport) -> Sarif {
         .full_name(concat!("skimwatch ", env!("CARGO_PKG_VERSION")))
         .rules(rules())
         .build();
-    let results: Vec<SarifResult> = report.pages.iter().flat_map(|p| p.findings.iter().map(move |f| result(p, f))).collect();
+    let results: Vec<SarifResult> =
+        report.pages.iter().flat_map(|p| p.findings.iter().map(move |f| result(p, f))).collect();
     let notifications: Vec<Notification> = report
         .pages
         .iter()
@@ -232,12 +234,16 @@ pub fn sarif(report: &ScanReport) -> Sarif {
         .map(|p| {
             Notification::builder()
                 .level(serde_json::json!("error"))
-                .message(Message::builder().text(format!(
-                    "page {} ({}) could not be scanned: {}",
-                    p.name,
-                    p.url,
-                    p.error.as_deref().unwrap_or("unknown error")
-                )).build())
+                .message(
+                    Message::builder()
+                        .text(format!(
+                            "page {} ({}) could not be scanned: {}",
+                            p.name,
+                            p.url,
+                            p.error.as_deref().unwrap_or("unknown error")
+                        ))
+                        .build(),
+                )
                 .locations(vec![location(&p.url, Some((&p.name, "page")), "the page")])
                 .build()
         })
@@ -251,11 +257,7 @@ pub fn sarif(report: &ScanReport) -> Sarif {
         .results(results)
         .invocations(vec![invocation])
         .build();
-    Sarif::builder()
-        .schema(serde_sarif::sarif::SCHEMA_URL)
-        .version(serde_json::json!("2.1.0"))
-        .runs(vec![run])
-        .build()
+    Sarif::builder().schema(serde_sarif::sarif::SCHEMA_URL).version(serde_json::json!("2.1.0")).runs(vec![run]).build()
 }
 
 impl Reporter for SarifReport {

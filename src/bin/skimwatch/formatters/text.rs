@@ -72,7 +72,11 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
         page.elapsed_ms
     )?;
     if let Some(i) = &page.interaction {
-        let typed = if i.fields_typed.is_empty() { "no fields typed".to_string() } else { format!("{} fields typed", i.fields_typed.len()) };
+        let typed = if i.fields_typed.is_empty() {
+            "no fields typed".to_string()
+        } else {
+            format!("{} fields typed", i.fields_typed.len())
+        };
         writeln!(
             out,
             "   interaction: {} as {}, {}{}{}",
@@ -80,14 +84,23 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
             i.profile,
             typed,
             i.canary.as_deref().map(|c| format!(", canary card {c}")).unwrap_or_default(),
-            if i.submitted { format!(", submitted ({} order request(s) blocked)", i.blocked.len()) } else { String::new() }
+            if i.submitted {
+                format!(", submitted ({} order request(s) blocked)", i.blocked.len())
+            } else {
+                String::new()
+            }
         )?;
         for p in &i.problems {
             writeln!(out, "   interaction problem: {}", clean(p))?;
         }
     }
     for leak in page.card_data.iter().filter(|l| l.allowed) {
-        writeln!(out, "   card data to allowed host {} via {}", clean(&leak.destination.host), leak.destination.channel)?;
+        writeln!(
+            out,
+            "   card data to allowed host {} via {}",
+            clean(&leak.destination.host),
+            leak.destination.channel
+        )?;
     }
     Ok(())
 }
@@ -159,8 +172,16 @@ fn behaviour(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
     }
     if let Some(a) = &f.access {
         match (a.action.as_str(), &a.event) {
-            ("listen", Some(e)) => writeln!(out, "     field:   {} in {}, listens to {}", clean(&a.field), clean(&a.frame), clean(e))?,
-            ("read", e) => writeln!(out, "     field:   {} in {}, reads the value{}", clean(&a.field), clean(&a.frame), e.as_deref().map(|e| format!(" ({})", clean(e))).unwrap_or_default())?,
+            ("listen", Some(e)) => {
+                writeln!(out, "     field:   {} in {}, listens to {}", clean(&a.field), clean(&a.frame), clean(e))?
+            }
+            ("read", e) => writeln!(
+                out,
+                "     field:   {} in {}, reads the value{}",
+                clean(&a.field),
+                clean(&a.frame),
+                e.as_deref().map(|e| format!(" ({})", clean(e))).unwrap_or_default()
+            )?,
             _ => writeln!(out, "     field:   {} (fix payment_fields of this page)", clean(&a.field))?,
         }
     }

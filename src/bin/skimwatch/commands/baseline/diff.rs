@@ -41,9 +41,17 @@ pub fn run(config_path: &Path, args: DiffArgs) -> anyhow::Result<ExitCode> {
         let c = &p.change;
         match (&c.skipped, c.accepted.len()) {
             (Some(why), _) => writeln!(out, "# {}: nothing to approve: {}", c.page, skip_reason(why))?,
-            (None, 0) => writeln!(out, "# {}: nothing pending; {} would not change", c.page, c.baseline_file.display())?,
+            (None, 0) => {
+                writeln!(out, "# {}: nothing pending; {} would not change", c.page, c.baseline_file.display())?
+            }
             (None, n) => {
-                writeln!(out, "# {}: approving {n} finding(s) ({}) would change {}:", c.page, c.accepted.join(", "), c.baseline_file.display())?;
+                writeln!(
+                    out,
+                    "# {}: approving {n} finding(s) ({}) would change {}:",
+                    c.page,
+                    c.accepted.join(", "),
+                    c.baseline_file.display()
+                )?;
                 out.write_all(p.diff.as_bytes())?;
                 for (sha, bytes) in &p.new_sources {
                     writeln!(out, "# new file sources/{sha}.js ({bytes} bytes)")?;

@@ -56,7 +56,11 @@ fn write_text(b: &Baseline, dir: &BaselineDir, out: &mut dyn Write) -> io::Resul
             writeln!(out, "             url:    {u}")?;
         }
         writeln!(out, "             sha256: {}  ({} bytes)", s.sha256, s.bytes)?;
-        writeln!(out, "             approved by {} at {}: {}", s.approval.approved_by, s.approval.approved_at, s.approval.reason)?;
+        writeln!(
+            out,
+            "             approved by {} at {}: {}",
+            s.approval.approved_by, s.approval.approved_at, s.approval.reason
+        )?;
     }
     for h in &b.headers {
         writeln!(out, "   header    {}: {}", h.name, h.value.as_deref().unwrap_or("(absent)"))?;
