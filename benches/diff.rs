@@ -1,11 +1,13 @@
 //! Benchmark: time to pretty-print and diff a 1 MB minified script with a few injected
-//! statements (what an `altered_script` finding costs), plus the static hints on it.
+//! statements (what an `altered_script` finding costs), plus the static hints on it, and the
+//! same steps on 1 MB hostile scripts (one long string concatenation, deep nesting) next to
+//! their budget (`inventory::budget`): they must be refused quickly, not crash or stall.
 //!
 //! `cargo bench --bench diff` prints the figures; nothing is asserted (see the project's
 //! standards: performance is measured, not asserted in tests).
 
 use skimwatch::compare::{diff as pretty, hints};
-use skimwatch::inventory::normalize;
+use skimwatch::inventory::{budget, normalize};
 use std::time::{Duration, Instant};
 
 /// A deterministic, realistic-looking minified library of about `target` bytes: one line of
@@ -93,4 +95,35 @@ fn main() {
         analysis.hints,
         analysis.added_hosts
     );
+    hostile(runs);
+}
+
+/// Every analysis step on 1 MB hostile scripts, timed against the analysis time budget.
+fn hostile(runs: u32) {
+    let mib = 1 << 20;
+    let concat = format!("var x=\"a\"{};", "+\"a\"".repeat(mib / 4));
+    let arrays = format!("var x={}1{};", "[".repeat(mib / 2), "]".repeat(mib / 2));
+    let functions = format!("{}{}", "function f(){".repeat(mib / 14), "}".repeat(mib / 14));
+    println!(
+        "hostile scripts (budget per step: {} s, {} bytes, nesting {}):",
+        budget::ANALYSIS_TIME.as_secs(),
+        budget::MAX_ANALYSIS_BYTES,
+        budget::MAX_NESTING
+    );
+    for (name, src) in [("string concatenation", &concat), ("nested arrays", &arrays), ("nested functions", &functions)]
+    {
+        let (t, outcome) = time(runs, || {
+            let n = normalize::normalize_checked(src).err();
+            let h = hints::analyze(Some("var x=1;"), src);
+            let d = pretty::diff_scripts("var x=1;", src, "approved", "current");
+            (n, h.hints.len(), d.len())
+        });
+        let verdict = if t < budget::ANALYSIS_TIME { "within budget" } else { "OVER BUDGET" };
+        let why = outcome.0.map_or("analysed".to_string(), |r| r.to_string());
+        println!(
+            "  {name:<22} {:>7} KB  normalize + hints + diff {:>8.1} ms  {verdict}: {why}",
+            src.len() / 1024,
+            t.as_secs_f64() * 1e3
+        );
+    }
 }

@@ -3,8 +3,13 @@
 //! Production scripts are usually minified onto one line, so a plain line diff would show the
 //! whole file as changed. We re-print the code with oxc (one statement per line, indented)
 //! before diffing, so that an injected statement shows up as one `+` line a reviewer can read.
-//! Code that does not parse is diffed as-is: a diff must never fail or invent text.
+//! Code that does not parse is diffed as-is: a diff must never fail or invent text. Code outside
+//! the analysis budget (`inventory::budget`: too large, too deeply nested, too slow) is not
+//! pretty-printed or diffed at all; the diff text is then one note saying why.
+//! Line diffs run under [`budget::DIFF_TIME`] and are cut at [`DIFF_MAX_LINES`] lines and
+//! [`DIFF_MAX_BYTES`] bytes, so a hostile script cannot make a quadratic or huge diff.
 
+use crate::inventory::budget::{self, Refusal};
 use oxc_allocator::Allocator;
 use oxc_codegen::{Codegen, CodegenOptions, IndentChar};
 use oxc_parser::Parser;
@@ -14,19 +19,29 @@ use similar::TextDiff;
 /// Line cap used by [`diff_scripts`]: enough to review an injection, small enough for a report.
 pub const DIFF_MAX_LINES: usize = 400;
 
+/// Byte cap of a diff: a minified line can be megabytes long.
+pub const DIFF_MAX_BYTES: usize = 256 * 1024;
+
 /// Pretty-prints JavaScript, or returns `src` unchanged when it parses neither as a script nor
 /// as a module.
 ///
 /// Scripts are parsed as CommonJS first, which also accepts a top-level `return`, so most
 /// event-handler bodies pretty-print too; nothing is ever wrapped or added around the code.
 /// Comments may be dropped by the printer; [`diff_scripts`] accounts for that.
+///
+/// Code outside the analysis budget is returned unchanged too; [`pretty_js_checked`] says why.
 pub fn pretty_js(src: &str) -> String {
-    for source_type in [SourceType::cjs(), SourceType::mjs()] {
-        if let Some(code) = print_as(src, source_type) {
-            return code;
-        }
-    }
-    src.to_string()
+    pretty_js_checked(src).unwrap_or_else(|_| src.to_string())
+}
+
+/// [`pretty_js`], or why the code is outside the analysis budget.
+pub fn pretty_js_checked(src: &str) -> Result<String, Refusal> {
+    budget::run(src, pretty_unbounded).map(|code| code.unwrap_or_else(|| src.to_string()))
+}
+
+/// Only on code [`budget::admit`] accepted: oxc recurses over the syntax tree.
+fn pretty_unbounded(src: &str) -> Option<String> {
+    [SourceType::cjs(), SourceType::mjs()].into_iter().find_map(|source_type| print_as(src, source_type))
 }
 
 fn print_as(src: &str, source_type: SourceType) -> Option<String> {
@@ -48,10 +63,12 @@ fn print_as(src: &str, source_type: SourceType) -> Option<String> {
 
 /// Unified diff (3 lines of context, changed hunks only) of `old` vs `new`, cut after
 /// `max_lines` lines with a final `… N more lines` line. Empty when the texts are equal.
+/// The diff runs under [`budget::DIFF_TIME`] (past it, a coarser diff) and is also cut at
+/// [`DIFF_MAX_BYTES`], ending with a `… cut at N bytes` line.
 pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str, max_lines: usize) -> String {
-    let diff = TextDiff::from_lines(old, new);
+    let diff = TextDiff::configure().deadline(std::time::Instant::now() + budget::DIFF_TIME).diff_lines(old, new);
     let full = diff.unified_diff().context_radius(3).header(old_label, new_label).to_string();
-    cap_lines(&full, max_lines)
+    cap_bytes(cap_lines(&full, max_lines))
 }
 
 fn cap_lines(text: &str, max_lines: usize) -> String {
@@ -68,18 +85,36 @@ fn cap_lines(text: &str, max_lines: usize) -> String {
     out
 }
 
+fn cap_bytes(text: String) -> String {
+    if text.len() <= DIFF_MAX_BYTES {
+        return text;
+    }
+    format!("{}\n… cut at {DIFF_MAX_BYTES} bytes\n", crate::text::cut_bytes(&text, DIFF_MAX_BYTES))
+}
+
 /// Diff of two versions of a script for a finding: both pretty-printed, then a unified diff
 /// capped at [`DIFF_MAX_LINES`].
 ///
 /// When the pretty-printed forms are identical but the sources differ (the printer normalises
 /// quotes and drops comments), the raw sources are diffed instead so the change is never hidden.
+///
+/// When either version is outside the analysis budget, the diff is one line naming the version
+/// and the reason: printing or line-diffing hostile code is exactly what the budget prevents.
 pub fn diff_scripts(old_src: &str, new_src: &str, old_label: &str, new_label: &str) -> String {
-    let old_pretty = pretty_js(old_src);
-    let new_pretty = pretty_js(new_src);
+    let (old_pretty, new_pretty) = match (pretty_js_checked(old_src), pretty_js_checked(new_src)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(refusal), _) => return omitted(old_label, refusal),
+        (_, Err(refusal)) => return omitted(new_label, refusal),
+    };
     if old_pretty == new_pretty && old_src != new_src {
         return unified_diff(old_src, new_src, old_label, new_label, DIFF_MAX_LINES);
     }
     unified_diff(&old_pretty, &new_pretty, old_label, new_label, DIFF_MAX_LINES)
+}
+
+/// The diff text when a version is outside the budget.
+fn omitted(label: &str, refusal: Refusal) -> String {
+    format!("(diff omitted for {label}: {refusal})\n")
 }
 
 #[cfg(test)]
@@ -150,5 +185,42 @@ mod tests {
         assert_eq!(lines.len(), 11);
         assert_eq!(lines[10], format!("… {} more lines", total - 10));
         assert_eq!(lines[..10], full.lines().take(10).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn hostile_scripts_get_a_note_instead_of_a_diff() {
+        for (name, src) in crate::inventory::budget::hostile_inputs() {
+            let started = std::time::Instant::now();
+            assert_eq!(pretty_js(&src), src, "{name}");
+            assert_eq!(pretty_js_checked(&src), Err(Refusal::TooDeep), "{name}");
+            let diff = diff_scripts("var x = 1;", &src, "approved 1", "current 2");
+            assert_eq!(
+                diff,
+                "(diff omitted for current 2: too deeply nested to analyse (depth > 2000): compared byte for byte)\n",
+                "{name}"
+            );
+            let diff = diff_scripts(&src, "var x = 1;", "approved 1", "current 2");
+            assert!(diff.starts_with("(diff omitted for approved 1: too deeply nested"), "{name}: {diff}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+        }
+    }
+
+    #[test]
+    fn odd_scripts_and_huge_diffs_are_bounded() {
+        for (name, src) in crate::inventory::budget::odd_inputs() {
+            let _ = diff_scripts("x();", &src, "a", "b");
+            eprintln!("{name}: ok");
+        }
+        // Two unrelated texts of many lines: the line diff has a deadline and a byte cap.
+        let old: String = (0..20_000).map(|i| format!("a{i}();\n")).collect();
+        let new: String = (0..20_000).map(|i| format!("b{}();\n", i * 7)).collect();
+        let started = std::time::Instant::now();
+        let diff = unified_diff(&old, &new, "a", "b", usize::MAX);
+        assert!(
+            diff.len() <= DIFF_MAX_BYTES + 64 && diff.ends_with(&format!("… cut at {DIFF_MAX_BYTES} bytes\n")),
+            "{}",
+            diff.len()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
     }
 }

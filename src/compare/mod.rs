@@ -288,6 +288,10 @@ fn pair_edited_inline<'a>(
 ) -> Pairing<'a> {
     let mut candidates: Vec<(f32, usize, usize)> = Vec::new();
     let mut sources: HashMap<usize, Option<String>> = HashMap::new();
+    // New scripts come from the page, so their number is the attacker's: the whole pairing
+    // has one time budget, and scripts too large to parse are not diffed either.
+    let deadline = Instant::now() + crate::inventory::budget::PAIRING_TIME;
+    let mut skipped = 0usize;
     for (ni, new) in new_scripts.iter().enumerate() {
         if !inline_like(new.kind) {
             continue;
@@ -299,11 +303,19 @@ fn pair_edited_inline<'a>(
             let Some(old_src) = sources.entry(ri).or_insert_with(|| approved_source(&old.sha256)) else {
                 continue;
             };
+            let too_large = old_src.len().max(new.source.len()) > crate::inventory::budget::MAX_ANALYSIS_BYTES;
+            if too_large || Instant::now() >= deadline {
+                skipped += 1;
+                continue;
+            }
             let ratio = similarity(old_src, &new.source);
             if ratio >= PAIR_MIN_RATIO {
                 candidates.push((ratio, ni, ri));
             }
         }
+    }
+    if skipped > 0 {
+        tracing::warn!(skipped, "edited inline scripts not compared (pairing over its size or time budget): they are reported as new and removed");
     }
     // Best first; index order breaks ties so the result does not depend on float noise.
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));

@@ -228,32 +228,55 @@ pub(crate) fn skeleton(code: &str) -> String {
 }
 
 /// Replaces innermost `{…}` / `[…]` whose content is only data by `D`, until none is left.
+///
+/// One pass over a stack of open brackets, so linear even on `[[[[…]]]]` (the page is hostile):
+/// a pair collapses when, once its own inner pairs collapsed, its content has no bracket or
+/// parenthesis left and every comma-separated item is data. That is exactly what repeating the
+/// replacement until nothing changes gives (the order of replacements does not matter, and a
+/// pair that stays never becomes innermost again), which the tests check against.
 fn collapse_data(skel: &str) -> String {
-    use std::sync::OnceLock;
-    static BRACKETS: OnceLock<regex::Regex> = OnceLock::new();
-    static ITEM: OnceLock<regex::Regex> = OnceLock::new();
-    let brackets =
-        BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
-    let item = ITEM.get_or_init(|| {
-        regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
-    });
-    let mut out = skel.to_string();
-    loop {
-        let next = brackets.replace_all(&out, |c: &regex::Captures| {
-            let m = &c[0];
-            let inner = &m[1..m.len() - 1];
-            let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i));
-            if pure {
-                "D".to_string()
-            } else {
-                m.to_string()
+    let item = data_item();
+    let mut out = String::with_capacity(skel.len());
+    // Byte offsets in `out` of the brackets and parentheses still in it.
+    let mut marks: Vec<usize> = Vec::new();
+    for c in skel.chars() {
+        let open = match c {
+            '}' => '{',
+            ']' => '[',
+            '{' | '[' | '(' | ')' => {
+                marks.push(out.len());
+                out.push(c);
+                continue;
             }
-        });
-        if next == out {
-            return out;
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        if let Some(&at) = marks.last() {
+            if out[at..].starts_with(open) {
+                let inner = &out[at + 1..];
+                if inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| item.is_match(i)) {
+                    out.truncate(at);
+                    marks.pop();
+                    out.push('D');
+                    continue;
+                }
+            }
         }
-        out = next.into_owned();
+        marks.push(out.len());
+        out.push(c);
     }
+    out
+}
+
+/// One item of JSON-like data in a skeleton: `key:value` or `value`, the value a literal or `D`.
+fn data_item() -> &'static regex::Regex {
+    use std::sync::OnceLock;
+    static ITEM: OnceLock<regex::Regex> = OnceLock::new();
+    ITEM.get_or_init(|| {
+        regex::Regex::new(r"^(?:(?:S|0|[A-Za-z_$][\w$]*):)?-?(?:S|0|D|true|false|null)$").expect("static regex")
+    })
 }
 
 fn literal_skeleton(code: &str) -> String {
@@ -314,4 +337,75 @@ fn literal_skeleton(code: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The replacement repeated until nothing changes: the definition [`collapse_data`] keeps.
+    fn collapse_by_repeat(skel: &str) -> String {
+        static BRACKETS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let brackets =
+            BRACKETS.get_or_init(|| regex::Regex::new(r"\{[^{}\[\]()]*\}|\[[^{}\[\]()]*\]").expect("static regex"));
+        let mut out = skel.to_string();
+        loop {
+            let next = brackets.replace_all(&out, |c: &regex::Captures| {
+                let m = &c[0];
+                let inner = &m[1..m.len() - 1];
+                let pure = inner.is_empty() || inner.trim_end_matches(',').split(',').all(|i| data_item().is_match(i));
+                if pure {
+                    "D".to_string()
+                } else {
+                    m.to_string()
+                }
+            });
+            if next == out {
+                return out;
+            }
+            out = next.into_owned();
+        }
+    }
+
+    #[test]
+    fn one_pass_collapse_equals_repeated_replacement() {
+        for s in [
+            "{S:0,k:[0,S,{a:D}],n:null}",
+            "[[[]]]",
+            "{(}",
+            "[{]}",
+            "{a:f()}",
+            "[0,[S,(x)],0]",
+            "{}{}[[0],[x]]",
+            "[,,]",
+            "{a:-0,b:true}",
+        ] {
+            assert_eq!(collapse_data(s), collapse_by_repeat(s), "{s}");
+        }
+        // Pseudo-random strings over the characters that matter.
+        let alphabet: Vec<char> = "{}[](),:S0Dax-_$".chars().collect();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..3000 {
+            let mut s = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            assert_eq!(collapse_data(&s), collapse_by_repeat(&s), "{s}");
+        }
+    }
+
+    #[test]
+    fn hostile_skeletons_are_linear() {
+        let started = std::time::Instant::now();
+        let deep = format!("x={}0{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(skeleton(&deep), "x=D");
+        let unbalanced = "[{(".repeat(100_000);
+        assert_eq!(skeleton(&unbalanced).len(), unbalanced.len());
+        let equals = "=".repeat(2 << 20);
+        assert_eq!(anchor(&equals).len(), 10);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
 }

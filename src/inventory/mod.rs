@@ -5,6 +5,7 @@
 //! typed) by those identities ([`behaviour`]), so no later stage recomputes one.
 
 pub mod behaviour;
+pub mod budget;
 pub mod identity;
 pub mod normalize;
 

@@ -28,8 +28,10 @@
 //!   byte for byte, because any of its strings may be code.
 //!
 //! Comments and whitespace are not code and do not count. Code that does not parse has no
-//! normalized hash either.
+//! normalized hash either, and neither has code outside the analysis budget (too large, too
+//! deeply nested, too slow: see [`crate::inventory::budget`]); [`normalize_checked`] says which.
 
+use crate::inventory::budget::{self, Refusal};
 use crate::inventory::sha256_hex;
 use crate::model::ScriptKind;
 use oxc_allocator::Allocator;
@@ -41,9 +43,10 @@ use oxc_ast::ast::{
 use oxc_ast_visit::{walk_mut, VisitMut};
 use oxc_codegen::{Codegen, CodegenOptions, CommentOptions};
 use oxc_parser::Parser;
-use oxc_span::SourceType;
+use oxc_span::{GetSpan, SourceType};
 use oxc_str::Str;
 use regex::Regex;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Replaces a masked string or template text.
@@ -76,9 +79,19 @@ impl Normalized {
     }
 }
 
-/// The normalized form of `source`, or `None` when it does not parse or can turn strings into
-/// code (see the module documentation).
+/// The normalized form of `source`, or `None` when it does not parse, can turn strings into
+/// code (see the module documentation) or is outside the analysis budget.
 pub fn normalize(source: &str) -> Option<Normalized> {
+    normalize_checked(source).ok().flatten()
+}
+
+/// [`normalize`], saying why code outside the analysis budget was not normalized.
+pub fn normalize_checked(source: &str) -> Result<Option<Normalized>, Refusal> {
+    budget::run(source, normalize_unbounded)
+}
+
+/// Only on code [`budget::admit`] accepted: oxc recurses over the syntax tree.
+fn normalize_unbounded(source: &str) -> Option<Normalized> {
     for source_type in [SourceType::cjs(), SourceType::mjs()] {
         let allocator = Allocator::default();
         let parsed = Parser::new(&allocator, source, source_type).parse();
@@ -86,8 +99,13 @@ pub fn normalize(source: &str) -> Option<Normalized> {
             continue;
         }
         let mut program = parsed.program;
-        let mut masker =
-            Masker { allocator: &allocator, data: false, sink: false, counts: Normalized::default_counts() };
+        let mut masker = Masker {
+            allocator: &allocator,
+            data: false,
+            sink: false,
+            counts: Normalized::default_counts(),
+            pure: HashMap::new(),
+        };
         masker.visit_program(&mut program);
         if masker.sink {
             return None;
@@ -113,15 +131,26 @@ pub fn normalize_inline(kind: ScriptKind, url: Option<&str>, source: &str) -> Op
     }
 }
 
-/// The masked text itself (for tests and for explaining a verdict).
+/// The masked text itself (for tests and for explaining a verdict); `None` also for code outside
+/// the analysis budget.
 pub fn masked_text(source: &str) -> Option<String> {
+    budget::run(source, masked_unbounded).ok().flatten()
+}
+
+fn masked_unbounded(source: &str) -> Option<String> {
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, source, SourceType::cjs()).parse();
     if parsed.panicked || !parsed.diagnostics.is_empty() {
         return None;
     }
     let mut program = parsed.program;
-    let mut masker = Masker { allocator: &allocator, data: false, sink: false, counts: Normalized::default_counts() };
+    let mut masker = Masker {
+        allocator: &allocator,
+        data: false,
+        sink: false,
+        counts: Normalized::default_counts(),
+        pure: HashMap::new(),
+    };
     masker.visit_program(&mut program);
     (!masker.sink).then(|| printer().build(&program).code)
 }
@@ -144,6 +173,9 @@ struct Masker<'a> {
     /// A string-to-code sink was seen.
     sink: bool,
     counts: Normalized,
+    /// [`is_pure_data`] of the object and array literals asked about, by span: nested literals
+    /// in data positions are asked about once per enclosing level, which would be quadratic.
+    pure: HashMap<(u32, u32), bool>,
 }
 
 impl<'a> Masker<'a> {
@@ -215,6 +247,16 @@ impl<'a> Masker<'a> {
         lit.value = Str::from(self.allocator.alloc_str(&text));
         lit.raw = None;
         *e = Expression::StringLiteral(lit);
+    }
+
+    fn is_pure(&mut self, e: &Expression<'a>) -> bool {
+        let span = e.span();
+        if let Some(&known) = self.pure.get(&(span.start, span.end)) {
+            return known;
+        }
+        let pure = is_pure_data(e, &mut self.pure);
+        self.pure.insert((span.start, span.end), pure);
+        pure
     }
 
     /// Notes expressions that turn strings into code.
@@ -293,7 +335,7 @@ impl<'a> VisitMut<'a> for Masker<'a> {
                     return;
                 }
                 Expression::TemplateLiteral(t) => return self.mask_template(t),
-                Expression::ObjectExpression(_) | Expression::ArrayExpression(_) if is_pure_data(e) => {
+                Expression::ObjectExpression(_) | Expression::ArrayExpression(_) if self.is_pure(e) => {
                     return self.mask_pure_data(e);
                 }
                 Expression::ObjectExpression(o) => {
@@ -374,8 +416,21 @@ impl<'a> VisitMut<'a> for Masker<'a> {
 }
 
 /// True for an expression made only of literals, object literals with plain keys and array
-/// literals: data that cannot run anything.
-fn is_pure_data(e: &Expression<'_>) -> bool {
+/// literals: data that cannot run anything. Results for nested literals are remembered in
+/// `memo`, by span.
+fn is_pure_data(e: &Expression<'_>, memo: &mut HashMap<(u32, u32), bool>) -> bool {
+    let nested = |x: &Expression<'_>, memo: &mut HashMap<(u32, u32), bool>| {
+        if !matches!(x, Expression::ArrayExpression(_) | Expression::ObjectExpression(_)) {
+            return is_pure_data(x, memo);
+        }
+        let span = x.span();
+        if let Some(&known) = memo.get(&(span.start, span.end)) {
+            return known;
+        }
+        let pure = is_pure_data(x, memo);
+        memo.insert((span.start, span.end), pure);
+        pure
+    };
     match e {
         Expression::StringLiteral(_)
         | Expression::NumericLiteral(_)
@@ -384,17 +439,17 @@ fn is_pure_data(e: &Expression<'_>) -> bool {
         | Expression::NullLiteral(_) => true,
         Expression::TemplateLiteral(t) => t.expressions.is_empty(),
         Expression::UnaryExpression(u) => {
-            matches!(u.operator, UnaryOperator::UnaryNegation | UnaryOperator::UnaryPlus) && is_pure_data(&u.argument)
+            matches!(u.operator, UnaryOperator::UnaryNegation | UnaryOperator::UnaryPlus) && nested(&u.argument, memo)
         }
-        Expression::ParenthesizedExpression(p) => is_pure_data(&p.expression),
+        Expression::ParenthesizedExpression(p) => nested(&p.expression, memo),
         Expression::ArrayExpression(a) => a.elements.iter().all(|el| match el {
             ArrayExpressionElement::Elision(_) => true,
             ArrayExpressionElement::SpreadElement(_) => false,
-            _ => is_pure_data(el.to_expression()),
+            _ => nested(el.to_expression(), memo),
         }),
         Expression::ObjectExpression(o) => o.properties.iter().all(|p| match p {
             ObjectPropertyKind::ObjectProperty(p) => {
-                !p.computed && !p.method && !p.shorthand && p.kind == PropertyKind::Init && is_pure_data(&p.value)
+                !p.computed && !p.method && !p.shorthand && p.kind == PropertyKind::Init && nested(&p.value, memo)
             }
             ObjectPropertyKind::SpreadProperty(_) => false,
         }),
@@ -651,5 +706,39 @@ mod tests {
         assert!(names_url_or_host("data:text/javascript,1"));
         assert!(!names_url_or_host("Note: hello there"));
         assert!(!names_url_or_host("sess_8f2a9c41b7"));
+    }
+
+    #[test]
+    fn hostile_scripts_are_compared_byte_for_byte() {
+        for (name, src) in crate::inventory::budget::hostile_inputs() {
+            let started = std::time::Instant::now();
+            assert_eq!(normalize_checked(&src), Err(Refusal::TooDeep), "{name}");
+            assert_eq!(normalize(&src), None, "{name}");
+            assert_eq!(masked_text(&src), None, "{name}");
+            assert_eq!(normalize_inline(ScriptKind::Inline, None, &src), None, "{name}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+        }
+        let big = format!("var x = 1;{}", " ".repeat(crate::inventory::budget::MAX_ANALYSIS_BYTES));
+        assert!(matches!(normalize_checked(&big), Err(Refusal::TooLarge { .. })));
+    }
+
+    #[test]
+    fn odd_scripts_do_not_crash() {
+        for (name, src) in crate::inventory::budget::odd_inputs() {
+            let _ = normalize(&src);
+            let _ = masked_text(&src);
+            eprintln!("{name}: ok");
+        }
+        // Escaped lone surrogates are ordinary data.
+        assert!(normalize(r#"var s = "\uD800"; f("\uDC00x");"#).is_some());
+        // Deep nesting just under the limit is analysed, not refused.
+        let nested = format!("var x={}1{};", "[".repeat(200), "]".repeat(200));
+        assert!(normalize(&nested).is_some());
+        // Nested data literals in data positions are linear, not quadratic.
+        let wide: String = (0..300).map(|i| format!("[{},", "1,".repeat(200) + &i.to_string())).collect::<String>();
+        let src = format!("f({wide}g(){});", "]".repeat(300));
+        let started = std::time::Instant::now();
+        assert!(normalize(&src).is_some());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod core_loop;
 mod evasion;
 mod evidence;
+mod hostile;
 mod layout;
 mod quiet;
 mod release_gate;

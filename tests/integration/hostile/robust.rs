@@ -1,0 +1,1 @@
+//! Nothing a page does crashes, hangs or poisons a scan.
