@@ -66,8 +66,11 @@ fn write_fix(source: &std::io::Error) -> &'static str {
     }
 }
 
+/// ENOSPC or EDQUOT, by number: `ErrorKind::StorageFull` is newer than the supported Rust.
 fn is_disk_full(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = if cfg!(target_os = "linux") { 122 } else { 69 };
+    matches!(e.raw_os_error(), Some(ENOSPC) | Some(EDQUOT))
 }
 
 impl BaselineError {

@@ -662,7 +662,10 @@ timeout = "1m"
     #[test]
     fn unknown_key_names_line_and_key() {
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)");
+        assert_eq!(
+            msg,
+            "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
+        );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts)");
         let msg = error("[pages]\nname = \"a\"\n");

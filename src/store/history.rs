@@ -190,11 +190,9 @@ impl Store {
     /// it was never stored or was pruned (see [`Store::prune`]).
     pub fn script_source(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
-                "SELECT source FROM script_bodies WHERE sha256 = ?1 AND pruned_at IS NULL",
-                [sha256],
-                |row| row.get(0),
-            )
+            .query_row("SELECT source FROM script_bodies WHERE sha256 = ?1 AND pruned_at IS NULL", [sha256], |row| {
+                row.get(0)
+            })
             .optional()
             .map_err(self.sqlite_err(format!("reading the script body {sha256}")))
     }

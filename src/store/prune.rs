@@ -50,9 +50,9 @@ impl StoreError {
     /// the size budget (`max_page_count`) gives.
     pub fn is_full(&self) -> bool {
         match self {
-            StoreError::Open { source, .. } | StoreError::Migrate { source, .. } | StoreError::Sqlite { source, .. } => {
-                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
-            }
+            StoreError::Open { source, .. }
+            | StoreError::Migrate { source, .. }
+            | StoreError::Sqlite { source, .. } => source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
             _ => false,
         }
     }
@@ -169,11 +169,9 @@ impl Store {
         let page_size = pragma("page_size")?;
         let (bodies, pruned): (i64, i64) = self
             .conn
-            .query_row(
-                "SELECT count(*) - count(pruned_at), count(pruned_at) FROM script_bodies",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT count(*) - count(pruned_at), count(pruned_at) FROM script_bodies", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(err())?;
         let last: Option<String> = self
             .conn
