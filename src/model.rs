@@ -992,16 +992,20 @@ pub enum AlertKind {
     MonitorBlind,
     /// A page scanned again after the monitor was blind.
     MonitorRecovered,
+    /// A scan could not be recorded because the database (its `max_database_size` budget) or
+    /// the disk is full: the monitor is going blind. `error` names the file and the fix.
+    StorageFull,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 7] = [
         AlertKind::Findings,
         AlertKind::Reminder,
         AlertKind::ScanFailing,
         AlertKind::Recovered,
         AlertKind::MonitorBlind,
         AlertKind::MonitorRecovered,
+        AlertKind::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -1012,6 +1016,7 @@ impl AlertKind {
             AlertKind::Recovered => "recovered",
             AlertKind::MonitorBlind => "monitor_blind",
             AlertKind::MonitorRecovered => "monitor_recovered",
+            AlertKind::StorageFull => "storage_full",
         }
     }
 

@@ -239,7 +239,23 @@ struct Daemon {
     hook: RecordHook,
     /// Wakes the delivery task: something may have been queued.
     wake: Notify,
+    /// The full-storage episode: see [`Daemon::on_storage_full`].
+    full: Mutex<FullStorage>,
+    /// When the database was last pruned (none yet: prune after the first scan).
+    last_prune: Mutex<Option<Instant>>,
 }
+
+/// Whether `storage_full` was raised for the current episode (cleared when a scan is recorded
+/// again), and the `storage_full` alerts the outbox could not take because the database was
+/// full: they are kept in memory and sent directly, retried every delivery round until sent.
+#[derive(Default)]
+struct FullStorage {
+    alerted: bool,
+    unqueued: Vec<crate::alert::Alert>,
+}
+
+/// Least time between two prunes of the database by the daemon.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Runs the daemon until `shutdown` is cancelled (or, with `--once`, until every page was
 /// scanned once and due alerts were attempted).
@@ -346,6 +362,8 @@ impl Daemon {
             policy,
             hook,
             wake: Notify::new(),
+            full: Mutex::new(FullStorage::default()),
+            last_prune: Mutex::new(None),
         })
     }
 
@@ -368,6 +386,11 @@ impl Daemon {
         );
         summary
     }
+}
+
+/// A lock that a panicked holder did not poison for good: the state is plain flags and lists.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn count(counts: &Mutex<Summary>, report: &PageReport) {
@@ -456,12 +479,96 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        let report =
-            scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
+        let finished =
+            scan::finish_scan_checked(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone()))
+                .await;
+        let report = finished.report;
         if report.status == PageStatus::Error {
             tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
         }
+        match finished.storage_full {
+            Some(error) => self.on_storage_full(page, error).await,
+            None if report.scan_id.is_some() => {
+                lock(&self.full).alerted = false; // recorded again: the episode is over
+                self.prune_if_due(false).await;
+            }
+            None => {}
+        }
         report
+    }
+
+    /// A scan could not be recorded because the database or the disk is full. Once per
+    /// episode: prune at once (which may free enough), then raise `storage_full` through the
+    /// outbox; when even that write fails, the alert is kept in memory and sent directly by
+    /// the delivery task (retried until the server accepts it), and logged either way.
+    async fn on_storage_full(&self, page: &PageConfig, error: String) {
+        tracing::error!(page = %page.name, "STORAGE FULL: {error}");
+        if std::mem::replace(&mut lock(&self.full).alerted, true) {
+            return;
+        }
+        self.prune_if_due(true).await;
+        let alert = crate::alert::Alert {
+            kind: crate::model::AlertKind::StorageFull,
+            page: Some(page.name.clone()),
+            url: Some(page.url.clone()),
+            raised_at: OffsetDateTime::now_utc().into(),
+            error: Some(crate::text::cut_bytes(&error, 1000).to_string()),
+            ..Default::default()
+        };
+        let (queued, policy) = (alert.clone(), self.policy.clone());
+        let result = self
+            .with_store("queueing a storage_full alert", move |s| {
+                s.write("queueing a storage_full alert", |tx| outbox::queue(tx, &queued, &policy, queued.raised_at))
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!("storage_full alert kept in memory and sent directly, the outbox cannot take it: {e}");
+            if self.mailer.is_some() {
+                lock(&self.full).unqueued.push(alert);
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Prunes old script bodies (see [`scan::prune_store`]) at most every [`PRUNE_EVERY`], or
+    /// now when `force`d. Failures are logged: the scans go on.
+    async fn prune_if_due(&self, force: bool) {
+        {
+            let mut last = lock(&self.last_prune);
+            if !force && last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        if let Err(e) = scan::prune_store(&self.config, &self.store, &self.baselines).await {
+            tracing::error!("could not prune the scan database: {e}");
+        }
+    }
+
+    /// Sends the `storage_full` alerts that could not be queued, directly; those the server
+    /// does not accept stay for the next round.
+    async fn deliver_unqueued(&self, mailer: &Mailer, counts: &Mutex<Summary>) {
+        let alerts = std::mem::take(&mut lock(&self.full).unqueued);
+        for alert in alerts {
+            let key = format!("full.{}", alert.raised_at.to_string().replace(|c: char| !c.is_ascii_digit(), ""));
+            let sent = match self.renderer.render(&alert) {
+                Ok(email) => match mailer.message(&email, &key) {
+                    Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(()) => {
+                    lock(counts).alerts_sent += 1;
+                    tracing::info!(kind = %alert.kind, server = mailer.server(), "unqueued alert delivered");
+                }
+                Err(e) => {
+                    tracing::warn!(kind = %alert.kind, "unqueued alert not delivered, kept in memory: {e}");
+                    lock(&self.full).unqueued.push(alert);
+                }
+            }
+        }
     }
 
     /// Delivers queued alerts until cancelled: due ones now, then sleeps until the next is
@@ -489,6 +596,7 @@ impl Daemon {
     /// attempt. An alert is marked sent only after the server accepted it.
     async fn deliver(&self, now: Option<OffsetDateTime>, counts: &Mutex<Summary>) {
         let Some(mailer) = &self.mailer else { return };
+        self.deliver_unqueued(mailer, counts).await;
         let due = match self.with_store("reading the outbox", move |s| outbox::due(s, now, DELIVERY_BATCH)).await {
             Ok(due) => due,
             Err(e) => {

@@ -44,7 +44,7 @@ pub enum BaselineError {
     #[error("cannot serialise the baseline of page `{page}` as TOML: {source}")]
     Serialize { page: String, source: toml::ser::Error },
 
-    #[error("cannot write {path}: {source}; check that the baselines folder exists and is writable")]
+    #[error("cannot write {path}: {source}; {fix}", fix = write_fix(source))]
     Write { path: PathBuf, source: std::io::Error },
 
     #[error("`{sha256}` is not a SHA-256 (64 lower-case hex digits), so it cannot name a script source file")]
@@ -55,6 +55,29 @@ pub enum BaselineError {
 
     #[error("invalid approval: {problem}")]
     InvalidApproval { problem: ApprovalProblem },
+}
+
+/// What to do about a failed write: a full disk is said as such.
+fn write_fix(source: &std::io::Error) -> &'static str {
+    if is_disk_full(source) {
+        "the disk is full: free disk space on the baselines folder's disk"
+    } else {
+        "check that the baselines folder exists and is writable"
+    }
+}
+
+/// ENOSPC or EDQUOT, by number: `ErrorKind::StorageFull` is newer than the supported Rust.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = if cfg!(target_os = "linux") { 122 } else { 69 };
+    matches!(e.raw_os_error(), Some(ENOSPC) | Some(EDQUOT))
+}
+
+impl BaselineError {
+    /// A write failed because the disk (or the user's quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, BaselineError::Write { source, .. } if is_disk_full(source))
+    }
 }
 
 /// Why an approval is not a PCI DSS 6.4.3 justification. The messages name the facts; the

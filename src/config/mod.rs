@@ -24,6 +24,10 @@ use std::time::Duration;
 pub const DEFAULT_FILE: &str = "skimwatch.toml";
 pub const DEFAULT_DATABASE: &str = "skimwatch.db";
 pub const DEFAULT_BASELINES: &str = "baselines";
+/// Successful scans per page whose script bodies are kept when `[storage] keep` is not set.
+pub const DEFAULT_KEEP: usize = 30;
+/// Smallest `[storage] max_database_size`: below this even an empty database is full.
+pub const MIN_DATABASE_SIZE: u64 = 64 * 1024;
 /// Per-page load timeout when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Minimum time to keep watching a page after load when none is configured (at least 10 s in
@@ -58,12 +62,22 @@ pub struct Storage {
     pub database: PathBuf,
     /// Folder of baseline files.
     pub baselines: PathBuf,
+    /// `keep`: the last N successful scans of each page whose script bodies are kept; older
+    /// bodies are pruned unless a baseline or an open finding names them.
+    pub keep: usize,
+    /// `max_database_size`: the database size budget in bytes (`None`: only the disk limits it).
+    pub max_database_size: Option<u64>,
 }
 
 impl Storage {
     /// The default database and baselines folder in `dir` (the config file's folder).
     pub fn beside(dir: &Path) -> Storage {
-        Storage { database: dir.join(DEFAULT_DATABASE), baselines: dir.join(DEFAULT_BASELINES) }
+        Storage {
+            database: dir.join(DEFAULT_DATABASE),
+            baselines: dir.join(DEFAULT_BASELINES),
+            keep: DEFAULT_KEEP,
+            max_database_size: None,
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use super::{
     config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, DEFAULT_BASELINES,
-    DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER,
+    DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_KEEP, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
 use crate::model::{InteractMode, Profile, Severity};
 use std::ops::Range;
@@ -41,7 +41,7 @@ pub enum ConfigError {
 
 // The keys each table allows, in the order the "unknown key" message lists them.
 const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts"];
-const STORAGE_KEYS: &[&str] = &["database", "baselines"];
+const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] = &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
 const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "username", "password_env", "min_severity"];
@@ -109,6 +109,8 @@ fn storage(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Storage, ConfigError> {
     Ok(Storage {
         database: dir.join(t.opt("database", Field::non_empty)?.unwrap_or(DEFAULT_DATABASE)),
         baselines: dir.join(t.opt("baselines", Field::non_empty)?.unwrap_or(DEFAULT_BASELINES)),
+        keep: t.opt("keep", |f| f.count(1, 100_000))?.map_or(DEFAULT_KEEP, |n| n as usize),
+        max_database_size: t.opt("max_database_size", Field::size)?,
     })
 }
 
@@ -447,6 +449,20 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
     }
 
+    /// A size in bytes: a whole number, or a string such as "500 MB", "2 GiB", "512 KiB"
+    /// (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024), at least [`MIN_DATABASE_SIZE`].
+    fn size(&self) -> Result<u64, ConfigError> {
+        let bytes = match self.value.get_ref() {
+            DeValue::Integer(_) => self.count(0, i64::MAX)? as u64,
+            DeValue::String(text) => parse_size(text).map_err(|m| self.err(m))?,
+            _ => return Err(self.expected("a size such as \"500 MB\"")),
+        };
+        if bytes < MIN_DATABASE_SIZE {
+            return Err(self.err(format!("must be at least {} KiB", MIN_DATABASE_SIZE / 1024)));
+        }
+        Ok(bytes)
+    }
+
     fn duration(&self) -> Result<Duration, ConfigError> {
         let DeValue::String(text) = self.value.get_ref() else {
             return Err(self.expected("a duration string such as \"30s\""));
@@ -464,6 +480,28 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
         Ok(d)
     }
+}
+
+/// "500 MB" → 500 000 000; a number and an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let bad = || format!("{text:?} is not a size such as \"500 MB\" or \"2 GiB\"");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000_u64.pow(2),
+        "gb" => 1000_u64.pow(3),
+        "tb" => 1000_u64.pow(4),
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -577,6 +615,27 @@ timeout = "1m"
     }
 
     #[test]
+    fn storage_keep_and_size_budget() {
+        let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let c = parse(&format!("[storage]\nkeep = 5\nmax_database_size = \"2 MiB\"\n{page}")).unwrap();
+        assert_eq!((c.storage.keep, c.storage.max_database_size), (5, Some(2 << 20)));
+        let c = parse(&format!("[storage]\nmax_database_size = 500000\n{page}")).unwrap();
+        assert_eq!(c.storage.max_database_size, Some(500_000));
+        let c = parse(page).unwrap();
+        assert_eq!((c.storage.keep, c.storage.max_database_size), (DEFAULT_KEEP, None));
+        assert_eq!(parse_size("1 GB"), Ok(1_000_000_000));
+        assert!(parse_size("lots").is_err());
+        assert_eq!(
+            error(&format!("[storage]\nkeep = 0\n{page}")),
+            "skimwatch.toml:2:8: storage.keep: must be a whole number from 1 to 100000"
+        );
+        let msg = error(&format!("[storage]\nmax_database_size = \"big\"\n{page}"));
+        assert!(msg.starts_with("skimwatch.toml:2:21: storage.max_database_size: \"big\" is not a size"), "{msg}");
+        let msg = error(&format!("[storage]\nmax_database_size = \"1 KB\"\n{page}"));
+        assert!(msg.contains("storage.max_database_size: must be at least 64 KiB"), "{msg}");
+    }
+
+    #[test]
     fn defaults_when_storage_and_browser_are_missing() {
         let c =
             Config::parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n", Path::new("conf/skimwatch.toml"))
@@ -603,7 +662,10 @@ timeout = "1m"
     #[test]
     fn unknown_key_names_line_and_key() {
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines)");
+        assert_eq!(
+            msg,
+            "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
+        );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts)");
         let msg = error("[pages]\nname = \"a\"\n");

@@ -68,14 +68,55 @@ impl Default for ScanOptions {
     }
 }
 
-/// Opens the configured database (or an in-memory one) on the blocking pool.
+/// Opens the configured database (or an in-memory one) on the blocking pool, with the size
+/// budget (`[storage] max_database_size`) in force.
 pub async fn open_store(config: &Config, ephemeral: bool) -> Result<Arc<Mutex<Store>>, ScanError> {
     let path = config.storage.database.clone();
-    let store =
-        tokio::task::spawn_blocking(move || if ephemeral { Store::open_in_memory() } else { Store::open(&path) })
-            .await
-            .map_err(|e| ScanError::Task(e.to_string()))??;
+    let max = config.storage.max_database_size;
+    let store = tokio::task::spawn_blocking(move || {
+        let store = if ephemeral { Store::open_in_memory()? } else { Store::open(&path)? };
+        if let Some(max) = max {
+            store.set_max_size(max)?;
+        }
+        Ok::<_, StoreError>(store)
+    })
+    .await
+    .map_err(|e| ScanError::Task(e.to_string()))??;
     Ok(Arc::new(Mutex::new(store)))
+}
+
+/// Prunes the script bodies of the database (see [`Store::prune`]) on the blocking pool:
+/// everything but the last `[storage] keep` scans of each page, the approved scripts of every
+/// configured page's baseline and the open findings. A baseline that cannot be read stops the
+/// prune (what it approves is unknown), and the error says why.
+pub async fn prune_store(
+    config: &Config,
+    store: &Arc<Mutex<Store>>,
+    baselines: &Arc<BaselineDir>,
+) -> Result<store::prune::PruneReport, PageError> {
+    let pages: Vec<String> = config.pages.iter().map(|p| p.name.clone()).collect();
+    let keep = config.storage.keep;
+    let (store, baselines) = (store.clone(), baselines.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut protected = std::collections::HashSet::new();
+        for page in &pages {
+            let baseline = baselines.load(page).map_err(PageError::BaselineLoad)?;
+            protected.extend(baseline.scripts.into_iter().map(|s| s.sha256));
+        }
+        let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let report = store.prune(keep, &protected)?;
+        let info = store.storage_info()?;
+        tracing::info!(
+            pruned = report.bodies,
+            pruned_bytes = report.bytes,
+            database_bytes = info.database_bytes,
+            bodies = info.bodies,
+            keep,
+            "pruned old script bodies"
+        );
+        Ok(report)
+    })
+    .await?
 }
 
 /// Scans the selected pages and returns the report. Page failures are inside the report.
@@ -120,6 +161,12 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
     }
     if let Ok(chromium) = Arc::try_unwrap(chromium) {
         chromium.close().await;
+    }
+    if !opts.ephemeral {
+        // Bounded storage: a failed prune is logged; the scans themselves are recorded.
+        if let Err(e) = prune_store(config, &store, &baselines).await {
+            tracing::error!("could not prune the scan database: {e}");
+        }
     }
     Ok(ScanReport { pages: reports.into_iter().flatten().collect() })
 }
@@ -169,6 +216,27 @@ pub async fn finish_scan(
     baselines: &Arc<BaselineDir>,
     hook: Option<RecordHook>,
 ) -> PageReport {
+    finish_scan_checked(page, started_at, snapshot, store, baselines, hook).await.report
+}
+
+/// A finished page scan, and whether storage was full.
+#[derive(Debug)]
+pub struct Finished {
+    pub report: PageReport,
+    /// Set when the scan (or its baseline) could not be written because the database or the
+    /// disk is full: the error, naming the file and the fix. The report is then an error.
+    pub storage_full: Option<String>,
+}
+
+/// [`finish_scan`], also telling the caller (the watch daemon) that storage was full.
+pub async fn finish_scan_checked(
+    page: &PageConfig,
+    started_at: String,
+    snapshot: Result<Snapshot, String>,
+    store: &Arc<Mutex<Store>>,
+    baselines: &Arc<BaselineDir>,
+    hook: Option<RecordHook>,
+) -> Finished {
     let evaluated = match snapshot {
         Ok(snapshot) => evaluate::evaluate(page, snapshot, store, baselines).await,
         Err(message) => Err(PageError::Capture(message)),
@@ -176,6 +244,22 @@ pub async fn finish_scan(
     let times = record::Times { started_at, finished_at: store::now_rfc3339() };
     match evaluated {
         Ok(ev) => record::record_success(page, times, ev, store, hook).await,
-        Err(e) => record::record_failure(page, times, e.to_string(), store, hook).await,
+        Err(e) => {
+            let full = e.is_storage_full().then(|| e.to_string());
+            let mut finished = record::record_failure(page, times, e.to_string(), store, hook).await;
+            finished.storage_full = finished.storage_full.or(full);
+            finished
+        }
+    }
+}
+
+impl PageError {
+    /// The database or the disk under the database or the baselines is full.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            PageError::Store(e) => e.is_full(),
+            PageError::BaselineSave(e) | PageError::BaselineLoad(e) => e.is_disk_full(),
+            _ => false,
+        }
     }
 }

@@ -3,9 +3,8 @@
 //! the page's report is completed with the stored scan's id and each finding's history.
 
 use super::evaluate::Evaluated;
-use super::{report, PageError, RecordHook};
+use super::{report, Finished, PageError, RecordHook};
 use crate::config::PageConfig;
-use crate::model::PageReport;
 use crate::store::{FindingHistory, NewScan, ScanOutcome, Store, StoreError};
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +21,7 @@ pub(super) async fn record_failure(
     message: String,
     store: &Arc<Mutex<Store>>,
     hook: Option<RecordHook>,
-) -> PageReport {
+) -> Finished {
     tracing::warn!(page = %page.name, "scan failed: {message}");
     let (name, url, msg) = (page.name.clone(), page.url.clone(), message.clone());
     let stored = blocking(store, move |store| {
@@ -37,11 +36,15 @@ pub(super) async fn record_failure(
     })
     .await;
     let mut report = report::error_report(page, message);
+    let mut storage_full = None;
     match stored {
         Ok(id) => report.scan_id = Some(id),
-        Err(e) => tracing::error!(page = %page.name, "could not store the failed scan: {e}"),
+        Err(e) => {
+            tracing::error!(page = %page.name, "could not store the failed scan: {e}");
+            storage_full = e.is_storage_full().then(|| e.to_string());
+        }
     }
-    report
+    Finished { report, storage_full }
 }
 
 /// Records a successful scan and returns its report, with the finding history filled in; a
@@ -52,7 +55,7 @@ pub(super) async fn record_success(
     ev: Evaluated,
     store: &Arc<Mutex<Store>>,
     hook: Option<RecordHook>,
-) -> PageReport {
+) -> Finished {
     let mut report = report::ok_report(page, &ev);
     let name = page.name.clone();
     let url = page.url.clone();
@@ -71,12 +74,18 @@ pub(super) async fn record_success(
         Ok::<(i64, Vec<Option<FindingHistory>>), StoreError>((id, history))
     })
     .await;
+    let mut storage_full = None;
     match stored {
         Ok((id, history)) => report::set_stored(&mut report, id, history),
-        Err(e) => report::set_not_stored(&mut report, &e),
+        Err(e) => {
+            // Never a silent gap: the scan is an error, and the error names the file and the fix.
+            tracing::error!(page = %page.name, "scan not stored: {e}");
+            storage_full = e.is_storage_full().then(|| e.to_string());
+            report::set_not_stored(&mut report, &e);
+        }
     }
     tracing::info!(page = %page.name, scripts = report.scripts.len(), findings = report.findings.len(), ms = elapsed_ms, "scanned");
-    report
+    Finished { report, storage_full }
 }
 
 fn run_hook(

@@ -9,6 +9,12 @@
 //! through their SHA-256, and the check ([`Store::verify_log`]) also re-hashes each body
 //! against its key.
 //!
+//! Pruning ([`super::prune`]) removes the text of old bodies but keeps each body's row and its
+//! SHA-256, which is what the seal covers, so the chain still verifies after pruning; the check
+//! skips the re-hash of a body marked pruned and counts it (`pruned_bodies`). Marking a body
+//! pruned is therefore the one edit the check accepts: it loses evidence but cannot put other
+//! text in its place.
+//!
 //! Editing any of that, deleting a record in the middle, or removing a seal breaks the chain,
 //! and the check names the first broken record. What a chain alone cannot show is the removal
 //! of the newest records, or a full rewrite by someone who recomputes every hash: for that,
@@ -125,6 +131,10 @@ pub struct Verification {
     pub head_hash: Option<String>,
     /// The first broken record, if any.
     pub broken: Option<Break>,
+    /// Script bodies seen by verified records whose text was pruned (their SHA-256 is kept
+    /// and sealed; only the re-hash of the text is skipped).
+    #[serde(default)]
+    pub pruned_bodies: u64,
 }
 
 impl Verification {
@@ -154,6 +164,7 @@ pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
         head_id: None,
         head_hash: None,
         broken: None,
+        pruned_bodies: 0,
     };
     let mut checked_bodies: HashSet<String> = HashSet::new();
     let mut last: Option<(i64, String)> = None;
@@ -189,7 +200,7 @@ pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
             ));
             break;
         }
-        if let Some(sha) = bad_body(conn, id, &mut checked_bodies)? {
+        if let Some(sha) = bad_body(conn, id, &mut checked_bodies, &mut v.pruned_bodies)? {
             v.broken = broken(format!(
                 "the script body {sha} seen by scan #{id} was altered: its text no longer hashes to its SHA-256"
             ));
@@ -213,9 +224,16 @@ impl Store {
 }
 
 /// The first body referenced by `scan_id` whose text does not hash to its key.
-fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> rusqlite::Result<Option<String>> {
+/// Bodies marked pruned are counted in `pruned` (once each) instead of re-hashed.
+fn bad_body(
+    conn: &Connection,
+    scan_id: i64,
+    checked: &mut HashSet<String>,
+    pruned: &mut u64,
+) -> rusqlite::Result<Option<String>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT s.sha256, b.source FROM scan_scripts s LEFT JOIN script_bodies b ON b.sha256 = s.sha256
+        "SELECT DISTINCT s.sha256, b.source, b.pruned_at IS NOT NULL
+           FROM scan_scripts s LEFT JOIN script_bodies b ON b.sha256 = s.sha256
          WHERE s.scan_id = ?1",
     )?;
     let mut q = stmt.query([scan_id])?;
@@ -225,6 +243,11 @@ fn bad_body(conn: &Connection, scan_id: i64, checked: &mut HashSet<String>) -> r
             continue;
         }
         let source: Option<String> = row.get(1)?;
+        if row.get::<_, Option<bool>>(2)? == Some(true) {
+            *pruned += 1;
+            checked.insert(sha);
+            continue;
+        }
         match source {
             Some(text) if crate::inventory::sha256_hex(&text) == sha => {
                 checked.insert(sha);

@@ -186,10 +186,13 @@ impl Store {
         Ok(findings)
     }
 
-    /// The source of a script body seen in any scan, by its lower-case hex SHA-256.
+    /// The source of a script body seen in any scan, by its lower-case hex SHA-256; `None` when
+    /// it was never stored or was pruned (see [`Store::prune`]).
     pub fn script_source(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row("SELECT source FROM script_bodies WHERE sha256 = ?1", [sha256], |row| row.get(0))
+            .query_row("SELECT source FROM script_bodies WHERE sha256 = ?1 AND pruned_at IS NULL", [sha256], |row| {
+                row.get(0)
+            })
             .optional()
             .map_err(self.sqlite_err(format!("reading the script body {sha256}")))
     }
@@ -428,9 +431,13 @@ impl From<rusqlite::Error> for InsertError {
 }
 
 fn insert_scripts(tx: &Transaction, scan_id: i64, scripts: &[Script]) -> Result<(), rusqlite::Error> {
-    // OR IGNORE: the body is keyed by its hash, so an existing row already holds this text.
-    let mut body =
-        tx.prepare_cached("INSERT OR IGNORE INTO script_bodies (sha256, source, bytes) VALUES (?1, ?2, ?3)")?;
+    // The body is keyed by its hash, so an existing row already holds this text, unless it was
+    // pruned: a pruned body seen again gets its text back.
+    let mut body = tx.prepare_cached(
+        "INSERT INTO script_bodies (sha256, source, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (sha256) DO UPDATE SET source = excluded.source, pruned_at = NULL
+         WHERE script_bodies.pruned_at IS NOT NULL",
+    )?;
     let mut script = tx.prepare_cached(
         "INSERT INTO scan_scripts (scan_id, position, script_id, kind, url, frame_url, sha256, sri,
                                    bytes, initiator)

@@ -14,11 +14,13 @@
 //! - [`outbox`]: the watch daemon's alert outbox and alerting state.
 //! - [`evidence`]: the queries behind the assessor's inventory, evidence and incident reports.
 //! - [`chain`]: the tamper-evident seal on every scan.
+//! - [`prune`]: pruning old script bodies, the database size budget, the storage facts.
 
 pub mod chain;
 pub mod evidence;
 pub mod history;
 pub mod outbox;
+pub mod prune;
 pub mod schema;
 
 pub use history::FindingHistory;
@@ -42,7 +44,7 @@ pub enum StoreError {
     #[error("cannot migrate the scan database {path} to schema version {version}: {source}; the database was left at its previous version")]
     Migrate { path: PathBuf, version: usize, source: rusqlite::Error },
 
-    #[error("scan database {path}: {action} failed: {source}{hint}", hint = busy_hint(source))]
+    #[error("scan database {path}: {action} failed: {source}{hint}", hint = hint(path, source))]
     Sqlite { path: PathBuf, action: String, source: rusqlite::Error },
 
     #[error("scan database {path}: {what} is unreadable ({detail}); the row was probably written by another tool or damaged")]
@@ -52,13 +54,17 @@ pub enum StoreError {
     Serialize { page: String, what: &'static str, source: serde_json::Error },
 }
 
-/// Adds the likely fix when SQLite gave up waiting for a lock.
-fn busy_hint(err: &rusqlite::Error) -> &'static str {
+/// Adds the likely fix when SQLite gave up waiting for a lock, or the database is full.
+fn hint(path: &Path, err: &rusqlite::Error) -> String {
     match err.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
-            "; another process kept the database locked: wait for the other skimwatch run to finish, or give this run its own database"
+            "; another process kept the database locked: wait for the other skimwatch run to finish, or give this run its own database".to_string()
         }
-        _ => "",
+        Some(rusqlite::ErrorCode::DiskFull) => format!(
+            "; the database {} is full: free disk space or lower [storage] keep (older script bodies are then pruned), or raise [storage] max_database_size",
+            path.display()
+        ),
+        _ => String::new(),
     }
 }
 

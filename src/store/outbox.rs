@@ -284,6 +284,9 @@ pub struct Status {
     /// Who holds the daemon lock (`pid 1234`), when a `watch` daemon runs on this database.
     #[serde(default)]
     pub daemon: Option<String>,
+    /// The database's size, its script bodies and the last prune.
+    #[serde(default)]
+    pub storage: super::prune::StorageInfo,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,6 +354,7 @@ impl Store {
             .query_row("SELECT value FROM monitor_state WHERE key = ?1", [BLIND], |r| r.get(0))
             .optional()
             .map_err(err())?;
+        out.storage = self.storage_info()?;
         Ok(out)
     }
 

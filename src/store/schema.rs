@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // Version 4: pruning (see prune.rs). A pruned body keeps its row and its SHA-256 (the key
+    // the scan log covers) and loses its text; `pruned_at` says when, so `log verify` can tell
+    // a pruned body from an altered one.
+    r#"
+    ALTER TABLE script_bodies ADD COLUMN pruned_at TEXT;
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)

@@ -41,6 +41,19 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
         Some(holder) => writeln!(out, "daemon: running ({holder})")?,
         None => writeln!(out, "daemon: not running")?,
     }
+    let st = &status.storage;
+    writeln!(
+        out,
+        "database: {} ({} free), {} script bodies kept, {} pruned",
+        size(st.database_bytes),
+        size(st.free_bytes),
+        st.bodies,
+        st.pruned_bodies
+    )?;
+    match &st.last_prune {
+        Some(p) => writeln!(out, "last prune: {} ({} bodies, {})", p.at, p.bodies, size(p.bytes))?,
+        None => writeln!(out, "last prune: never")?,
+    }
     if let Some(since) = &status.blind_since {
         writeln!(out, "MONITOR BLIND: no page has scanned successfully since {since}")?;
     }
@@ -98,4 +111,20 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Bytes for a person: `12.3 MiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
