@@ -126,12 +126,7 @@ pub(super) fn resource_of(s: &EventScriptParsed) -> &str {
 /// range holds the line and column (for code without a resource, the one with that label),
 /// preferring the frame the report came from. Several different scripts that could be there make
 /// the sender unknown, never a guess.
-pub(super) fn script_at(
-    o: &Observed,
-    at: &StackLocation,
-    ctx: i64,
-    index_of: &HashMap<String, usize>,
-) -> Sender {
+pub(super) fn script_at(o: &Observed, at: &StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Sender {
     let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
     let (line, col) = (at.l - 1, at.c - 1);
     let named = |s: &EventScriptParsed| {
@@ -157,11 +152,8 @@ pub(super) fn script_at(
     let in_frame = |s: &&Arc<EventScriptParsed>| {
         o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false)
     };
-    let candidates: Vec<&Arc<EventScriptParsed>> = if candidates.iter().any(in_frame) {
-        candidates.into_iter().filter(in_frame).collect()
-    } else {
-        candidates
-    };
+    let candidates: Vec<&Arc<EventScriptParsed>> =
+        if candidates.iter().any(in_frame) { candidates.into_iter().filter(in_frame).collect() } else { candidates };
     if !candidates.is_empty() && candidates.iter().all(|s| o.own_scripts.contains(s.script_id.inner())) {
         return Sender::Own;
     }

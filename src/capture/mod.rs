@@ -332,7 +332,11 @@ impl Capture<'_> {
         }
         // Ours is only what is byte for byte what we injected (when V8 hashed it differently);
         // page code that copies our marker is page code.
-        wanted.into_iter().zip(sources).filter(|(_, src)| !src.as_deref().is_some_and(|t| self.own.is_own_source(t))).collect()
+        wanted
+            .into_iter()
+            .zip(sources)
+            .filter(|(_, src)| !src.as_deref().is_some_and(|t| self.own.is_own_source(t)))
+            .collect()
     }
 }
 

@@ -43,9 +43,14 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
         let a = &access.access;
         // A sender the capture could not name (the page tampered with its stack) is never
         // matched against the baseline: it is always a finding.
-        let approved = access.script.is_some() && baseline.field_access.iter().any(|b| {
-            b.script == script && b.frame == a.frame && b.field == a.field && b.action == a.action && b.event == a.event
-        });
+        let approved = access.script.is_some()
+            && baseline.field_access.iter().any(|b| {
+                b.script == script
+                    && b.frame == a.frame
+                    && b.field == a.field
+                    && b.action == a.action
+                    && b.event == a.event
+            });
         if approved {
             continue;
         }
