@@ -4,10 +4,12 @@
 //! the `Debugger.scriptParsed` event ([`Compiled`]), the frame's URL and the probe's report
 //! for the frame, and decides.
 //!
-//! `//# sourceURL=` lets code name itself: eval'd code could pose as any external file (even a
-//! trusted vendor's URL). A claimed URL therefore counts only for code that was really fetched
-//! from it and not compiled from a string by another script; otherwise the code is `eval`
-//! (context `sourceURL=<label>`) or, when the DOM holds it as a script block, `inline`.
+//! Where code came from is the browser's fact, never the code's own claim. `//# sourceURL=`
+//! lets any code name itself (as a trusted vendor's file, say); the event's `embedderName` is
+//! the resource the browser really compiled it from: the fetched file, the document for inline
+//! code, nothing for code compiled from a string by another script (eval, `new Function`,
+//! string timers). So a script is external file X only when it was compiled from the response
+//! for X (and X was requested); a `sourceURL` is kept as a label in the context at most.
 
 use super::events::{top_stack_url, Observed};
 use super::probe::FrameFacts;
@@ -21,6 +23,9 @@ pub(super) struct Compiled {
     /// The URL V8 reports: the file's, the document's for inline code, empty for code compiled
     /// from a string, or whatever `//# sourceURL=` claims.
     pub(super) url: String,
+    /// The resource the browser compiled the code from (`embedderName`); `None` when the
+    /// browser did not say (then only a URL that is not a `sourceURL` claim counts).
+    pub(super) embedder: Option<String>,
     /// The URL comes from a `//# sourceURL=` comment.
     pub(super) has_source_url: bool,
     pub(super) is_module: bool,
@@ -39,13 +44,30 @@ impl Compiled {
     pub(super) fn from_event(ev: &EventScriptParsed, o: &Observed) -> Compiled {
         Compiled {
             url: ev.url.clone(),
+            embedder: ev.embedder_name.clone(),
             has_source_url: ev.has_source_url == Some(true),
             is_module: ev.is_module == Some(true),
             caller: top_stack_url(&ev.stack_trace),
             start: (ev.start_line.max(0) as u32, ev.start_column.max(0) as u32),
-            requested: o.requested.contains(strip_fragment(&ev.url)),
-            requested_by: o.initiators.get(&ev.url).cloned(),
+            requested: o.requested.contains(strip_fragment(super::leaks::resource_of(ev))),
+            requested_by: o.initiators.get(super::leaks::resource_of(ev)).cloned(),
         }
+    }
+
+    /// The resource the code was compiled from: the browser's `embedderName`, or without it the
+    /// URL when it is not a `sourceURL` claim; empty for code compiled from a string.
+    pub(super) fn resource(&self) -> &str {
+        match &self.embedder {
+            Some(e) => e,
+            None if self.has_source_url => "",
+            None => &self.url,
+        }
+    }
+
+    /// The `sourceURL` label the code gives itself, when it differs from its resource.
+    fn label(&self) -> Option<String> {
+        (self.has_source_url && !self.url.is_empty() && self.url != self.resource())
+            .then(|| format!("sourceURL={}", crate::text::label(&self.url, 200)))
     }
 }
 
@@ -68,26 +90,21 @@ pub(super) struct Classified {
 /// Classifies `source`, compiled in the frame at `frame_url` whose probe reported `facts`.
 pub(super) fn classify(c: &Compiled, source: &str, frame_url: &str, facts: Option<&FrameFacts>) -> Classified {
     let caller = c.caller.clone();
-    let same_doc = !c.url.is_empty() && strip_fragment(&c.url) == strip_fragment(frame_url);
-    // A claimed URL counts only for code that was really fetched from it and not compiled from
-    // a string by another script.
-    let claimed_url = c.has_source_url && !c.url.is_empty() && !same_doc_url(&c.url, frame_url);
-    let spoofable = claimed_url && (caller.is_some() || !c.requested);
+    let resource = c.resource();
+    let same_doc = !resource.is_empty() && strip_fragment(resource) == strip_fragment(frame_url);
     let inline_block = || facts.and_then(|f| f.inline.iter().find(|i| i.text == source));
     let handler = || facts.and_then(|f| f.handlers.iter().find(|h| h.value == source));
-    let (kind, script_url, context, initiator) = if spoofable {
-        match inline_block() {
-            Some(i) => (ScriptKind::Inline, None, i.id.clone(), None),
-            None => (ScriptKind::Eval, None, Some(format!("sourceURL={}", crate::text::label(&c.url, 200))), caller),
-        }
-    } else if c.url.starts_with("data:") || c.url.starts_with("blob:") {
-        (ScriptKind::Data, Some(c.url.clone()), None, caller.or_else(|| c.requested_by.clone()))
-    } else if c.url.is_empty() {
+    let label = c.label();
+    let (kind, script_url, context, initiator) = if resource.starts_with("data:") || resource.starts_with("blob:") {
+        (ScriptKind::Data, Some(resource.to_string()), label, caller.or_else(|| c.requested_by.clone()))
+    } else if resource.is_empty() {
         // Compiled from a string: eval, new Function, string timers. A handler attribute
         // may also arrive without a URL; the DOM tells them apart.
-        match handler() {
-            Some(h) => (ScriptKind::Handler, None, Some(h.ctx.clone()), None),
-            None => (ScriptKind::Eval, None, None, caller),
+        match (handler(), inline_block().filter(|_| c.embedder.is_none())) {
+            (Some(h), _) => (ScriptKind::Handler, None, Some(h.ctx.clone()), None),
+            // Without the browser's word, the DOM's: the text of an inline block.
+            (None, Some(i)) => (ScriptKind::Inline, None, i.id.clone(), None),
+            (None, None) => (ScriptKind::Eval, None, label, caller),
         }
     } else if same_doc {
         if let Some(h) = handler() {
@@ -97,10 +114,13 @@ pub(super) fn classify(c: &Compiled, source: &str, frame_url: &str, facts: Optio
             let kind = if c.is_module { ScriptKind::Module } else { ScriptKind::Inline };
             (kind, None, id, None)
         }
+    } else if c.embedder.is_none() && !c.requested {
+        // No browser fact and no request for the URL: not a file we saw fetched.
+        (ScriptKind::Eval, None, label, caller)
     } else if c.is_module {
-        (ScriptKind::Module, Some(c.url.clone()), None, c.requested_by.clone())
+        (ScriptKind::Module, Some(resource.to_string()), label, c.requested_by.clone())
     } else {
-        (ScriptKind::External, Some(c.url.clone()), None, c.requested_by.clone())
+        (ScriptKind::External, Some(resource.to_string()), label, c.requested_by.clone())
     };
     let initiator = initiator.map(|i| {
         if strip_fragment(&i) == strip_fragment(frame_url) {
@@ -111,10 +131,6 @@ pub(super) fn classify(c: &Compiled, source: &str, frame_url: &str, facts: Optio
     });
     let in_document = matches!(kind, ScriptKind::Inline | ScriptKind::Handler | ScriptKind::Module);
     Classified { kind, url: script_url, context, initiator, position: in_document.then_some(c.start) }
-}
-
-pub(super) fn same_doc_url(a: &str, b: &str) -> bool {
-    strip_fragment(a) == strip_fragment(b)
 }
 
 pub(super) fn strip_fragment(u: &str) -> &str {
@@ -260,9 +276,39 @@ mod tests {
         let got = run(&c, "steal()");
         assert_eq!((got.kind, got.url), (ScriptKind::Eval, None));
         assert_eq!(got.context, Some(format!("sourceURL={VENDOR}")));
-        // Really fetched from it and compiled by the browser: the claim holds.
+        // Requested once, but the browser does not say the code came from it: a claim only.
         let c = Compiled { has_source_url: true, requested: true, ..compiled(VENDOR) };
-        assert_eq!(run(&c, "code").kind, ScriptKind::External);
+        assert_eq!((run(&c, "code").kind, run(&c, "code").url), (ScriptKind::Eval, None));
+        // Compiled from the vendor's response: external, whatever label it carries.
+        let c = Compiled { has_source_url: true, requested: true, embedder: Some(VENDOR.into()), ..compiled(VENDOR) };
+        assert_eq!((run(&c, "code").kind, run(&c, "code").url.as_deref()), (ScriptKind::External, Some(VENDOR)));
+    }
+
+    const ATTACKER: &str = "https://evil.example/skim.js";
+
+    /// Issue 10: code that claims the vendor's URL with `sourceURL` and fetches that URL once
+    /// (so the URL *was* requested) is what the browser compiled it from, never the vendor.
+    #[test]
+    fn a_claimed_vendor_url_never_makes_a_vendor_script() {
+        let claim = |embedder: &str| Compiled {
+            has_source_url: true,
+            requested: true,
+            embedder: Some(embedder.into()),
+            ..compiled(VENDOR)
+        };
+        // A parser-inserted inline block: inline, with its element id.
+        let got = run(&claim(PAGE), "var a = 1;");
+        assert_eq!((got.kind, got.url, got.context.as_deref()), (ScriptKind::Inline, None, Some("boot")));
+        // Not found in the DOM any more: still inline (the document compiled it).
+        assert_eq!(run(&claim(PAGE), "gone()").kind, ScriptKind::Inline);
+        // A file on the attacker's host: that file, the claim kept as a label.
+        let got = run(&claim(ATTACKER), "steal()");
+        assert_eq!((got.kind, got.url.as_deref()), (ScriptKind::External, Some(ATTACKER)));
+        assert_eq!(got.context, Some(format!("sourceURL={VENDOR}")));
+        // A string timer (no resource, no stack): eval, no URL.
+        let got = run(&claim(""), "steal()");
+        assert_eq!((got.kind, got.url, got.initiator), (ScriptKind::Eval, None, None));
+        assert_eq!(got.context, Some(format!("sourceURL={VENDOR}")));
     }
 
     #[test]

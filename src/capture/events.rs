@@ -49,6 +49,9 @@ pub(super) struct Observed {
     pub(super) last_activity: Option<Instant>,
     /// Our own code's marker and binding (per scan).
     pub(super) own: Option<Own>,
+    /// Script ids of the monitor's own code: compiled from exactly a source it injected (the
+    /// event's SHA-256), whatever URL or marker any code claims.
+    pub(super) own_scripts: HashSet<String>,
     /// Everything the page sent, for the canary search.
     pub(super) outgoing: Vec<Outgoing>,
     /// WebSocket request id → (URL, sender, frame).
@@ -143,6 +146,9 @@ impl Observed {
         self.last_activity = Some(Instant::now());
         match ev {
             Ev::Script(s) => {
+                if self.own.as_ref().is_some_and(|o| o.is_own_hash(&s.hash)) {
+                    self.own_scripts.insert(s.script_id.inner().clone());
+                }
                 if self.scripts.len() < MAX_SCRIPTS {
                     self.scripts.push(s)
                 }
@@ -249,11 +255,11 @@ impl Observed {
     }
 }
 
-/// The innermost stack frame that is page code (not ours): script id and URL.
-fn top_stack_frame(stack: &Option<StackTrace>, own: Option<&Own>) -> Option<StackTop> {
+/// The innermost stack frame that is page code (not ours, by script id): script id and URL.
+fn top_stack_frame(stack: &Option<StackTrace>, own: &HashSet<String>) -> Option<StackTop> {
     let mut st = stack.as_ref();
     while let Some(s) = st {
-        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty() && !own.is_some_and(|o| o.is_own(&f.url))) {
+        if let Some(f) = s.call_frames.iter().find(|f| !f.url.is_empty() && !own.contains(f.script_id.inner())) {
             return Some((f.script_id.inner().clone(), f.url.clone()));
         }
         st = s.parent.as_deref();
@@ -325,12 +331,12 @@ impl Observed {
             needs_body,
             channel: channel_of(r.r#type.as_ref(), &r.request.method),
             frame_id: r.frame_id.as_ref().map(|f| f.inner().clone()),
-            sender: top_stack_frame(&r.initiator.stack, self.own.as_ref()),
+            sender: top_stack_frame(&r.initiator.stack, &self.own_scripts),
         });
     }
 
     fn record_socket(&mut self, s: &EventWebSocketCreated) {
-        let sender = s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, self.own.as_ref()));
+        let sender = s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, &self.own_scripts));
         let frame = self.main_frame.clone();
         self.sockets.insert(s.request_id.inner().clone(), (s.url.clone(), sender.clone(), frame.clone()));
         if self.outgoing.len() < MAX_OUTGOING {

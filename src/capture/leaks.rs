@@ -1,6 +1,8 @@
 //! Leaks and accesses: after the capture, which outgoing request or WebSocket frame carried
 //! the canary card number ([`find_leaks`]), and which script each card-field access the
-//! prelude reported came from ([`resolve_accesses`], via [`script_at`]).
+//! prelude reported came from ([`resolve_accesses`], via [`script_at`]). A stack location names
+//! the resource V8 compiled the code from, so code cannot point at another script by claiming
+//! its URL; where no single script fits, the sender is unknown (and the access still reported).
 
 use super::canary::{Canary, MAX_HAYSTACK};
 use super::classify::strip_fragment;
@@ -75,9 +77,8 @@ pub(super) fn find_leaks(
                     strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u))
                 })
             });
-            if let Some((a, ctx)) = reported {
-                script_url = Some(a.s.u.clone());
-                script_index = script_at(o, &a.s, *ctx, index_of);
+            if let Some((url, index)) = reported.and_then(|(a, ctx)| sender_of(o, a.s.as_ref(), *ctx, index_of)) {
+                (script_url, script_index) = (url, index);
             }
         }
         leaks.push(CardLeak {
@@ -99,29 +100,88 @@ pub(super) fn find_leaks(
     leaks
 }
 
-/// The script at a reported stack location: the script with that URL whose source range holds
-/// the line and column, preferring the frame the report came from, then the latest.
-pub(super) fn script_at(
-    o: &Observed,
-    at: &StackLocation,
-    ctx: i64,
-    index_of: &HashMap<String, usize>,
-) -> Option<usize> {
+/// Who a reported stack location names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sender {
+    /// The script at this index of the snapshot.
+    Script(usize),
+    /// The monitor's own code (by the exact source it injected).
+    Own,
+    /// No script, or several different ones, could be there: the sender is unknown.
+    Unknown,
+}
+
+/// The resource a script was compiled from, as the browser says (`embedderName`): the file's
+/// URL, the document's for inline code, empty for code compiled from a string. Never the URL a
+/// script claims with `//# sourceURL=` (that is `url` when `hasSourceURL`).
+pub(super) fn resource_of(s: &EventScriptParsed) -> &str {
+    match &s.embedder_name {
+        Some(e) => e,
+        None if s.has_source_url == Some(true) => "",
+        None => &s.url,
+    }
+}
+
+/// The script at a reported stack location: the script compiled from that resource whose source
+/// range holds the line and column (for code without a resource, the one with that label),
+/// preferring the frame the report came from. Several different scripts that could be there make
+/// the sender unknown, never a guess.
+pub(super) fn script_at(o: &Observed, at: &StackLocation, ctx: i64, index_of: &HashMap<String, usize>) -> Sender {
     let frame = o.contexts.get(&ctx).map(|(f, _)| f.clone()).unwrap_or_default();
     let (line, col) = (at.l - 1, at.c - 1);
-    let mut best: Option<(&Arc<EventScriptParsed>, bool)> = None;
-    for s in o.scripts.iter().filter(|s| {
-        strip_fragment(&s.url) == strip_fragment(&at.u)
-            && (s.start_line, s.start_column) <= (line, col)
-            && (line, col) <= (s.end_line, s.end_column.max(col))
-            && index_of.contains_key(s.script_id.inner())
-    }) {
-        let same_frame = o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false);
-        if best.map_or(true, |(_, sf)| same_frame || !sf) {
-            best = Some((s, same_frame));
+    let named = |s: &EventScriptParsed| {
+        if at.ev {
+            // V8 names an eval's caller by its URL as the debugger reports it.
+            strip_fragment(&s.url) == strip_fragment(&at.u)
+        } else if !at.u.is_empty() {
+            strip_fragment(resource_of(s)) == strip_fragment(&at.u)
+        } else {
+            resource_of(s).is_empty() && s.url == at.n
         }
+    };
+    let candidates: Vec<&Arc<EventScriptParsed>> = o
+        .scripts
+        .iter()
+        .filter(|s| {
+            named(s)
+                && (s.start_line, s.start_column) <= (line, col)
+                && (line, col) <= (s.end_line, s.end_column.max(col))
+                && (index_of.contains_key(s.script_id.inner()) || o.own_scripts.contains(s.script_id.inner()))
+        })
+        .collect();
+    let in_frame = |s: &&Arc<EventScriptParsed>| {
+        o.contexts.get(s.execution_context_id.inner()).map(|(f, _)| f == &frame).unwrap_or(false)
+    };
+    let candidates: Vec<&Arc<EventScriptParsed>> =
+        if candidates.iter().any(in_frame) { candidates.into_iter().filter(in_frame).collect() } else { candidates };
+    if !candidates.is_empty() && candidates.iter().all(|s| o.own_scripts.contains(s.script_id.inner())) {
+        return Sender::Own;
     }
-    best.and_then(|(s, _)| index_of.get(s.script_id.inner()).copied())
+    let page: Vec<&Arc<EventScriptParsed>> =
+        candidates.into_iter().filter(|s| index_of.contains_key(s.script_id.inner())).collect();
+    let Some(last) = page.last() else { return Sender::Unknown };
+    if page.iter().any(|s| s.hash != last.hash) {
+        return Sender::Unknown;
+    }
+    index_of.get(last.script_id.inner()).map_or(Sender::Unknown, |i| Sender::Script(*i))
+}
+
+/// The sender of a report: its script (index and the URL to show), or `None` for our own code.
+/// An unknown sender has no index, and a URL only when the browser named the resource (never a
+/// label the code gave itself), so it can never pass for an approved script.
+fn sender_of(
+    o: &Observed,
+    at: Option<&StackLocation>,
+    ctx: i64,
+    index_of: &HashMap<String, usize>,
+) -> Option<(Option<String>, Option<usize>)> {
+    let Some(at) = at else { return Some((None, None)) };
+    let shown = if !at.u.is_empty() { at.u.clone() } else { at.n.clone() };
+    match script_at(o, at, ctx, index_of) {
+        Sender::Own => None,
+        Sender::Script(i) => Some((Some(shown).filter(|u| !u.is_empty()), Some(i))),
+        Sender::Unknown => Some((Some(at.u.clone()).filter(|u| !u.is_empty() && !at.ev), None)),
+    }
 }
 
 /// Names the script behind each reported field access.
@@ -133,6 +193,8 @@ pub(super) fn resolve_accesses(o: &Observed, main_frame: &str, index_of: &HashMa
             o.frames.get(&frame).map(|(u, _)| u.clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| a.u.clone());
         // `parse_access` lets only `listen`, `read` and `send` through, and `send` goes elsewhere.
         let Some(action) = FieldAction::parse(&a.a) else { continue };
+        // The monitor's own code touching a field is not the page's doing.
+        let Some((script_url, script_index)) = sender_of(o, a.s.as_ref(), *ctx, index_of) else { continue };
         out.push(FieldAccess {
             access: FieldAccessRef {
                 // Named by the inventory, which owns frame keys.
@@ -143,8 +205,8 @@ pub(super) fn resolve_accesses(o: &Observed, main_frame: &str, index_of: &HashMa
             },
             frame_url,
             script: None,
-            script_url: Some(a.s.u.clone()),
-            script_index: script_at(o, &a.s, *ctx, index_of),
+            script_url,
+            script_index,
             main_frame: frame == main_frame,
         });
     }

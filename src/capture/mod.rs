@@ -8,8 +8,10 @@
 //! page's own CDP session and are recorded by the same listeners. The network domain gives the
 //! main document's status and headers, the hosts contacted, and which script inserted which.
 //!
-//! The monitor's own probe code carries a `//# sourceURL=` marker and is dropped, as is anything
-//! compiled outside the page's main world (chromiumoxide's utility world).
+//! The monitor's own code is recognised by the exact sources it injected (their SHA-256, which
+//! `Debugger.scriptParsed` reports too) and dropped, as is anything compiled outside the page's
+//! main world (chromiumoxide's utility world). Its random `//# sourceURL=` marker is a label
+//! only: a page that learns it and copies it is still inventoried.
 //!
 //! Before navigation the tab gets a shopper's profile and the card-field instrumentation
 //! ([`crate::capture::stealth`]); after load the shopper ([`crate::capture::shopper`]) fills the
@@ -317,7 +319,7 @@ impl Capture<'_> {
         let wanted: Vec<Arc<EventScriptParsed>> = o
             .scripts
             .iter()
-            .filter(|s| !self.own.is_own(&s.url))
+            .filter(|s| !o.own_scripts.contains(s.script_id.inner()))
             .filter(|s| o.contexts.get(s.execution_context_id.inner()).map(|(_, default)| *default).unwrap_or(false))
             .cloned()
             .collect();
@@ -328,7 +330,13 @@ impl Capture<'_> {
                 sources.push(r.ok().map(|r| r.result.script_source));
             }
         }
-        wanted.into_iter().zip(sources).collect()
+        // Ours is only what is byte for byte what we injected (when V8 hashed it differently);
+        // page code that copies our marker is page code.
+        wanted
+            .into_iter()
+            .zip(sources)
+            .filter(|(_, src)| !src.as_deref().is_some_and(|t| self.own.is_own_source(t)))
+            .collect()
     }
 }
 

@@ -68,7 +68,7 @@ pub(super) async fn probe_frames(
     contexts: Vec<(i64, String)>,
 ) -> Result<Probed, CaptureError> {
     let mut probed = Probed { configured: selectors.iter().map(|s| (s.clone(), 0)).collect(), ..Probed::default() };
-    let probe_js = PROBE_JS.replace(PROBE_URL, &own.marker);
+    let probe_js = own.remember(PROBE_JS.replace(PROBE_URL, &own.marker));
     for (ctx, frame) in contexts {
         // Configured payment-field selectors: count matches per frame.
         if !selectors.is_empty() {

@@ -29,6 +29,8 @@ use chromiumoxide::cdp::js_protocol::runtime::AddBindingParams;
 use chromiumoxide::Page;
 use rand::Rng;
 use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// Everything about one profile, in one place so the README can list it.
 struct ProfileSpec {
@@ -104,12 +106,19 @@ fn spec(profile: Profile, version: &str) -> ProfileSpec {
     }
 }
 
-/// Per-scan secrets: the marker on our own code and the name of the reporting binding.
+/// Per-scan secrets: the marker on our own code and the name of the reporting binding, and the
+/// exact sources the monitor ran in the page.
+///
+/// The marker is a label, and a page can learn a label (it shows in stack traces): our own code
+/// is recognised by the SHA-256 of the exact source the monitor injected ([`Own::is_own_source`];
+/// V8's `Debugger.scriptParsed` carries the same hash), never by its URL.
 #[derive(Debug, Clone)]
 pub struct Own {
     /// `//# sourceURL=` of every script the monitor runs in the page.
     pub marker: String,
     pub binding: String,
+    /// SHA-256 (lower-case hex) of every source the monitor injected in this scan.
+    injected: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Own {
@@ -118,18 +127,42 @@ impl Own {
         let mut word = |n: usize| -> String {
             (0..n).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..26usize)])).collect()
         };
-        Own { marker: format!("{}.js", word(14)), binding: format!("_{}", word(12)) }
+        Own { marker: format!("{}.js", word(14)), binding: format!("_{}", word(12)), injected: Arc::default() }
     }
 
-    /// True for a script URL that is the monitor's own code.
-    pub fn is_own(&self, url: &str) -> bool {
+    /// True for a script URL that carries the monitor's marker. A label only: the page can put
+    /// the marker on its own code, so this never decides what is ours.
+    pub fn has_marker(&self, url: &str) -> bool {
         url == self.marker || url.ends_with(&format!("/{}", self.marker))
     }
 
-    /// `code` with our `sourceURL` marker appended.
-    pub fn mark(&self, code: &str) -> String {
-        format!("{code}\n//# sourceURL={}", self.marker)
+    /// True when `sha256_hex` is the hash of a source the monitor injected in this scan.
+    pub fn is_own_hash(&self, sha256_hex: &str) -> bool {
+        self.injected.lock().map(|s| s.contains(&sha256_hex.to_ascii_lowercase())).unwrap_or(false)
     }
+
+    /// True when `source` is exactly a source the monitor injected in this scan.
+    pub fn is_own_source(&self, source: &str) -> bool {
+        self.is_own_hash(&sha256_hex(source))
+    }
+
+    /// `code` with our `sourceURL` marker appended, remembered as our own.
+    pub fn mark(&self, code: &str) -> String {
+        self.remember(format!("{code}\n//# sourceURL={}", self.marker))
+    }
+
+    /// Remembers `code` (exactly as it will be run) as the monitor's own, and returns it.
+    pub fn remember(&self, code: String) -> String {
+        if let Ok(mut s) = self.injected.lock() {
+            s.insert(sha256_hex(&code));
+        }
+        code
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Sets up the profile and instrumentation on a fresh tab, before navigation.
@@ -221,8 +254,10 @@ pub struct ReportedAccess {
     pub f: String,
     /// Document URL of the frame.
     pub u: String,
-    /// Calling script's stack frame.
-    pub s: StackLocation,
+    /// Calling script's stack frame; `None` when the prelude could not read the stack as its
+    /// own (the page tampered with it): the sender is unknown.
+    #[serde(default)]
+    pub s: Option<StackLocation>,
     /// For `send`: the URL an image was pointed at.
     #[serde(default)]
     pub url: Option<String>,
@@ -230,8 +265,13 @@ pub struct ReportedAccess {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct StackLocation {
-    /// Script URL (the document URL for inline code).
+    /// The resource V8 compiled the calling code from (the document URL for inline code; empty
+    /// for code compiled from a string); for `ev`, the eval's caller as V8 names it.
     pub u: String,
+    /// The `sourceURL` the code gives itself, if any: a label, used only for code without a
+    /// resource.
+    #[serde(default)]
+    pub n: String,
     /// 1-based line and column.
     pub l: i64,
     pub c: i64,
@@ -275,7 +315,11 @@ mod tests {
         let b = Own::generate();
         assert_ne!(a.marker, b.marker);
         assert!(a.mark("1").ends_with(&format!("//# sourceURL={}", a.marker)));
-        assert!(a.is_own(&a.marker) && !a.is_own("https://shop.example/app.js"));
+        assert!(a.has_marker(&a.marker) && !a.has_marker("https://shop.example/app.js"));
+        // Ours is what we injected, byte for byte, not what carries the marker.
+        let code = a.mark("var x = 1;");
+        assert!(a.is_own_source(&code) && !a.is_own_source(&format!("steal();{code}")));
+        assert!(!b.is_own_source(&code));
         let js = prelude_js(&a, &spec(Profile::Desktop, "156"), &["#cc".into()]);
         assert!(js.contains(&a.binding) && !js.contains("__CONFIG__"));
     }
@@ -284,7 +328,10 @@ mod tests {
     fn binding_payloads_are_validated() {
         let ok = r##"{"a":"listen","e":"keydown","f":"#cc","u":"https://s/","s":{"u":"https://s/a.js","l":3,"c":9}}"##;
         let a = parse_access(ok).unwrap();
-        assert_eq!((a.a.as_str(), a.e.as_deref(), a.s.l), ("listen", Some("keydown"), 3));
+        assert_eq!((a.a.as_str(), a.e.as_deref(), a.s.unwrap().l), ("listen", Some("keydown"), 3));
+        // A stack the prelude could not read: the sender is unknown, the access still counts.
+        let unknown = parse_access(r##"{"a":"read","e":null,"f":"#cc","u":"https://s/","s":null}"##).unwrap();
+        assert!(unknown.s.is_none());
         assert!(parse_access(r##"{"a":"steal","e":null,"f":"#cc","u":"x","s":{"u":"x","l":1,"c":1}}"##).is_none());
         assert!(parse_access("not json").is_none());
     }

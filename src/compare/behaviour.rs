@@ -41,9 +41,16 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
     for access in &behaviour.field_access {
         let script = script_name(access.script.as_ref(), access.script_url.as_deref());
         let a = &access.access;
-        let approved = baseline.field_access.iter().any(|b| {
-            b.script == script && b.frame == a.frame && b.field == a.field && b.action == a.action && b.event == a.event
-        });
+        // A sender the capture could not name (the page tampered with its stack) is never
+        // matched against the baseline: it is always a finding.
+        let approved = access.script.is_some()
+            && baseline.field_access.iter().any(|b| {
+                b.script == script
+                    && b.frame == a.frame
+                    && b.field == a.field
+                    && b.action == a.action
+                    && b.event == a.event
+            });
         if approved {
             continue;
         }
@@ -76,9 +83,13 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
     out
 }
 
-/// Records a `payment_field_access` finding in the baseline (the script may do this).
+/// Records a `payment_field_access` finding in the baseline (the script may do this). An access
+/// by an unknown sender is not approvable (it would never count): `false`.
 pub fn approve_field_access(baseline: &mut Baseline, finding: &Finding, approval: &Approval) -> bool {
     let Some(a) = &finding.access else { return false };
+    if finding.script.is_none() {
+        return false;
+    }
     let script = script_name(finding.script.as_ref(), finding.initiator.as_deref());
     baseline.field_access.retain(|b| {
         !(b.script == script && b.frame == a.frame && b.field == a.field && b.action == a.action && b.event == a.event)

@@ -10,7 +10,7 @@
 //! default, with no policy, is strict.
 
 use crate::config::{PageConfig, Policy};
-use crate::model::{AuditEntry, Baseline, Finding, FindingKind, Inventory, Severity};
+use crate::model::{AuditEntry, Baseline, Finding, FindingKind, Inventory, ScriptKind, Severity};
 
 /// Marks the altered-script findings a policy of `page` covers as `info` and moves the
 /// baseline to the current versions, with an audit entry each. Returns the SHA-256 of the new
@@ -25,6 +25,11 @@ pub fn follow_trusted(
     let mut followed = Vec::new();
     for f in findings.iter_mut().filter(|f| f.kind == FindingKind::AlteredScript) {
         let Some(script) = &f.script else { continue };
+        // Only a file the browser fetched from that URL carries it (capture never takes a URL
+        // from the code's own `sourceURL`); inline, eval and data code never follow a policy.
+        if !matches!(script.kind, ScriptKind::External | ScriptKind::Module) {
+            continue;
+        }
         let Some(url) = script.url.as_deref() else { continue };
         let Some(policy) = trusting(&page.policies, url) else { continue };
         let Some(from) = f.approved_sha256.clone() else { continue };
@@ -70,7 +75,7 @@ fn trusting<'a>(policies: &'a [Policy], url: &str) -> Option<&'a Policy> {
 mod tests {
     use super::*;
     use crate::config::Trust;
-    use crate::model::{ApprovedScript, Script, ScriptKind, ScriptRef};
+    use crate::model::{ApprovedScript, Script, ScriptRef};
 
     fn script(url: &str, sha: &str) -> Script {
         Script {

@@ -2,21 +2,32 @@
   const C = __CONFIG__;
   const send = self[C.binding];
   try { delete self[C.binding]; } catch (e) {}
-  const stringify = JSON.stringify;
+  // Everything the instrumentation calls later is taken now, before any page code runs: a page
+  // may replace Reflect, Error, Object, Array or RegExp methods to blind or fool it.
+  const stringify = JSON.stringify, apply = Reflect.apply, construct = Reflect.construct;
+  const defProp = Object.defineProperty, getDesc = Object.getOwnPropertyDescriptor, isArray = Array.isArray;
+  const exec = RegExp.prototype.exec;
   __CARD_FIELD_JS__
   // Patched functions say they are native code, like the originals.
   const FP = Function.prototype, origToString = FP.toString;
   const natives = new WeakMap();
-  const toString = ({ toString() { return natives.has(this) ? natives.get(this) : Reflect.apply(origToString, this, arguments); } }).toString;
-  natives.set(toString, Reflect.apply(origToString, origToString, []));
-  Object.defineProperty(FP, 'toString', { value: toString, writable: true, configurable: true, enumerable: false });
-  const disguise = (fake, real) => { try { natives.set(fake, Reflect.apply(origToString, real, [])); } catch (e) {} return fake; };
+  const toString = ({ toString() { return natives.has(this) ? natives.get(this) : apply(origToString, this, arguments); } }).toString;
+  natives.set(toString, apply(origToString, origToString, []));
+  defProp(FP, 'toString', { value: toString, writable: true, configurable: true, enumerable: false });
+  // Same `toString()`, `length` and `name` as the real function: pages check them to spot hooks.
+  const disguise = (fake, real, shape = true) => {
+    try { natives.set(fake, apply(origToString, real, [])); } catch (e) {}
+    for (const k of shape ? ['length', 'name'] : []) {
+      try { const d = getDesc(real, k); if (d) defProp(fake, k, d); } catch (e) {}
+    }
+    return fake;
+  };
   const getter = (obj, prop, make) => {
-    const d = obj && Object.getOwnPropertyDescriptor(obj, prop);
+    const d = obj && getDesc(obj, prop);
     if (!d || !d.get) return;
     const real = d.get;
-    const fake = Object.getOwnPropertyDescriptor({ get [prop]() { return make(this, real); } }, prop).get;
-    Object.defineProperty(obj, prop, { get: disguise(fake, real), set: d.set, enumerable: d.enumerable, configurable: true });
+    const fake = getDesc({ get [prop]() { return make(this, real, fake); } }, prop).get;
+    defProp(obj, prop, { get: disguise(fake, real), set: d.set, enumerable: d.enumerable, configurable: true });
   };
 
   // --- profile: what a real browser on a real machine shows ------------------------------
@@ -26,9 +37,9 @@
     const fake = ({ getParameter(p) {
       if (p === 37445) return C.gl[0];
       if (p === 37446) return C.gl[1];
-      return Reflect.apply(real, this, arguments);
+      return apply(real, this, arguments);
     } }).getParameter;
-    Object.defineProperty(G.prototype, 'getParameter', { value: disguise(fake, real), writable: true, enumerable: true, configurable: true });
+    defProp(G.prototype, 'getParameter', { value: disguise(fake, real), writable: true, enumerable: true, configurable: true });
   }
   if (self.Navigator) {
     getter(Navigator.prototype, 'hardwareConcurrency', () => C.cores);
@@ -49,24 +60,67 @@
   // --- instrumentation: who touches card fields ----------------------------------------
   const seen = Object.create(null);
   let count = 0;
-  const where = () => {
-    const E = Error, prep = E.prepareStackTrace, limit = E.stackTraceLimit;
-    let st = '';
-    try { E.prepareStackTrace = undefined; E.stackTraceLimit = 40; st = String(new E().stack || ''); } catch (e) {}
-    try { E.prepareStackTrace = prep; E.stackTraceLimit = limit; } catch (e) {}
-    for (const line of st.split('\n').slice(1)) {
-      const m = line.match(/\(([^()\s]+):(\d+):(\d+)\)/) || line.match(/at ([^()\s]+):(\d+):(\d+)\s*$/);
-      if (!m || m[1].indexOf(C.marker) >= 0) continue;
-      return { u: m[1], l: +m[2], c: +m[3], ev: line.indexOf('eval at') >= 0 };
+  // Who called a hooked function: the stack is read as V8's own call sites, with the Error
+  // constructor, `captureStackTrace` and the call-site methods taken before page code ran, and
+  // cut at the hook itself (`captureStackTrace(holder, hook)`), so neither a marker nor a stack
+  // the page formats (its own `Error`, `prepareStackTrace`, `stackTraceLimit`) decides. A call
+  // site's file name is the resource V8 compiled the code from (not its `sourceURL`). When the
+  // stack cannot be read as ours, the sender is unknown (null) and still reported.
+  const RealError = Error, capture = Error.captureStackTrace;
+  const sites = (e, cs) => { sites.ran = true; return cs; };
+  let CS = null;
+  try {
+    const h = {};
+    defProp(RealError, 'prepareStackTrace', { value: sites, writable: true, configurable: true });
+    capture(h);
+    const cs = h.stack;
+    delete RealError.prepareStackTrace;
+    if (isArray(cs) && cs.length) {
+      const P = Object.getPrototypeOf(cs[0]);
+      CS = { file: P.getFileName, line: P.getLineNumber, col: P.getColumnNumber, isEval: P.isEval,
+        origin: P.getEvalOrigin, label: P.getScriptNameOrSourceURL };
+    }
+  } catch (e) {}
+  const evalAt = /\(([^()\s]+):(\d+):(\d+)\)/;
+  const where = (hook) => {
+    if (!CS) return null;
+    const E = RealError, prep = getDesc(E, 'prepareStackTrace'), limit = getDesc(E, 'stackTraceLimit');
+    let cs = null;
+    sites.ran = false;
+    try {
+      defProp(E, 'prepareStackTrace', { value: sites, writable: true, configurable: true });
+      defProp(E, 'stackTraceLimit', { value: 40, writable: true, configurable: true });
+      const h = {};
+      capture(h, hook);
+      cs = h.stack;
+    } catch (e) {}
+    try {
+      if (prep) defProp(E, 'prepareStackTrace', prep); else delete E.prepareStackTrace;
+      if (limit) defProp(E, 'stackTraceLimit', limit);
+    } catch (e) {}
+    if (!sites.ran || !isArray(cs)) return null;
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i];
+      try {
+        if (apply(CS.isEval, c, [])) {
+          const m = apply(exec, evalAt, [String(apply(CS.origin, c, []) || '')]);
+          if (m) return { u: m[1], l: +m[2], c: +m[3], ev: true };
+          continue;
+        }
+        const line = apply(CS.line, c, []), col = apply(CS.col, c, []);
+        if (line == null) continue;
+        const label = apply(CS.label, c, []);
+        return { u: String(apply(CS.file, c, []) || ''), n: label ? String(label) : '', l: +line, c: +col };
+      } catch (e) { return null; }
     }
     return null;
   };
-  const note = (action, event, el, field) => {
+  const note = (action, event, el, field, hook) => {
     try {
-      const w = where();
-      if (!w) return;
+      const w = where(hook);
       const f = field || desc(el);
-      const key = action + '|' + event + '|' + f + '|' + w.u + ':' + w.l + ':' + w.c;
+      const at = w ? w.u + '|' + w.n + ':' + w.l + ':' + w.c : '?';
+      const key = action + '|' + event + '|' + f + '|' + at;
       if (seen[key] || count > 2000) return;
       seen[key] = 1;
       count++;
@@ -77,9 +131,9 @@
   const formName = (form) => 'form' + (form.id ? '#' + CSS.escape(form.id) : '');
 
   for (const P of [self.HTMLInputElement, self.HTMLSelectElement, self.HTMLTextAreaElement]) {
-    if (P) getter(P.prototype, 'value', (el, real) => {
-      const v = Reflect.apply(real, el, []);
-      if (v !== '' && isCard(el)) note('read', null, el);
+    if (P) getter(P.prototype, 'value', (el, real, hook) => {
+      const v = apply(real, el, []);
+      if (v !== '' && isCard(el)) note('read', null, el, null, hook);
       return v;
     });
   }
@@ -90,72 +144,73 @@
     try {
       const t = String(type).toLowerCase();
       if (KEYS.indexOf(t) >= 0) {
-        if (this === self) { if (t !== 'blur') note('listen', t, null, 'window'); }
-        else if (this === document || this === document.body || this === document.documentElement) note('listen', t, null, 'document');
-        else if (this instanceof HTMLFormElement) { if (formHasCard(this)) note('listen', t, null, formName(this)); }
-        else if (isCard(this)) note('listen', t, this);
+        if (this === self) { if (t !== 'blur') note('listen', t, null, 'window', add); }
+        else if (this === document || this === document.body || this === document.documentElement) note('listen', t, null, 'document', add);
+        else if (this instanceof HTMLFormElement) { if (formHasCard(this)) note('listen', t, null, formName(this), add); }
+        else if (isCard(this)) note('listen', t, this, null, add);
       }
     } catch (e) {}
-    return Reflect.apply(origAdd, this, arguments);
+    return apply(origAdd, this, arguments);
   } }).addEventListener;
-  Object.defineProperty(EventTarget.prototype, 'addEventListener', { value: disguise(add, origAdd), writable: true, enumerable: true, configurable: true });
+  defProp(EventTarget.prototype, 'addEventListener', { value: disguise(add, origAdd), writable: true, enumerable: true, configurable: true });
 
   for (const P of [self.HTMLElement, self.Document]) {
     if (!P) continue;
     for (const prop of ['oninput', 'onkeydown', 'onkeyup', 'onkeypress', 'onchange', 'onblur', 'onpaste', 'onsubmit']) {
-      const d = Object.getOwnPropertyDescriptor(P.prototype, prop);
+      const d = getDesc(P.prototype, prop);
       if (!d || !d.set) continue;
       const real = d.set;
-      const fake = Object.getOwnPropertyDescriptor({ set [prop](v) {
+      const fake = getDesc({ set [prop](v) {
         try {
           if (v) {
             const t = prop.slice(2);
-            if (this === document) note('listen', t, null, 'document');
-            else if (this instanceof HTMLFormElement) { if (formHasCard(this)) note('listen', t, null, formName(this)); }
-            else if (isCard(this)) note('listen', t, this);
+            if (this === document) note('listen', t, null, 'document', fake);
+            else if (this instanceof HTMLFormElement) { if (formHasCard(this)) note('listen', t, null, formName(this), fake); }
+            else if (isCard(this)) note('listen', t, this, null, fake);
           }
         } catch (e) {}
-        return Reflect.apply(real, this, [v]);
+        return apply(real, this, [v]);
       } }, prop).set;
-      Object.defineProperty(P.prototype, prop, { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
+      defProp(P.prototype, prop, { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
     }
   }
 
   // Image URLs are loaded later, so their requests carry no script stack: note who set them.
-  const sent = (url) => {
+  const sent = (url, hook) => {
     try {
-      const w = where();
-      if (!w || count > 2000) return;
+      const w = where(hook);
+      if (count > 2000) return;
       count++;
       const href = String(new URL(String(url), document.baseURI).href).slice(0, 8192);
       send(stringify({ a: 'send', e: 'image', f: '', u: String(location.href), s: w, url: href }));
     } catch (e) {}
   };
   if (self.HTMLImageElement) {
-    const d = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+    const d = getDesc(HTMLImageElement.prototype, 'src');
     if (d && d.set) {
       const real = d.set;
-      const fake = Object.getOwnPropertyDescriptor({ set src(v) { sent(v); return Reflect.apply(real, this, [v]); } }, 'src').set;
-      Object.defineProperty(HTMLImageElement.prototype, 'src', { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
+      const fake = getDesc({ set src(v) { sent(v, fake); return apply(real, this, [v]); } }, 'src').set;
+      defProp(HTMLImageElement.prototype, 'src', { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
     }
     const realSet = Element.prototype.setAttribute;
     const setAttribute = ({ setAttribute(name, value) {
-      try { if (this instanceof HTMLImageElement && String(name).toLowerCase() === 'src') sent(value); } catch (e) {}
-      return Reflect.apply(realSet, this, arguments);
+      try { if (this instanceof HTMLImageElement && String(name).toLowerCase() === 'src') sent(value, setAttribute); } catch (e) {}
+      return apply(realSet, this, arguments);
     } }).setAttribute;
-    Object.defineProperty(Element.prototype, 'setAttribute', { value: disguise(setAttribute, realSet), writable: true, enumerable: true, configurable: true });
+    defProp(Element.prototype, 'setAttribute', { value: disguise(setAttribute, realSet), writable: true, enumerable: true, configurable: true });
   }
 
   const RealFormData = self.FormData;
   if (RealFormData) {
-    const FD = new Proxy(RealFormData, { construct(target, args, newTarget) {
+    const traps = { construct(target, args, newTarget) {
       try {
         const form = args[0];
-        if (form instanceof HTMLFormElement) for (const el of form.elements) if (isCard(el)) note('read', 'formdata', el);
+        if (form instanceof HTMLFormElement) for (const el of form.elements) if (isCard(el)) note('read', 'formdata', el, null, traps.construct);
       } catch (e) {}
-      return Reflect.construct(target, args, newTarget);
-    } });
-    disguise(FD, RealFormData);
-    Object.defineProperty(self, 'FormData', { value: FD, writable: true, enumerable: false, configurable: true });
+      return construct(target, args, newTarget);
+    } };
+    const FD = new Proxy(RealFormData, traps);
+    disguise(FD, RealFormData, false);
+    defProp(self, 'FormData', { value: FD, writable: true, enumerable: false, configurable: true });
   }
 })();
