@@ -509,6 +509,10 @@ pub struct Destination {
     /// How it was encoded: `plain`, `url`, `base64`, `hex`, `reversed`, `json` … joined by `+`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub encoding: Option<String>,
+    /// Sent by another target than the scanned tab: `popup`, `worker` (dedicated),
+    /// `shared-worker` or `service-worker`; omitted for the tab itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<String>,
 }
 
 /// How card data left the page (JSON contract: `destination.channel`), from the request's
@@ -738,6 +742,11 @@ pub struct Interaction {
     /// What could not be done (a field that could not be focused …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// Windows the page opened (`window.open`, `target=_blank`): their URLs (the canary
+    /// masked), in order, at most 20. Each was watched (its requests searched for the canary)
+    /// and closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub popups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The canary card number: a Luhn-valid test number unique to each scan, typed into the card
+//! The canary card number: a Luhn-valid number in a published test range, unique to each scan, typed into the card
 //! field like a shopper would, and then looked for in everything the page sends.
 //!
 //! A skimmer rarely sends the number as typed. Published samples send it inside JSON, then
@@ -27,16 +27,34 @@ pub struct Canary {
     digits: String,
 }
 
-/// Test-card issuer prefix: 400000 is the range payment providers use for test Visa numbers,
-/// so the canary is never a live card.
-const PREFIX: &str = "400000";
+/// Issuer prefixes (and lengths) of the card numbers that card networks and payment providers
+/// publish for testing (Visa 4111 1111 1111 1111, 4242 4242 4242 4242, 4000 0000 0000 0002,
+/// 4012 8888 8888 1881; Mastercard 5555 5555 5555 4444, 5105 1051 0510 5100, 2223 0031 2200 3222,
+/// 5200 8282 8282 8210; Amex 3782 822463 10005, 3714 496353 98431; Discover 6011 1111 1111 1117;
+/// JCB 3566 0020 2036 0505). Each scan picks one and fills the rest at random, so a skimmer can
+/// blocklist neither one number nor one issuer prefix.
+pub const TEST_PREFIXES: [(&str, usize); 12] = [
+    ("411111", 16),
+    ("424242", 16),
+    ("400000", 16),
+    ("401288", 16),
+    ("555555", 16),
+    ("510510", 16),
+    ("222300", 16),
+    ("520082", 16),
+    ("378282", 15),
+    ("371449", 15),
+    ("601111", 16),
+    ("356600", 16),
+];
 
 impl Canary {
-    /// A fresh random canary: `400000`, nine random digits and a Luhn check digit (16 digits).
+    /// A fresh random canary: one of the [`TEST_PREFIXES`], random digits and a Luhn check digit.
     pub fn generate() -> Canary {
         let mut rng = rand::rng();
-        let mut digits = String::from(PREFIX);
-        for _ in 0..9 {
+        let (prefix, len) = TEST_PREFIXES[rng.random_range(0..TEST_PREFIXES.len())];
+        let mut digits = String::from(prefix);
+        while digits.len() < len - 1 {
             digits.push(char::from(b'0' + rng.random_range(0..10u8)));
         }
         digits.push(luhn_check_digit(&digits));
@@ -284,9 +302,17 @@ mod tests {
         let a = Canary::generate();
         let b = Canary::generate();
         assert!(luhn_valid(a.digits()) && luhn_valid(b.digits()));
-        assert_eq!(a.digits().len(), 16);
-        assert!(a.digits().starts_with("400000"));
         assert_ne!(a, b);
+        let mut prefixes = std::collections::BTreeSet::new();
+        for _ in 0..500 {
+            let c = Canary::generate();
+            let (prefix, len) = TEST_PREFIXES.iter().find(|(p, _)| c.digits().starts_with(p)).expect("a test prefix");
+            assert_eq!(c.digits().len(), *len);
+            assert!(luhn_valid(c.digits()), "{}", c.digits());
+            assert!(!["4111111111111111", "4242424242424242"].contains(&c.digits()));
+            prefixes.insert(*prefix);
+        }
+        assert!(prefixes.len() > 6, "several issuers: {prefixes:?}");
         assert!(luhn_valid(N));
         assert!(!luhn_valid("4000001234567890"));
     }

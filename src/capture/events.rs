@@ -60,6 +60,22 @@ pub(super) struct Observed {
     pub(super) accesses: Vec<(ReportedAccess, i64)>,
     /// Image URLs set by scripts (image requests carry no initiator stack), with the context.
     pub(super) image_senders: Vec<(ReportedAccess, i64)>,
+    /// request id → the headers really sent (`Network.requestWillBeSentExtraInfo`: with
+    /// `Cookie` and `Referer`, which `requestWillBeSent` lacks), per redirect hop.
+    pub(super) sent_headers: HashMap<String, Vec<Vec<(String, String)>>>,
+    /// The other target (popup, worker) whose event is being folded in, if any.
+    pub(super) source: Option<Source>,
+}
+
+/// A target other than the scanned tab whose network events are recorded too (see
+/// `targets`): what it is, a prefix that keeps its ids apart, and its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Source {
+    /// `popup`, `worker`, `shared-worker` or `service-worker`.
+    pub(super) kind: &'static str,
+    /// Prefix of its request and script ids (`<kind>:<target id>:`).
+    pub(super) prefix: String,
+    pub(super) url: String,
 }
 
 /// The top page frame of an initiator stack: script id, URL.
@@ -77,6 +93,8 @@ pub(super) struct Outgoing {
     pub(super) channel: Channel,
     pub(super) frame_id: Option<String>,
     pub(super) sender: Option<StackTop>,
+    /// Sent by another target (popup, worker), not the scanned tab.
+    pub(super) source: Option<Source>,
 }
 
 /// One CDP event of interest (the big ones shared, as chromiumoxide delivers them).
@@ -92,6 +110,17 @@ pub(super) enum Ev {
     SocketFrame(Arc<EventWebSocketFrameSent>),
     Binding(Arc<EventBindingCalled>),
     Load,
+    /// The headers a request (by id) really went out with, from
+    /// `Network.requestWillBeSentExtraInfo` as raw JSON (`targets` reads it: chromiumoxide's
+    /// typed event fails to parse when cookies are attached, exactly the case that matters).
+    SentHeaders(String, Vec<(String, String)>),
+    /// A request body fetched after the fact from another target (by request id).
+    Body(String, String),
+    /// A URL another target was opened with or navigated to (a popup's `window.open` URL,
+    /// before its own network events can be listened to).
+    TargetUrl(String),
+    /// An event of another target; only its network events are kept.
+    From(Source, Box<Ev>),
 }
 
 /// All events of interest as one stream, in arrival order.
@@ -176,7 +205,70 @@ impl Observed {
             Ev::Load => self.load_fired = true,
             Ev::SocketFrame(f) => self.record_socket_frame(&f),
             Ev::Binding(b) => self.on_binding(&b),
+            Ev::SentHeaders(id, headers) => self.on_sent_headers(id, headers),
+            Ev::Body(id, body) => {
+                if let Some(out) = self.outgoing.iter_mut().rev().find(|o| o.request_id == id && o.needs_body) {
+                    out.body = Some(body);
+                    out.needs_body = false;
+                }
+            }
+            Ev::TargetUrl(url) => self.on_target_url(url),
+            Ev::From(source, ev) => {
+                // Another target's contexts, frames and scripts are not the tab's: only what
+                // it sends is kept (its ids are prefixed by `targets`, so they cannot collide).
+                let keep = matches!(
+                    *ev,
+                    Ev::Request(_)
+                        | Ev::Finished(_)
+                        | Ev::Failed(_)
+                        | Ev::Socket(_)
+                        | Ev::SocketFrame(_)
+                        | Ev::SentHeaders(..)
+                        | Ev::Body(..)
+                        | Ev::TargetUrl(_)
+                );
+                if let Ev::Response(r) = &*ev {
+                    self.in_flight.remove(r.request_id.inner());
+                }
+                if keep {
+                    self.source = Some(source);
+                    self.apply(*ev);
+                    self.source = None;
+                }
+            }
         }
+    }
+
+    fn on_sent_headers(&mut self, id: String, headers: Vec<(String, String)>) {
+        if self.sent_headers.len() >= MAX_OUTGOING {
+            return;
+        }
+        let hops = self.sent_headers.entry(id).or_default();
+        if hops.len() < 8 {
+            hops.push(headers);
+        }
+    }
+
+    /// A popup's URL: searched like a navigation of the popup.
+    fn on_target_url(&mut self, url: String) {
+        if self.outgoing.len() >= MAX_OUTGOING || url.is_empty() || url == "about:blank" {
+            return;
+        }
+        if let Some(h) = host_with_port(&url) {
+            self.hosts.insert(h);
+        }
+        self.outgoing.push(Outgoing {
+            request_id: String::new(),
+            url,
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: None,
+            needs_body: false,
+            channel: Channel::Navigation,
+            frame_id: None,
+            sender: None,
+            source: self.source.clone(),
+        });
     }
 
     fn on_context(&mut self, c: &EventExecutionContextCreated) {
@@ -184,6 +276,21 @@ impl Observed {
         let frame = aux.and_then(|a| a.get("frameId")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let is_default = aux.and_then(|a| a.get("isDefault")).and_then(|v| v.as_bool()).unwrap_or(false);
         self.contexts.insert(*c.context.id.inner(), (frame, is_default));
+    }
+
+    /// Folds in what a later record saw (the page's last moments, see `Capture::leave`): what
+    /// was sent, with its headers, and to which hosts.
+    pub(super) fn absorb(&mut self, late: Observed) {
+        let room = MAX_OUTGOING.saturating_sub(self.outgoing.len());
+        self.outgoing.extend(late.outgoing.into_iter().take(room));
+        for (id, hops) in late.sent_headers {
+            if self.sent_headers.len() < MAX_OUTGOING {
+                self.sent_headers.entry(id).or_default().extend(hops);
+            }
+        }
+        self.hosts.extend(late.hosts);
+        let room = 5_000usize.saturating_sub(self.image_senders.len());
+        self.image_senders.extend(late.image_senders.into_iter().take(room));
     }
 
     /// The main-world (default) execution contexts: (context id, frame id).
@@ -293,15 +400,7 @@ impl Observed {
         if self.outgoing.len() >= MAX_OUTGOING {
             return;
         }
-        let headers: Vec<(String, String)> = r
-            .request
-            .headers
-            .inner()
-            .as_object()
-            .map(|o| {
-                o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect()
-            })
-            .unwrap_or_default();
+        let headers = header_list(r.request.headers.inner());
         let body = r.request.post_data_entries.as_ref().map(|entries| {
             let mut bytes = Vec::new();
             for e in entries {
@@ -331,12 +430,13 @@ impl Observed {
             needs_body,
             channel: channel_of(r.r#type.as_ref(), &r.request.method),
             frame_id: r.frame_id.as_ref().map(|f| f.inner().clone()),
-            sender: top_stack_frame(&r.initiator.stack, &self.own_scripts),
+            sender: self.prefixed(top_stack_frame(&r.initiator.stack, &self.own_scripts)),
+            source: self.source.clone(),
         });
     }
 
     fn record_socket(&mut self, s: &EventWebSocketCreated) {
-        let sender = s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, &self.own_scripts));
+        let sender = self.prefixed(s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, &self.own_scripts)));
         let frame = self.main_frame.clone();
         self.sockets.insert(s.request_id.inner().clone(), (s.url.clone(), sender.clone(), frame.clone()));
         if self.outgoing.len() < MAX_OUTGOING {
@@ -350,7 +450,16 @@ impl Observed {
                 channel: Channel::Websocket,
                 frame_id: frame,
                 sender,
+                source: self.source.clone(),
             });
+        }
+    }
+
+    /// A sender in another target: its script id prefixed like that target's scripts.
+    fn prefixed(&self, sender: Option<StackTop>) -> Option<StackTop> {
+        match &self.source {
+            Some(s) => sender.map(|(id, url)| (format!("{}{id}", s.prefix), url)),
+            None => sender,
         }
     }
 
@@ -379,6 +488,15 @@ impl Observed {
             channel: Channel::Websocket,
             frame_id: frame,
             sender,
+            source: self.source.clone(),
         });
     }
+}
+
+/// CDP headers (a JSON object) as (lower-case name, value) pairs.
+pub(super) fn header_list(headers: &serde_json::Value) -> Vec<(String, String)> {
+    headers
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
 }

@@ -41,11 +41,11 @@ pub(super) fn find_leaks(
     let mut leaks = Vec::new();
     for out in &o.outgoing {
         let mut places: Vec<(String, &str)> = vec![("url".into(), out.url.as_str())];
-        for (name, value) in &out.headers {
-            // The page's own URL in Referer is the page, not a leak by the request.
-            if name != "referer" {
-                places.push((format!("header {name}"), value.as_str()));
-            }
+        // The headers the event listed, then those really sent (with `Cookie` and `Referer`:
+        // a page that puts the number in its own URL or in a cookie sends it with every request).
+        let sent = o.sent_headers.get(&out.request_id).into_iter().flatten().flatten();
+        for (name, value) in out.headers.iter().chain(sent) {
+            places.push((format!("header {name}"), value.as_str()));
         }
         if let Some(body) = &out.body {
             places.push((if out.method == "SEND" { "frame".into() } else { "body".into() }, body.as_str()));
@@ -64,6 +64,9 @@ pub(super) fn find_leaks(
             .map(|(u, _)| u.clone())
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| final_url.to_string());
+        // A popup's or worker's request: the document behind it is the tab's (the opener or
+        // the worker's owner), the destination says which target sent it.
+        let frame_url = if out.source.is_some() { final_url.to_string() } else { frame_url };
         let mut shown = canary.mask_in(&out.url);
         if shown.len() > 2000 {
             shown = format!("{}…", cut_bytes(&shown, 2000));
@@ -90,6 +93,7 @@ pub(super) fn find_leaks(
                 method: Some(out.method.clone()),
                 found_in: Some(found_in),
                 encoding: Some(encoding),
+                target: out.source.as_ref().map(|s| s.kind.to_string()),
             },
             frame_url,
             script: None,

@@ -29,10 +29,12 @@ pub mod canary;
 mod classify;
 mod events;
 mod leaks;
+pub mod persona;
 mod probe;
 mod recorder;
 pub mod shopper;
 pub mod stealth;
+mod targets;
 
 pub use browser::{find_chromium, Chromium};
 
@@ -72,6 +74,9 @@ const BEFORE_INTERACTION_MAX: Duration = Duration::from_secs(3);
 /// After the shopper is done, keep watching at least this long (skimmers send on blur, often
 /// after a short timer).
 const AFTER_INTERACTION: Duration = Duration::from_millis(1500);
+
+/// Longest the page may take to leave (navigation away, then its last requests).
+const LEAVE_BUDGET: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -140,7 +145,11 @@ impl Chromium {
             Ok(page) => {
                 // The whole capture is bounded, whatever the page does.
                 let hard = opts.timeout + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20);
-                let r = match tokio::time::timeout(hard, capture_page(&page, url, opts, &self.version)).await {
+                // Popups and workers are watched beside the capture, for as long as it runs.
+                let others = targets::Targets::new();
+                let work = capture_page(&page, url, opts, &self.version, &others);
+                let watch = others.watch(&self.browser, ctx.clone(), page.clone());
+                let r = match tokio::time::timeout(hard, targets::beside(work, watch)).await {
                     Ok(r) => r,
                     Err(_) => Err(CaptureError::Timeout {
                         url: url.to_string(),
@@ -172,11 +181,17 @@ struct Capture<'a> {
 }
 
 /// Renders `url` in `page` (a fresh tab), step by step.
-async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &str) -> Result<Snapshot, CaptureError> {
+async fn capture_page(
+    page: &Page,
+    url: &str,
+    opts: &CaptureOptions,
+    version: &str,
+    others: &targets::Targets,
+) -> Result<Snapshot, CaptureError> {
     let started = Instant::now();
     let own = Own::generate();
     // Listen before enabling anything, so no event is missed.
-    let recorder = Recorder::start(page, &own).await.map_err(browser_error(url))?;
+    let recorder = Recorder::start(page, &own, others.events()).await.map_err(browser_error(url))?;
     let c = Capture { page, url, opts, own, canary: Canary::generate(), recorder };
     c.prepare(version).await?;
     let main_frame_id = c.navigate().await?;
@@ -203,14 +218,20 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
         return Err(CaptureError::HttpStatus { url: url.to_string(), status });
     }
     let sources = c.fetch_sources(&observed).await;
-    let (scripts, index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
+    let (mut scripts, mut index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
+    // The page's last moments (pagehide beacons), after its scripts' sources are read.
+    c.leave(others).await;
+    observed.absorb(c.recorder.take());
+    others.add_worker_scripts(&mut scripts, &mut index_of, &final_url);
     // Card data leaving the page: search everything that was sent for the canary.
     leaks::fetch_bodies(page, &mut observed).await;
+    let mut interaction = interaction(opts, acted, &c.canary);
+    interaction.popups = others.popup_urls().iter().map(|u| c.canary.mask_in(u)).collect();
     Ok(Snapshot {
         unmatched_payment_fields: probed.unmatched_payment_fields(),
         card_leaks: leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts),
         field_access: leaks::resolve_accesses(&observed, &main_frame, &index_of),
-        interaction: Some(interaction(opts, acted, &c.canary)),
+        interaction: Some(interaction),
         url: url.to_string(),
         payment_fields: probed.payment_fields(&observed, &main_frame, &final_url),
         frames: frame_urls(&observed, &main_frame),
@@ -278,6 +299,7 @@ impl Capture<'_> {
             page: self.page,
             own: &self.own,
             canary: &self.canary,
+            persona: &persona::Persona::generate(),
             mode: self.opts.interact,
             selectors: &self.opts.payment_fields,
             page_origin,
@@ -296,6 +318,16 @@ impl Capture<'_> {
         let after = if self.opts.interact == InteractMode::None { loaded } else { interacted + AFTER_INTERACTION };
         let min_until = (loaded + self.opts.settle).max(after);
         self.recorder.settle(self.url, loaded, min_until, min_until + SETTLE_GRACE).await;
+    }
+
+    /// Ends the visit like a shopper leaving: closes the popups, then navigates the tab away
+    /// (`pagehide`, `visibilitychange`, `unload` fire; beacons sent then are recorded) and
+    /// waits briefly for what the page sends on its way out.
+    async fn leave(&self, others: &targets::Targets) {
+        others.close_popups().await;
+        let _ = tokio::time::timeout(LEAVE_BUDGET, self.page.execute(NavigateParams::new("about:blank"))).await;
+        let now = Instant::now();
+        self.recorder.settle(self.url, now, now + Duration::from_millis(200), now + LEAVE_BUDGET).await;
     }
 
     /// The frame tree at the end: the frames that exist now (and the main frame's final URL).
@@ -426,5 +458,6 @@ fn interaction(opts: &CaptureOptions, acted: shopper::Acted, canary: &Canary) ->
         submitted: acted.submitted,
         blocked,
         problems: acted.problems.clone(),
+        popups: Vec::new(),
     }
 }

@@ -2,11 +2,11 @@
 //! wakes whoever waits for the page (the load event, "quiet before the shopper", "settled").
 //! The task is aborted when the recorder is dropped, however the capture ends.
 
-use super::events::{listen, Observed};
+use super::events::{listen, Ev, Observed};
 use super::stealth::Own;
 use super::{CaptureError, BEFORE_INTERACTION_MAX, QUIET};
 use chromiumoxide::Page;
-use futures::stream::StreamExt;
+use futures::stream::{BoxStream, StreamExt};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -20,9 +20,17 @@ pub(super) struct Recorder {
 }
 
 impl Recorder {
-    /// Starts listening. Call before enabling any CDP domain, so no event is missed.
-    pub(super) async fn start(page: &Page, own: &Own) -> chromiumoxide::Result<Recorder> {
+    /// Starts listening, to the tab and to `others` (events of its popups and workers). Call
+    /// before enabling any CDP domain, so no event is missed.
+    pub(super) async fn start(
+        page: &Page,
+        own: &Own,
+        others: Option<BoxStream<'static, Ev>>,
+    ) -> chromiumoxide::Result<Recorder> {
         let mut events = listen(page).await?;
+        if let Some(others) = others {
+            events = futures::stream::select(events, others).boxed();
+        }
         let observed = Arc::new(Mutex::new(Observed { own: Some(own.clone()), ..Observed::default() }));
         let activity = Arc::new(Notify::new());
         let collector = {
@@ -42,9 +50,12 @@ impl Recorder {
         self.observed.lock().unwrap()
     }
 
-    /// Everything observed so far; later events go into an empty record that nobody reads.
+    /// Everything observed so far; later events go into a fresh record (that knows our own
+    /// code and the main frame), read by a later `take` or by nobody.
     pub(super) fn take(&self) -> Observed {
-        std::mem::take(&mut *self.lock())
+        let mut o = self.lock();
+        let fresh = Observed { own: o.own.clone(), main_frame: o.main_frame.clone(), ..Observed::default() };
+        std::mem::replace(&mut *o, fresh)
     }
 
     /// Waits for the `load` event until `deadline`.

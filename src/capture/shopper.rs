@@ -9,6 +9,7 @@
 
 use super::stealth::{Own, CARD_FIELD_JS};
 use crate::capture::canary::Canary;
+use crate::capture::persona::Persona;
 use crate::model::TypedField;
 pub use crate::model::{InteractMode, Profile};
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
@@ -75,6 +76,8 @@ pub struct Shopper<'a> {
     pub page: &'a Page,
     pub own: &'a Own,
     pub canary: &'a Canary,
+    /// The shopper's name, email and address (per scan, like the canary).
+    pub persona: &'a Persona,
     pub mode: InteractMode,
     pub selectors: &'a [String],
     /// The page's origin (`http://host:port`): non-GET requests to it are blocked on submit.
@@ -215,14 +218,14 @@ impl Shopper<'_> {
                 }
             }
             "cvc" => cvc.into(),
-            "name" => "Jane Doe".into(),
-            "given" => "Jane".into(),
-            "family" => "Doe".into(),
-            "email" => "jane.doe@example.com".into(),
-            "street" => "12 Harbour Road".into(),
-            "postal" => "D02 XY45".into(),
-            "city" => "Dublin".into(),
-            "tel" => "+353 1 555 0142".into(),
+            "name" => self.persona.name(),
+            "given" => self.persona.given.clone(),
+            "family" => self.persona.family.clone(),
+            "email" => self.persona.email.clone(),
+            "street" => self.persona.street.clone(),
+            "postal" => self.persona.postal.clone(),
+            "city" => self.persona.city.clone(),
+            "tel" => self.persona.tel.clone(),
             _ => String::new(),
         }
     }

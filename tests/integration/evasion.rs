@@ -186,7 +186,7 @@ fn card_number_to_the_allow_listed_payment_provider_is_no_finding_and_no_order_i
     let tokens = ws.shop.requests_to(Origin::Payment).into_iter().find(|r| r.path == "/v1/tokens").expect("tokenised");
     let body: serde_json::Value = serde_json::from_str(&tokens.body).unwrap();
     let number = body["number"].as_str().unwrap();
-    assert!(number.starts_with("400000") && number.len() == 16 && luhn_valid(number), "{number}");
+    assert!((15..=16).contains(&number.len()) && luhn_valid(number), "{number}");
     assert!(!ws.shop.requests_to(Origin::Shop).iter().any(|r| r.path == "/api/orders"), "no order placed");
 
     // Allow the provider: no finding, the flow is still in the report as evidence.
