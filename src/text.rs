@@ -182,7 +182,10 @@ mod tests {
     fn card_numbers_are_masked_wherever_they_hide() {
         assert_eq!(mask_card_numbers("4111111111111111"), "411111******1111");
         assert_eq!(mask_card_numbers("card 4111 1111 1111 1111."), "card 4111 11** **** 1111.");
-        assert_eq!(mask_card_numbers("https://4111111111111111.attacker.example/x"), "https://411111******1111.attacker.example/x");
+        assert_eq!(
+            mask_card_numbers("https://4111111111111111.attacker.example/x"),
+            "https://411111******1111.attacker.example/x"
+        );
         assert_eq!(mask_card_numbers("//e.example/4111/1111/1111/1111?q"), "//e.example/4111/11**/****/1111?q");
         assert_eq!(mask_card_numbers("5555-5555-5555-4444"), "5555-55**-****-4444");
         // Inside a longer digit run.
@@ -191,7 +194,10 @@ mod tests {
         // a longer run counts, as a DLP scanner without word boundaries would see it.)
         assert_eq!(mask_card_numbers("1234567890123"), "1234567890123");
         assert_eq!(mask_card_numbers("411111111111"), "411111111111");
-        assert_eq!(mask_card_numbers("http://127.0.0.1:41234/a 2025-01-01T00:00:00Z"), "http://127.0.0.1:41234/a 2025-01-01T00:00:00Z");
+        assert_eq!(
+            mask_card_numbers("http://127.0.0.1:41234/a 2025-01-01T00:00:00Z"),
+            "http://127.0.0.1:41234/a 2025-01-01T00:00:00Z"
+        );
         assert_eq!(mask_card_numbers("é4111111111111111é"), "é411111******1111é");
     }
 }

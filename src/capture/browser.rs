@@ -59,9 +59,8 @@ pub fn browser_env(profile: &Path) -> Vec<(OsString, OsString)> {
             || name.starts_with("LC_")
             || name.starts_with("FONTCONFIG_")
     };
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k.to_str().is_some_and(allowed))
-        .collect();
+    let mut env: Vec<(OsString, OsString)> =
+        std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(allowed)).collect();
     env.push(("HOME".into(), profile.as_os_str().to_os_string()));
     env
 }

@@ -11,10 +11,10 @@
 //! included). Not covered: a public name that resolves to a link-local address (DNS
 //! rebinding), and requests of other targets (popups, workers).
 
+use chromiumoxide::cdp::browser_protocol::network::BlockedReason;
 use chromiumoxide::cdp::browser_protocol::network::{
     BlockPattern, EventLoadingFailed, EventRequestWillBeSent, SetBlockedUrLsParams,
 };
-use chromiumoxide::cdp::browser_protocol::network::BlockedReason;
 use chromiumoxide::error::CdpError;
 use chromiumoxide::Page;
 use futures::StreamExt;
@@ -61,23 +61,49 @@ pub fn page_is_internal(page_url: &str) -> bool {
 /// URLPattern strings for [`is_internal_host`]'s addresses (matched against the canonical URL,
 /// so `http://2852039166/` is `169.254.169.254`).
 fn patterns() -> Vec<String> {
+    // URLPattern hostnames (checked against Chromium's parser). A wildcard cannot follow the
+    // digits of an IPv4 prefix (`169.254.*` is parsed as an address and matches nothing), and
+    // regular-expression groups are refused by the protocol, so the /16 is in [`GLOBS`] and
+    // only its metadata address is here. IPv6 colons are escaped.
     let mut hosts: Vec<String> = vec![
-        "169.254.*".into(),
+        "169.254.169.254".into(),
         "100.100.100.200".into(),
-        // IPv6 hosts in a URLPattern: brackets and colons escaped.
-        "\\[fe8*".into(),
-        "\\[fe9*".into(),
-        "\\[fea*".into(),
-        "\\[feb*".into(),
-        "\\[fd00\\:ec2\\:\\:254\\]".into(),
-        "\\[\\:\\:ffff\\:a9fe\\:*".into(),
-        "\\[\\:\\:ffff\\:6464\\:64c8\\]".into(),
+        "[fe8*]".into(),
+        "[fe9*]".into(),
+        "[fea*]".into(),
+        "[feb*]".into(),
+        "[fd00\\:ec2\\:\\:254]".into(),
+        "[\\:\\:ffff\\:a9fe\\:*]".into(),
+        "[\\:\\:ffff\\:6464\\:64c8]".into(),
     ];
     for name in METADATA_NAMES {
         hosts.push(name.to_string());
         hosts.push(format!("{name}."));
     }
     hosts.into_iter().map(|h| format!("*://{h}:*/*")).collect()
+}
+
+/// The link-local /16 as the protocol's older wildcard `urls` (matched against the whole URL
+/// from its start, so the scheme anchors them).
+const GLOBS: [&str; 4] = ["http://169.254.*", "https://169.254.*", "ws://169.254.*", "wss://169.254.*"];
+
+/// `Network.setBlockedURLs` with both its parameters: chromiumoxide's generated type only has
+/// `urlPatterns`, and the /16 needs the older `urls`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SetBlockedUrls {
+    urls: Vec<String>,
+    #[serde(rename = "urlPatterns")]
+    url_patterns: Vec<BlockPattern>,
+}
+
+impl chromiumoxide::types::Method for SetBlockedUrls {
+    fn identifier(&self) -> chromiumoxide::types::MethodId {
+        SetBlockedUrLsParams::IDENTIFIER.into()
+    }
+}
+
+impl chromiumoxide::types::Command for SetBlockedUrls {
+    type Response = chromiumoxide::cdp::browser_protocol::network::SetBlockedUrLsReturns;
 }
 
 /// The requests refused so far, and the task recording them (stops when dropped).
@@ -101,15 +127,25 @@ pub async fn refuse_internal_requests(page: &Page, page_url: &str) -> Result<Opt
     }
     let mut sent = page.event_listener::<EventRequestWillBeSent>().await?;
     let mut failed = page.event_listener::<EventLoadingFailed>().await?;
-    let params = SetBlockedUrLsParams {
-        url_patterns: Some(patterns().into_iter().map(|p| BlockPattern::new(p, true)).collect()),
+    let params = SetBlockedUrls {
+        urls: GLOBS.iter().map(|g| g.to_string()).collect(),
+        url_patterns: patterns().into_iter().map(|p| BlockPattern::new(p, true)).collect(),
     };
     page.execute(params).await?;
     let refused = Arc::new(Mutex::new(Vec::new()));
     let out = refused.clone();
     let task = tokio::spawn(async move {
-        // URLs of the requests to internal hosts, by request id, until their failure arrives.
-        let mut pending: HashMap<String, String> = HashMap::new();
+        // The two events come on separate streams, in either order: whichever of a request's
+        // URL and its refusal is seen second records it.
+        let mut urls: HashMap<String, String> = HashMap::new();
+        let mut refused_ids: std::collections::HashSet<String> = Default::default();
+        let record = |url: String| {
+            if let Ok(mut r) = out.lock() {
+                if r.len() < MAX_REFUSED {
+                    r.push(url);
+                }
+            }
+        };
         loop {
             tokio::select! {
                 Some(ev) = sent.next() => {
@@ -117,19 +153,25 @@ pub async fn refuse_internal_requests(page: &Page, page_url: &str) -> Result<Opt
                         .ok()
                         .and_then(|u| u.host_str().map(is_internal_host))
                         .unwrap_or(false);
-                    if internal && pending.len() < MAX_REFUSED {
+                    if internal {
                         let url = crate::text::cut_chars(&ev.request.url, MAX_URL_CHARS);
-                        pending.insert(ev.request_id.inner().clone(), url);
+                        let id = ev.request_id.inner();
+                        if refused_ids.remove(id) {
+                            record(url);
+                        } else if urls.len() < MAX_REFUSED {
+                            urls.insert(id.clone(), url);
+                        }
                     }
                 }
                 Some(ev) = failed.next() => {
                     if ev.blocked_reason == Some(BlockedReason::Inspector) {
-                        if let Some(url) = pending.remove(ev.request_id.inner()) {
-                            if let Ok(mut r) = out.lock() {
-                                if r.len() < MAX_REFUSED {
-                                    r.push(url);
-                                }
+                        let id = ev.request_id.inner();
+                        match urls.remove(id) {
+                            Some(url) => record(url),
+                            None if refused_ids.len() < MAX_REFUSED => {
+                                refused_ids.insert(id.clone());
                             }
+                            None => {}
                         }
                     }
                 }

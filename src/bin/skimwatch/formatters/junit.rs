@@ -17,7 +17,8 @@ pub struct Junit;
 fn xml_text(s: &str) -> String {
     s.chars()
         .map(|c| {
-            let invalid = (c.is_control() && c != '\n' && c != '\t' && c != '\r') || matches!(c, '\u{FFFE}' | '\u{FFFF}');
+            let invalid =
+                (c.is_control() && c != '\n' && c != '\t' && c != '\r') || matches!(c, '\u{FFFE}' | '\u{FFFF}');
             if invalid {
                 '\u{FFFD}'
             } else {
