@@ -302,7 +302,7 @@ fn card_like_runs(s: &str) -> Vec<String> {
                 break;
             }
         }
-        if (13..=19).any(|n| digits.windows(n).any(|w| luhn(w))) {
+        if (13..=19).any(|n| digits.windows(n).any(&luhn)) {
             found.push(chars[start..i].iter().collect());
         }
     }
@@ -390,7 +390,7 @@ fn page_text_in_text_junit_and_sarif_reports_is_one_escaped_line() {
             quick_xml::events::Event::Eof => break,
             quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
                 for a in e.attributes() {
-                    values.push(a.unwrap().unescape_value().unwrap().into_owned());
+                    values.push(a.unwrap().normalized_value(quick_xml::XmlVersion::Implicit1_0).unwrap().into_owned());
                 }
             }
             quick_xml::events::Event::Text(t) => values.push(t.decode().unwrap().into_owned()),
