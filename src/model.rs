@@ -324,6 +324,10 @@ pub struct Snapshot {
     pub field_access: Vec<FieldAccess>,
     #[serde(default)]
     pub interaction: Option<Interaction>,
+    /// Requests the monitor refused: to link-local and cloud-metadata addresses (see
+    /// `capture::contain`), URLs cut to 300 characters, at most 100.
+    #[serde(default)]
+    pub refused_requests: Vec<String>,
 }
 
 /// The security-impacting response headers recorded and compared (PCI DSS 11.6.1).
@@ -836,6 +840,10 @@ pub struct PageReport {
     /// What the scan did as a shopper.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<Interaction>,
+    /// Requests from the page that the monitor refused (link-local and cloud-metadata
+    /// addresses), by URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_requests: Vec<String>,
 }
 
 /// The whole report of a `scan` run (JSON contract: `{ "pages": [...] }`).

@@ -41,6 +41,118 @@ pub fn label(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// True for characters that reorder or hide text without showing themselves: the bidirectional
+/// embeddings, overrides, isolates and marks, and the zero-width ones. A page uses them to make
+/// `evil.js` read as `sj.live` or to hide a host inside an innocent one.
+pub fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// Page text for a terminal, JUnit or SARIF: always one line. Control characters (C0 and C1,
+/// line breaks, tabs, ESC), line and paragraph separators, bidirectional and zero-width
+/// characters, and the XML-invalid U+FFFE/U+FFFF are written as escapes (`\u{202e}`), so the
+/// reader sees that they were there and nothing can move the cursor, reorder text or break the
+/// report's syntax. A backslash is doubled so an escape cannot be forged by the page.
+pub fn display_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control()
+                || is_invisible_or_bidi(c)
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FFFE}' | '\u{FFFF}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Separators a card number may carry between its digits and still be read as one by mail
+/// DLP: spaces, dashes, dots (a host `4111.1111.1111.1111.evil.example`), slashes and
+/// underscores (a path).
+fn is_card_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '/' | '_')
+}
+
+fn luhn_valid(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(*d);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// True when some 13–19 digit window of `digits` passes the Luhn check.
+fn holds_card_number(digits: &[u8]) -> bool {
+    (13..=19.min(digits.len())).any(|len| digits.windows(len).any(luhn_valid))
+}
+
+/// `s` with every card-like digit run masked: a run of 13 or more digits (single separators
+/// allowed between them, see above) that is, or contains, a Luhn-valid 13–19 digit number keeps
+/// its first 6 and last 4 digits, the others become `*` (`411111******1111`). Alert mail
+/// carries page-chosen text (exfiltration URLs made of the canary card), and a mail gateway's
+/// DLP would otherwise quarantine the very alert about the skimmer. Linear in the length (the
+/// window check is bounded by 7 lengths × 19 digits per position).
+pub fn mask_card_numbers(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run: digits, with single separators between digits.
+        let start = i;
+        let mut end = i;
+        let mut j = i;
+        while j < chars.len() {
+            if chars[j].is_ascii_digit() {
+                end = j + 1;
+                j += 1;
+            } else if is_card_separator(chars[j]) && chars.get(j + 1).is_some_and(|c| c.is_ascii_digit()) {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let run = &chars[start..end];
+        let digits: Vec<u8> = run.iter().filter_map(|c| c.to_digit(10)).map(|d| d as u8).collect();
+        if digits.len() >= 13 && holds_card_number(&digits) {
+            let mut seen = 0;
+            for c in run {
+                if c.is_ascii_digit() {
+                    let keep = seen < 6 || seen >= digits.len() - 4;
+                    out.push(if keep { *c } else { '*' });
+                    seen += 1;
+                } else {
+                    out.push(*c);
+                }
+            }
+        } else {
+            out.extend(run);
+        }
+        i = end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +167,37 @@ mod tests {
         assert_eq!(one_line("a\nb\u{1b}c", 10), "a b c");
         assert_eq!(one_line("日本語のテキスト", 3), "日本語…");
         assert_eq!(label("x\ny\u{7}z", 2), "xy");
+    }
+
+    #[test]
+    fn display_safe_escapes_controls_bidi_and_zero_width() {
+        let s = "a\u{202e}b\x1b[2J\nc\r\td\x01e\u{200b}f\u{feff}g\u{2066}\u{ffff}\u{85}\\";
+        let safe = display_safe(s);
+        assert_eq!(safe, "a\\u{202e}b\\u{1b}[2J\\nc\\r\\td\\u{1}e\\u{200b}f\\u{feff}g\\u{2066}\\u{ffff}\\u{85}\\\\");
+        assert!(safe.chars().all(|c| !c.is_control() && !is_invisible_or_bidi(c)));
+        assert_eq!(display_safe("https://shop.example/é.js"), "https://shop.example/é.js");
+    }
+
+    #[test]
+    fn card_numbers_are_masked_wherever_they_hide() {
+        assert_eq!(mask_card_numbers("4111111111111111"), "411111******1111");
+        assert_eq!(mask_card_numbers("card 4111 1111 1111 1111."), "card 4111 11** **** 1111.");
+        assert_eq!(
+            mask_card_numbers("https://4111111111111111.attacker.example/x"),
+            "https://411111******1111.attacker.example/x"
+        );
+        assert_eq!(mask_card_numbers("//e.example/4111/1111/1111/1111?q"), "//e.example/4111/11**/****/1111?q");
+        assert_eq!(mask_card_numbers("5555-5555-5555-4444"), "5555-55**-****-4444");
+        // Inside a longer digit run.
+        assert_eq!(mask_card_numbers("x004111111111111111x"), "x004111********1111x");
+        // Not Luhn-valid, too short, or ordinary numbers: unchanged. (Any Luhn-valid window of
+        // a longer run counts, as a DLP scanner without word boundaries would see it.)
+        assert_eq!(mask_card_numbers("1234567890123"), "1234567890123");
+        assert_eq!(mask_card_numbers("411111111111"), "411111111111");
+        assert_eq!(
+            mask_card_numbers("http://127.0.0.1:41234/a 2025-01-01T00:00:00Z"),
+            "http://127.0.0.1:41234/a 2025-01-01T00:00:00Z"
+        );
+        assert_eq!(mask_card_numbers("é4111111111111111é"), "é411111******1111é");
     }
 }

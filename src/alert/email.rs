@@ -2,7 +2,10 @@
 //!
 //! `smtp://host[:port]` submits with STARTTLS when the server offers it (`?tls=required`
 //! refuses to go on without it, `?tls=none` never uses it), default port 587; `smtps://` speaks
-//! TLS from the start, default port 465. Certificates are checked against the system's trust
+//! TLS from the start, default port 465. With a `username` STARTTLS is always required
+//! (lettre's `Tls::Required`): a server that does not offer it gets no AUTH and no message,
+//! the send fails with [`EmailError::NoStartTls`], and the alert stays in the outbox for the
+//! next retry; `?tls=none` with a username is refused when the config is read. Certificates are checked against the system's trust
 //! store. The password is read from the environment variable named by `password_env` and is
 //! never logged or stored. Each outbox row keeps one `Message-ID` across retries, so in the rare
 //! case of a crash between the server's acceptance and the outbox update, the resent copy is
@@ -31,6 +34,8 @@ pub enum EmailError {
     Build(String),
     #[error("mail server {server} did not accept the alert: {reason}")]
     Send { server: String, reason: String },
+    #[error("mail server {server} does not offer STARTTLS, and SMTP credentials are never sent in clear: enable STARTTLS on the server or use smtps:// ({reason}); the alert stays in the outbox and is retried")]
+    NoStartTls { server: String, reason: String },
 }
 
 /// A configured SMTP sender. Holds the credentials; deliberately not `Debug`.
@@ -40,6 +45,8 @@ pub struct Mailer {
     to: Vec<Mailbox>,
     /// `host:port` for messages (never the credentials).
     server: String,
+    /// STARTTLS is required (credentials over `smtp://`): a failure is then said to be that.
+    starttls_required: bool,
 }
 
 impl Mailer {
@@ -51,10 +58,16 @@ impl Mailer {
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
         let tls_mode = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
         let params = || TlsParameters::new(host.clone()).map_err(|e| server_err(e.to_string()));
+        let credentials = config.username.is_some();
         let (tls, default_port) = match (url.scheme(), tls_mode.as_deref()) {
             ("smtps", _) => (Tls::Wrapper(params()?), 465),
             (_, Some("required")) => (Tls::Required(params()?), 587),
+            (_, Some("none")) if credentials => {
+                return Err(server_err("?tls=none with a username would send the password in clear".to_string()))
+            }
             (_, Some("none")) => (Tls::None, 587),
+            // Opportunistic TLS falls back to clear text, which must never carry a password.
+            _ if credentials => (Tls::Required(params()?), 587),
             _ => (Tls::Opportunistic(params()?), 587),
         };
         let port = url.port().unwrap_or(default_port);
@@ -71,7 +84,8 @@ impl Mailer {
         }
         let from = parse_mailbox("from", &config.from)?;
         let to = config.to.iter().map(|t| parse_mailbox("to", t)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Mailer { transport: builder.build(), from, to, server: format!("{host}:{port}") })
+        let starttls_required = credentials && url.scheme() == "smtp";
+        Ok(Mailer { transport: builder.build(), from, to, server: format!("{host}:{port}"), starttls_required })
     }
 
     /// `host:port` of the mail server.
@@ -100,7 +114,13 @@ impl Mailer {
         let send = self.transport.send(message);
         match tokio::time::timeout(SMTP_TIMEOUT + Duration::from_secs(5), send).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(EmailError::Send { server: self.server.clone(), reason: error_chain(&e) }),
+            Ok(Err(e)) => {
+                let reason = error_chain(&e);
+                if self.starttls_required && reason.to_ascii_lowercase().contains("starttls") {
+                    return Err(EmailError::NoStartTls { server: self.server.clone(), reason });
+                }
+                Err(EmailError::Send { server: self.server.clone(), reason })
+            }
             Err(_) => Err(EmailError::Send { server: self.server.clone(), reason: "timed out".to_string() }),
         }
     }

@@ -6,6 +6,10 @@
 //! is hostile: the HTML template is auto-escaped, the values handed to templates have control
 //! characters removed, single-line values lose their line breaks, and the rendered subject is
 //! flattened to one bounded line, so page content can neither inject markup nor break a header.
+//! Every page-derived value is also passed through [`crate::text::mask_card_numbers`]: an
+//! exfiltration URL made of the canary card (`4111111111111111.evil.example`) must not get the
+//! alert quarantined by the mail gateway's DLP. The values a template sees that are not masked
+//! are computed by skimwatch (hashes, finding ids of 12 hex digits, times, counts).
 
 use super::{Alert, AlertKind};
 use crate::model::{Finding, Severity};
@@ -146,16 +150,18 @@ pub fn subject_line(raw: &str) -> String {
     cut(&words.join(" "), SUBJECT_CHARS)
 }
 
-/// One line of untrusted text: control characters (line breaks included) become spaces.
+/// One line of untrusted text: control characters (line breaks included) become spaces, and
+/// card-like digit runs are masked (before the cut, so a cut cannot leave a number unmasked).
 fn one_line(s: &str) -> String {
     let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    cut(flat.trim(), LINE_CHARS)
+    cut(crate::text::mask_card_numbers(flat.trim()).as_str(), LINE_CHARS)
 }
 
 /// Multi-line untrusted text: keeps line breaks and tabs, drops other control characters
-/// (terminal escapes, NULs).
+/// (terminal escapes, NULs), masks card-like digit runs.
 fn multi_line(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+    let kept: String = s.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
+    crate::text::mask_card_numbers(&kept)
 }
 
 fn cut(s: &str, max: usize) -> String {

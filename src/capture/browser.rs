@@ -1,12 +1,24 @@
 //! The browser: finding Chromium, launching it headless with a temporary profile, telling a
 //! crashed or hung browser from a slow page, and closing it. Capturing a page with it is
 //! [`Chromium::capture`] (in [`crate::capture`]).
+//!
+//! Chromium is spawned here rather than by chromiumoxide, because chromiumoxide passes the
+//! monitor's whole environment on (it can add variables, not remove them): the browser runs the
+//! attacker's page, so it gets a cleared environment with only the allow-list of
+//! [`browser_env`] (no SMTP password, no cloud credentials), and chromiumoxide connects to its
+//! DevTools websocket.
 
 use super::CaptureError;
-use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::browser::Browser;
+use chromiumoxide::handler::HandlerConfig;
 use futures::stream::StreamExt;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+/// How long Chromium may take to print its DevTools address.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Finds the Chromium to drive: `CHROME` env, then the configured path, then the usual names.
 pub fn find_chromium(configured: Option<&Path>) -> Result<PathBuf, CaptureError> {
@@ -36,10 +48,27 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
-/// Chromium's command line (without the profile directory, which chromiumoxide adds).
+/// The only environment Chromium gets: what it needs to run and render (`PATH` for the
+/// distribution's wrapper script, locale, time zone, fonts, a display if there is one, a
+/// temporary directory) and `HOME` pointing at the throw-away profile. Everything else the
+/// monitor was started with — `password_env`'s SMTP password, cloud credentials, tokens — stays
+/// out of the process that runs the attacker's page.
+pub fn browser_env(profile: &Path) -> Vec<(OsString, OsString)> {
+    let allowed = |name: &str| {
+        matches!(name, "PATH" | "LANG" | "LANGUAGE" | "TZ" | "DISPLAY" | "XDG_RUNTIME_DIR" | "TMPDIR")
+            || name.starts_with("LC_")
+            || name.starts_with("FONTCONFIG_")
+    };
+    let mut env: Vec<(OsString, OsString)> =
+        std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(allowed)).collect();
+    env.push(("HOME".into(), profile.as_os_str().to_os_string()));
+    env
+}
+
+/// Chromium's command line (without the profile directory and the DevTools port).
 fn command_line() -> Vec<String> {
-    // chromiumoxide prefixes `--` itself. Default args are disabled so that we control the
-    // whole command line (its defaults include `enable-automation`).
+    // Written without the leading `--` (added at spawn). The whole command line is ours:
+    // chromiumoxide's defaults include `enable-automation`.
     let mut args: Vec<String> = vec![
         "headless=new".into(),
         "disable-gpu".into(),
@@ -78,10 +107,13 @@ fn command_line() -> Vec<String> {
 }
 
 /// A running headless Chromium with its temporary profile. Dropping it kills the process
-/// (chromiumoxide sets kill-on-drop) and deletes the profile; [`Chromium::close`] does it politely.
+/// (spawned with kill-on-drop) and deletes the profile; [`Chromium::close`] does it politely.
 pub struct Chromium {
     pub(super) browser: Browser,
     handler: tokio::task::JoinHandle<()>,
+    child: tokio::process::Child,
+    /// Drains Chromium's stderr so that a chatty browser never blocks on a full pipe.
+    stderr: tokio::task::JoinHandle<()>,
     exe: PathBuf,
     /// Process id of the browser, to tell a crashed browser from a slow page.
     pid: Option<u32>,
@@ -98,19 +130,48 @@ impl Chromium {
             .prefix("skimwatch-profile-")
             .tempdir()
             .map_err(|e| launch_err(format!("cannot create a temporary profile: {e}")))?;
-        let args = command_line();
-        let config = BrowserConfig::builder()
-            .chrome_executable(exe)
-            .disable_default_args()
-            .args(args)
-            .user_data_dir(profile.path())
-            .launch_timeout(Duration::from_secs(30))
-            .request_timeout(Duration::from_secs(30))
-            .viewport(None)
-            .build()
-            .map_err(launch_err)?;
-        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| launch_err(e.to_string()))?;
-        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.args(command_line().iter().map(|a| format!("--{a}")))
+            .arg("--remote-debugging-port=0")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .env_clear()
+            .envs(browser_env(profile.path()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| launch_err(e.to_string()))?;
+        let pid = child.id();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let mut said = Vec::new();
+        let ws = tokio::time::timeout(LAUNCH_TIMEOUT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some((_, ws)) = line.rsplit_once("listening on ") {
+                    if ws.starts_with("ws") && ws.contains("devtools/browser") {
+                        return Some(ws.trim().to_string());
+                    }
+                }
+                if said.len() < 20 {
+                    said.push(crate::text::cut_chars(&line, 300));
+                }
+            }
+            None
+        })
+        .await;
+        let ws = match ws {
+            Ok(Some(ws)) => ws,
+            Ok(None) => return Err(launch_err(format!("exited before listening: {}", said.join(" | ")))),
+            Err(_) => return Err(launch_err(format!("no DevTools address within {LAUNCH_TIMEOUT:?}"))),
+        };
+        let stderr = tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::trace!("chromium: {}", crate::text::cut_chars(&line, 300));
+            }
+        });
+        let config =
+            HandlerConfig { viewport: None, request_timeout: Duration::from_secs(30), ..HandlerConfig::default() };
+        let (browser, mut handler) =
+            Browser::connect_with_config(ws, config).await.map_err(|e| launch_err(e.to_string()))?;
         let handler = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
                 if let Err(e) = event {
@@ -125,7 +186,7 @@ impl Chromium {
                 String::new()
             }
         };
-        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), pid, version, _profile: profile })
+        Ok(Chromium { browser, handler, child, stderr, exe: exe.to_path_buf(), pid, version, _profile: profile })
     }
 
     pub fn executable(&self) -> &Path {
@@ -134,7 +195,7 @@ impl Chromium {
 
     /// True while the Chromium process is alive.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.browser.try_wait(), Ok(None))
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Process id of the browser process.
@@ -162,7 +223,10 @@ impl Chromium {
     /// Closes the browser and waits for it to exit.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.wait()).await;
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
         self.handler.abort();
+        self.stderr.abort();
     }
 }

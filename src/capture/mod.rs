@@ -27,6 +27,7 @@
 mod browser;
 pub mod canary;
 mod classify;
+pub mod contain;
 mod events;
 mod leaks;
 pub mod persona;
@@ -194,6 +195,8 @@ async fn capture_page(
     let recorder = Recorder::start(page, &own, others.events()).await.map_err(browser_error(url))?;
     let c = Capture { page, url, opts, own, canary: Canary::generate(), recorder };
     c.prepare(version).await?;
+    // Held until the snapshot is assembled: the record of refused link-local/metadata requests.
+    let refusals = contain::refuse_internal_requests(page, url).await.map_err(browser_error(url))?;
     let main_frame_id = c.navigate().await?;
     c.recorder.wait_for_load(url, started + opts.timeout, opts.timeout).await?;
     if let Some((status, _, _)) = &c.recorder.lock().main_document {
@@ -241,6 +244,7 @@ async fn capture_page(
         scripts,
         hosts: observed.hosts.into_iter().collect(),
         elapsed_ms: started.elapsed().as_millis() as u64,
+        refused_requests: refusals.map(|r| r.take()).unwrap_or_default(),
     })
 }
 

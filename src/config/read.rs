@@ -161,6 +161,14 @@ fn email(t: &Table<'_, '_, '_>) -> Result<EmailConfig, ConfigError> {
     if password_env.is_some() && username.is_none() {
         return Err(t.err("username", "password_env is set but username is missing"));
     }
+    // Credentials are never sent in clear: with a username, STARTTLS (or smtps://) is required.
+    let clear = url::Url::parse(smtp).is_ok_and(|u| u.query_pairs().any(|(k, v)| k == "tls" && v == "none"));
+    if username.is_some() && clear {
+        return Err(t.err(
+            "smtp",
+            "?tls=none with a username would send the password in clear: drop ?tls=none (STARTTLS is then required) or use smtps://",
+        ));
+    }
     let min_severity = t.opt("min_severity", |f| f.parsed(str::parse::<Severity>))?.unwrap_or(Severity::Medium);
     Ok(EmailConfig {
         smtp: smtp.to_string(),

@@ -21,6 +21,8 @@ pub(super) struct Evaluated {
     pub interaction: Option<Interaction>,
     /// Wall-clock milliseconds of the capture.
     pub elapsed_ms: u64,
+    /// Requests the capture refused (link-local, cloud metadata).
+    pub refused_requests: Vec<String>,
 }
 
 /// Inventories `snapshot` and compares it with the page's baseline; trusted vendors' updates
@@ -35,6 +37,7 @@ pub(super) async fn evaluate(
     let inventory::PageInventory { inventory: inv, behaviour, interaction } =
         inventory::inventory_page(&snapshot, &page.ignore_query);
     let elapsed_ms = snapshot.elapsed_ms;
+    let refused_requests = snapshot.refused_requests.clone();
     let (page, store, baselines) = (page.clone(), store.clone(), baselines.clone());
     tokio::task::spawn_blocking(move || {
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
@@ -42,7 +45,7 @@ pub(super) async fn evaluate(
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         crate::model::sort_findings(&mut findings);
-        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms })
+        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests })
     })
     .await?
 }

@@ -157,7 +157,24 @@ fn rules() -> Vec<ReportingDescriptor> {
         .collect()
 }
 
+/// A page-derived value as one safe line (see [`skimwatch::text::display_safe`]).
+fn safe(s: &str) -> String {
+    skimwatch::text::display_safe(s)
+}
+
+/// Every string inside a (small, skimwatch-built) JSON value made safe.
+fn safe_json(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) => serde_json::Value::String(safe(&s)),
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(safe_json).collect()),
+        serde_json::Value::Object(o) => o.into_iter().map(|(k, v)| (safe(&k), safe_json(v))).collect(),
+        other => other,
+    }
+}
+
 fn location(uri: &str, logical: Option<(&str, &str)>, text: &str) -> Location {
+    let (uri, logical) = (safe(uri), logical.map(|(name, kind)| (safe(name), kind)));
+    let (uri, logical) = (uri.as_str(), logical.as_ref().map(|(n, k)| (n.as_str(), *k)));
     let physical = PhysicalLocation::builder().artifact_location(ArtifactLocation::builder().uri(uri).build()).build();
     match logical {
         Some((name, kind)) => Location::builder()
@@ -174,17 +191,17 @@ fn result(page: &PageReport, f: &Finding) -> SarifResult {
     if let Some(url) = f.script.as_ref().and_then(|s| s.url.as_deref()) {
         locations.push(location(url, None, "the script"));
     }
-    let mut text = format!("{} (page {}, {})", f.title, page.name, f.severity);
+    let mut text = format!("{} (page {}, {})", safe(&f.title), safe(&page.name), f.severity);
     if let Some(diff) = &f.diff {
         // Keep the message readable: the full diff is in the JSON report.
-        let excerpt: Vec<&str> =
-            diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).take(10).collect();
+        let excerpt: Vec<String> =
+            diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).take(10).map(safe).collect();
         if !excerpt.is_empty() {
             text.push_str("\nAdded lines:\n");
             text.push_str(&excerpt.join("\n"));
         }
     }
-    let fingerprint = BTreeMap::from([(FINGERPRINT_KEY.to_string(), f.id.clone())]);
+    let fingerprint = BTreeMap::from([(FINGERPRINT_KEY.to_string(), safe(&f.id))]);
     let mut extra = vec![
         ("severity", serde_json::json!(f.severity.as_str())),
         ("page", serde_json::json!(page.name)),
@@ -204,6 +221,7 @@ fn result(page: &PageReport, f: &Finding) -> SarifResult {
     if let Some(first) = &f.first_seen {
         extra.push(("firstSeen", serde_json::json!(first)));
     }
+    let extra: Vec<(&str, serde_json::Value)> = extra.into_iter().map(|(k, v)| (k, safe_json(v))).collect();
     SarifResult::builder()
         .rule_id(f.kind.as_str())
         .rule_index(rule_index(f.kind))
@@ -238,9 +256,9 @@ pub fn sarif(report: &ScanReport) -> Sarif {
                     Message::builder()
                         .text(format!(
                             "page {} ({}) could not be scanned: {}",
-                            p.name,
-                            p.url,
-                            p.error.as_deref().unwrap_or("unknown error")
+                            safe(&p.name),
+                            safe(&p.url),
+                            safe(p.error.as_deref().unwrap_or("unknown error"))
                         ))
                         .build(),
                 )

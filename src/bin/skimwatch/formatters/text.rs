@@ -1,6 +1,7 @@
 //! Text report for people: grouped by page, most severe finding first, diffs included.
-//! Page-controlled strings are printed with control characters escaped, so a hostile script
-//! URL cannot rewrite the terminal.
+//! Page-controlled strings are printed through [`skimwatch::text::display_safe`]: one line,
+//! control, bidirectional and zero-width characters escaped, so a hostile script URL can
+//! neither rewrite the terminal nor make one name read as another.
 
 use super::Reporter;
 use skimwatch::model::{Finding, PageReport, PageStatus, ScanReport};
@@ -8,23 +9,15 @@ use std::io::{self, Write};
 
 pub struct Text;
 
-/// Escapes control characters (ANSI escapes, carriage returns) in page-controlled text.
+/// Page-controlled text as one safe line.
 fn clean(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    skimwatch::text::display_safe(s)
 }
 
 impl Reporter for Text {
     fn render(&self, report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
         for page in &report.pages {
-            writeln!(out, "== {} ({})", page.name, clean(&page.url))?;
+            writeln!(out, "== {} ({})", clean(&page.name), clean(&page.url))?;
             if page.status == PageStatus::Error {
                 writeln!(out, "   SCAN ERROR: {}", clean(page.error.as_deref().unwrap_or("unknown error")))?;
                 writeln!(out)?;
@@ -94,6 +87,9 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "   interaction problem: {}", clean(p))?;
         }
     }
+    for url in &page.refused_requests {
+        writeln!(out, "   refused request to a link-local/metadata address: {}", clean(url))?;
+    }
     for leak in page.card_data.iter().filter(|l| l.allowed) {
         writeln!(
             out,
@@ -107,7 +103,7 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// One finding: title, then the facts a reviewer checks, then the diff.
 fn finding(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "   [{}] {} {}  ({})", f.severity.as_str().to_uppercase(), f.kind, clean(&f.title), f.id)?;
+    writeln!(out, "   [{}] {} {}  ({})", f.severity.as_str().to_uppercase(), f.kind, clean(&f.title), clean(&f.id))?;
     if let Some(s) = &f.script {
         writeln!(out, "     script:  {} ({})", clean(&s.id), s.kind)?;
         if let Some(u) = &s.url {
@@ -125,7 +121,7 @@ fn finding(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "     inserted by: {}", clean(i))?;
     }
     if let Some(h) = &f.header {
-        writeln!(out, "     header:  {}", h.name)?;
+        writeln!(out, "     header:  {}", clean(&h.name))?;
         writeln!(out, "     approved: {}", clean(h.approved.as_deref().unwrap_or("(absent)")))?;
         writeln!(out, "     current:  {}", clean(h.current.as_deref().unwrap_or("(absent)")))?;
     }
