@@ -357,7 +357,7 @@ impl Daemon {
         }
         self.browser.shutdown().await;
         let pending = self.pending().await;
-        let mut summary = counts.lock().unwrap().clone();
+        let mut summary = crate::model::lock_or_recover(&counts).clone();
         summary.alerts_pending = pending;
         tracing::info!(
             scans_ok = summary.scans_ok,
@@ -371,7 +371,7 @@ impl Daemon {
 }
 
 fn count(counts: &Mutex<Summary>, report: &PageReport) {
-    let mut c = counts.lock().unwrap();
+    let mut c = crate::model::lock_or_recover(&counts);
     match report.status {
         PageStatus::Ok => c.scans_ok += 1,
         PageStatus::Error => c.scans_failed += 1,
@@ -393,9 +393,10 @@ async fn drain(tasks: &mut tokio::task::JoinSet<()>) {
     }
 }
 
-/// Upper bound for one scan attempt, whatever the page or the browser does.
+/// Upper bound for one scan attempt (capture and analysis), whatever the page or the browser
+/// does: the scan's one limit, [`scan::hard_limit`].
 fn hard_limit(page: &PageConfig) -> Duration {
-    page.timeout + page.settle + Duration::from_secs(60)
+    scan::hard_limit(page)
 }
 
 impl Daemon {
@@ -407,7 +408,9 @@ impl Daemon {
         let opts = crate::scan::capture_options(page);
         let limit = hard_limit(page);
         let mut result = Err(String::new());
+        let mut deadline = tokio::time::Instant::now() + limit;
         for attempt in 1..=2 {
+            deadline = tokio::time::Instant::now() + limit;
             tracing::info!(page = %page.name, url = %page.url, attempt, "scanning");
             let (generation, browser) = match self.browser.get().await {
                 Ok(b) => b,
@@ -428,26 +431,35 @@ impl Daemon {
             };
             let capture = async {
                 tokio::select! {
-                    r = tokio::time::timeout(limit, browser.capture(&page.url, &opts)) => r,
-                    _ = died => Ok(Err(CaptureError::Browser {
+                    r = tokio::time::timeout_at(deadline, scan::catch_panic(browser.capture(&page.url, &opts))) => r,
+                    _ = died => Ok(Ok(Err(CaptureError::Browser {
                         url: page.url.clone(),
                         reason: format!("Chromium (pid {}) exited during the scan: crashed or killed", browser.pid().unwrap_or(0)),
-                    })),
+                    }))),
                 }
             };
             let err = match capture.await {
-                Ok(Ok(snapshot)) => {
+                // A panic is a bug, not a browser failure: fail this page's scan, no retry.
+                Ok(Err(panicked)) => {
+                    result = Err(panicked.to_string());
+                    break;
+                }
+                Ok(Ok(Ok(snapshot))) => {
                     result = Ok(snapshot);
                     break;
                 }
                 // The page itself failed (refused, DNS, HTTP error): the browser is fine and a
                 // retry would only say the same.
-                Ok(Err(e @ (CaptureError::Load { .. } | CaptureError::HttpStatus { .. }))) => {
+                Ok(Ok(Err(e @ (CaptureError::Load { .. } | CaptureError::HttpStatus { .. })))) => {
                     result = Err(e.to_string());
                     break;
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("{}: scan did not finish within its hard limit of {} s", page.url, limit.as_secs()),
+                Ok(Ok(Err(e))) => e.to_string(),
+                Err(_) => format!(
+                    "{}: scan did not finish within its hard limit of {} s (capture and analysis)",
+                    page.url,
+                    limit.as_secs()
+                ),
             };
             tracing::warn!(page = %page.name, attempt, "scan failed: {err}");
             result = Err(err);
@@ -457,7 +469,8 @@ impl Daemon {
             }
         }
         let report =
-            scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone())).await;
+            scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone()), deadline)
+                .await;
         if report.status == PageStatus::Error {
             tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
         }
@@ -518,7 +531,7 @@ impl Daemon {
                     if let Err(e) = marked {
                         tracing::error!(id, "alert delivered but not marked sent: {e}");
                     }
-                    counts.lock().unwrap().alerts_sent += 1;
+                    crate::model::lock_or_recover(&counts).alerts_sent += 1;
                     tracing::info!(id, %kind, page, server = mailer.server(), "alert delivered");
                 }
                 Err(error) => {
@@ -579,7 +592,7 @@ impl Daemon {
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap())).await.unwrap_or_else(|e| {
+        tokio::task::spawn_blocking(move || f(&mut crate::model::lock_or_recover(&store))).await.unwrap_or_else(|e| {
             Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })
         })
     }

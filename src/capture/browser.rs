@@ -6,6 +6,7 @@ use super::CaptureError;
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use futures::stream::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Finds the Chromium to drive: `CHROME` env, then the configured path, then the usual names.
@@ -80,7 +81,8 @@ fn command_line() -> Vec<String> {
 /// A running headless Chromium with its temporary profile. Dropping it kills the process
 /// (chromiumoxide sets kill-on-drop) and deletes the profile; [`Chromium::close`] does it politely.
 pub struct Chromium {
-    pub(super) browser: Browser,
+    /// Shared with the cleanup of each capture ([`super::guard::Cleanup`]).
+    pub(super) browser: Arc<Browser>,
     handler: tokio::task::JoinHandle<()>,
     exe: PathBuf,
     /// Process id of the browser, to tell a crashed browser from a slow page.
@@ -125,7 +127,7 @@ impl Chromium {
                 String::new()
             }
         };
-        Ok(Chromium { browser, handler, exe: exe.to_path_buf(), pid, version, _profile: profile })
+        Ok(Chromium { browser: Arc::new(browser), handler, exe: exe.to_path_buf(), pid, version, _profile: profile })
     }
 
     pub fn executable(&self) -> &Path {
@@ -134,7 +136,10 @@ impl Chromium {
 
     /// True while the Chromium process is alive.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.browser.try_wait(), Ok(None))
+        match Arc::get_mut(&mut self.browser) {
+            Some(b) => matches!(b.try_wait(), Ok(None)),
+            None => self.process_running(),
+        }
     }
 
     /// Process id of the browser process.
@@ -161,8 +166,17 @@ impl Chromium {
 
     /// Closes the browser and waits for it to exit.
     pub async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.wait()).await;
+        // A capture's cleanup may still hold the browser for a moment (at most its own bound).
+        for _ in 0..50 {
+            if Arc::get_mut(&mut self.browser).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if let Some(browser) = Arc::get_mut(&mut self.browser) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), browser.close()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), browser.wait()).await;
+        }
         self.handler.abort();
     }
 }

@@ -4,6 +4,7 @@
 
 use super::events::{listen, Observed};
 use super::stealth::Own;
+use crate::model::lock_or_recover;
 use super::{CaptureError, BEFORE_INTERACTION_MAX, QUIET};
 use chromiumoxide::Page;
 use futures::stream::StreamExt;
@@ -30,7 +31,7 @@ impl Recorder {
             let activity = activity.clone();
             tokio::spawn(async move {
                 while let Some(ev) = events.next().await {
-                    observed.lock().unwrap().apply(ev);
+                    lock_or_recover(&observed).apply(ev);
                     activity.notify_waiters();
                 }
             })
@@ -39,7 +40,7 @@ impl Recorder {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Observed> {
-        self.observed.lock().unwrap()
+        lock_or_recover(&self.observed)
     }
 
     /// Everything observed so far; later events go into an empty record that nobody reads.

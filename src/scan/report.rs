@@ -26,6 +26,7 @@ pub(super) fn error_report(page: &PageConfig, message: String) -> PageReport {
         card_data: Vec::new(),
         field_access: Vec::new(),
         interaction: None,
+        guard: Default::default(),
     }
 }
 
@@ -49,6 +50,7 @@ pub(super) fn ok_report(page: &PageConfig, ev: &Evaluated) -> PageReport {
         card_data: ev.behaviour.card_leaks.clone(),
         field_access: ev.behaviour.field_access.clone(),
         interaction: ev.interaction.clone(),
+        guard: ev.guard.clone(),
     }
 }
 
