@@ -357,7 +357,7 @@ impl Daemon {
         }
         self.browser.shutdown().await;
         let pending = self.pending().await;
-        let mut summary = crate::model::lock_or_recover(&counts).clone();
+        let mut summary = crate::model::lock_or_recover(counts).clone();
         summary.alerts_pending = pending;
         tracing::info!(
             scans_ok = summary.scans_ok,
@@ -371,7 +371,7 @@ impl Daemon {
 }
 
 fn count(counts: &Mutex<Summary>, report: &PageReport) {
-    let mut c = crate::model::lock_or_recover(&counts);
+    let mut c = crate::model::lock_or_recover(counts);
     match report.status {
         PageStatus::Ok => c.scans_ok += 1,
         PageStatus::Error => c.scans_failed += 1,
@@ -468,9 +468,16 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        let report =
-            scan::finish_scan(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone()), deadline)
-                .await;
+        let report = scan::finish_scan(
+            page,
+            started_at,
+            result,
+            &self.store,
+            &self.baselines,
+            Some(self.hook.clone()),
+            deadline,
+        )
+        .await;
         if report.status == PageStatus::Error {
             tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
         }
@@ -531,7 +538,7 @@ impl Daemon {
                     if let Err(e) = marked {
                         tracing::error!(id, "alert delivered but not marked sent: {e}");
                     }
-                    crate::model::lock_or_recover(&counts).alerts_sent += 1;
+                    crate::model::lock_or_recover(counts).alerts_sent += 1;
                     tracing::info!(id, %kind, page, server = mailer.server(), "alert delivered");
                 }
                 Err(error) => {

@@ -139,7 +139,8 @@ impl Guard {
 fn note_dialog(g: &mut Guarded, kind: &str, message: &str) {
     g.dialog_count += 1;
     if g.dialogs.len() < MAX_LISTED {
-        g.dialogs.push(PageDialog { kind: kind.to_string(), message: crate::text::one_line(message, MAX_MESSAGE_CHARS) });
+        g.dialogs
+            .push(PageDialog { kind: kind.to_string(), message: crate::text::one_line(message, MAX_MESSAGE_CHARS) });
     }
 }
 
@@ -235,7 +236,10 @@ mod tests {
 
     #[test]
     fn chromium_refusals_are_read_from_its_log() {
-        assert_eq!(refused_in_log("Not allowed to load local resource: file:///etc/passwd"), Some("file:///etc/passwd"));
+        assert_eq!(
+            refused_in_log("Not allowed to load local resource: file:///etc/passwd"),
+            Some("file:///etc/passwd")
+        );
         assert_eq!(
             refused_in_log("Not allowed to navigate top frame to data URL: data:text/html,hi"),
             Some("data:text/html,hi")

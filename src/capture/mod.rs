@@ -39,9 +39,7 @@ use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
 use chromiumoxide::cdp::browser_protocol::network::{EnableParams as NetworkEnable, SetCacheDisabledParams};
 use chromiumoxide::cdp::browser_protocol::page::{GetFrameTreeParams, NavigateParams};
-use chromiumoxide::cdp::browser_protocol::target::{
-    CreateBrowserContextParams, CreateTargetParams,
-};
+use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
 use chromiumoxide::cdp::js_protocol::debugger::{
     EnableParams as DebuggerEnable, EventScriptParsed, GetScriptSourceParams,
 };
@@ -277,9 +275,17 @@ impl Capture<'_> {
             }
         };
         let navigated = async {
+            tokio::pin!(loaded);
             tokio::select! {
-                r = self.page.execute(NavigateParams::new(url)) => Some(r),
-                () = loaded => None,
+                r = self.page.execute(NavigateParams::new(url)) => match r {
+                    // The page kept the browser busy (dialogs) past chromiumoxide's request limit.
+                    Err(CdpError::Timeout) => {
+                        loaded.await;
+                        None
+                    }
+                    r => Some(r),
+                },
+                () = &mut loaded => None,
             }
         };
         let nav = tokio::time::timeout(timeout, navigated).await.map_err(|_| CaptureError::Timeout {

