@@ -328,6 +328,9 @@ pub struct Snapshot {
     /// `capture::contain`), URLs cut to 300 characters, at most 100.
     #[serde(default)]
     pub refused_requests: Vec<String>,
+    /// Dialogs dismissed, downloads denied, non-web navigations refused.
+    #[serde(default)]
+    pub guard: Guarded,
 }
 
 /// The security-impacting response headers recorded and compared (PCI DSS 11.6.1).
@@ -844,6 +847,10 @@ pub struct PageReport {
     /// addresses), by URL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_requests: Vec<String>,
+    /// Dialogs dismissed, downloads denied, non-web navigations refused (flattened:
+    /// `dialogs`, `dialog_count`, `downloads`, `refused_navigations`).
+    #[serde(flatten)]
+    pub guard: Guarded,
 }
 
 /// The whole report of a `scan` run (JSON contract: `{ "pages": [...] }`).
@@ -1046,6 +1053,65 @@ impl fmt::Display for AlertKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What the page tried that the monitor dismissed or refused during one capture: JavaScript
+/// dialogs (dismissed at once, so a dialog cannot stall the scan), downloads (denied) and
+/// navigations to non-web URLs (`file:`, `chrome:`, top-level `data:` …, refused). Flattened
+/// into [`PageReport`] as `dialogs`, `dialog_count`, `downloads` and `refused_navigations`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guarded {
+    /// The first dialogs the page opened (at most a few dozen are kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dialogs: Vec<PageDialog>,
+    /// How many dialogs the page opened in all (more than `dialogs` lists when capped).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dialog_count: u64,
+    /// Downloads the page started (all denied; nothing is written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<PageDownload>,
+    /// Navigations of the page or its frames to non-web URLs, refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_navigations: Vec<RefusedNavigation>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A JavaScript dialog the page opened (dismissed by the monitor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageDialog {
+    /// `alert`, `confirm`, `prompt` or `beforeunload`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The dialog's text: one line, at most 200 characters.
+    pub message: String,
+}
+
+/// A download the page started (denied by the monitor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageDownload {
+    pub url: String,
+    /// The file name the page suggested (one line, cut).
+    pub filename: String,
+}
+
+/// A navigation to a non-web URL that the monitor (or Chromium) refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedNavigation {
+    /// The URL asked for (cut).
+    pub url: String,
+    /// How it was seen: `navigation` (a frame asked to go there), `load` (a load Chromium
+    /// refused), `frame` (a frame found at such a URL).
+    pub how: String,
+}
+
+/// Locks `m` even when a thread panicked while holding it. The data behind the monitor's
+/// locks (event records, counters, the store handle) stays usable after a panic elsewhere;
+/// one panicking scan must not turn every later lock into another panic.
+pub fn lock_or_recover<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::alert::AlertPolicy;
 use crate::baseline::BaselineDir;
 use crate::capture::{self, CaptureError, Chromium};
 use crate::config::{Config, PageConfig};
-use crate::model::{PageReport, PageStatus};
+use crate::model::{lock_or_recover, PageReport, PageStatus};
 use crate::scan::{self, RecordHook, ScanError};
 use crate::store::{self, Store, StoreError};
 use fs4::fs_std::FileExt;
@@ -375,7 +375,7 @@ impl Daemon {
         }
         self.browser.shutdown().await;
         let pending = self.pending().await;
-        let mut summary = counts.lock().unwrap().clone();
+        let mut summary = lock_or_recover(counts).clone();
         summary.alerts_pending = pending;
         tracing::info!(
             scans_ok = summary.scans_ok,
@@ -388,13 +388,8 @@ impl Daemon {
     }
 }
 
-/// A lock that a panicked holder did not poison for good: the state is plain flags and lists.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn count(counts: &Mutex<Summary>, report: &PageReport) {
-    let mut c = counts.lock().unwrap();
+    let mut c = lock_or_recover(counts);
     match report.status {
         PageStatus::Ok => c.scans_ok += 1,
         PageStatus::Error => c.scans_failed += 1,
@@ -416,9 +411,10 @@ async fn drain(tasks: &mut tokio::task::JoinSet<()>) {
     }
 }
 
-/// Upper bound for one scan attempt, whatever the page or the browser does.
+/// Upper bound for one scan attempt (capture and analysis), whatever the page or the browser
+/// does: the scan's one limit, [`scan::hard_limit`].
 fn hard_limit(page: &PageConfig) -> Duration {
-    page.timeout + page.settle + Duration::from_secs(60)
+    scan::hard_limit(page)
 }
 
 impl Daemon {
@@ -430,7 +426,9 @@ impl Daemon {
         let opts = crate::scan::capture_options(page);
         let limit = hard_limit(page);
         let mut result = Err(String::new());
+        let mut deadline = tokio::time::Instant::now() + limit;
         for attempt in 1..=2 {
+            deadline = tokio::time::Instant::now() + limit;
             tracing::info!(page = %page.name, url = %page.url, attempt, "scanning");
             let (generation, browser) = match self.browser.get().await {
                 Ok(b) => b,
@@ -451,26 +449,35 @@ impl Daemon {
             };
             let capture = async {
                 tokio::select! {
-                    r = tokio::time::timeout(limit, browser.capture(&page.url, &opts)) => r,
-                    _ = died => Ok(Err(CaptureError::Browser {
+                    r = tokio::time::timeout_at(deadline, scan::catch_panic(browser.capture(&page.url, &opts))) => r,
+                    _ = died => Ok(Ok(Err(CaptureError::Browser {
                         url: page.url.clone(),
                         reason: format!("Chromium (pid {}) exited during the scan: crashed or killed", browser.pid().unwrap_or(0)),
-                    })),
+                    }))),
                 }
             };
             let err = match capture.await {
-                Ok(Ok(snapshot)) => {
+                // A panic is a bug, not a browser failure: fail this page's scan, no retry.
+                Ok(Err(panicked)) => {
+                    result = Err(panicked.to_string());
+                    break;
+                }
+                Ok(Ok(Ok(snapshot))) => {
                     result = Ok(snapshot);
                     break;
                 }
                 // The page itself failed (refused, DNS, HTTP error): the browser is fine and a
                 // retry would only say the same.
-                Ok(Err(e @ (CaptureError::Load { .. } | CaptureError::HttpStatus { .. }))) => {
+                Ok(Ok(Err(e @ (CaptureError::Load { .. } | CaptureError::HttpStatus { .. })))) => {
                     result = Err(e.to_string());
                     break;
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("{}: scan did not finish within its hard limit of {} s", page.url, limit.as_secs()),
+                Ok(Ok(Err(e))) => e.to_string(),
+                Err(_) => format!(
+                    "{}: scan did not finish within its hard limit of {} s (capture and analysis)",
+                    page.url,
+                    limit.as_secs()
+                ),
             };
             tracing::warn!(page = %page.name, attempt, "scan failed: {err}");
             result = Err(err);
@@ -479,9 +486,16 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        let finished =
-            scan::finish_scan_checked(page, started_at, result, &self.store, &self.baselines, Some(self.hook.clone()))
-                .await;
+        let finished = scan::finish_scan_checked(
+            page,
+            started_at,
+            result,
+            &self.store,
+            &self.baselines,
+            Some(self.hook.clone()),
+            deadline,
+        )
+        .await;
         let report = finished.report;
         if report.status == PageStatus::Error {
             tracing::warn!(page = %page.name, "scan failed: {}", report.error.as_deref().unwrap_or("unknown error"));
@@ -489,7 +503,7 @@ impl Daemon {
         match finished.storage_full {
             Some(error) => self.on_storage_full(page, error).await,
             None if report.scan_id.is_some() => {
-                lock(&self.full).alerted = false; // recorded again: the episode is over
+                lock_or_recover(&self.full).alerted = false; // recorded again: the episode is over
                 self.prune_if_due(false).await;
             }
             None => {}
@@ -503,7 +517,7 @@ impl Daemon {
     /// the delivery task (retried until the server accepts it), and logged either way.
     async fn on_storage_full(&self, page: &PageConfig, error: String) {
         tracing::error!(page = %page.name, "STORAGE FULL: {error}");
-        if std::mem::replace(&mut lock(&self.full).alerted, true) {
+        if std::mem::replace(&mut lock_or_recover(&self.full).alerted, true) {
             return;
         }
         self.prune_if_due(true).await;
@@ -524,7 +538,7 @@ impl Daemon {
         if let Err(e) = result {
             tracing::error!("storage_full alert kept in memory and sent directly, the outbox cannot take it: {e}");
             if self.mailer.is_some() {
-                lock(&self.full).unqueued.push(alert);
+                lock_or_recover(&self.full).unqueued.push(alert);
             }
         }
         self.wake.notify_one();
@@ -534,7 +548,7 @@ impl Daemon {
     /// now when `force`d. Failures are logged: the scans go on.
     async fn prune_if_due(&self, force: bool) {
         {
-            let mut last = lock(&self.last_prune);
+            let mut last = lock_or_recover(&self.last_prune);
             if !force && last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
                 return;
             }
@@ -548,7 +562,7 @@ impl Daemon {
     /// Sends the `storage_full` alerts that could not be queued, directly; those the server
     /// does not accept stay for the next round.
     async fn deliver_unqueued(&self, mailer: &Mailer, counts: &Mutex<Summary>) {
-        let alerts = std::mem::take(&mut lock(&self.full).unqueued);
+        let alerts = std::mem::take(&mut lock_or_recover(&self.full).unqueued);
         for alert in alerts {
             let key = format!("full.{}", alert.raised_at.to_string().replace(|c: char| !c.is_ascii_digit(), ""));
             let sent = match self.renderer.render(&alert) {
@@ -560,12 +574,12 @@ impl Daemon {
             };
             match sent {
                 Ok(()) => {
-                    lock(counts).alerts_sent += 1;
+                    lock_or_recover(counts).alerts_sent += 1;
                     tracing::info!(kind = %alert.kind, server = mailer.server(), "unqueued alert delivered");
                 }
                 Err(e) => {
                     tracing::warn!(kind = %alert.kind, "unqueued alert not delivered, kept in memory: {e}");
-                    lock(&self.full).unqueued.push(alert);
+                    lock_or_recover(&self.full).unqueued.push(alert);
                 }
             }
         }
@@ -626,7 +640,7 @@ impl Daemon {
                     if let Err(e) = marked {
                         tracing::error!(id, "alert delivered but not marked sent: {e}");
                     }
-                    counts.lock().unwrap().alerts_sent += 1;
+                    lock_or_recover(counts).alerts_sent += 1;
                     tracing::info!(id, %kind, page, server = mailer.server(), "alert delivered");
                 }
                 Err(error) => {
@@ -687,7 +701,7 @@ impl Daemon {
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap())).await.unwrap_or_else(|e| {
+        tokio::task::spawn_blocking(move || f(&mut lock_or_recover(&store))).await.unwrap_or_else(|e| {
             Err(StoreError::Corrupt { path: PathBuf::new(), what: action.to_string(), detail: e.to_string() })
         })
     }

@@ -14,6 +14,7 @@ use chromiumoxide::handler::HandlerConfig;
 use futures::stream::StreamExt;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
@@ -109,7 +110,8 @@ fn command_line() -> Vec<String> {
 /// A running headless Chromium with its temporary profile. Dropping it kills the process
 /// (spawned with kill-on-drop) and deletes the profile; [`Chromium::close`] does it politely.
 pub struct Chromium {
-    pub(super) browser: Browser,
+    /// Shared with the cleanup of each capture ([`super::guard::Cleanup`]).
+    pub(super) browser: Arc<Browser>,
     handler: tokio::task::JoinHandle<()>,
     child: tokio::process::Child,
     /// Drains Chromium's stderr so that a chatty browser never blocks on a full pipe.
@@ -186,7 +188,7 @@ impl Chromium {
                 String::new()
             }
         };
-        Ok(Chromium { browser, handler, child, stderr, exe: exe.to_path_buf(), pid, version, _profile: profile })
+        Ok(Chromium { browser: Arc::new(browser), handler, child, stderr, exe: exe.to_path_buf(), pid, version, _profile: profile })
     }
 
     pub fn executable(&self) -> &Path {
@@ -222,7 +224,16 @@ impl Chromium {
 
     /// Closes the browser and waits for it to exit.
     pub async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
+        // A capture's cleanup may still hold the browser for a moment (at most its own bound).
+        for _ in 0..50 {
+            if Arc::get_mut(&mut self.browser).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if let Some(browser) = Arc::get_mut(&mut self.browser) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), browser.close()).await;
+        }
         if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
             let _ = self.child.kill().await;
         }

@@ -16,6 +16,8 @@ use rand::Rng;
 pub const MAX_HAYSTACK: usize = 2 * 1024 * 1024;
 /// Base64 runs decoded per layer at most.
 const MAX_CANDIDATES: usize = 64;
+/// Prefixes (`key=`) tried per base64 run at most.
+const MAX_PREFIX_ATTEMPTS: usize = 8;
 /// Shortest base64 run worth decoding: 16 digits need at least 22 base64 characters.
 const MIN_BASE64_RUN: usize = 20;
 /// Layers of encoding undone (base64 of URL-encoded base64 of JSON …).
@@ -261,7 +263,14 @@ fn base64_runs(text: &str) -> Vec<&str> {
 fn decode_base64(run: &str) -> Option<String> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     let mut attempts: Vec<&str> = vec![run];
-    attempts.extend(run.match_indices('=').map(|(i, _)| &run[i + 1..]).filter(|s| s.len() >= MIN_BASE64_RUN));
+    // Only the first few `=`: each attempt reads the rest of the run, so trying after every `=`
+    // of a long run (a URL of `A=A=A=…`) would be quadratic.
+    attempts.extend(
+        run.match_indices('=')
+            .take(MAX_PREFIX_ATTEMPTS)
+            .map(|(i, _)| &run[i + 1..])
+            .filter(|s| s.len() >= MIN_BASE64_RUN),
+    );
     for a in attempts {
         let trimmed = a.trim_end_matches('=');
         let engine_result = if trimmed.contains('-') || trimmed.contains('_') {

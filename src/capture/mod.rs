@@ -29,6 +29,7 @@ pub mod canary;
 mod classify;
 pub mod contain;
 mod events;
+mod guard;
 mod leaks;
 pub mod persona;
 mod probe;
@@ -43,9 +44,7 @@ use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
 use chromiumoxide::cdp::browser_protocol::network::{EnableParams as NetworkEnable, SetCacheDisabledParams};
 use chromiumoxide::cdp::browser_protocol::page::{GetFrameTreeParams, NavigateParams};
-use chromiumoxide::cdp::browser_protocol::target::{
-    CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
-};
+use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
 use chromiumoxide::cdp::js_protocol::debugger::{
     EnableParams as DebuggerEnable, EventScriptParsed, GetScriptSourceParams,
 };
@@ -125,13 +124,20 @@ impl Default for CaptureOptions {
     }
 }
 
+/// The longest one capture of a page with `opts` may take, whatever the page does.
+pub fn capture_limit(opts: &CaptureOptions) -> Duration {
+    opts.timeout + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20)
+}
+
 impl Chromium {
-    /// Renders `url` in a fresh browser context and returns what it ran.
+    /// Renders `url` in a fresh browser context and returns what it ran. The tab and the
+    /// context are closed however the capture ends (also when this future is dropped).
     pub async fn capture(&self, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
         let browser_err =
             |e: chromiumoxide::error::CdpError| CaptureError::Browser { url: url.to_string(), reason: e.to_string() };
         let ctx =
             self.browser.create_browser_context(CreateBrowserContextParams::default()).await.map_err(browser_err)?;
+        let mut cleanup = guard::Cleanup::new(self.browser.clone(), ctx.clone());
         let page = self
             .browser
             .new_page(
@@ -144,28 +150,29 @@ impl Chromium {
             .await;
         let result = match page {
             Ok(page) => {
+                cleanup.set_tab(page.target_id().clone());
                 // The whole capture is bounded, whatever the page does.
-                let hard = opts.timeout + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20);
+                let hard = capture_limit(opts);
                 // Popups and workers are watched beside the capture, for as long as it runs.
                 let others = targets::Targets::new();
-                let work = capture_page(&page, url, opts, &self.version, &others);
-                let watch = others.watch(&self.browser, ctx.clone(), page.clone());
-                let r = match tokio::time::timeout(hard, targets::beside(work, watch)).await {
+                let captured = async {
+                    let guard = guard::Guard::start(&self.browser, &page, ctx.clone()).await.map_err(browser_err)?;
+                    let work = capture_page(&page, url, opts, &self.version, &guard, &others);
+                    let watch = others.watch(&self.browser, ctx.clone(), page.clone());
+                    targets::beside(work, watch).await
+                };
+                match tokio::time::timeout(hard, captured).await {
                     Ok(r) => r,
                     Err(_) => Err(CaptureError::Timeout {
                         url: url.to_string(),
                         secs: hard.as_secs_f64(),
                         stage: "whole capture",
                     }),
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(5), page.close()).await;
-                r
+                }
             }
             Err(e) => Err(browser_err(e)),
         };
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), self.browser.execute(DisposeBrowserContextParams::new(ctx)))
-                .await;
+        cleanup.run().await;
         result
     }
 }
@@ -187,6 +194,7 @@ async fn capture_page(
     url: &str,
     opts: &CaptureOptions,
     version: &str,
+    guard: &guard::Guard,
     others: &targets::Targets,
 ) -> Result<Snapshot, CaptureError> {
     let started = Instant::now();
@@ -212,6 +220,7 @@ async fn capture_page(
     let probed = probe::probe_frames(page, url, &c.own, &opts.payment_fields, contexts).await?;
     c.read_frame_tree().await;
     let mut observed = c.recorder.take();
+    let guarded = guard.finish(&observed);
     let main_frame = observed.main_frame.clone().unwrap_or(main_frame_id);
     let (status, headers, final_url) = observed
         .main_document
@@ -245,6 +254,7 @@ async fn capture_page(
         hosts: observed.hosts.into_iter().collect(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         refused_requests: refusals.map(|r| r.take()).unwrap_or_default(),
+        guard: guarded,
     })
 }
 
@@ -273,14 +283,43 @@ impl Capture<'_> {
     /// Navigates to the page; returns the main frame's id.
     async fn navigate(&self) -> Result<String, CaptureError> {
         let (url, timeout) = (self.url, self.opts.timeout);
-        let nav = tokio::time::timeout(timeout, self.page.execute(NavigateParams::new(url)))
-            .await
-            .map_err(|_| CaptureError::Timeout {
-                url: url.to_string(),
-                secs: timeout.as_secs_f64(),
-                stage: "navigation",
-            })?
-            .map_err(browser_error(url))?;
+        // chromiumoxide answers `Page.navigate` only once every frame has loaded, and a frame
+        // that never loads (an iframe of `file:` or `chrome:` that Chromium refused) would
+        // hold it forever: the main frame's `load` event is enough (see `guard`).
+        self.recorder.lock().load_fired = false;
+        let loaded = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let o = self.recorder.lock();
+                if o.load_fired && o.main_document.is_some() {
+                    return;
+                }
+            }
+        };
+        let navigated = async {
+            tokio::pin!(loaded);
+            tokio::select! {
+                r = self.page.execute(NavigateParams::new(url)) => match r {
+                    // The page kept the browser busy (dialogs) past chromiumoxide's request limit.
+                    Err(CdpError::Timeout) => {
+                        loaded.await;
+                        None
+                    }
+                    r => Some(r),
+                },
+                () = &mut loaded => None,
+            }
+        };
+        let nav = tokio::time::timeout(timeout, navigated).await.map_err(|_| CaptureError::Timeout {
+            url: url.to_string(),
+            secs: timeout.as_secs_f64(),
+            stage: "navigation",
+        })?;
+        let Some(nav) = nav else {
+            let main = self.recorder.lock().main_frame.clone();
+            return main.ok_or_else(|| CaptureError::Load { url: url.to_string(), reason: "no main frame".into() });
+        };
+        let nav = nav.map_err(browser_error(url))?;
         if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
             return Err(CaptureError::Load { url: url.to_string(), reason: err.clone() });
         }

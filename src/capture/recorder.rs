@@ -5,6 +5,7 @@
 use super::events::{listen, Ev, Observed};
 use super::stealth::Own;
 use super::{CaptureError, BEFORE_INTERACTION_MAX, QUIET};
+use crate::model::lock_or_recover;
 use chromiumoxide::Page;
 use futures::stream::{BoxStream, StreamExt};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,7 +39,7 @@ impl Recorder {
             let activity = activity.clone();
             tokio::spawn(async move {
                 while let Some(ev) = events.next().await {
-                    observed.lock().unwrap().apply(ev);
+                    lock_or_recover(&observed).apply(ev);
                     activity.notify_waiters();
                 }
             })
@@ -47,7 +48,7 @@ impl Recorder {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Observed> {
-        self.observed.lock().unwrap()
+        lock_or_recover(&self.observed)
     }
 
     /// Everything observed so far; later events go into a fresh record (that knows our own

@@ -290,7 +290,8 @@ pub fn parse_access(payload: &str) -> Option<ReportedAccess> {
     if !matches!(a.a.as_str(), "listen" | "read" | "send") {
         return None;
     }
-    a.f.truncate(300);
+    // The field name comes from the page (an element id): cut on a character boundary.
+    a.f = crate::text::cut_bytes(&a.f, 300).to_string();
     Some(a)
 }
 

@@ -8,7 +8,7 @@ use crate::baseline::BaselineDir;
 use crate::compare::{self, behaviour, churn, policy};
 use crate::config::PageConfig;
 use crate::inventory;
-use crate::model::{Baseline, Finding, Interaction, Inventory, Snapshot};
+use crate::model::{lock_or_recover, Baseline, Finding, Interaction, Inventory, Snapshot};
 use crate::store::{self, Store};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +23,8 @@ pub(super) struct Evaluated {
     pub elapsed_ms: u64,
     /// Requests the capture refused (link-local, cloud metadata).
     pub refused_requests: Vec<String>,
+    /// Dialogs, downloads and non-web navigations the capture dismissed or refused.
+    pub guard: crate::model::Guarded,
 }
 
 /// Inventories `snapshot` and compares it with the page's baseline; trusted vendors' updates
@@ -33,19 +35,22 @@ pub(super) async fn evaluate(
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
 ) -> Result<Evaluated, PageError> {
-    // The inventory, and what scripts did with card data named by its identities.
-    let inventory::PageInventory { inventory: inv, behaviour, interaction } =
-        inventory::inventory_page(&snapshot, &page.ignore_query);
-    let elapsed_ms = snapshot.elapsed_ms;
-    let refused_requests = snapshot.refused_requests.clone();
     let (page, store, baselines) = (page.clone(), store.clone(), baselines.clone());
+    // Everything here is CPU-heavy on page data (normalising, hashing, hints, diffs) or
+    // blocking I/O: all of it on the blocking pool, none on the async workers.
     tokio::task::spawn_blocking(move || {
+        // The inventory, and what scripts did with card data named by its identities.
+        let inventory::PageInventory { inventory: inv, behaviour, interaction } =
+            inventory::inventory_page(&snapshot, &page.ignore_query);
+        let elapsed_ms = snapshot.elapsed_ms;
+        let guard = snapshot.guard.clone();
+        let refused_requests = snapshot.refused_requests.clone();
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         crate::model::sort_findings(&mut findings);
-        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests })
+        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests, guard })
     })
     .await?
 }
@@ -59,12 +64,14 @@ fn compare_with_history(
     store: &Mutex<Store>,
     baselines: &BaselineDir,
 ) -> Result<Vec<Finding>, PageError> {
-    let store = store.lock().unwrap();
-    let lookup =
-        |sha: &str| -> Option<String> { baselines.source(sha).or_else(|| store.script_source(sha).ok().flatten()) };
+    // The store is locked only for each lookup, never during the comparison itself (hints and
+    // diffs of a hostile script take time, and every other page's scan waits for the lock).
+    let lookup = |sha: &str| -> Option<String> {
+        baselines.source(sha).or_else(|| lock_or_recover(store).script_source(sha).ok().flatten())
+    };
     let mut findings = compare::compare(&page.name, inv, baseline, &lookup);
     // Intermittent scripts (A/B tests, timers) are judged on the scan history.
-    let history = store.recent_script_ids(&page.name, churn::HISTORY_SCANS)?;
+    let history = lock_or_recover(store).recent_script_ids(&page.name, churn::HISTORY_SCANS)?;
     churn::hold_back_removals(&mut findings, &history, page.removed_after);
     Ok(findings)
 }

@@ -19,7 +19,9 @@ use crate::model::{PageReport, ScanReport, Snapshot};
 use crate::store::{self, NewScan, ScanTx, Store, StoreError};
 use report::error_report;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -46,6 +48,45 @@ pub enum PageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
+    /// The scan's own code panicked (a bug, possibly triggered by the page): the page's
+    /// scan failed, every other page's goes on.
+    #[error("internal error while scanning this page (panic: {0}); the other pages are not affected")]
+    Panic(String),
+    /// Capture and analysis together took longer than the scan's hard limit.
+    #[error("{url}: scan did not finish within its hard limit of {secs} s (capture and analysis)")]
+    HardLimit { url: String, secs: u64 },
+}
+
+/// Time a page's analysis (inventory, comparison, policies) may take on top of its capture.
+const ANALYSIS_LIMIT: Duration = Duration::from_secs(60);
+
+/// The hard limit of one page's scan: capture and analysis together, whatever the page does.
+/// Storing the result is not counted, so that a scan over its limit is still recorded as failed.
+pub fn hard_limit(page: &PageConfig) -> Duration {
+    capture::capture_limit(&capture_options(page)) + ANALYSIS_LIMIT
+}
+
+/// Runs `f`, turning a panic inside it into [`PageError::Panic`] with the panic's message.
+pub async fn catch_panic<T>(f: impl std::future::Future<Output = T>) -> Result<T, PageError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(f).catch_unwind().await.map_err(|p| PageError::Panic(panic_message(&*p)))
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    let m = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+    crate::text::one_line(&m.unwrap_or_else(|| "unknown".into()), 300)
+}
+
+/// Test-only, and only in debug builds (release builds do not contain it): a scan of a page
+/// whose URL contains `$SKIMWATCH_TEST_PANIC_URL_CONTAINS` panics after its capture, so that
+/// the integration tests can show one panicking page among healthy ones.
+#[cfg(debug_assertions)]
+fn test_injected_panic(page: &PageConfig) {
+    if let Some(needle) = std::env::var("SKIMWATCH_TEST_PANIC_URL_CONTAINS").ok().filter(|s| !s.is_empty()) {
+        if page.url.contains(&needle) {
+            panic!("test-injected panic for {}", page.url);
+        }
+    }
 }
 
 /// What to scan and how.
@@ -143,21 +184,30 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
 
     let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut index_of_task = std::collections::HashMap::new();
     for (index, page) in pages.iter().cloned().enumerate() {
         let permits = permits.clone();
         let chromium = chromium.clone();
         let store = store.clone();
         let baselines = baselines.clone();
-        tasks.spawn(async move {
+        let task = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let report = scan_page(&chromium, &page, &store, &baselines).await;
             (index, report)
         });
+        index_of_task.insert(task.id(), index);
     }
     let mut reports: Vec<Option<PageReport>> = vec![None; pages.len()];
-    while let Some(joined) = tasks.join_next().await {
-        let (index, report) = joined.map_err(|e| ScanError::Task(e.to_string()))?;
-        reports[index] = Some(report);
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (index, report))) => reports[index] = Some(report),
+            // `scan_page` catches panics; should one escape anyway, only its page fails.
+            Err(e) => {
+                if let Some(&index) = index_of_task.get(&e.id()) {
+                    reports[index] = Some(error_report(&pages[index], PageError::Task(e).to_string()));
+                }
+            }
+        }
     }
     if let Ok(chromium) = Arc::try_unwrap(chromium) {
         chromium.close().await;
@@ -196,9 +246,18 @@ pub async fn scan_page(
 ) -> PageReport {
     let started_at = store::now_rfc3339();
     let opts = capture_options(page);
+    let deadline = Instant::now() + hard_limit(page);
     tracing::info!(page = %page.name, url = %page.url, "scanning");
-    let snapshot = chromium.capture(&page.url, &opts).await;
-    finish_scan(page, started_at, snapshot.map_err(|e| e.to_string()), store, baselines, None).await
+    let snapshot = match tokio::time::timeout_at(deadline, catch_panic(chromium.capture(&page.url, &opts))).await {
+        Ok(Ok(captured)) => captured.map_err(|e| e.to_string()),
+        Ok(Err(panicked)) => Err(panicked.to_string()),
+        Err(_) => Err(over_limit(page).to_string()),
+    };
+    finish_scan(page, started_at, snapshot, store, baselines, None, deadline).await
+}
+
+fn over_limit(page: &PageConfig) -> PageError {
+    PageError::HardLimit { url: page.url.clone(), secs: hard_limit(page).as_secs() }
 }
 
 /// Runs inside the transaction that records a scan, with the new scan's id, to write what must
@@ -207,7 +266,9 @@ pub type RecordHook = Arc<dyn Fn(&ScanTx, i64, &NewScan) -> Result<(), StoreErro
 
 /// The pipeline after capture: evaluate (inventory, compare, trust policies), store (running
 /// `hook` in the recording transaction) and the page's report. `snapshot` is the capture or
-/// why it failed.
+/// why it failed; the analysis must end by `deadline` (the scan's [`hard_limit`] from its
+/// start), or the scan is a failure naming the limit. A panic in the analysis fails this
+/// page only.
 pub async fn finish_scan(
     page: &PageConfig,
     started_at: String,
@@ -215,8 +276,9 @@ pub async fn finish_scan(
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
     hook: Option<RecordHook>,
+    deadline: Instant,
 ) -> PageReport {
-    finish_scan_checked(page, started_at, snapshot, store, baselines, hook).await.report
+    finish_scan_checked(page, started_at, snapshot, store, baselines, hook, deadline).await.report
 }
 
 /// A finished page scan, and whether storage was full.
@@ -236,9 +298,21 @@ pub async fn finish_scan_checked(
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
     hook: Option<RecordHook>,
+    deadline: Instant,
 ) -> Finished {
     let evaluated = match snapshot {
-        Ok(snapshot) => evaluate::evaluate(page, snapshot, store, baselines).await,
+        Ok(snapshot) => {
+            let analysis = catch_panic(async {
+                #[cfg(debug_assertions)]
+                test_injected_panic(page);
+                evaluate::evaluate(page, snapshot, store, baselines).await
+            });
+            match tokio::time::timeout_at(deadline, analysis).await {
+                Ok(Ok(evaluated)) => evaluated,
+                Ok(Err(panicked)) => Err(panicked),
+                Err(_) => Err(over_limit(page)),
+            }
+        }
         Err(message) => Err(PageError::Capture(message)),
     };
     let times = record::Times { started_at, finished_at: store::now_rfc3339() };

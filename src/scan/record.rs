@@ -103,6 +103,6 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, PageError> {
     let store = store.clone();
-    let result = tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap())).await?;
+    let result = tokio::task::spawn_blocking(move || f(&mut crate::model::lock_or_recover(&store))).await?;
     Ok(result?)
 }

@@ -27,6 +27,7 @@ pub(super) fn error_report(page: &PageConfig, message: String) -> PageReport {
         field_access: Vec::new(),
         interaction: None,
         refused_requests: Vec::new(),
+        guard: Default::default(),
     }
 }
 
@@ -51,6 +52,7 @@ pub(super) fn ok_report(page: &PageConfig, ev: &Evaluated) -> PageReport {
         field_access: ev.behaviour.field_access.clone(),
         interaction: ev.interaction.clone(),
         refused_requests: ev.refused_requests.clone(),
+        guard: ev.guard.clone(),
     }
 }
 
