@@ -123,7 +123,12 @@ fn plan_page(
     config_only.extend(
         scan.findings
             .iter()
-            .filter(|f| matches!(f.kind, FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing))
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated
+                )
+            })
             .filter(|f| outcome.skipped.contains(&f.id))
             .map(|f| f.id.clone()),
     );

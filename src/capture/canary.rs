@@ -6,13 +6,14 @@
 //! [`Canary::find`] undoes those layers (URL-decoding, JSON `\uXXXX` escapes, base64 and
 //! base64url of any string containing the number, hex) up to a small depth, and looks for
 //! the digits plain, separated by spaces/dashes/dots, and reversed. Inputs are hostile and can
-//! be large, so the work is bounded: haystacks are cut at [`MAX_HAYSTACK`] bytes and at most
-//! [`MAX_CANDIDATES`] base64 runs are decoded per layer.
+//! be large, so the work is bounded: of a haystack longer than [`MAX_HAYSTACK`] bytes the head
+//! and the tail are searched (a card appended to a huge body is still found; capture reports
+//! the cut as a truncation), and at most [`MAX_CANDIDATES`] base64 runs are decoded per layer.
 
 use base64::Engine;
 use rand::Rng;
 
-/// Largest piece of outgoing data searched (bytes); longer bodies are searched up to this size.
+/// Largest piece of outgoing data searched (bytes); of longer ones the head and the tail are.
 pub const MAX_HAYSTACK: usize = 2 * 1024 * 1024;
 /// Base64 runs decoded per layer at most.
 const MAX_CANDIDATES: usize = 64;
@@ -72,14 +73,14 @@ impl Canary {
 
     /// Looks for the number in `data`; returns how it was encoded (`plain`, `url+base64`, …).
     pub fn find(&self, data: &str) -> Option<String> {
-        let data = crate::text::cut_bytes(data, MAX_HAYSTACK);
+        let data = super::limits::head_and_tail(data, MAX_HAYSTACK);
         let needles = Needles::new(&self.digits);
-        search(data, &needles, MAX_DEPTH, &mut Vec::new())
+        search(&data, &needles, MAX_DEPTH, &mut Vec::new())
     }
 
     /// Looks for the number in binary data (a WebSocket binary frame, a request body blob).
     pub fn find_bytes(&self, data: &[u8]) -> Option<String> {
-        self.find(&String::from_utf8_lossy(&data[..data.len().min(MAX_HAYSTACK)]))
+        self.find(&String::from_utf8_lossy(data))
     }
 }
 
@@ -336,6 +337,14 @@ mod tests {
         }
         // Base64 of other text.
         assert_eq!(c.find(&STANDARD.encode("the quick brown fox jumps over the lazy dog 0123456789")), None);
+    }
+
+    #[test]
+    fn the_tail_of_a_huge_body_is_searched() {
+        let body = format!("{}&card={N}", "x=1&".repeat(MAX_HAYSTACK));
+        assert_eq!(canary().find(&body).as_deref(), Some("plain"));
+        let head = format!("card={N}&{}", "x=1&".repeat(MAX_HAYSTACK));
+        assert_eq!(canary().find(&head).as_deref(), Some("plain"));
     }
 
     #[test]

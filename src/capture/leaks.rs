@@ -2,9 +2,10 @@
 //! the canary card number ([`find_leaks`]), and which script each card-field access the
 //! prelude reported came from ([`resolve_accesses`], via [`script_at`]).
 
-use super::canary::{Canary, MAX_HAYSTACK};
+use super::canary::Canary;
 use super::classify::strip_fragment;
 use super::events::{host_with_port, Observed};
+use super::limits::{Cap, MAX_BODY_FETCHES};
 use super::stealth::StackLocation;
 use crate::model::{CardLeak, Destination, FieldAccess, FieldAccessRef, FieldAction};
 use crate::text::cut_bytes;
@@ -15,15 +16,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Request bodies fetched after the fact (`Network.getRequestPostData`) at most.
-const MAX_BODY_FETCHES: usize = 300;
-
-/// Fetches the bodies the request events did not carry, so they can be searched too.
+/// Fetches the bodies the request events did not carry, so they can be searched too: all of
+/// them up to [`MAX_BODY_FETCHES`], else the first and the most recent ones.
 pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
-    for out in observed.outgoing.iter_mut().filter(|o| o.needs_body).take(MAX_BODY_FETCHES) {
-        let params = GetRequestPostDataParams::new(RequestId::new(out.request_id.clone()));
+    let wanted: Vec<usize> = (0..observed.outgoing.len()).filter(|&i| observed.outgoing[i].needs_body).collect();
+    let chosen: Vec<usize> = if wanted.len() <= MAX_BODY_FETCHES {
+        wanted.clone()
+    } else {
+        let head = MAX_BODY_FETCHES / 2;
+        let tail = MAX_BODY_FETCHES - head;
+        wanted[..head].iter().chain(&wanted[wanted.len() - tail..]).copied().collect()
+    };
+    observed.counts.add(Cap::BodyFetches, wanted.len(), chosen.len());
+    for i in chosen {
+        let params = GetRequestPostDataParams::new(RequestId::new(observed.outgoing[i].request_id.clone()));
         if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), page.execute(params)).await {
-            out.body = Some(cut_bytes(&r.result.post_data, MAX_HAYSTACK).to_string());
+            observed.keep_body(i, &r.result.post_data);
         }
     }
 }

@@ -48,7 +48,16 @@
 
   // --- instrumentation: who touches card fields ----------------------------------------
   const seen = Object.create(null);
-  let count = 0;
+  // Reports per frame at most (limits::PRELUDE_MAX_REPORTS); past it, say how many were dropped.
+  const MAX_REPORTS = 2000;
+  let count = 0, images = 0;
+  const dropped = { access: 0, image: 0 };
+  const drop = (kind) => {
+    const n = ++dropped[kind];
+    if (n === 1 || n % 500 === 0) {
+      try { send(stringify({ a: 'drop', e: kind, f: '', u: '', s: { u: '', l: 1, c: 1 }, n: n })); } catch (e) {}
+    }
+  };
   const where = () => {
     const E = Error, prep = E.prepareStackTrace, limit = E.stackTraceLimit;
     let st = '';
@@ -67,7 +76,8 @@
       if (!w) return;
       const f = field || desc(el);
       const key = action + '|' + event + '|' + f + '|' + w.u + ':' + w.l + ':' + w.c;
-      if (seen[key] || count > 2000) return;
+      if (seen[key]) return;
+      if (count >= MAX_REPORTS) return drop('access');
       seen[key] = 1;
       count++;
       send(stringify({ a: action, e: event, f: f, u: String(location.href), s: w }));
@@ -125,8 +135,9 @@
   const sent = (url) => {
     try {
       const w = where();
-      if (!w || count > 2000) return;
-      count++;
+      if (!w) return;
+      if (images >= MAX_REPORTS) return drop('image');
+      images++;
       const href = String(new URL(String(url), document.baseURI).href).slice(0, 8192);
       send(stringify({ a: 'send', e: 'image', f: '', u: String(location.href), s: w, url: href }));
     } catch (e) {}
