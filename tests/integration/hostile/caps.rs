@@ -161,9 +161,7 @@ fn huge_scripts_past_the_per_scan_budget_are_listed_and_the_database_stays_small
     let kept: u64 = scripts.iter().map(|s| s.bytes).sum();
     assert!(kept <= 17 * 1024 * 1024, "{kept} bytes of source kept");
     // The state folder (SQLite and its journal) holds far less than what was served.
-    let state: u64 = std::fs::read_dir(ws.dir.path().join("state"))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
+    let state: u64 =
+        std::fs::read_dir(ws.dir.path().join("state")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     assert!(state < 30 * 1024 * 1024, "state is {state} bytes for 50 MB served");
 }
