@@ -36,15 +36,17 @@ pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
     }
 }
 
-/// Every outgoing request or frame that carries the canary.
+/// Every outgoing request or frame that carries the canary, and how many pieces (URLs,
+/// headers, bodies) were searched and how many of them a search budget left partly unsearched.
 pub(super) fn find_leaks(
     o: &Observed,
     canary: &Canary,
     final_url: &str,
     index_of: &HashMap<String, usize>,
     allow: &[String],
-) -> Vec<CardLeak> {
+) -> (Vec<CardLeak>, usize, usize) {
     let mut leaks = Vec::new();
+    let (mut searched, mut skipped) = (0, 0);
     for out in &o.outgoing {
         let mut places: Vec<(String, &str)> = vec![("url".into(), out.url.as_str())];
         for (name, value) in &out.headers {
@@ -56,11 +58,19 @@ pub(super) fn find_leaks(
         if let Some(body) = &out.body {
             places.push((if out.method == "SEND" { "frame".into() } else { "body".into() }, body.as_str()));
         }
-        let Some((found_in, encoding)) =
-            places.into_iter().find_map(|(place, text)| canary.find(text).map(|e| (place, e)))
-        else {
-            continue;
-        };
+        let mut found = None;
+        for (place, text) in places {
+            let (hit, dropped) = canary.find_counting(text);
+            searched += 1;
+            if dropped {
+                skipped += 1;
+            }
+            if let Some(e) = hit {
+                found = Some((place, e));
+                break;
+            }
+        }
+        let Some((found_in, encoding)) = found else { continue };
         let host =
             host_with_port(&out.url).unwrap_or_else(|| out.url.split(['/', '?']).next().unwrap_or("").to_string());
         let frame_url = out
@@ -104,7 +114,7 @@ pub(super) fn find_leaks(
             script_index,
         });
     }
-    leaks
+    (leaks, searched, skipped)
 }
 
 /// The script at a reported stack location: the script with that URL whose source range holds

@@ -35,7 +35,7 @@ pub(super) const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
 /// Accesses the prelude reports per frame before it stops (it then reports how many it
 /// dropped); the number is written in `js/prelude.js`.
 pub(super) const PRELUDE_MAX_REPORTS: usize = 2_000;
-pub use super::canary::MAX_HAYSTACK;
+pub(super) use super::canary::{MAX_CANDIDATES, MAX_HAYSTACK};
 
 /// One capture limit: its stable name (part of the finding id), what it counts, its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +51,7 @@ pub(super) enum Cap {
     Haystack,
     PreludeAccesses,
     PreludeImages,
+    Candidates,
 }
 
 impl Cap {
@@ -67,6 +68,7 @@ impl Cap {
             Cap::Haystack => ("max_haystack", "bytes of outgoing data searched for the card number", MAX_HAYSTACK),
             Cap::PreludeAccesses => ("max_reported_accesses", "card-field accesses reported", PRELUDE_MAX_REPORTS),
             Cap::PreludeImages => ("max_reported_images", "image URLs reported", PRELUDE_MAX_REPORTS),
+            Cap::Candidates => ("max_base64_runs", "pieces of outgoing data searched whole", MAX_CANDIDATES),
         }
     }
 
@@ -79,6 +81,7 @@ impl Cap {
                 Some("the head and the tail of each large body were searched, the middle was not")
             }
             Cap::SourceBytes | Cap::ScriptBytes => Some("scripts past it are listed with their source cut"),
+            Cap::Candidates => Some("past the limit per layer, the first and the last base64 runs were decoded"),
             _ => None,
         }
     }
@@ -152,12 +155,14 @@ impl Counts {
 }
 
 /// `s` if it fits in `max` bytes, else its head and its tail (about `max / 2` bytes each, cut
-/// on character boundaries) joined by `…`, so that data appended at the end is still searched.
+/// on character boundaries) joined by `…`, at most `max` bytes in all, so that data appended at
+/// the end is still searched.
 pub(super) fn head_and_tail(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max {
         return std::borrow::Cow::Borrowed(s);
     }
-    let half = max / 2;
+    // Both halves and the `\n…\n` between them (5 bytes) fit in `max`.
+    let half = max.saturating_sub(5) / 2;
     let head = crate::text::cut_bytes(s, half);
     let mut start = s.len() - half;
     while !s.is_char_boundary(start) {
@@ -193,6 +198,7 @@ mod tests {
         let cut = head_and_tail(&s, 41);
         assert!(cut.ends_with("4000001234567899"), "{cut}");
         assert!(cut.starts_with("éééé"));
-        assert!(cut.len() <= 41 + 5);
+        assert!(cut.len() <= 41);
+        assert_eq!(head_and_tail(&cut, 41), cut, "cutting again changes nothing");
     }
 }

@@ -205,11 +205,13 @@ async fn capture_page(page: &Page, url: &str, opts: &CaptureOptions, version: &s
     let (scripts, index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
     // Card data leaving the page: search everything that was sent for the canary.
     leaks::fetch_bodies(page, &mut observed).await;
-    let truncations = observed.counts.truncations();
+    let (card_leaks, searched, partly) =
+        leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts);
+    observed.counts.add(Cap::Candidates, searched, searched - partly);
     Ok(Snapshot {
-        truncations,
+        truncations: observed.counts.truncations(),
         unmatched_payment_fields: probed.unmatched_payment_fields(),
-        card_leaks: leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts),
+        card_leaks,
         field_access: leaks::resolve_accesses(&observed, &main_frame, &index_of),
         interaction: Some(interaction(opts, acted, &c.canary)),
         url: url.to_string(),

@@ -33,6 +33,8 @@ const KINDS: [FindingKind; 9] = [
     FindingKind::PaymentFieldMissing,
     FindingKind::CaptureTruncated,
 ];
+// Every kind has a rule.
+const _: () = assert!(KINDS.len() == FindingKind::ALL.len());
 
 /// (name, short description, help text, default level, security-severity) per kind.
 fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
