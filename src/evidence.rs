@@ -294,8 +294,9 @@ fn resolve(
                 }
             }
         }
-        // Card leaks and missing fields cannot be approved: they end when no longer seen.
-        FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing => {}
+        // Card leaks, missing fields and truncated captures cannot be approved: they end when
+        // no longer seen.
+        FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => {}
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {

@@ -331,6 +331,28 @@ pub struct Snapshot {
     /// Dialogs dismissed, downloads denied, non-web navigations refused.
     #[serde(default)]
     pub guard: Guarded,
+    /// Every capture limit that dropped data during this capture (one entry per limit hit).
+    #[serde(default)]
+    pub truncations: Vec<Truncation>,
+}
+
+/// A capture limit that dropped data (JSON contract: `truncation` of a `capture_truncated`
+/// finding). Produced by `capture`, turned into a finding by `compare::behaviour`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncation {
+    /// The limit's name, e.g. `max_requests`, `max_script_bytes` (stable: part of the finding id).
+    pub limit: String,
+    /// What the limit counts, plural: `requests`, `scripts`, `bytes of script source` …
+    pub what: String,
+    /// The limit's value.
+    pub max: u64,
+    /// How many were kept (or searched, or fetched).
+    pub kept: u64,
+    /// How many the page produced.
+    pub seen: u64,
+    /// What was done instead (`head and tail searched, middle not`), and the first affected URLs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
 }
 
 /// The security-impacting response headers recorded and compared (PCI DSS 11.6.1).
@@ -398,10 +420,13 @@ pub enum FindingKind {
     PaymentFieldAccess,
     /// A configured `payment_fields` selector matched no field: the check would silently stop.
     PaymentFieldMissing,
+    /// A capture limit dropped data (scripts, requests, frames, bodies, accesses, bytes searched):
+    /// flooding the monitor is itself an alert, never a blind spot.
+    CaptureTruncated,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::NewScript,
         FindingKind::AlteredScript,
         FindingKind::RemovedScript,
@@ -410,6 +435,7 @@ impl FindingKind {
         FindingKind::CardExfiltration,
         FindingKind::PaymentFieldAccess,
         FindingKind::PaymentFieldMissing,
+        FindingKind::CaptureTruncated,
     ];
 
     pub fn parse(s: &str) -> Option<FindingKind> {
@@ -426,6 +452,7 @@ impl FindingKind {
             FindingKind::CardExfiltration => "card_exfiltration",
             FindingKind::PaymentFieldAccess => "payment_field_access",
             FindingKind::PaymentFieldMissing => "payment_field_missing",
+            FindingKind::CaptureTruncated => "capture_truncated",
         }
     }
 }
@@ -496,6 +523,9 @@ pub struct Finding {
     /// For payment field access (and missing fields): which field, and how it was touched.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub access: Option<FieldAccessRef>,
+    /// For a truncated capture: which limit dropped what, and how much.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub truncation: Option<Truncation>,
 }
 
 /// Where card data was sent (JSON contract: `destination` of a `card_exfiltration` finding).
@@ -714,6 +744,8 @@ pub struct Behaviour {
     pub card_leaks: Vec<CardLeak>,
     pub field_access: Vec<FieldAccess>,
     pub unmatched_payment_fields: Vec<String>,
+    /// The capture limits that dropped data.
+    pub truncations: Vec<Truncation>,
 }
 
 /// How a finding, a baseline entry or a report names the script behind a behaviour: its

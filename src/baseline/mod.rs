@@ -420,8 +420,9 @@ pub fn apply_approval(
                 crate::compare::behaviour::approve_field_access(baseline, finding, approval)
             }
             // Not approvable: card data may only go to hosts in the page's `card_data_hosts`,
-            // and a missing field is fixed in the config (`payment_fields`).
-            FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing => false,
+            // a missing field is fixed in the config (`payment_fields`), and a truncated
+            // capture is raised again by every scan that hits a limit (nothing to approve).
+            FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());

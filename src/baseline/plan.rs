@@ -123,7 +123,12 @@ fn plan_page(
     config_only.extend(
         scan.findings
             .iter()
-            .filter(|f| matches!(f.kind, FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing))
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated
+                )
+            })
             .filter(|f| outcome.skipped.contains(&f.id))
             .map(|f| f.id.clone()),
     );
@@ -197,6 +202,12 @@ mod tests {
                 ..Default::default()
             },
             Finding {
+                id: "Ftrunc".into(),
+                kind: FindingKind::CaptureTruncated,
+                severity: Severity::High,
+                ..Default::default()
+            },
+            Finding {
                 id: "Fnew".into(),
                 kind: FindingKind::NewScript,
                 severity: Severity::High,
@@ -234,6 +245,13 @@ mod tests {
         assert_eq!(diff.to_string(), approved.to_string());
         assert!(diff.to_string().contains("card_data_hosts"), "{diff}");
         assert!(!config.storage.baselines.join("checkout.toml").exists(), "a refusal writes nothing");
+        // A truncated capture is refused the same way, and `--all` leaves it pending.
+        let choice = Choice::Findings(vec!["Ftrunc".into()]);
+        let refused = approve(&config, &[], &choice, "alice", "r").unwrap_err();
+        assert!(matches!(refused, ApproveError::NotApprovable { .. }), "{refused}");
+        assert!(refused.to_string().contains("capture_truncated"), "{refused}");
+        let planned = plan(&config, &[], &Choice::All, &approval).unwrap();
+        assert!(planned[0].change.not_applied.contains(&"Ftrunc".to_string()), "{:?}", planned[0].change);
         // A finding the scan cannot apply is unknown to both.
         let choice = Choice::Findings(vec!["Fnew".into()]);
         let diff = plan(&config, &[], &choice, &approval).unwrap_err();

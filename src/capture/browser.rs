@@ -188,7 +188,16 @@ impl Chromium {
                 String::new()
             }
         };
-        Ok(Chromium { browser: Arc::new(browser), handler, child, stderr, exe: exe.to_path_buf(), pid, version, _profile: profile })
+        Ok(Chromium {
+            browser: Arc::new(browser),
+            handler,
+            child,
+            stderr,
+            exe: exe.to_path_buf(),
+            pid,
+            version,
+            _profile: profile,
+        })
     }
 
     pub fn executable(&self) -> &Path {

@@ -6,16 +6,17 @@
 //! [`Canary::find`] undoes those layers (URL-decoding, JSON `\uXXXX` escapes, base64 and
 //! base64url of any string containing the number, hex) up to a small depth, and looks for
 //! the digits plain, separated by spaces/dashes/dots, and reversed. Inputs are hostile and can
-//! be large, so the work is bounded: haystacks are cut at [`MAX_HAYSTACK`] bytes and at most
-//! [`MAX_CANDIDATES`] base64 runs are decoded per layer.
+//! be large, so the work is bounded: of a haystack longer than [`MAX_HAYSTACK`] bytes the head
+//! and the tail are searched (a card appended to a huge body is still found; capture reports
+//! the cut as a truncation), and at most [`MAX_CANDIDATES`] base64 runs are decoded per layer.
 
 use base64::Engine;
 use rand::Rng;
 
-/// Largest piece of outgoing data searched (bytes); longer bodies are searched up to this size.
+/// Largest piece of outgoing data searched (bytes); of longer ones the head and the tail are.
 pub const MAX_HAYSTACK: usize = 2 * 1024 * 1024;
 /// Base64 runs decoded per layer at most.
-const MAX_CANDIDATES: usize = 64;
+pub(super) const MAX_CANDIDATES: usize = 64;
 /// Prefixes (`key=`) tried per base64 run at most.
 const MAX_PREFIX_ATTEMPTS: usize = 8;
 /// Shortest base64 run worth decoding: 16 digits need at least 22 base64 characters.
@@ -92,14 +93,22 @@ impl Canary {
 
     /// Looks for the number in `data`; returns how it was encoded (`plain`, `url+base64`, …).
     pub fn find(&self, data: &str) -> Option<String> {
-        let data = crate::text::cut_bytes(data, MAX_HAYSTACK);
+        self.find_counting(data).0
+    }
+
+    /// Like [`Canary::find`], and whether base64 runs past [`MAX_CANDIDATES`] in one layer were
+    /// left undecoded (capture counts the haystack cut where it keeps the data).
+    pub fn find_counting(&self, data: &str) -> (Option<String>, bool) {
+        let cut = super::limits::head_and_tail(data, MAX_HAYSTACK);
         let needles = Needles::new(&self.digits);
-        search(data, &needles, MAX_DEPTH, &mut Vec::new())
+        let mut dropped = false;
+        let found = search(&cut, &needles, MAX_DEPTH, &mut Vec::new(), &mut dropped);
+        (found, dropped)
     }
 
     /// Looks for the number in binary data (a WebSocket binary frame, a request body blob).
     pub fn find_bytes(&self, data: &[u8]) -> Option<String> {
-        self.find(&String::from_utf8_lossy(&data[..data.len().min(MAX_HAYSTACK)]))
+        self.find(&String::from_utf8_lossy(data))
     }
 }
 
@@ -145,7 +154,7 @@ impl Needles {
 
 /// Looks for the needles in `text` and in what it decodes to. `layers` names the decodings
 /// applied so far (for the report).
-fn search(text: &str, n: &Needles, depth: usize, layers: &mut Vec<&'static str>) -> Option<String> {
+fn search(text: &str, n: &Needles, depth: usize, layers: &mut Vec<&'static str>, dropped: &mut bool) -> Option<String> {
     let describe = |layers: &Vec<&'static str>, last: &'static str| {
         let mut all = layers.clone();
         if last != "plain" || all.is_empty() {
@@ -174,7 +183,7 @@ fn search(text: &str, n: &Needles, depth: usize, layers: &mut Vec<&'static str>)
         let decoded = percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
         if decoded != text {
             layers.push("url");
-            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+            if let Some(found) = search(&decoded, n, depth - 1, layers, dropped) {
                 return Some(found);
             }
             layers.pop();
@@ -184,16 +193,22 @@ fn search(text: &str, n: &Needles, depth: usize, layers: &mut Vec<&'static str>)
         let decoded = unescape_js(text);
         if decoded != text {
             layers.push("json");
-            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+            if let Some(found) = search(&decoded, n, depth - 1, layers, dropped) {
                 return Some(found);
             }
             layers.pop();
         }
     }
-    for run in base64_runs(text).into_iter().take(MAX_CANDIDATES) {
+    // Past the budget, the first and the last runs are decoded (data appended at the end too).
+    let mut runs = base64_runs(text);
+    if runs.len() > MAX_CANDIDATES {
+        *dropped = true;
+        runs.drain(MAX_CANDIDATES / 2..runs.len() - MAX_CANDIDATES / 2);
+    }
+    for run in runs {
         if let Some(decoded) = decode_base64(run) {
             layers.push("base64");
-            if let Some(found) = search(&decoded, n, depth - 1, layers) {
+            if let Some(found) = search(&decoded, n, depth - 1, layers, dropped) {
                 return Some(found);
             }
             layers.pop();
@@ -371,6 +386,23 @@ mod tests {
         }
         // Base64 of other text.
         assert_eq!(c.find(&STANDARD.encode("the quick brown fox jumps over the lazy dog 0123456789")), None);
+    }
+
+    #[test]
+    fn the_tail_of_a_huge_body_is_searched() {
+        let body = format!("{}&card={N}", "x=1&".repeat(MAX_HAYSTACK));
+        assert_eq!(canary().find(&body).as_deref(), Some("plain"));
+        let head = format!("card={N}&{}", "x=1&".repeat(MAX_HAYSTACK));
+        assert_eq!(canary().find(&head).as_deref(), Some("plain"));
+    }
+
+    #[test]
+    fn base64_decoys_do_not_hide_the_card_at_the_end() {
+        let decoy = STANDARD.encode("nothing to see here, move along please");
+        let card = STANDARD.encode(format!(r#"{{"n":"{N}"}}"#));
+        let body = format!("{}{card}", format!("{decoy} ").repeat(200));
+        assert_eq!(canary().find_counting(&body), (Some("base64".into()), true));
+        assert_eq!(canary().find_counting(&card), (Some("base64".into()), false));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Events: what the CDP listeners report during one capture, folded into [`Observed`] in
 //! arrival order — compiled scripts, execution contexts, frames, requests and responses,
 //! WebSocket frames, and the prelude's binding calls (card-field accesses, image URLs). Every
-//! list is bounded, because a hostile page can produce events without end.
+//! list is bounded, because a hostile page can produce events without end, and every bound
+//! counts what it dropped ([`super::limits`]).
 
-use super::canary::MAX_HAYSTACK;
 use super::classify::strip_fragment;
+use super::limits::{
+    head_and_tail, Cap, Counts, MAX_ACCESSES, MAX_HAYSTACK, MAX_IMAGE_SENDERS, MAX_OUTGOING, MAX_OUTGOING_BYTES,
+    MAX_SCRIPTS,
+};
 use super::stealth::{parse_access, Own, ReportedAccess};
 use crate::model::{Channel, SECURITY_HEADERS};
-use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::network::{
     EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived, EventWebSocketCreated,
     EventWebSocketFrameSent, ResourceType,
@@ -17,14 +20,9 @@ use chromiumoxide::cdp::js_protocol::debugger::EventScriptParsed;
 use chromiumoxide::cdp::js_protocol::runtime::{EventBindingCalled, EventExecutionContextCreated, StackTrace};
 use chromiumoxide::Page;
 use futures::stream::{BoxStream, StreamExt};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Hostile pages can compile scripts without end; past this many we stop recording.
-const MAX_SCRIPTS: usize = 5_000;
-/// Outgoing requests and frames kept for the canary search.
-const MAX_OUTGOING: usize = 10_000;
 
 /// Everything the event listeners saw, in arrival order.
 #[derive(Default)]
@@ -52,8 +50,18 @@ pub(super) struct Observed {
     /// Script ids of the monitor's own code: compiled from exactly a source it injected (the
     /// event's SHA-256), whatever URL or marker any code claims.
     pub(super) own_scripts: HashSet<String>,
-    /// Everything the page sent, for the canary search.
+    /// Everything the page sent, for the canary search: the first `MAX_OUTGOING / 2` here, the
+    /// most recent ones in `outgoing_tail` until [`Observed::finish`] joins them.
     pub(super) outgoing: Vec<Outgoing>,
+    pub(super) outgoing_tail: VecDeque<Outgoing>,
+    /// Requests and frames the page sent, kept or not.
+    pub(super) outgoing_seen: usize,
+    /// Bytes of bodies and URLs held in `outgoing` and `outgoing_tail`.
+    pub(super) outgoing_bytes: usize,
+    /// What each limit saw and kept.
+    pub(super) counts: Counts,
+    /// Accesses already recorded (the same access reported again is not a new one).
+    pub(super) access_keys: HashSet<String>,
     /// WebSocket request id → (URL, sender, frame).
     pub(super) sockets: HashMap<String, (String, Option<StackTop>, Option<String>)>,
     /// Card-field accesses the prelude reported, with the execution context.
@@ -178,7 +186,9 @@ impl Observed {
                 if self.own.as_ref().is_some_and(|o| o.is_own_hash(&s.hash)) {
                     self.own_scripts.insert(s.script_id.inner().clone());
                 }
-                if self.scripts.len() < MAX_SCRIPTS {
+                let keep = self.scripts.len() < MAX_SCRIPTS;
+                self.counts.add(Cap::Scripts, 1, usize::from(keep));
+                if keep {
                     self.scripts.push(s)
                 }
             }
@@ -251,13 +261,13 @@ impl Observed {
 
     /// A popup's URL: searched like a navigation of the popup.
     fn on_target_url(&mut self, url: String) {
-        if self.outgoing.len() >= MAX_OUTGOING || url.is_empty() || url == "about:blank" {
+        if url.is_empty() || url == "about:blank" {
             return;
         }
         if let Some(h) = host_with_port(&url) {
             self.hosts.insert(h);
         }
-        self.outgoing.push(Outgoing {
+        self.push_outgoing(Outgoing {
             request_id: String::new(),
             url,
             method: "GET".into(),
@@ -281,8 +291,12 @@ impl Observed {
     /// Folds in what a later record saw (the page's last moments, see `Capture::leave`): what
     /// was sent, with its headers, and to which hosts.
     pub(super) fn absorb(&mut self, late: Observed) {
-        let room = MAX_OUTGOING.saturating_sub(self.outgoing.len());
-        self.outgoing.extend(late.outgoing.into_iter().take(room));
+        // Through the same limits as the rest; what the late record dropped itself counts too.
+        let kept_late = late.outgoing.len() + late.outgoing_tail.len();
+        self.outgoing_seen += late.outgoing_seen.saturating_sub(kept_late);
+        for out in late.outgoing.into_iter().chain(late.outgoing_tail) {
+            self.push_outgoing(out);
+        }
         for (id, hops) in late.sent_headers {
             if self.sent_headers.len() < MAX_OUTGOING {
                 self.sent_headers.entry(id).or_default().extend(hops);
@@ -350,15 +364,92 @@ impl Observed {
     /// A call of our binding: a card-field access or an image URL the prelude reported.
     fn on_binding(&mut self, b: &EventBindingCalled) {
         let ours = self.own.as_ref().is_some_and(|o| o.binding == b.name);
-        if ours && self.accesses.len() < 5_000 {
-            if let Some(a) = parse_access(&b.payload) {
-                if a.a == "send" {
-                    self.image_senders.push((a, *b.execution_context_id.inner()));
-                } else {
-                    self.accesses.push((a, *b.execution_context_id.inner()));
+        if !ours {
+            return;
+        }
+        let Some(a) = parse_access(&b.payload) else { return };
+        let ctx = *b.execution_context_id.inner();
+        match a.a.as_str() {
+            // The prelude stopped reporting in one frame and says how many it dropped.
+            "drop" => {
+                let cap = if a.e.as_deref() == Some("image") { Cap::PreludeImages } else { Cap::PreludeAccesses };
+                self.counts.at_least_dropped(cap, a.n.unwrap_or(1));
+            }
+            "send" => {
+                let keep = self.image_senders.len() < MAX_IMAGE_SENDERS;
+                self.counts.add(Cap::ImageSenders, 1, usize::from(keep));
+                if keep {
+                    self.image_senders.push((a, ctx));
+                }
+            }
+            _ => {
+                let at = a.s.as_ref().map_or("?".to_string(), |s| format!("{}|{}:{}:{}", s.u, s.n, s.l, s.c));
+                let key = format!("{ctx}|{}|{:?}|{}|{at}", a.a, a.e, a.f);
+                if self.access_keys.contains(&key) {
+                    return;
+                }
+                let keep = self.accesses.len() < MAX_ACCESSES;
+                self.counts.add(Cap::Accesses, 1, usize::from(keep));
+                if keep {
+                    self.access_keys.insert(key);
+                    self.accesses.push((a, ctx));
                 }
             }
         }
+    }
+
+    /// Ends the record: the most recent requests join the first ones, and the request limit
+    /// is counted.
+    pub(super) fn finish(&mut self) {
+        self.outgoing.extend(self.outgoing_tail.drain(..));
+        self.counts.add(Cap::Requests, self.outgoing_seen, self.outgoing.len());
+    }
+
+    /// Keeps one request or frame: the first `MAX_OUTGOING / 2`, then the most recent ones
+    /// (a flood is sent before the card), with bodies and URLs within [`MAX_OUTGOING_BYTES`].
+    fn push_outgoing(&mut self, mut out: Outgoing) {
+        self.outgoing_seen += 1;
+        let room = MAX_OUTGOING_BYTES.saturating_sub(self.outgoing_bytes);
+        let label = crate::text::cut_bytes(&out.url, 120).to_string();
+        let mut size = 0;
+        for part in [Some(&mut out.url), out.body.as_mut()].into_iter().flatten() {
+            let len = part.len();
+            let kept = match head_and_tail(part, room.saturating_sub(size)) {
+                std::borrow::Cow::Borrowed(_) => len,
+                std::borrow::Cow::Owned(cut) => {
+                    *part = cut;
+                    part.len().min(len)
+                }
+            };
+            self.counts.add_at(Cap::RequestBytes, len, kept, &label);
+            size += part.len();
+        }
+        self.outgoing_bytes += size;
+        if self.outgoing.len() < MAX_OUTGOING / 2 {
+            self.outgoing.push(out);
+            return;
+        }
+        self.outgoing_tail.push_back(out);
+        if self.outgoing_tail.len() > MAX_OUTGOING - MAX_OUTGOING / 2 {
+            if let Some(old) = self.outgoing_tail.pop_front() {
+                let freed = old.url.len() + old.body.as_ref().map_or(0, String::len);
+                self.outgoing_bytes = self.outgoing_bytes.saturating_sub(freed);
+            }
+        }
+    }
+
+    /// A body fetched after the fact, within the byte budget (head and tail when too large).
+    pub(super) fn keep_body(&mut self, index: usize, body: &str) {
+        let Some(out) = self.outgoing.get(index) else { return };
+        let searched = head_and_tail(body, MAX_HAYSTACK);
+        if searched.len() < body.len() {
+            self.counts.add_at(Cap::Haystack, body.len(), searched.len(), &out.url);
+        }
+        let room = MAX_OUTGOING_BYTES.saturating_sub(self.outgoing_bytes);
+        let kept = head_and_tail(&searched, room).into_owned();
+        self.counts.add(Cap::RequestBytes, searched.len(), kept.len());
+        self.outgoing_bytes += kept.len();
+        self.outgoing[index].body = Some(kept);
     }
 }
 
@@ -397,9 +488,6 @@ fn channel_of(kind: Option<&ResourceType>, method: &str) -> Channel {
 
 impl Observed {
     fn record_request(&mut self, r: &EventRequestWillBeSent) {
-        if self.outgoing.len() >= MAX_OUTGOING {
-            return;
-        }
         let headers = header_list(r.request.headers.inner());
         let body = r.request.post_data_entries.as_ref().map(|entries| {
             let mut bytes = Vec::new();
@@ -410,18 +498,20 @@ impl Observed {
                         bytes.extend_from_slice(&decoded);
                     }
                 }
-                if bytes.len() > MAX_HAYSTACK {
-                    break;
-                }
             }
-            String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_HAYSTACK)]).into_owned()
+            let text = String::from_utf8_lossy(&bytes);
+            let searched = head_and_tail(&text, MAX_HAYSTACK);
+            if searched.len() < text.len() {
+                self.counts.add_at(Cap::Haystack, text.len(), searched.len(), &r.request.url);
+            }
+            searched.into_owned()
         });
         let needs_body = r.request.has_post_data == Some(true) && body.as_deref().map_or(true, str::is_empty);
         let mut url = r.request.url.clone();
         if let Some(fragment) = &r.request.url_fragment {
             url.push_str(fragment);
         }
-        self.outgoing.push(Outgoing {
+        self.push_outgoing(Outgoing {
             request_id: r.request_id.inner().clone(),
             url,
             method: r.request.method.clone(),
@@ -439,20 +529,18 @@ impl Observed {
         let sender = self.prefixed(s.initiator.as_ref().and_then(|i| top_stack_frame(&i.stack, &self.own_scripts)));
         let frame = self.main_frame.clone();
         self.sockets.insert(s.request_id.inner().clone(), (s.url.clone(), sender.clone(), frame.clone()));
-        if self.outgoing.len() < MAX_OUTGOING {
-            self.outgoing.push(Outgoing {
-                request_id: s.request_id.inner().clone(),
-                url: s.url.clone(),
-                method: "GET".into(),
-                headers: Vec::new(),
-                body: None,
-                needs_body: false,
-                channel: Channel::Websocket,
-                frame_id: frame,
-                sender,
-                source: self.source.clone(),
-            });
-        }
+        self.push_outgoing(Outgoing {
+            request_id: s.request_id.inner().clone(),
+            url: s.url.clone(),
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: None,
+            needs_body: false,
+            channel: Channel::Websocket,
+            frame_id: frame,
+            sender,
+            source: self.source.clone(),
+        });
     }
 
     /// A sender in another target: its script id prefixed like that target's scripts.
@@ -464,21 +552,23 @@ impl Observed {
     }
 
     fn record_socket_frame(&mut self, f: &EventWebSocketFrameSent) {
-        if self.outgoing.len() >= MAX_OUTGOING {
-            return;
-        }
         let id = f.request_id.inner();
         let (url, sender, frame) = self.sockets.get(id).cloned().unwrap_or_default();
         let payload = &f.response.payload_data;
         // Text frames come as text; binary ones as base64 of the bytes.
-        let body = if f.response.opcode == 1.0 {
-            cut_bytes(payload, MAX_HAYSTACK).to_string()
+        let text = if f.response.opcode == 1.0 {
+            std::borrow::Cow::Borrowed(payload.as_str())
         } else {
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map(|b| std::borrow::Cow::Owned(String::from_utf8_lossy(&b).into_owned()))
                 .unwrap_or_default()
         };
-        self.outgoing.push(Outgoing {
+        let searched = head_and_tail(&text, MAX_HAYSTACK);
+        if searched.len() < text.len() {
+            self.counts.add_at(Cap::Haystack, text.len(), searched.len(), &url);
+        }
+        let body = searched.into_owned();
+        self.push_outgoing(Outgoing {
             request_id: id.clone(),
             url,
             method: "SEND".into(),

@@ -4,9 +4,10 @@
 //! the resource V8 compiled the code from, so code cannot point at another script by claiming
 //! its URL; where no single script fits, the sender is unknown (and the access still reported).
 
-use super::canary::{Canary, MAX_HAYSTACK};
+use super::canary::Canary;
 use super::classify::strip_fragment;
 use super::events::{host_with_port, Observed};
+use super::limits::{Cap, MAX_BODY_FETCHES};
 use super::stealth::StackLocation;
 use crate::model::{CardLeak, Destination, FieldAccess, FieldAccessRef, FieldAction};
 use crate::text::cut_bytes;
@@ -17,28 +18,37 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Request bodies fetched after the fact (`Network.getRequestPostData`) at most.
-const MAX_BODY_FETCHES: usize = 300;
-
-/// Fetches the bodies the request events did not carry, so they can be searched too.
+/// Fetches the bodies the request events did not carry, so they can be searched too: all of
+/// them up to [`MAX_BODY_FETCHES`], else the first and the most recent ones.
 pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
-    for out in observed.outgoing.iter_mut().filter(|o| o.needs_body).take(MAX_BODY_FETCHES) {
-        let params = GetRequestPostDataParams::new(RequestId::new(out.request_id.clone()));
+    let wanted: Vec<usize> = (0..observed.outgoing.len()).filter(|&i| observed.outgoing[i].needs_body).collect();
+    let chosen: Vec<usize> = if wanted.len() <= MAX_BODY_FETCHES {
+        wanted.clone()
+    } else {
+        let head = MAX_BODY_FETCHES / 2;
+        let tail = MAX_BODY_FETCHES - head;
+        wanted[..head].iter().chain(&wanted[wanted.len() - tail..]).copied().collect()
+    };
+    observed.counts.add(Cap::BodyFetches, wanted.len(), chosen.len());
+    for i in chosen {
+        let params = GetRequestPostDataParams::new(RequestId::new(observed.outgoing[i].request_id.clone()));
         if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), page.execute(params)).await {
-            out.body = Some(cut_bytes(&r.result.post_data, MAX_HAYSTACK).to_string());
+            observed.keep_body(i, &r.result.post_data);
         }
     }
 }
 
-/// Every outgoing request or frame that carries the canary.
+/// Every outgoing request or frame that carries the canary, and how many pieces (URLs,
+/// headers, bodies) were searched and how many of them a search budget left partly unsearched.
 pub(super) fn find_leaks(
     o: &Observed,
     canary: &Canary,
     final_url: &str,
     index_of: &HashMap<String, usize>,
     allow: &[String],
-) -> Vec<CardLeak> {
+) -> (Vec<CardLeak>, usize, usize) {
     let mut leaks = Vec::new();
+    let (mut searched, mut skipped) = (0, 0);
     for out in &o.outgoing {
         let mut places: Vec<(String, &str)> = vec![("url".into(), out.url.as_str())];
         // The headers the event listed, then those really sent (with `Cookie` and `Referer`:
@@ -50,11 +60,19 @@ pub(super) fn find_leaks(
         if let Some(body) = &out.body {
             places.push((if out.method == "SEND" { "frame".into() } else { "body".into() }, body.as_str()));
         }
-        let Some((found_in, encoding)) =
-            places.into_iter().find_map(|(place, text)| canary.find(text).map(|e| (place, e)))
-        else {
-            continue;
-        };
+        let mut found = None;
+        for (place, text) in places {
+            let (hit, dropped) = canary.find_counting(text);
+            searched += 1;
+            if dropped {
+                skipped += 1;
+            }
+            if let Some(e) = hit {
+                found = Some((place, e));
+                break;
+            }
+        }
+        let Some((found_in, encoding)) = found else { continue };
         let host =
             host_with_port(&out.url).unwrap_or_else(|| out.url.split(['/', '?']).next().unwrap_or("").to_string());
         let frame_url = out
@@ -101,7 +119,7 @@ pub(super) fn find_leaks(
             script_index,
         });
     }
-    leaks
+    (leaks, searched, skipped)
 }
 
 /// Who a reported stack location names.

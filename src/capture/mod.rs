@@ -31,6 +31,7 @@ pub mod contain;
 mod events;
 mod guard;
 mod leaks;
+mod limits;
 pub mod persona;
 mod probe;
 mod recorder;
@@ -52,6 +53,7 @@ use chromiumoxide::error::CdpError;
 use chromiumoxide::Page;
 use classify::{classify, Compiled};
 use events::Observed;
+use limits::{Cap, MAX_SCRIPT_BYTES, MAX_SOURCE_BYTES};
 use probe::Probed;
 use recorder::Recorder;
 use shopper::{InteractMode, Profile};
@@ -65,8 +67,6 @@ use stealth::Own;
 const QUIET: Duration = Duration::from_millis(500);
 /// How long past the minimum settle time we keep waiting for the page to go quiet.
 const SETTLE_GRACE: Duration = Duration::from_secs(5);
-/// Largest script source kept (bytes); larger sources are recorded truncated.
-const MAX_SOURCE_BYTES: usize = 32 * 1024 * 1024;
 /// Longest the shopper may take to fill the form.
 const INTERACTION_BUDGET: Duration = Duration::from_secs(40);
 /// Before the shopper starts: wait for the page to go quiet, at most this long after load.
@@ -229,19 +229,24 @@ async fn capture_page(
     if status >= 400 {
         return Err(CaptureError::HttpStatus { url: url.to_string(), status });
     }
-    let sources = c.fetch_sources(&observed).await;
+    let sources = c.fetch_sources(&mut observed).await;
     let (mut scripts, mut index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
     // The page's last moments (pagehide beacons), after its scripts' sources are read.
     c.leave(others).await;
     observed.absorb(c.recorder.take());
+    observed.finish();
     others.add_worker_scripts(&mut scripts, &mut index_of, &final_url);
     // Card data leaving the page: search everything that was sent for the canary.
     leaks::fetch_bodies(page, &mut observed).await;
     let mut interaction = interaction(opts, acted, &c.canary);
     interaction.popups = others.popup_urls().iter().map(|u| c.canary.mask_in(u)).collect();
+    let (card_leaks, searched, partly) =
+        leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts);
+    observed.counts.add(Cap::Candidates, searched, searched - partly);
     Ok(Snapshot {
+        truncations: observed.counts.truncations(),
         unmatched_payment_fields: probed.unmatched_payment_fields(),
-        card_leaks: leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts),
+        card_leaks,
         field_access: leaks::resolve_accesses(&observed, &main_frame, &index_of),
         interaction: Some(interaction),
         url: url.to_string(),
@@ -389,8 +394,11 @@ impl Capture<'_> {
     }
 
     /// The sources of the page's scripts (not ours, main worlds only), in compile order; `None`
-    /// for a script V8 no longer has. CDP calls are cheap: 16 at a time.
-    async fn fetch_sources(&self, o: &Observed) -> Vec<(Arc<EventScriptParsed>, Option<String>)> {
+    /// for a script V8 no longer has. CDP calls are cheap: up to 16 at a time, fewer when the
+    /// scripts are large. Each source is cut at [`MAX_SOURCE_BYTES`], and all of them together
+    /// at [`MAX_SCRIPT_BYTES`]: past that budget a script is listed, not fetched (its source
+    /// says so and gives V8's hash of it, so a changed script still reads as changed).
+    async fn fetch_sources(&self, o: &mut Observed) -> Vec<(Arc<EventScriptParsed>, Option<String>)> {
         let wanted: Vec<Arc<EventScriptParsed>> = o
             .scripts
             .iter()
@@ -399,10 +407,24 @@ impl Capture<'_> {
             .cloned()
             .collect();
         let mut sources: Vec<Option<String>> = Vec::with_capacity(wanted.len());
-        for chunk in wanted.chunks(16) {
+        let mut budget = MAX_SCRIPT_BYTES;
+        let mut rest: &[Arc<EventScriptParsed>] = &wanted;
+        while !rest.is_empty() {
+            if budget == 0 {
+                // Listed, not fetched.
+                for s in rest {
+                    let len = s.length.unwrap_or(0).max(0) as usize;
+                    o.counts.add_at(Cap::ScriptBytes, len.max(1), 0, &s.url);
+                    sources.push(Some(not_fetched(s)));
+                }
+                break;
+            }
+            let n = chunk_len(rest);
+            let (chunk, after) = rest.split_at(n);
+            rest = after;
             let calls = chunk.iter().map(|s| self.page.execute(GetScriptSourceParams::new(s.script_id.clone())));
-            for r in futures::future::join_all(calls).await {
-                sources.push(r.ok().map(|r| r.result.script_source));
+            for (s, r) in chunk.iter().zip(futures::future::join_all(calls).await) {
+                sources.push(r.ok().map(|r| keep_source(o, s, r.result.script_source, &mut budget)));
             }
         }
         // Ours is only what is byte for byte what we injected (when V8 hashed it differently);
@@ -413,6 +435,44 @@ impl Capture<'_> {
             .filter(|(_, src)| !src.as_deref().is_some_and(|t| self.own.is_own_source(t)))
             .collect()
     }
+}
+
+/// How many of `scripts` to fetch at once: up to 16, and about [`MAX_SOURCE_BYTES`] in all
+/// (by V8's length), so that large scripts are not all in memory together.
+fn chunk_len(scripts: &[Arc<EventScriptParsed>]) -> usize {
+    let mut total = 0usize;
+    let mut n = 0;
+    for s in scripts.iter().take(16) {
+        total = total.saturating_add(s.length.unwrap_or(0).max(0) as usize);
+        if n > 0 && total > MAX_SOURCE_BYTES {
+            break;
+        }
+        n += 1;
+    }
+    n.max(1)
+}
+
+/// `source` cut to the per-script limit and to what is left of the per-scan `budget`; every
+/// cut is counted.
+fn keep_source(o: &mut Observed, s: &EventScriptParsed, mut source: String, budget: &mut usize) -> String {
+    let len = source.len();
+    if len > MAX_SOURCE_BYTES {
+        o.counts.add_at(Cap::SourceBytes, len, MAX_SOURCE_BYTES, &s.url);
+        source.truncate(crate::text::cut_bytes(&source, MAX_SOURCE_BYTES).len());
+    }
+    let fits = source.len();
+    source.truncate(crate::text::cut_bytes(&source, *budget).len());
+    o.counts.add_at(Cap::ScriptBytes, fits, source.len(), &s.url);
+    *budget -= source.len();
+    source
+}
+
+/// What stands for the source of a script past the per-scan budget.
+fn not_fetched(s: &EventScriptParsed) -> String {
+    format!(
+        "/* skimwatch: source not fetched: past the per-scan budget of {MAX_SCRIPT_BYTES} bytes of script source; V8 hash {} */",
+        crate::text::label(&s.hash, 64)
+    )
 }
 
 /// The frames the shopper can act in: each frame's newest main-world context, main frame first.
@@ -442,11 +502,10 @@ fn classify_scripts(
     let mut scripts = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (ev, source) in sources {
-        let Some(mut source) = source else {
+        let Some(source) = source else {
             tracing::debug!(url = %ev.url, "script source no longer available");
             continue;
         };
-        source.truncate(crate::text::cut_bytes(&source, MAX_SOURCE_BYTES).len());
         let frame = o.contexts.get(ev.execution_context_id.inner()).map(|(f, _)| f.as_str()).unwrap_or("");
         let frame_url = o
             .frames

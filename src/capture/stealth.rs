@@ -261,6 +261,10 @@ pub struct ReportedAccess {
     /// For `send`: the URL an image was pointed at.
     #[serde(default)]
     pub url: Option<String>,
+    /// For `drop` (the prelude stopped reporting `e` = `access` or `image`): how many it
+    /// dropped so far.
+    #[serde(default)]
+    pub n: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -287,7 +291,7 @@ pub fn parse_access(payload: &str) -> Option<ReportedAccess> {
         return None;
     }
     let mut a: ReportedAccess = serde_json::from_str(payload).ok()?;
-    if !matches!(a.a.as_str(), "listen" | "read" | "send") {
+    if !matches!(a.a.as_str(), "listen" | "read" | "send" | "drop") {
         return None;
     }
     // The field name comes from the page (an element id): cut on a character boundary.

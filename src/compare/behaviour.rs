@@ -6,12 +6,14 @@
 //! allow-list is a `card_exfiltration` (critical), whatever script sent it — approved or not;
 //! a field access the baseline does not record is a `payment_field_access` (high); a
 //! configured `payment_fields` selector that matched nothing is a `payment_field_missing`
-//! (medium), because a changed checkout must not silently switch the check off.
+//! (medium), because a changed checkout must not silently switch the check off; and a
+//! capture limit that dropped data is a `capture_truncated` (high), one per limit, because
+//! flooding the monitor before sending the card must be an alert, not a blind spot.
 
 use super::finding_id;
 use crate::model::{
     sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, FieldAction,
-    Finding, FindingKind, Severity,
+    Finding, FindingKind, Severity, Truncation,
 };
 use std::collections::BTreeSet;
 
@@ -79,6 +81,42 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
             }),
             ..Default::default()
         });
+    }
+    for t in &behaviour.truncations {
+        out.push(truncated(page, t));
+    }
+    out
+}
+
+/// The `capture_truncated` finding for one limit hit. Its id names the limit only, so the
+/// same flood keeps its id (and its history) across scans.
+pub fn truncated(page: &str, t: &Truncation) -> Finding {
+    let note = t.note.as_deref().map(|n| format!("; {n}")).unwrap_or_default();
+    Finding {
+        id: finding_id(page, FindingKind::CaptureTruncated, &t.limit, ""),
+        kind: FindingKind::CaptureTruncated,
+        severity: Severity::High,
+        title: one_line(&format!(
+            "Capture truncated: {} of {} {} kept (limit {}){note}",
+            thousands(t.kept),
+            thousands(t.seen),
+            t.what,
+            t.limit
+        )),
+        truncation: Some(t.clone()),
+        ..Default::default()
+    }
+}
+
+/// `12345` as `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }
@@ -257,5 +295,27 @@ mod tests {
         assert_eq!(access.len(), 1);
         assert_eq!(access[0].access.as_ref().unwrap().event.as_deref(), Some("keydown"));
         assert_eq!(access[0].script.as_ref().unwrap().id, "self:/app.js");
+    }
+
+    #[test]
+    fn each_limit_hit_is_a_high_finding_with_a_stable_id() {
+        let t = Truncation {
+            limit: "max_requests".into(),
+            what: "requests".into(),
+            max: 5_000,
+            kept: 5_000,
+            seen: 12_345,
+            note: None,
+        };
+        let b = Behaviour { truncations: vec![t.clone()], ..Default::default() };
+        let f = findings("checkout", &b, &Baseline::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].kind, f[0].severity), (FindingKind::CaptureTruncated, Severity::High));
+        assert_eq!(f[0].title, "Capture truncated: 5,000 of 12,345 requests kept (limit max_requests)");
+        assert_eq!(f[0].truncation.as_ref(), Some(&t));
+        let other = Truncation { seen: 99_999, ..t };
+        assert_eq!(truncated("checkout", &other).id, f[0].id, "the count is not part of the id");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

@@ -31,7 +31,12 @@ pub(crate) fn resolve(snapshot: &Snapshot, inv: &Inventory, script_of_raw: &[usi
         })
         .filter(|a| seen.insert((sender_name(a.script.as_ref(), a.script_url.as_deref()), a.access.clone())))
         .collect();
-    Behaviour { card_leaks, field_access, unmatched_payment_fields: snapshot.unmatched_payment_fields.clone() }
+    Behaviour {
+        card_leaks,
+        field_access,
+        unmatched_payment_fields: snapshot.unmatched_payment_fields.clone(),
+        truncations: snapshot.truncations.clone(),
+    }
 }
 
 /// The interaction with its typed fields named `frame key|selector`.

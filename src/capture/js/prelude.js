@@ -59,7 +59,16 @@
 
   // --- instrumentation: who touches card fields ----------------------------------------
   const seen = Object.create(null);
-  let count = 0;
+  // Reports per frame at most (limits::PRELUDE_MAX_REPORTS); past it, say how many were dropped.
+  const MAX_REPORTS = 2000;
+  let count = 0, images = 0;
+  const dropped = { access: 0, image: 0 };
+  const drop = (kind) => {
+    const n = ++dropped[kind];
+    if (n === 1 || n % 500 === 0) {
+      try { send(stringify({ a: 'drop', e: kind, f: '', u: '', s: { u: '', l: 1, c: 1 }, n: n })); } catch (e) {}
+    }
+  };
   // Who called a hooked function: the stack is read as V8's own call sites, with the Error
   // constructor, `captureStackTrace` and the call-site methods taken before page code ran, and
   // cut at the hook itself (`captureStackTrace(holder, hook)`), so neither a marker nor a stack
@@ -121,7 +130,8 @@
       const f = field || desc(el);
       const at = w ? w.u + '|' + w.n + ':' + w.l + ':' + w.c : '?';
       const key = action + '|' + event + '|' + f + '|' + at;
-      if (seen[key] || count > 2000) return;
+      if (seen[key]) return;
+      if (count >= MAX_REPORTS) return drop('access');
       seen[key] = 1;
       count++;
       send(stringify({ a: action, e: event, f: f, u: String(location.href), s: w }));
@@ -179,8 +189,8 @@
   const sent = (url, hook) => {
     try {
       const w = where(hook);
-      if (count > 2000) return;
-      count++;
+      if (images >= MAX_REPORTS) return drop('image');
+      images++;
       const href = String(new URL(String(url), document.baseURI).href).slice(0, 8192);
       send(stringify({ a: 'send', e: 'image', f: '', u: String(location.href), s: w, url: href }));
     } catch (e) {}

@@ -22,7 +22,7 @@ pub struct SarifReport;
 /// Key of the stable fingerprint in `partialFingerprints` / `fingerprints`.
 pub const FINGERPRINT_KEY: &str = "skimwatchFindingId/v1";
 
-const KINDS: [FindingKind; 8] = [
+const KINDS: [FindingKind; 9] = [
     FindingKind::NewScript,
     FindingKind::AlteredScript,
     FindingKind::RemovedScript,
@@ -31,7 +31,10 @@ const KINDS: [FindingKind; 8] = [
     FindingKind::CardExfiltration,
     FindingKind::PaymentFieldAccess,
     FindingKind::PaymentFieldMissing,
+    FindingKind::CaptureTruncated,
 ];
+// Every kind has a rule.
+const _: () = assert!(KINDS.len() == FindingKind::ALL.len());
 
 /// (name, short description, help text, default level, security-severity) per kind.
 fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
@@ -112,6 +115,13 @@ fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'
              cover the real form. Fix the selector after a checkout change.",
             "warning",
             "5.0",
+        ),
+        FindingKind::CaptureTruncated => (
+            "CaptureTruncated",
+            "A capture limit dropped data: part of what the page did was not checked",
+            "The page produced more than skimwatch records in one scan (scripts, requests, WebSocket frames,              request bodies, card-field accesses, bytes of script source or of data searched for the canary).              The finding names the limit and the counts. A checkout page has no reason to do this; skimmers              flood the monitor so that the card number leaves unseen. Investigate what produces the flood. It              cannot be approved: every scan that hits a limit raises it again.",
+            "error",
+            "7.0",
         ),
     }
 }
