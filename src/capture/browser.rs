@@ -73,6 +73,9 @@ fn command_line() -> Vec<String> {
     let mut args: Vec<String> = vec![
         "headless=new".into(),
         "disable-gpu".into(),
+        // Without a GPU, Chromium ≥ 137 gives pages no WebGL at all unless its software
+        // renderer is allowed: a missing WebGL context is an automation tell that skimmers check.
+        "enable-unsafe-swiftshader".into(),
         "hide-scrollbars".into(),
         "mute-audio".into(),
         "no-first-run".into(),

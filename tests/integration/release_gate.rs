@@ -75,16 +75,7 @@ fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
     let run = &sarif.runs[0];
     let rules = run.tool.driver.rules.as_ref().unwrap();
     let rule_ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    let kinds = [
-        "new_script",
-        "altered_script",
-        "removed_script",
-        "header_change",
-        "new_host",
-        "card_exfiltration",
-        "payment_field_access",
-        "payment_field_missing",
-    ];
+    let kinds: Vec<&str> = skimwatch::model::FindingKind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(rule_ids, kinds, "one rule per finding kind");
     assert!(rules.iter().all(|r| r.help.as_ref().is_some_and(|h| !h.text.is_empty())));
     let results = run.results.as_ref().unwrap();

