@@ -82,10 +82,12 @@ fn is_card_separator(c: char) -> bool {
     matches!(c, ' ' | '-' | '.' | '/' | '_')
 }
 
-fn luhn_valid(digits: &[u8]) -> bool {
+/// True when `digits` (ASCII digits only) passes the Luhn check: the one implementation, also
+/// used by the canary card number.
+pub fn luhn_valid(digits: &[u8]) -> bool {
     let mut sum = 0u32;
-    for (i, d) in digits.iter().rev().enumerate() {
-        let mut v = u32::from(*d);
+    for (i, b) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(b.wrapping_sub(b'0'));
         if i % 2 == 1 {
             v *= 2;
             if v > 9 {
@@ -133,7 +135,7 @@ pub fn mask_card_numbers(s: &str) -> String {
             }
         }
         let run = &chars[start..end];
-        let digits: Vec<u8> = run.iter().filter_map(|c| c.to_digit(10)).map(|d| d as u8).collect();
+        let digits: Vec<u8> = run.iter().filter(|c| c.is_ascii_digit()).map(|&c| c as u8).collect();
         if digits.len() >= 13 && holds_card_number(&digits) {
             let mut seen = 0;
             for c in run {
@@ -152,6 +154,12 @@ pub fn mask_card_numbers(s: &str) -> String {
     }
     out
 }
+
+/// Time limit for the unit tests that run hostile inputs through a bounded step. Generous on
+/// purpose: it catches a quadratic or exponential path (minutes on these inputs), not a slow or
+/// loaded machine; the real figures are printed by `benches/diff.rs`.
+#[cfg(test)]
+pub(crate) const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -486,7 +486,7 @@ impl Daemon {
                 self.browser.discard(generation).await;
             }
         }
-        let finished = scan::finish_scan_checked(
+        let finished = scan::finish_scan(
             page,
             started_at,
             result,

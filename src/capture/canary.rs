@@ -114,18 +114,7 @@ impl Canary {
 
 /// True when `digits` (ASCII digits only) passes the Luhn check.
 pub fn luhn_valid(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, b) in digits.bytes().rev().enumerate() {
-        let mut d = u32::from(b - b'0');
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
-    }
-    sum % 10 == 0
+    crate::text::luhn_valid(digits.as_bytes())
 }
 
 /// The digit that makes `payload` + digit Luhn-valid.
@@ -411,7 +400,7 @@ mod tests {
         let big = "QUFB".repeat(1_000_000);
         let t = std::time::Instant::now();
         assert_eq!(c.find(&big), None);
-        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert!(t.elapsed() < crate::text::TEST_TIME_LIMIT);
         assert_eq!(c.find("\\u12\\x4"), None);
         assert_eq!(c.find("%%%+++==="), None);
     }

@@ -201,7 +201,7 @@ mod tests {
             );
             let diff = diff_scripts(&src, "var x = 1;", "approved 1", "current 2");
             assert!(diff.starts_with("(diff omitted for approved 1: too deeply nested"), "{name}: {diff}");
-            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+            assert!(started.elapsed() < crate::text::TEST_TIME_LIMIT, "{name}: {:?}", started.elapsed());
         }
     }
 
@@ -221,6 +221,6 @@ mod tests {
             "{}",
             diff.len()
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(started.elapsed() < crate::text::TEST_TIME_LIMIT, "{:?}", started.elapsed());
     }
 }

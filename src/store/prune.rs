@@ -221,16 +221,7 @@ mod tests {
     }
 
     fn record(store: &mut Store, page: &str, codes: &[&str], findings: &[Finding]) {
-        let inv = inv(codes);
-        store
-            .record_scan(&NewScan {
-                page,
-                url: &inv.url,
-                started_at: now_rfc3339(),
-                finished_at: now_rfc3339(),
-                outcome: ScanOutcome::Ok { inventory: &inv, findings, elapsed_ms: 1 },
-            })
-            .unwrap();
+        crate::store::history::tests::record_ok(store, page, &inv(codes), findings);
     }
 
     fn sha(code: &str) -> String {

@@ -78,7 +78,7 @@ impl Daemon {
     /// SIGKILL, as the OOM killer or a power cut would; the orphaned Chromium goes too.
     fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let browsers = descendants(child.id());
+            let browsers = crate::util::descendants(child.id());
             let _ = child.kill();
             let _ = child.wait();
             for pid in browsers {
@@ -112,37 +112,12 @@ fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
-/// Parent pid of every process, from /proc.
-fn parents() -> Vec<(u32, u32, String)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
-        let Some(close) = stat.rfind(')') else { continue };
-        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_string();
-        let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, comm));
-    }
-    out
-}
-
-fn descendants(root: u32) -> Vec<u32> {
-    let all = parents();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(all.iter().filter(|(_, pp, _)| *pp == parent).map(|(p, _, _)| *p));
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 /// The daemon's Chromium: its direct child whose name says so.
 fn browser_of(daemon: u32) -> Option<u32> {
-    parents().into_iter().find(|(_, pp, comm)| *pp == daemon && comm.contains("chrom")).map(|(p, _, _)| p)
+    crate::util::processes()
+        .into_iter()
+        .find(|(_, pp, comm)| *pp == daemon && comm.contains("chrom"))
+        .map(|(p, _, _)| p)
 }
 
 /// Polls an observable condition until it holds.

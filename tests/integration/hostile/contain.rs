@@ -45,33 +45,6 @@ fn pay_workspace(extra_toml: &str) -> Workspace {
     Workspace::with_page_config(shop, "pay", &url, extra_toml)
 }
 
-/// Parent of every process, from `/proc/*/stat`.
-fn parents() -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-            out.push((pid, ppid));
-        }
-    }
-    out
-}
-
-fn descendants(root: u32) -> Vec<u32> {
-    let all = parents();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(all.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 /// What the page's request handler saw of the monitor's Chromium processes.
 #[derive(Default)]
 struct Seen {
@@ -99,7 +72,7 @@ fn chromium_inherits_no_secret_from_the_monitors_environment() {
             let guard = cv.wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(30), |p| p.is_none()).unwrap();
             let root = guard.0.expect("scan pid");
             let mut s = seen.lock().unwrap();
-            for p in descendants(root) {
+            for p in crate::util::descendants(root) {
                 let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
                 let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
                 if cmdline.contains("skimwatch-profile-") {

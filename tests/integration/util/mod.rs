@@ -105,3 +105,32 @@ pub fn describe(report: &ScanReport) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// (pid, parent pid, command name) of every process, from /proc.
+pub fn processes() -> Vec<(u32, u32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
+        let Some(close) = stat.rfind(')') else { continue };
+        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_string();
+        let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, comm));
+    }
+    out
+}
+
+/// Every process below `root`, children first.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|(_, pp, _)| *pp == parent).map(|(p, _, _)| *p));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
