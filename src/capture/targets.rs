@@ -23,7 +23,7 @@
 
 use super::canary::MAX_HAYSTACK;
 use super::events::{header_list, Ev, Source};
-use crate::model::{RawScript, ScriptKind};
+use crate::model::{lock_or_recover, RawScript, ScriptKind};
 use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::target::{
@@ -38,7 +38,7 @@ use futures::stream::{BoxStream, SelectAll, StreamExt};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Other targets attached at most per scan (a page can spawn workers without end).
@@ -141,10 +141,6 @@ pub(super) async fn beside<T>(work: impl Future<Output = T>, watch: impl Future<
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Targets {
     pub(super) fn new() -> Targets {
         let (tx, rx) = unbounded();
@@ -154,12 +150,12 @@ impl Targets {
 
     /// The other targets' events, for the recorder (once).
     pub(super) fn events(&self) -> Option<BoxStream<'static, Ev>> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take().map(|rx| rx.boxed())
+        lock_or_recover(&self.rx).take().map(|rx| rx.boxed())
     }
 
     /// The popups' URLs, in order of opening (the first URL of each, then where it went).
     pub(super) fn popup_urls(&self) -> Vec<String> {
-        let s = lock(&self.state);
+        let s = lock_or_recover(&self.state);
         s.popups.iter().flat_map(|(_, urls)| urls.iter().cloned()).take(MAX_POPUPS).collect()
     }
 
@@ -179,7 +175,7 @@ impl Targets {
         index_of: &mut HashMap<String, usize>,
         final_url: &str,
     ) {
-        let taken = std::mem::take(&mut lock(&self.state).scripts);
+        let taken = std::mem::take(&mut lock_or_recover(&self.state).scripts);
         for w in taken {
             let Some(source) = w.source else { continue };
             index_of.insert(w.id, scripts.len());
@@ -213,7 +209,7 @@ impl Targets {
             }
             _ => return,
         }
-        if let Some(close) = self.close_rx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(close) = lock_or_recover(&self.close_rx).take() {
             inputs.push(close.map(In::Close).boxed());
         }
         let me = Source { kind: TAB, prefix: String::new(), url: String::new() };
@@ -233,7 +229,8 @@ impl Targets {
                 }
                 In::Message(m) => self.on_message(browser, &m).await,
                 In::Close(ack) => {
-                    let ids: Vec<String> = lock(&self.state).popups.iter().map(|(id, _)| id.clone()).collect();
+                    let ids: Vec<String> =
+                        lock_or_recover(&self.state).popups.iter().map(|(id, _)| id.clone()).collect();
                     for id in ids {
                         let close = CloseTargetParams::new(TargetId::new(id));
                         let _ = tokio::time::timeout(Duration::from_secs(2), browser.execute(close)).await;
@@ -253,7 +250,7 @@ impl Targets {
             return;
         };
         let session = attached.result.session_id.inner().clone();
-        lock(&self.state).sessions.insert(session.clone(), source);
+        lock_or_recover(&self.state).sessions.insert(session.clone(), source);
         for method in enable.iter().chain(&["Runtime.runIfWaitingForDebugger"]) {
             self.send(browser, &session, method, json!({})).await;
         }
@@ -271,7 +268,7 @@ impl Targets {
         };
         let source = Source { kind, prefix: format!("{kind}:{id}:"), url: cut_bytes(&info.url, MAX_URL).to_string() };
         let first = {
-            let mut s = lock(&self.state);
+            let mut s = lock_or_recover(&self.state);
             if kind == "popup" {
                 let known = s.popups.iter().position(|(t, _)| *t == id);
                 let url_ev = Ev::From(source.clone(), Box::new(Ev::TargetUrl(info.url.clone())));
@@ -303,7 +300,7 @@ impl Targets {
     /// Sends one command on one of our sessions; returns its message id.
     async fn send(&self, browser: &Browser, session: &str, method: &str, params: Value) -> u64 {
         let id = {
-            let mut s = lock(&self.state);
+            let mut s = lock_or_recover(&self.state);
             s.next_id += 1;
             s.next_id
         };
@@ -317,10 +314,10 @@ impl Targets {
 
     /// A message on one of our sessions: an event to record, or an answer awaited.
     async fn on_message(&self, browser: &Browser, m: &EventReceivedMessageFromTarget) {
-        let Some(source) = lock(&self.state).sessions.get(m.session_id.inner()).cloned() else { return };
+        let Some(source) = lock_or_recover(&self.state).sessions.get(m.session_id.inner()).cloned() else { return };
         let Ok(mut msg) = serde_json::from_str::<Value>(&m.message) else { return };
         if let Some(id) = msg.get("id").and_then(Value::as_u64) {
-            let mut s = lock(&self.state);
+            let mut s = lock_or_recover(&self.state);
             match s.pending.remove(&id) {
                 Some(Pending::Source(i)) => {
                     let text = msg.pointer("/result/scriptSource").and_then(Value::as_str).unwrap_or_default();
@@ -350,7 +347,7 @@ impl Targets {
             let script_id = params.get("scriptId").and_then(Value::as_str).unwrap_or_default().to_string();
             let url = params.get("url").and_then(Value::as_str).unwrap_or_default();
             let index = {
-                let mut s = lock(&self.state);
+                let mut s = lock_or_recover(&self.state);
                 if s.scripts.len() >= MAX_WORKER_SCRIPTS {
                     return;
                 }
@@ -364,7 +361,7 @@ impl Targets {
             };
             let params = json!({ "scriptId": script_id });
             let id = self.send(browser, m.session_id.inner(), "Debugger.getScriptSource", params).await;
-            lock(&self.state).pending.insert(id, Pending::Source(index));
+            lock_or_recover(&self.state).pending.insert(id, Pending::Source(index));
             return;
         }
         let body_of = (method == "Network.requestWillBeSent"
@@ -379,7 +376,7 @@ impl Targets {
             let params = json!({ "requestId": request });
             let id = self.send(browser, m.session_id.inner(), "Network.getRequestPostData", params).await;
             let prefixed = format!("{}{request}", source.prefix);
-            lock(&self.state).pending.insert(id, Pending::Body(prefixed, source));
+            lock_or_recover(&self.state).pending.insert(id, Pending::Body(prefixed, source));
         }
     }
 }

@@ -144,7 +144,7 @@ pub async fn prune_store(
             let baseline = baselines.load(page).map_err(PageError::BaselineLoad)?;
             protected.extend(baseline.scripts.into_iter().map(|s| s.sha256));
         }
-        let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = crate::model::lock_or_recover(&store);
         let report = store.prune(keep, &protected)?;
         let info = store.storage_info()?;
         tracing::info!(

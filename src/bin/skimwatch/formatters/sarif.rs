@@ -22,20 +22,6 @@ pub struct SarifReport;
 /// Key of the stable fingerprint in `partialFingerprints` / `fingerprints`.
 pub const FINGERPRINT_KEY: &str = "skimwatchFindingId/v1";
 
-const KINDS: [FindingKind; 9] = [
-    FindingKind::NewScript,
-    FindingKind::AlteredScript,
-    FindingKind::RemovedScript,
-    FindingKind::HeaderChange,
-    FindingKind::NewHost,
-    FindingKind::CardExfiltration,
-    FindingKind::PaymentFieldAccess,
-    FindingKind::PaymentFieldMissing,
-    FindingKind::CaptureTruncated,
-];
-// Every kind has a rule.
-const _: () = assert!(KINDS.len() == FindingKind::ALL.len());
-
 /// (name, short description, help text, default level, security-severity) per kind.
 fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
     match kind {
@@ -135,7 +121,7 @@ fn level(severity: Severity) -> ResultLevel {
 }
 
 fn rule_index(kind: FindingKind) -> i64 {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(0) as i64
+    FindingKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as i64
 }
 
 fn props(pairs: Vec<(&str, serde_json::Value)>, tags: Option<Vec<String>>) -> PropertyBag {
@@ -147,7 +133,7 @@ fn props(pairs: Vec<(&str, serde_json::Value)>, tags: Option<Vec<String>>) -> Pr
 }
 
 fn rules() -> Vec<ReportingDescriptor> {
-    KINDS
+    FindingKind::ALL
         .iter()
         .map(|&kind| {
             let (name, short, help, level, security) = rule_text(kind);
