@@ -373,6 +373,14 @@ impl Capture<'_> {
     /// waits briefly for what the page sends on its way out.
     async fn leave(&self, others: &targets::Targets) {
         others.close_popups().await;
+        // A skimmer that sends only when the shopper leaves does it in `pagehide`. What the
+        // page sends during a real navigation away may never reach the tab's network events,
+        // so `pagehide` is first fired while the page is alive and recorded, then the tab
+        // really navigates away (for handlers that check `isTrusted`).
+        let hide = self.own.mark("dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }))");
+        let _ = tokio::time::timeout(LEAVE_BUDGET, self.page.evaluate(hide)).await;
+        let now = Instant::now();
+        self.recorder.settle(self.url, now, now + Duration::from_millis(200), now + LEAVE_BUDGET).await;
         let _ = tokio::time::timeout(LEAVE_BUDGET, self.page.execute(NavigateParams::new("about:blank"))).await;
         let now = Instant::now();
         self.recorder.settle(self.url, now, now + Duration::from_millis(200), now + LEAVE_BUDGET).await;
