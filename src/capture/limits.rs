@@ -35,6 +35,13 @@ pub(super) const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
 /// Accesses the prelude reports per frame before it stops (it then reports how many it
 /// dropped); the number is written in `js/prelude.js`.
 pub(super) const PRELUDE_MAX_REPORTS: usize = 2_000;
+/// Other targets (popups, workers) attached at most per capture (a page can spawn workers
+/// without end).
+pub(super) const MAX_TARGETS: usize = 50;
+/// Popups watched and listed at most.
+pub(super) const MAX_POPUPS: usize = 20;
+/// Scripts of workers kept at most.
+pub(super) const MAX_WORKER_SCRIPTS: usize = 500;
 pub(super) use super::canary::{MAX_CANDIDATES, MAX_HAYSTACK};
 
 /// One capture limit: its stable name (part of the finding id), what it counts, its value.
@@ -52,6 +59,9 @@ pub(super) enum Cap {
     PreludeAccesses,
     PreludeImages,
     Candidates,
+    Targets,
+    Popups,
+    WorkerScripts,
 }
 
 impl Cap {
@@ -69,6 +79,9 @@ impl Cap {
             Cap::PreludeAccesses => ("max_reported_accesses", "card-field accesses reported", PRELUDE_MAX_REPORTS),
             Cap::PreludeImages => ("max_reported_images", "image URLs reported", PRELUDE_MAX_REPORTS),
             Cap::Candidates => ("max_base64_runs", "pieces of outgoing data searched whole", MAX_CANDIDATES),
+            Cap::Targets => ("max_targets", "popups and workers watched", MAX_TARGETS),
+            Cap::Popups => ("max_popups", "popups watched", MAX_POPUPS),
+            Cap::WorkerScripts => ("max_worker_scripts", "worker scripts", MAX_WORKER_SCRIPTS),
         }
     }
 
@@ -110,6 +123,17 @@ impl Counts {
         let c = self.counts.entry(cap).or_default();
         c.seen = c.seen.saturating_add(seen as u64);
         c.kept = c.kept.saturating_add(kept.min(seen) as u64);
+    }
+
+    /// Adds what another record counted (the targets beside the tab).
+    pub(super) fn merge(&mut self, other: Counts) {
+        for (cap, o) in other.counts {
+            let c = self.counts.entry(cap).or_default();
+            c.seen = c.seen.saturating_add(o.seen);
+            c.kept = c.kept.saturating_add(o.kept);
+            let room = EXAMPLES.saturating_sub(c.examples.len());
+            c.examples.extend(o.examples.into_iter().take(room));
+        }
     }
 
     /// Like [`Counts::add`], and names the affected URL when something was dropped.

@@ -236,6 +236,7 @@ async fn capture_page(
     observed.absorb(c.recorder.take());
     observed.finish();
     others.add_worker_scripts(&mut scripts, &mut index_of, &final_url);
+    others.count_into(&mut observed.counts);
     // Card data leaving the page: search everything that was sent for the canary.
     leaks::fetch_bodies(page, &mut observed).await;
     let mut interaction = interaction(opts, acted, &c.canary);

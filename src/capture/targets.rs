@@ -21,8 +21,8 @@
 //! Ids from other targets (request ids, script ids) are prefixed with the target, so they never
 //! collide with the tab's. Everything is bounded: targets, popups, worker scripts and their size.
 
-use super::canary::MAX_HAYSTACK;
 use super::events::{header_list, Ev, Source};
+use super::limits::{Cap, Counts, MAX_HAYSTACK, MAX_POPUPS, MAX_SOURCE_BYTES, MAX_TARGETS, MAX_WORKER_SCRIPTS};
 use crate::model::{lock_or_recover, RawScript, ScriptKind};
 use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
@@ -41,14 +41,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Other targets attached at most per scan (a page can spawn workers without end).
-const MAX_TARGETS: usize = 50;
-/// Popups watched and listed at most.
-pub(super) const MAX_POPUPS: usize = 20;
-/// Worker scripts kept at most.
-const MAX_WORKER_SCRIPTS: usize = 500;
-/// Largest worker script source kept (bytes).
-const MAX_WORKER_SOURCE: usize = 8 * 1024 * 1024;
 /// Longest URL kept in the popup list.
 const MAX_URL: usize = 2000;
 
@@ -74,6 +66,8 @@ struct State {
     /// Message id of a command whose answer we want → what to do with it.
     pending: HashMap<u64, Pending>,
     next_id: u64,
+    /// What the limits above saw and kept.
+    counts: Counts,
 }
 
 /// An answer awaited on one of our sessions.
@@ -142,6 +136,11 @@ pub(super) async fn beside<T>(work: impl Future<Output = T>, watch: impl Future<
 }
 
 impl Targets {
+    /// What the limits on other targets dropped, into the capture's counts (once, at the end).
+    pub(super) fn count_into(&self, counts: &mut Counts) {
+        counts.merge(std::mem::take(&mut lock_or_recover(&self.state).counts));
+    }
+
     pub(super) fn new() -> Targets {
         let (tx, rx) = unbounded();
         let (close_tx, close_rx) = unbounded();
@@ -281,14 +280,26 @@ impl Targets {
                         }
                     }
                     None if s.popups.len() < MAX_POPUPS => {
+                        s.counts.add(Cap::Popups, 1, 1);
                         let urls = if info.url.is_empty() { Vec::new() } else { vec![source.url.clone()] };
                         s.popups.push((id.clone(), urls));
                         let _ = self.tx.unbounded_send(url_ev);
                     }
-                    None => return,
+                    None => {
+                        s.counts.add_at(Cap::Popups, 1, 0, &source.url);
+                        return;
+                    }
                 }
             }
-            s.seen.len() < MAX_TARGETS && s.seen.insert(id)
+            if s.seen.contains(&id) {
+                false
+            } else if s.seen.len() >= MAX_TARGETS {
+                s.counts.add_at(Cap::Targets, 1, 0, &source.url);
+                false
+            } else {
+                s.counts.add(Cap::Targets, 1, 1);
+                s.seen.insert(id)
+            }
         };
         if first {
             let enable: &[&str] =
@@ -321,7 +332,10 @@ impl Targets {
             match s.pending.remove(&id) {
                 Some(Pending::Source(i)) => {
                     let text = msg.pointer("/result/scriptSource").and_then(Value::as_str).unwrap_or_default();
-                    s.scripts[i].source = Some(cut_bytes(text, MAX_WORKER_SOURCE).to_string());
+                    let kept = cut_bytes(text, MAX_SOURCE_BYTES).to_string();
+                    let url = s.scripts[i].url.clone();
+                    s.counts.add_at(Cap::SourceBytes, text.len(), kept.len(), &url);
+                    s.scripts[i].source = Some(kept);
                 }
                 Some(Pending::Body(request, source)) => {
                     let text = msg.pointer("/result/postData").and_then(Value::as_str).unwrap_or_default();
@@ -349,8 +363,10 @@ impl Targets {
             let index = {
                 let mut s = lock_or_recover(&self.state);
                 if s.scripts.len() >= MAX_WORKER_SCRIPTS {
+                    s.counts.add_at(Cap::WorkerScripts, 1, 0, &source.url);
                     return;
                 }
+                s.counts.add(Cap::WorkerScripts, 1, 1);
                 s.scripts.push(WorkerScript {
                     id: format!("{}{script_id}", source.prefix),
                     url: cut_bytes(url, MAX_URL).to_string(),

@@ -165,3 +165,18 @@ fn huge_scripts_past_the_per_scan_budget_are_listed_and_the_database_stays_small
         std::fs::read_dir(ws.dir.path().join("state")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     assert!(state < 30 * 1024 * 1024, "state is {state} bytes for 50 MB served");
 }
+
+#[test]
+fn worker_flood_past_the_target_cap_names_the_limit() {
+    let ws = approved_express("interact = \"none\"\nsettle = \"1s\"");
+    // 60 workers: the monitor attaches to 50 and says that it stopped there.
+    plant(
+        &ws,
+        r#"var w=[];for(var i=0;i<60;i++)w.push(new Worker(URL.createObjectURL(new Blob(["setInterval(function(){},1000)"]))));"#,
+        "",
+    );
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 1, "{}", describe(&report));
+    let t = truncated(&report, "max_targets").truncation.as_ref().unwrap();
+    assert_eq!(t.kept, 50, "{t:?}");
+}
