@@ -157,6 +157,17 @@ fn one_line(s: &str) -> String {
     cut(crate::text::mask_card_numbers(flat.trim()).as_str(), LINE_CHARS)
 }
 
+/// A hash skimwatch computed, shown exactly: masking would change it (1 in a few hundred
+/// SHA-256 hex strings holds a Luhn-valid run of 13+ digits between letters), and the reader
+/// compares it with the baseline. Anything that is not plain hex is treated as page text.
+fn hash(s: &str) -> String {
+    if s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        s.to_string()
+    } else {
+        one_line(s)
+    }
+}
+
 /// Multi-line untrusted text: keeps line breaks and tabs, drops other control characters
 /// (terminal escapes, NULs), masks card-like digit runs.
 fn multi_line(s: &str) -> String {
@@ -297,8 +308,8 @@ fn finding_view(f: &Finding, approve: &str) -> FindingView {
         script_id: one_line(f.script.as_ref().map_or("", |s| s.id.as_str())),
         script_kind: f.script.as_ref().map_or(String::new(), |s| s.kind.to_string()),
         script_url: one_line(f.script.as_ref().and_then(|s| s.url.as_deref()).unwrap_or_default()),
-        sha256: one_line(f.script.as_ref().map_or("", |s| s.sha256.as_str())),
-        approved_sha256: one_line(f.approved_sha256.as_deref().unwrap_or_default()),
+        sha256: hash(f.script.as_ref().map_or("", |s| s.sha256.as_str())),
+        approved_sha256: hash(f.approved_sha256.as_deref().unwrap_or_default()),
         host: one_line(f.host.as_deref().unwrap_or_default()),
         header: one_line(header.as_deref().unwrap_or_default()),
         initiator: one_line(f.initiator.as_deref().unwrap_or_default()),
@@ -414,6 +425,21 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn hashes_are_shown_exactly_even_when_they_hold_a_card_like_run() {
+        // A SHA-256 hex string with a Luhn-valid 16-digit run between letters (seen in CI).
+        let sha = "c2c3d5867b72cc8c469e26f35a5678474111111111111111c4f37d43c581ed6e";
+        assert_ne!(crate::text::mask_card_numbers(sha), sha, "the run is card-like");
+        let mut alert = hostile_alert();
+        alert.findings[0].script.as_mut().unwrap().sha256 = sha.into();
+        alert.findings[0].approved_sha256 = Some(sha.into());
+        let r = Renderer::load(None, Path::new("/etc/skimwatch/skimwatch.toml")).unwrap();
+        let out = r.render(&alert).unwrap();
+        assert_eq!(out.text.matches(sha).count(), 2, "{}", out.text);
+        // Page text with the same digits is still masked.
+        assert_eq!(hash("https://4111111111111111.evil.example/"), "https://411111******1111.evil.example/");
     }
 
     #[test]
