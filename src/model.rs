@@ -195,14 +195,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub enum InteractMode {
     /// Only load and watch.
     None,
-    /// Fill the form, card fields with the canary; never submit.
+    /// Fill the form, card fields with the canary; never submit. The default.
+    #[default]
     Type,
     /// Fill the form and click the pay button, with order-placing requests blocked.
     TypeAndSubmit,
     /// Complete the checkout: fill every field (selects, payment method, terms too), press
     /// each step's button and the pay button, pass after pass, with order-placing requests
-    /// blocked. The default.
-    #[default]
+    /// blocked.
     Complete,
 }
 

@@ -15,8 +15,10 @@
     const ac = (attr(el, 'autocomplete') || '').toLowerCase().split(/\s+/).pop();
     if (KIND[ac]) return KIND[ac];
     const w = words(el);
-    if (/cvv|cvc|csc|security.?code|(^|[^a-z])c?cid([^a-z]|$)|verification/.test(w)) return 'cvc';
-    if (/c(c|ard).?type|cardtype/.test(w)) return 'card-type';
+    if (/cvv|cvc|csc|security.?code/.test(w)) return 'cvc';
+    // `complete` knows Magento's card code (`payment[cc_cid]`) and card type fields too.
+    if (C.complete && /(^|[^a-z])c?cid([^a-z]|$)|verification/.test(w)) return 'cvc';
+    if (C.complete && /c(c|ard).?type|cardtype/.test(w)) return 'card-type';
     if (/exp.{0,8}(month|mm\b)/.test(w)) return 'exp-month';
     if (/exp.{0,8}(year|yy)/.test(w)) return 'exp-year';
     if (/expir|exp.?date|mm.?\/.?yy/.test(w)) return 'exp';
