@@ -1,12 +1,15 @@
 //! Scan time with the shopper's interaction against a plain load-and-watch scan of the same
-//! page (issue 3). Real Chromium, the embedded shop on loopback; both modes use the same short
-//! settle time so the difference is what the interaction costs.
+//! page (issue 3), and what completing the checkout (`complete`, issue 16) costs over typing
+//! (`type`): every mode side by side in one run, on the shop's checkouts (the card iframe, card
+//! fields on the page, and the Magento-1 and WooCommerce checkouts). Real Chromium, the
+//! embedded shop on loopback; every mode uses the same short settle time so the difference is
+//! what the interaction costs.
 //!
 //! `cargo bench --bench interaction` (`SKIMWATCH_BENCH_RUNS=N` to change the runs per mode).
 
 use skimwatch::capture::shopper::InteractMode;
 use skimwatch::capture::{find_chromium, CaptureOptions, Chromium};
-use skimwatch_testshop::Shop;
+use skimwatch_testshop::{Checkout, Origin, Shop};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -24,12 +27,24 @@ fn main() {
         let pages = [
             ("checkout (card iframe)", shop.checkout_url()),
             ("express (card fields on page)", shop.serve_express_checkout()),
+            ("magento 1 one-page (4 steps)", shop.url(Origin::Shop, Checkout::Magento1.path())),
+            ("woocommerce", shop.url(Origin::Shop, Checkout::WooCommerce.path())),
         ];
-        let modes = [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit];
+        let modes = InteractMode::ALL;
         println!("scan time per page load, {runs} runs each, settle 500 ms (median / min / max, ms)");
-        println!("{:<32} {:>24} {:>24} {:>24}", "page", "interact = none", "interact = type", "type-and-submit");
+        println!(
+            "{:<32} {:>20} {:>20} {:>20} {:>20} {:>18} {:>18}",
+            "page",
+            "interact = none",
+            "interact = type",
+            "type-and-submit",
+            "complete",
+            "complete - type",
+            "complete - none"
+        );
         for (name, url) in &pages {
             let mut cells = Vec::new();
+            let mut medians = Vec::new();
             for mode in modes {
                 let opts =
                     CaptureOptions { settle: Duration::from_millis(500), interact: mode, ..CaptureOptions::default() };
@@ -42,13 +57,22 @@ fn main() {
                     let snap = chromium.capture(url, &opts).await.expect("capture");
                     times.push(t.elapsed().as_millis() as u64);
                     if mode != InteractMode::None {
-                        assert!(!snap.interaction.as_ref().unwrap().fields_typed.is_empty(), "the shopper typed");
+                        // The snapshot holds the fields as capture saw them (`typed`); the
+                        // inventory names them into `fields_typed` later.
+                        assert!(!snap.interaction.as_ref().unwrap().typed.is_empty(), "the shopper typed");
                     }
                 }
                 times.sort_unstable();
+                medians.push(times[times.len() / 2] as i64);
                 cells.push(format!("{} / {} / {}", times[times.len() / 2], times[0], times[times.len() - 1]));
             }
-            println!("{:<32} {:>24} {:>24} {:>24}", name, cells[0], cells[1], cells[2]);
+            let median = |m: InteractMode| medians[modes.iter().position(|x| *x == m).unwrap_or(0)];
+            let complete = median(InteractMode::Complete);
+            let (over_type, over_none) = (complete - median(InteractMode::Type), complete - median(InteractMode::None));
+            println!(
+                "{:<32} {:>20} {:>20} {:>20} {:>20} {:>+18} {:>+18}",
+                name, cells[0], cells[1], cells[2], cells[3], over_type, over_none
+            );
         }
         chromium.close().await;
     });

@@ -188,7 +188,8 @@ impl<'de> Deserialize<'de> for Timestamp {
 // ---------------------------------------------------------------------------------------------
 
 /// What the scan does on the page after load (`interact = …` per page). Serialised as in the
-/// config file (`none`, `type`, `type-and-submit`); part of the JSON contract (`interaction`).
+/// config file (`none`, `type`, `type-and-submit`, `complete`); part of the JSON contract
+/// (`interaction`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InteractMode {
@@ -199,17 +200,23 @@ pub enum InteractMode {
     Type,
     /// Fill the form and click the pay button, with order-placing requests blocked.
     TypeAndSubmit,
+    /// Complete the checkout: fill every field (selects, payment method, terms too), press
+    /// each step's button and the pay button, pass after pass, with order-placing requests
+    /// blocked.
+    Complete,
 }
 
 impl InteractMode {
-    pub const ALL: [InteractMode; 3] = [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit];
-    pub const NAMES: &'static str = "\"none\", \"type\" or \"type-and-submit\"";
+    pub const ALL: [InteractMode; 4] =
+        [InteractMode::None, InteractMode::Type, InteractMode::TypeAndSubmit, InteractMode::Complete];
+    pub const NAMES: &'static str = "\"none\", \"type\", \"type-and-submit\" or \"complete\"";
 
     pub fn as_str(self) -> &'static str {
         match self {
             InteractMode::None => "none",
             InteractMode::Type => "type",
             InteractMode::TypeAndSubmit => "type-and-submit",
+            InteractMode::Complete => "complete",
         }
     }
 
@@ -775,6 +782,21 @@ pub struct Interaction {
     /// Whether the pay button was clicked.
     #[serde(default)]
     pub submitted: bool,
+    /// `complete`: every field the shopper set (typed, selected, checked), in order
+    /// (`frame key|selector`), named by the inventory; omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields_filled: Vec<String>,
+    /// The same fields as capture saw them (capture → inventory only).
+    #[serde(skip)]
+    pub filled: Vec<TypedField>,
+    /// `complete`: the buttons pressed, in order (`selector "label"`, label cut to 60
+    /// characters, at most 20); omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons_pressed: Vec<String>,
+    /// `complete`: how many passes over the page the shopper made (fill, press, wait); 0
+    /// (omitted) in the other modes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passes: u64,
     /// Requests blocked so that no order was placed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<String>,
@@ -1168,7 +1190,7 @@ mod tests {
         round_trips(&Profile::ALL, |p| p.as_str());
         round_trips(&Channel::ALL, |c| c.as_str());
         round_trips(&FieldAction::ALL, |a| a.as_str());
-        assert_eq!(InteractMode::ALL.map(InteractMode::as_str), ["none", "type", "type-and-submit"]);
+        assert_eq!(InteractMode::ALL.map(InteractMode::as_str), ["none", "type", "type-and-submit", "complete"]);
         assert_eq!(Profile::ALL.map(Profile::as_str), ["desktop", "mobile"]);
         assert_eq!(FieldAction::ALL.map(FieldAction::as_str), ["listen", "missing", "read"]);
         assert_eq!(Channel::CspReport.as_str(), "csp-report");

@@ -40,13 +40,27 @@ pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
 
 /// Every outgoing request or frame that carries the canary, and how many pieces (URLs,
 /// headers, bodies) were searched and how many of them a search budget left partly unsearched.
+/// With `steps` (`complete` mode), the card in a checkout platform's own request to the page's
+/// own origin ([`super::shopper::STEP_REQUESTS`], let through so the checkout advances, and
+/// [`super::shopper::ORDER_REQUESTS`], blocked) is allowed: it is the platform carrying the
+/// card to its own server (Magento 1 `ccsave` posts it with `savePayment` and `saveOrder`), not
+/// a third party. Any other request to the own origin with the card is still a leak (skimmers
+/// stash cards in files on the breached shop).
 pub(super) fn find_leaks(
     o: &Observed,
     canary: &Canary,
     final_url: &str,
     index_of: &HashMap<String, usize>,
     allow: &[String],
+    steps: bool,
 ) -> (Vec<CardLeak>, usize, usize) {
+    let own_origin = url::Url::parse(final_url).ok().map(|u| u.origin());
+    let own_step = |url: &str, method: &str| {
+        steps
+            && method != "GET"
+            && super::shopper::is_platform_request(url)
+            && url::Url::parse(url).ok().map(|u| u.origin()) == own_origin
+    };
     let mut leaks = Vec::new();
     let (mut searched, mut skipped) = (0, 0);
     for out in &o.outgoing {
@@ -103,7 +117,7 @@ pub(super) fn find_leaks(
             }
         }
         leaks.push(CardLeak {
-            allowed: crate::config::hosts::host_allowed(&host, allow),
+            allowed: crate::config::hosts::host_allowed(&host, allow) || own_step(&out.url, &out.method),
             destination: Destination {
                 url: shown,
                 host,

@@ -241,8 +241,14 @@ async fn capture_page(
     leaks::fetch_bodies(page, &mut observed).await;
     let mut interaction = interaction(opts, acted, &c.canary);
     interaction.popups = others.popup_urls().iter().map(|u| c.canary.mask_in(u)).collect();
-    let (card_leaks, searched, partly) =
-        leaks::find_leaks(&observed, &c.canary, &final_url, &index_of, &opts.card_data_hosts);
+    let (card_leaks, searched, partly) = leaks::find_leaks(
+        &observed,
+        &c.canary,
+        &final_url,
+        &index_of,
+        &opts.card_data_hosts,
+        opts.interact == InteractMode::Complete,
+    );
     observed.counts.add(Cap::Candidates, searched, searched - partly);
     Ok(Snapshot {
         truncations: observed.counts.truncations(),
@@ -342,7 +348,6 @@ impl Capture<'_> {
             return acted;
         }
         self.recorder.wait_until_ready(loaded).await;
-        let frames = shopper_frames(&self.recorder.lock(), main_frame_id);
         let page_origin = url::Url::parse(self.url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
         let shopper = shopper::Shopper {
             page: self.page,
@@ -352,10 +357,19 @@ impl Capture<'_> {
             mode: self.opts.interact,
             selectors: &self.opts.payment_fields,
             page_origin,
+            recorder: &self.recorder,
+            main_frame_id,
         };
-        match tokio::time::timeout(INTERACTION_BUDGET, shopper.run(&frames)).await {
-            Ok(a) => acted = a,
-            Err(_) => acted.problems.push(format!("interaction stopped after {} s", INTERACTION_BUDGET.as_secs())),
+        if self.opts.interact == InteractMode::Complete {
+            // Blocked before anything is filled or pressed, and held outside the budget's
+            // timeout: a press must never be followed by an unblocked order request.
+            match shopper.block_order_requests(acted.blocked.clone()).await {
+                Ok(task) => acted.blocker = Some(task),
+                Err(e) => acted.problems.push(format!("buttons not pressed: could not block order requests: {e}")),
+            }
+        }
+        if tokio::time::timeout(INTERACTION_BUDGET, shopper.run(&mut acted)).await.is_err() {
+            acted.problems.push(format!("interaction stopped after {} s", INTERACTION_BUDGET.as_secs()));
         }
         acted
     }
@@ -567,6 +581,10 @@ fn interaction(opts: &CaptureOptions, acted: shopper::Acted, canary: &Canary) ->
         fields_typed: Vec::new(),
         typed: acted.fields_typed.clone(),
         submitted: acted.submitted,
+        fields_filled: Vec::new(),
+        filled: acted.fields_filled.clone(),
+        buttons_pressed: acted.buttons_pressed.clone(),
+        passes: acted.passes,
         blocked,
         problems: acted.problems.clone(),
         popups: Vec::new(),

@@ -51,6 +51,10 @@ pub struct Persona {
     pub tel: String,
 }
 
+/// The persona's country (the towns are Irish): ISO code, three-letter code and name, as
+/// country `select`s offer it.
+pub const COUNTRY: [&str; 3] = ["IE", "IRL", "Ireland"];
+
 impl Persona {
     /// A fresh shopper.
     pub fn generate() -> Persona {

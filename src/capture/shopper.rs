@@ -4,9 +4,15 @@
 //! the scan's canary card number into the card number field; in `type-and-submit` mode it then
 //! clicks the pay button while requests that would place the order are failed with
 //! `Fetch.failRequest`. Skimmers wait for exactly that: keystrokes in the card field, a blur,
-//! a click on "Place order". The browser's disguise and the card-field instrumentation set up
-//! before navigation are [`crate::capture::stealth`]'s.
+//! a click on "Place order". In `complete` mode (the default) it completes the checkout: every
+//! field the page offers (selects, the card payment method, the terms box too), then each
+//! step's continue button and finally the pay button, pass after pass, with requests that
+//! would place the order failed and a short allow-list of step requests
+//! ([`STEP_REQUESTS`]) let through so that step-by-step checkouts advance. The browser's
+//! disguise and the card-field instrumentation set up before navigation are
+//! [`crate::capture::stealth`]'s.
 
+use super::recorder::Recorder;
 use super::stealth::{Own, CARD_FIELD_JS};
 use crate::capture::canary::Canary;
 use crate::capture::persona::Persona;
@@ -29,8 +35,71 @@ use futures::StreamExt;
 use rand::Rng;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::task::AbortOnDropHandle;
+
+/// `complete`: passes over the page at most (fill, press one button, wait).
+const MAX_PASSES: u64 = 8;
+/// `complete`: listings of a frame's fields per pass at most (filling can reveal fields, e.g.
+/// the card fields of the payment method just chosen).
+const MAX_LISTINGS: usize = 3;
+/// `complete`: the passes stop starting after this long (the whole interaction is bounded by
+/// capture's budget too).
+const COMPLETE_BUDGET: Duration = Duration::from_secs(30);
+/// After a button press: wait until the page is quiet, at least this long …
+const STEP_MIN_WAIT: Duration = Duration::from_millis(300);
+/// … and at most this long.
+const STEP_MAX_WAIT: Duration = Duration::from_secs(4);
+/// Buttons reported at most, problems kept at most.
+const MAX_BUTTONS: usize = 20;
+const MAX_PROBLEMS: usize = 50;
+
+/// Requests of a step-by-step checkout that save a step without placing the order; in
+/// `complete` mode they are let through (a same-origin non-GET request otherwise fails) so the
+/// next step opens. Each is the end of the URL's path, or `?key=value` of its query: Magento 1
+/// one-page checkout (`saveOrder` stays blocked), WooCommerce (`?wc-ajax=checkout` stays
+/// blocked), Magento 2 (`payment-information` stays blocked).
+pub const STEP_REQUESTS: [&str; 9] = [
+    "/checkout/onepage/saveBilling",
+    "/checkout/onepage/saveShipping",
+    "/checkout/onepage/saveShippingMethod",
+    "/checkout/onepage/savePayment",
+    "/checkout/onepage/progress",
+    "?wc-ajax=update_order_review",
+    "?wc-ajax=update_shipping_method",
+    "/estimate-shipping-methods",
+    "/shipping-information",
+];
+
+/// The platforms' own requests that place the order (always blocked), written like
+/// [`STEP_REQUESTS`]: Magento 1 and OneStepCheckout, WooCommerce, Magento 2.
+pub const ORDER_REQUESTS: [&str; 5] = [
+    "/checkout/onepage/saveOrder",
+    "/onestepcheckout/index/saveOrder",
+    "?wc-ajax=checkout",
+    "/payment-information",
+    "/set-payment-information",
+];
+
+/// Whether `url` is one of the [`STEP_REQUESTS`].
+pub fn is_step_request(url: &str) -> bool {
+    matches_any(url, &STEP_REQUESTS)
+}
+
+/// Whether `url` is one of the [`STEP_REQUESTS`] or [`ORDER_REQUESTS`]: a request by which a
+/// checkout platform sends the card to its own server.
+pub fn is_platform_request(url: &str) -> bool {
+    matches_any(url, &STEP_REQUESTS) || matches_any(url, &ORDER_REQUESTS)
+}
+
+fn matches_any(url: &str, list: &[&str]) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    let path = u.path().trim_end_matches('/');
+    list.iter().any(|s| match s.strip_prefix('?') {
+        Some(pair) => u.query_pairs().any(|(k, v)| pair.split_once('=') == Some((k.as_ref(), v.as_ref()))),
+        None => path.ends_with(s),
+    })
+}
 
 /// Lists fillable fields and the pay button of one frame. Runs in the frame's main world;
 /// `__CONFIG__` is replaced by the selectors (JSON), `__CARD_FIELD_JS__` by [`CARD_FIELD_JS`].
@@ -43,6 +112,20 @@ pub struct FrameFields {
     #[serde(default)]
     pub configured: std::collections::BTreeMap<String, i64>,
     pub submit: Option<ButtonInfo>,
+    /// `complete`: the step and pay buttons, in document order.
+    #[serde(default)]
+    pub buttons: Vec<StepButton>,
+}
+
+/// A button of a checkout step (`kind` `step`) or the pay button (`pay`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StepButton {
+    pub index: usize,
+    pub selector: String,
+    pub label: String,
+    pub kind: String,
+    pub y: f64,
+    pub x: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +138,12 @@ pub struct FieldInfo {
     pub max: i64,
     pub y: f64,
     pub x: f64,
+    /// `select`: the option to choose (index).
+    #[serde(default)]
+    pub option: Option<usize>,
+    /// `select`: why no option is chosen.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,12 +171,20 @@ pub struct Shopper<'a> {
     pub selectors: &'a [String],
     /// The page's origin (`http://host:port`): non-GET requests to it are blocked on submit.
     pub page_origin: String,
+    /// The record of the capture: which frames exist now, and when the page is quiet.
+    pub(super) recorder: &'a Recorder,
+    pub(super) main_frame_id: &'a str,
 }
 
 /// The outcome of the interaction.
 #[derive(Debug, Default)]
 pub struct Acted {
     pub fields_typed: Vec<TypedField>,
+    /// `complete`: every field set (typed, selected, checked).
+    pub fields_filled: Vec<TypedField>,
+    /// `complete`: `selector "label"` of each button pressed.
+    pub buttons_pressed: Vec<String>,
+    pub passes: u64,
     pub submitted: bool,
     pub problems: Vec<String>,
     /// Requests failed so that no order is placed (filled in while the page lives on).
@@ -98,7 +195,10 @@ pub struct Acted {
 
 /// Lists the fields of one frame (also used after the scan to check configured selectors).
 pub async fn frame_fields(page: &Page, own: &Own, context: i64, selectors: &[String]) -> Option<FrameFields> {
-    let config = serde_json::json!({ "selectors": selectors });
+    list_fields(page, own, context, serde_json::json!({ "selectors": selectors })).await
+}
+
+async fn list_fields(page: &Page, own: &Own, context: i64, config: serde_json::Value) -> Option<FrameFields> {
     let code =
         own.mark(&FIELDS_JS.replace("__CARD_FIELD_JS__", CARD_FIELD_JS).replace("__CONFIG__", &config.to_string()));
     let text = evaluate(page, context, &code).await?;
@@ -123,45 +223,184 @@ async fn evaluate(page: &Page, context: i64, code: &str) -> Option<serde_json::V
 /// A field to fill: its place on the page (y, x), its frame, the field, the frame's URL.
 type Planned = (f64, f64, FrameCtx, FieldInfo, String);
 
+/// The card brand of a number, as card type `select`s name it (by issuer prefix).
+fn brand_of(digits: &str) -> &'static str {
+    let two: u32 = digits.get(..2).and_then(|d| d.parse().ok()).unwrap_or(0);
+    let four: u32 = digits.get(..4).and_then(|d| d.parse().ok()).unwrap_or(0);
+    match two {
+        _ if digits.starts_with('4') => "visa",
+        34 | 37 => "amex",
+        35 => "jcb",
+        51..=55 | 22..=27 => "mastercard",
+        _ if four == 6011 || two == 65 || (644..=649).contains(&(four / 10)) => "discover",
+        _ => "visa",
+    }
+}
+
+/// The expiry typed and chosen everywhere: December, three years ahead.
+fn expiry_year() -> i32 {
+    time::OffsetDateTime::now_utc().year() + 3
+}
+
 impl Shopper<'_> {
-    /// Fills the form (and submits it in `type-and-submit` mode).
-    pub async fn run(&self, frames: &[FrameCtx]) -> Acted {
-        let mut acted = Acted::default();
+    /// Fills the form (and submits it in `type-and-submit` mode, completes the checkout in
+    /// `complete` mode) into `acted`, so what was done is kept when the budget runs out.
+    pub async fn run(&self, acted: &mut Acted) {
         if self.mode == InteractMode::None {
-            return acted;
+            return;
         }
-        let (plan, submit) = self.plan(frames).await;
         let cvc: String = {
+            // American Express has a four-digit code.
+            let len = if brand_of(self.canary.digits()) == "amex" { 4 } else { 3 };
             let mut rng = rand::rng();
-            (0..3).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
+            (0..len).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
         };
-        for (_, _, frame, field, frame_url) in &plan {
-            let value = self.value_for(field, &cvc);
-            if let Err(problem) = self.fill(frame, field, &value).await {
-                let place = if frame.is_main { "main" } else { frame_url.split(['?', '#']).next().unwrap_or_default() };
-                acted.problems.push(format!("{}|{}: {problem}", crate::text::label(place, 200), field.selector));
-                continue;
-            }
-            // The inventory names it `frame key|selector`, as in field-access findings.
-            acted.fields_typed.push(TypedField {
-                frame_url: frame_url.clone(),
-                main_frame: frame.is_main,
-                selector: field.selector.clone(),
-            });
+        if self.mode == InteractMode::Complete {
+            return self.complete(acted, &cvc).await;
+        }
+        let frames = self.frames();
+        let (plan, submit, _) = self.plan(&frames).await;
+        for planned in &plan {
+            self.fill_planned(acted, planned, &cvc).await;
         }
         if self.mode == InteractMode::TypeAndSubmit {
-            self.submit(&mut acted, submit).await;
+            self.submit(acted, submit).await;
         }
-        acted
+    }
+
+    /// The frames the shopper can act in, as they are now.
+    fn frames(&self) -> Vec<FrameCtx> {
+        super::shopper_frames(&self.recorder.lock(), self.main_frame_id)
+    }
+
+    /// `complete`: pass after pass, fill what is empty (until filling reveals nothing new),
+    /// then press the first step button not pressed yet, else the pay button, and wait for
+    /// the page to go quiet. Stops after the pay button, when there is nothing to press, after
+    /// [`MAX_PASSES`] or [`COMPLETE_BUDGET`].
+    async fn complete(&self, acted: &mut Acted, cvc: &str) {
+        let deadline = Instant::now() + COMPLETE_BUDGET;
+        // Fields that could not be filled are not tried again (frame, selector, index).
+        let mut failed: std::collections::BTreeSet<(String, String, usize)> = Default::default();
+        let mut pressed: Vec<String> = Vec::new();
+        // The last step button pressed, to tell whether it advanced.
+        let mut last_step: Option<String> = None;
+        for pass in 1..=MAX_PASSES {
+            acted.passes = pass;
+            let mut buttons = Vec::new();
+            let mut frames = Vec::new();
+            let mut filled_any = false;
+            for _ in 0..MAX_LISTINGS {
+                frames = self.frames();
+                let (plan, _, found) = self.plan(&frames).await;
+                buttons = found;
+                let plan: Vec<Planned> = plan
+                    .into_iter()
+                    .filter(|p| !failed.contains(&(p.2.frame_id.clone(), p.3.selector.clone(), p.3.index)))
+                    .collect();
+                if plan.is_empty() {
+                    break;
+                }
+                for planned in &plan {
+                    if !self.fill_planned(acted, planned, cvc).await {
+                        failed.insert((planned.2.frame_id.clone(), planned.3.selector.clone(), planned.3.index));
+                    } else {
+                        filled_any = true;
+                    }
+                }
+            }
+            let key = |b: &StepButton| format!("{} \"{}\"", b.selector, crate::text::label(&b.label, 60));
+            if let Some(step) = last_step.take() {
+                if !filled_any && buttons.iter().any(|b| key(b) == step) {
+                    self.problem(acted, format!("step button {step} did not advance"));
+                }
+            }
+            if Instant::now() >= deadline {
+                self.problem(acted, format!("checkout not completed within {} s", COMPLETE_BUDGET.as_secs()));
+                break;
+            }
+            let next = buttons
+                .iter()
+                .find(|b| b.kind == "step" && !pressed.contains(&key(b)))
+                .or_else(|| buttons.iter().find(|b| b.kind == "pay" && !pressed.contains(&key(b))));
+            let Some(button) = next.cloned() else {
+                if pressed.is_empty() {
+                    self.problem(acted, "no step or pay button found".into());
+                }
+                break;
+            };
+            if acted.blocker.is_none() {
+                // Without the block a press could place a real order: do not press.
+                self.problem(acted, format!("not pressed: {}: order requests are not blocked", key(&button)));
+                break;
+            }
+            let Some(main) = frames.iter().find(|f| f.is_main) else { break };
+            let el = format!("document.querySelectorAll('*')[{}]", button.index);
+            if let Err(p) = self.click_element(main, &el).await {
+                self.problem(acted, format!("button {}: {p}", key(&button)));
+                pressed.push(key(&button));
+                continue;
+            }
+            pressed.push(key(&button));
+            if acted.buttons_pressed.len() < MAX_BUTTONS {
+                acted.buttons_pressed.push(key(&button));
+            }
+            // The page answers a press with requests, scripts, a new section: wait for quiet.
+            let now = Instant::now();
+            self.recorder.settle(&self.page_origin, now, now + STEP_MIN_WAIT, now + STEP_MAX_WAIT).await;
+            if button.kind == "pay" {
+                acted.submitted = true;
+                break;
+            }
+            last_step = Some(key(&button));
+        }
+    }
+
+    fn problem(&self, acted: &mut Acted, problem: String) {
+        if acted.problems.len() < MAX_PROBLEMS {
+            acted.problems.push(problem);
+        }
+    }
+
+    /// Fills one planned field and notes it; false (and a problem) when it could not be.
+    async fn fill_planned(&self, acted: &mut Acted, planned: &Planned, cvc: &str) -> bool {
+        let (_, _, frame, field, frame_url) = planned;
+        let done = match field.kind.as_str() {
+            "select" => self.choose(frame, field).await,
+            "check" => self.check(frame, field).await,
+            _ => self.fill(frame, field, &self.value_for(field, cvc)).await,
+        };
+        if let Err(problem) = done {
+            let place = if frame.is_main { "main" } else { frame_url.split(['?', '#']).next().unwrap_or_default() };
+            self.problem(acted, format!("{}|{}: {problem}", crate::text::label(place, 200), field.selector));
+            return false;
+        }
+        // The inventory names it `frame key|selector`, as in field-access findings.
+        let named =
+            TypedField { frame_url: frame_url.clone(), main_frame: frame.is_main, selector: field.selector.clone() };
+        if self.mode == InteractMode::Complete {
+            acted.fields_filled.push(named.clone());
+        }
+        if field.kind != "select" && field.kind != "check" {
+            acted.fields_typed.push(named);
+        }
+        true
     }
 
     /// The empty fields of every frame, placed on the page: a shopper works top to bottom.
-    /// Also the main frame's pay button.
-    async fn plan(&self, frames: &[FrameCtx]) -> (Vec<Planned>, Option<(FrameCtx, ButtonInfo)>) {
+    /// Also the main frame's pay button and (`complete`) its step and pay buttons.
+    async fn plan(&self, frames: &[FrameCtx]) -> (Vec<Planned>, Option<(FrameCtx, ButtonInfo)>, Vec<StepButton>) {
         let mut plan: Vec<Planned> = Vec::new();
         let mut submit: Option<(FrameCtx, ButtonInfo)> = None;
+        let mut buttons = Vec::new();
+        let config = serde_json::json!({
+            "selectors": self.selectors,
+            "complete": self.mode == InteractMode::Complete,
+            "brand": brand_of(self.canary.digits()),
+            "year": expiry_year(),
+            "country": super::persona::COUNTRY,
+        });
         for frame in frames {
-            let Some(ff) = frame_fields(self.page, self.own, frame.context, self.selectors).await else { continue };
+            let Some(ff) = list_fields(self.page, self.own, frame.context, config.clone()).await else { continue };
             let (ox, oy) =
                 if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
             for f in ff.fields {
@@ -171,10 +410,12 @@ impl Shopper<'_> {
             }
             if frame.is_main {
                 submit = ff.submit.map(|b| (frame.clone(), b));
+                buttons = ff.buttons;
             }
         }
         plan.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        (plan, submit)
+        buttons.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+        (plan, submit, buttons)
     }
 
     /// Clicks the pay button, with order-placing requests blocked first.
@@ -199,7 +440,7 @@ impl Shopper<'_> {
     }
 
     fn value_for(&self, field: &FieldInfo, cvc: &str) -> String {
-        let year = time::OffsetDateTime::now_utc().year() + 3;
+        let year = expiry_year();
         match field.kind.as_str() {
             "number" => self.canary.digits().to_string(),
             "exp" => {
@@ -220,14 +461,78 @@ impl Shopper<'_> {
             "cvc" => cvc.into(),
             "name" => self.persona.name(),
             "given" => self.persona.given.clone(),
-            "family" => self.persona.family.clone(),
+            "family" | "text" => self.persona.family.clone(),
             "email" => self.persona.email.clone(),
             "street" => self.persona.street.clone(),
             "postal" => self.persona.postal.clone(),
-            "city" => self.persona.city.clone(),
+            "city" | "region" => self.persona.city.clone(),
             "tel" => self.persona.tel.clone(),
+            "country" => super::persona::COUNTRY[2].into(),
+            "company" => format!("{} Ltd", self.persona.family),
+            "card-type" => brand_of(self.canary.digits()).into(),
+            "note" => "Please leave at the door".into(),
+            "count" => "1".into(),
             _ => String::new(),
         }
+    }
+
+    /// Chooses a `select`'s option like a person with the keyboard: focus, arrow keys to
+    /// it (close ones), Tab. When the keys did not get there (far options, a page that
+    /// swallows keys) the option is set by script with `input` and `change` dispatched.
+    async fn choose(&self, frame: &FrameCtx, field: &FieldInfo) -> Result<(), String> {
+        let Some(option) = field.option else {
+            return Err(field.problem.clone().unwrap_or_else(|| "no plausible option".into()));
+        };
+        let el = format!("document.querySelectorAll('input, select, textarea')[{}]", field.index);
+        self.focus_by_dom(frame, &el).await?;
+        let index = |code: &str| {
+            let code =
+                self.own.mark(&format!("(() => {{ const el = {el}; {code}; return el ? el.selectedIndex : -2; }})()"));
+            async move { evaluate(self.page, frame.context, &code).await.and_then(|v| v.as_i64()).unwrap_or(-2) }
+        };
+        let now = index("").await;
+        if now == -2 {
+            return Err("field gone".into());
+        }
+        let delta = option as i64 - now;
+        if delta.abs() <= 15 {
+            let key = if delta > 0 { ("ArrowDown", 40) } else { ("ArrowUp", 38) };
+            for _ in 0..delta.abs() {
+                self.special_key(key.0, key.1).await.map_err(|e| format!("typing: {e}"))?;
+                pause(20, 50).await;
+            }
+        }
+        if index("").await != option as i64 {
+            let set = format!(
+                "if (el) {{ el.selectedIndex = {option}; el.dispatchEvent(new Event('input', {{ bubbles: true }})); el.dispatchEvent(new Event('change', {{ bubbles: true }})); }}"
+            );
+            if index(&set).await != option as i64 {
+                return Err("option could not be chosen".into());
+            }
+        }
+        pause(30, 80).await;
+        self.press_tab().await.map_err(|e| format!("tab: {e}"))?;
+        pause(30, 80).await;
+        Ok(())
+    }
+
+    /// Checks a radio button or checkbox with a mouse click on it, or on its label when the
+    /// input itself is hidden (styled radios); a script `click()` if neither took.
+    async fn check(&self, frame: &FrameCtx, field: &FieldInfo) -> Result<(), String> {
+        let el = format!("document.querySelectorAll('input, select, textarea')[{}]", field.index);
+        let target = format!(
+            "(() => {{ const el = {el}; if (!el) return null; const r = el.getBoundingClientRect(); return r.width >= 2 && r.height >= 2 ? el : (el.labels && el.labels[0]) || el; }})()"
+        );
+        let checked = |code: &'static str| {
+            let code = self.own.mark(&format!("(() => {{ const el = {el}; {code}; return !!el && el.checked; }})()"));
+            async move { evaluate(self.page, frame.context, &code).await.and_then(|v| v.as_bool()).unwrap_or(false) }
+        };
+        let clicked = self.click_element(frame, &target).await;
+        pause(30, 80).await;
+        if !checked("").await && !checked("if (el) el.click()").await {
+            return Err(clicked.err().unwrap_or_else(|| "could not be checked".into()));
+        }
+        Ok(())
     }
 
     /// Where a child frame's viewport sits in the page (its owner element's content box).
@@ -354,18 +659,23 @@ impl Shopper<'_> {
     }
 
     async fn press_tab(&self) -> chromiumoxide::Result<()> {
+        self.special_key("Tab", 9).await
+    }
+
+    /// A key without text (Tab, arrows): raw key down, key up.
+    async fn special_key(&self, key: &str, vk: i64) -> chromiumoxide::Result<()> {
         let mut down = DispatchKeyEventParams::new(DispatchKeyEventType::RawKeyDown);
-        down.key = Some("Tab".into());
-        down.code = Some("Tab".into());
-        down.windows_virtual_key_code = Some(9);
-        down.native_virtual_key_code = Some(9);
+        down.key = Some(key.into());
+        down.code = Some(key.into());
+        down.windows_virtual_key_code = Some(vk);
+        down.native_virtual_key_code = Some(vk);
         self.page.execute(down).await?;
         pause(20, 50).await;
         let mut up = DispatchKeyEventParams::new(DispatchKeyEventType::KeyUp);
-        up.key = Some("Tab".into());
-        up.code = Some("Tab".into());
-        up.windows_virtual_key_code = Some(9);
-        up.native_virtual_key_code = Some(9);
+        up.key = Some(key.into());
+        up.code = Some(key.into());
+        up.windows_virtual_key_code = Some(vk);
+        up.native_virtual_key_code = Some(vk);
         self.page.execute(up).await?;
         Ok(())
     }
@@ -374,7 +684,12 @@ impl Shopper<'_> {
     /// ones that could place the order (a top-level navigation or form post, a non-GET call
     /// to the shop's own API) and lets everything else through untouched. Patterns are narrow
     /// because every intercepted request waits for our answer.
-    async fn block_order_requests(&self, blocked: Arc<Mutex<Vec<String>>>) -> Result<AbortOnDropHandle<()>, String> {
+    /// In `complete` mode the [`STEP_REQUESTS`] go through.
+    pub(super) async fn block_order_requests(
+        &self,
+        blocked: Arc<Mutex<Vec<String>>>,
+    ) -> Result<AbortOnDropHandle<()>, String> {
+        let steps_allowed = self.mode == InteractMode::Complete;
         let mut paused = self.page.event_listener::<EventRequestPaused>().await.map_err(|e| e.to_string())?;
         let pattern = |url: String, kind: ResourceType| RequestPattern {
             url_pattern: Some(url),
@@ -397,7 +712,13 @@ impl Shopper<'_> {
             while let Some(ev) = paused.next().await {
                 let is_document = ev.resource_type == ResourceType::Document;
                 let top = Some(&ev.frame_id) == main_frame.as_ref();
-                let block = if is_document { top } else { ev.request.method != "GET" && ev.request.method != "HEAD" };
+                let block = if is_document {
+                    top
+                } else {
+                    ev.request.method != "GET"
+                        && ev.request.method != "HEAD"
+                        && !(steps_allowed && is_step_request(&ev.request.url))
+                };
                 if block {
                     if let Ok(mut b) = blocked.lock() {
                         if b.len() < 100 {
@@ -448,6 +769,51 @@ mod tests {
         assert!(FIELDS_JS.starts_with("(() => {") && FIELDS_JS.ends_with("})()"));
         assert_eq!(FIELDS_JS.matches("__CONFIG__").count(), 1);
         assert_eq!(FIELDS_JS.matches("__CARD_FIELD_JS__").count(), 1);
+    }
+
+    #[test]
+    fn step_requests_are_the_listed_ones_only() {
+        for ok in [
+            "https://s.example/checkout/onepage/saveBilling/",
+            "https://s.example/index.php/checkout/onepage/saveShippingMethod",
+            "https://s.example/checkout/onepage/progress/?toStep=payment",
+            "https://s.example/?wc-ajax=update_order_review",
+            "https://s.example/shop/?wc-ajax=update_shipping_method&x=1",
+            "https://s.example/rest/default/V1/guest-carts/abc/estimate-shipping-methods",
+            "https://s.example/rest/default/V1/guest-carts/abc/shipping-information",
+        ] {
+            assert!(is_step_request(ok), "{ok}");
+        }
+        for blocked in [
+            "https://s.example/checkout/onepage/saveOrder/",
+            "https://s.example/?wc-ajax=checkout",
+            "https://s.example/?x=wc-ajax=update_order_review",
+            "https://s.example/rest/default/V1/guest-carts/abc/payment-information",
+            "https://s.example/checkout/onepage/saveBilling/then/saveOrder",
+            "not a url",
+        ] {
+            assert!(!is_step_request(blocked), "{blocked}");
+        }
+        assert!(is_platform_request("https://s.example/checkout/onepage/saveOrder/"));
+        assert!(is_platform_request("https://s.example/?wc-ajax=checkout"));
+        assert!(!is_platform_request("https://s.example/media/catalog/cache.php"));
+    }
+
+    #[test]
+    fn brands_by_issuer_prefix() {
+        for (digits, brand) in [
+            ("4111111111111111", "visa"),
+            ("5555555555554444", "mastercard"),
+            ("2223003122003222", "mastercard"),
+            ("378282246310005", "amex"),
+            ("6011111111111117", "discover"),
+            ("3566002020360505", "jcb"),
+        ] {
+            assert_eq!(brand_of(digits), brand, "{digits}");
+        }
+        for (prefix, _) in crate::capture::canary::TEST_PREFIXES {
+            assert_ne!(brand_of(prefix), "", "{prefix}");
+        }
     }
 
     #[test]

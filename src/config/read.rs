@@ -682,9 +682,9 @@ timeout = "1m"
 
     #[test]
     fn interaction_keys_parse_and_bad_values_name_the_key() {
-        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"type-and-submit\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
+        let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"complete\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
         let p = &c.pages[0];
-        assert_eq!(p.interact, InteractMode::TypeAndSubmit);
+        assert_eq!(p.interact, InteractMode::Complete);
         assert_eq!(p.profile, Profile::Mobile);
         assert_eq!(p.payment_fields, ["#cc", "input[name=cvv]"]);
         assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
@@ -697,7 +697,7 @@ timeout = "1m"
         let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
         assert_eq!(
             error(&format!("{base}interact = \"submit\"\n")),
-            "skimwatch.toml:4:12: page[0].interact: \"submit\" is not an interaction (expected \"none\", \"type\" or \"type-and-submit\")"
+            "skimwatch.toml:4:12: page[0].interact: \"submit\" is not an interaction (expected \"none\", \"type\", \"type-and-submit\" or \"complete\")"
         );
         assert!(error(&format!("{base}profile = \"tablet\"\n")).contains("page[0].profile"));
         assert_eq!(

@@ -39,14 +39,14 @@ pub(crate) fn resolve(snapshot: &Snapshot, inv: &Inventory, script_of_raw: &[usi
     }
 }
 
-/// The interaction with its typed fields named `frame key|selector`.
+/// The interaction with its typed and filled fields named `frame key|selector`.
 pub(crate) fn typed_fields(interaction: &Interaction, origin: &Origin) -> Interaction {
     let mut named = interaction.clone();
-    named.fields_typed = interaction
-        .typed
-        .iter()
-        .map(|t| format!("{}|{}", frame_key(&t.frame_url, t.main_frame, origin), t.selector))
-        .collect();
+    let name = |fields: &[crate::model::TypedField]| -> Vec<String> {
+        fields.iter().map(|t| format!("{}|{}", frame_key(&t.frame_url, t.main_frame, origin), t.selector)).collect()
+    };
+    named.fields_typed = name(&interaction.typed);
+    named.fields_filled = name(&interaction.filled);
     named
 }
 
@@ -88,6 +88,7 @@ mod tests {
             }],
             interaction: Some(Interaction {
                 typed: vec![TypedField { frame_url: frame_url.into(), main_frame: false, selector: "#cc".into() }],
+                filled: vec![TypedField { frame_url: frame_url.into(), main_frame: false, selector: "#cc".into() }],
                 ..Default::default()
             }),
             ..Default::default()
@@ -112,6 +113,8 @@ mod tests {
             assert_eq!(access.script.as_ref().map(|s| s.id.as_str()), Some(script.id.as_str()));
             let typed = &page.interaction.as_ref().unwrap().fields_typed;
             assert_eq!(typed, &[format!("{key}|#cc")], "typed field in {frame_url}");
+            let filled = &page.interaction.as_ref().unwrap().fields_filled;
+            assert_eq!(filled, &[format!("{key}|#cc")], "filled field in {frame_url}");
         }
     }
 

@@ -12,4 +12,5 @@ mod hostile;
 mod layout;
 mod quiet;
 mod release_gate;
+mod wake;
 mod watch;

@@ -14,11 +14,13 @@
 //! servers receives is recorded, so a test can check that stolen data reached the attacker.
 
 mod attacks;
+mod checkouts;
 mod content;
 mod evasive;
 mod volatile;
 
 pub use attacks::Planted;
+pub use checkouts::{Checkout, Wake};
 pub use volatile::{VolatileChange, VOLATILE_PATH};
 
 use axum::body::{Body, Bytes};
@@ -325,7 +327,8 @@ impl Shop {
     // -- content ---------------------------------------------------------------------------
 
     /// Serves `resource` at `path` on `origin` from the next request on (adds or replaces).
-    /// `path` has no query string: requests are matched on their path alone.
+    /// Requests are matched on their path alone, unless a resource is stored under the exact
+    /// `path?query` a request has (`/?wc-ajax=checkout`): that one answers first.
     pub fn set_resource(&self, origin: Origin, path: &str, resource: Resource) {
         lock(&self.inner.resources).insert((origin, path.to_string()), resource);
     }
@@ -393,7 +396,7 @@ impl Shop {
 
     /// Restores the default content of every origin (the request log is kept).
     pub fn reset(&self) {
-        *lock(&self.inner.resources) = content::defaults(&self.inner.bases);
+        *lock(&self.inner.resources) = default_table(&self.inner.bases);
         lock(&self.inner.dynamic).clear();
     }
 
@@ -447,6 +450,14 @@ impl Drop for Shop {
     }
 }
 
+/// The default content of every origin: the main checkout with its vendors, and the
+/// platform-style checkouts.
+fn default_table(bases: &Bases) -> HashMap<(Origin, String), Resource> {
+    let mut table = content::defaults(bases);
+    table.extend(checkouts::defaults());
+    table
+}
+
 type Launched = (Arc<Inner>, watch::Sender<bool>, Vec<JoinHandle<()>>);
 
 /// Binds every origin first (so a bind error leaves nothing running), then spawns one axum
@@ -464,7 +475,7 @@ async fn launch() -> io::Result<Launched> {
     }
     let bases = Bases(bases);
     let inner = Arc::new(Inner {
-        resources: Mutex::new(content::defaults(&bases)),
+        resources: Mutex::new(default_table(&bases)),
         dynamic: Mutex::new(HashMap::new()),
         requests: Mutex::new(Vec::new()),
         bases,
@@ -500,11 +511,11 @@ struct Ctx {
 /// The one handler of every server: record the request, then answer from the table. Any
 /// method is accepted, because skimmers POST (fetch, sendBeacon) as often as they GET.
 async fn serve(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/").to_string();
+    let request_path = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/").to_string();
     let request = RecordedRequest {
         origin: ctx.origin,
         method: method.to_string(),
-        path,
+        path: request_path.clone(),
         headers: headers
             .iter()
             .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
@@ -518,7 +529,15 @@ async fn serve(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: Header
         return to_response(resource);
     }
 
-    let found = lock(&ctx.inner.resources).get(&(ctx.origin, uri.path().to_string())).cloned();
+    // A resource stored under `path?query` answers exactly that query first (WordPress routes
+    // its AJAX endpoints as `/?wc-ajax=…`); everything else is matched on the path alone.
+    let found = {
+        let resources = lock(&ctx.inner.resources);
+        uri.query()
+            .and_then(|_| resources.get(&(ctx.origin, request_path.clone())))
+            .or_else(|| resources.get(&(ctx.origin, uri.path().to_string())))
+            .cloned()
+    };
     let resource = found.unwrap_or_else(|| {
         Resource::new("text/plain; charset=utf-8", "Not Found")
             .with_status(404)

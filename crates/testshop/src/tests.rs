@@ -287,3 +287,208 @@ fn http_get_with_ua(url: &str, ua: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+#[tokio::test]
+async fn platform_checkouts_are_served_with_their_fields() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let m1 = get(&base, Checkout::Magento1.path()).await;
+    assert_eq!((m1.status, m1.header("content-type")), (200, Some("text/html; charset=utf-8")));
+    for needle in [
+        r#"<ol class="opc" id="checkoutSteps">"#,
+        "billing[firstname]",
+        "billing[lastname]",
+        "billing[email]",
+        "billing[street][]",
+        "billing[city]",
+        "billing[region_id]",
+        "billing[postcode]",
+        "billing[country_id]",
+        "billing[telephone]",
+        r#"<button type="button" title="Continue" class="button" onclick="billing.save()"><span><span>Continue</span></span></button>"#,
+        r#"name="shipping_method""#,
+        r#"onclick="shippingMethod.save()""#,
+        r#"value="checkmo" type="radio" name="payment[method]""#,
+        r#"value="ccsave" type="radio" name="payment[method]""#,
+        r#"<ul class="form-list" id="payment_form_ccsave" style="display:none;">"#,
+        "payment[cc_owner]",
+        r#"<option value="JCB">JCB</option>"#,
+        "payment[cc_number]",
+        "payment[cc_exp_month]",
+        "payment[cc_exp_year]",
+        "payment[cc_cid]",
+        r#"onclick="payment.save()""#,
+        r#"name="agreement[1]""#,
+        r#"<button type="submit" title="Place Order" class="button btn-checkout" onclick="review.save();">Place Order</button>"#,
+        "var review = new Review('/m1/checkout/onepage/saveOrder'",
+    ] {
+        assert!(m1.body.contains(needle), "Magento 1 page lacks {needle}");
+    }
+    let woo = get(&base, Checkout::WooCommerce.path()).await;
+    assert_eq!(woo.status, 200);
+    for needle in [
+        r#"<form name="checkout" method="post" class="checkout woocommerce-checkout""#,
+        r#"name="billing_first_name""#,
+        r#"name="billing_last_name""#,
+        r#"name="billing_company""#,
+        r#"name="billing_country""#,
+        r#"name="billing_address_1""#,
+        r#"name="billing_city""#,
+        r#"name="billing_state""#,
+        r#"name="billing_postcode""#,
+        r#"name="billing_phone""#,
+        r#"name="billing_email""#,
+        r#"name="payment_method" value="bacs""#,
+        r#"name="payment_method" value="cod""#,
+        r#"name="payment_method" value="card_gateway""#,
+        r#"<div class="payment_box payment_method_card_gateway" style="display:none;">"#,
+        r#"id="card_gateway-card-number""#,
+        r#"id="card_gateway-card-expiry""#,
+        r#"id="card_gateway-card-cvc""#,
+        r#"id="terms""#,
+        r#"<button type="submit" class="button alt" name="woocommerce_checkout_place_order" id="place_order" value="Place order">Place order</button>"#,
+        r#""checkout_url":"\/?wc-ajax=checkout""#,
+    ] {
+        assert!(woo.body.contains(needle), "WooCommerce page lacks {needle}");
+    }
+    // Every file the pages name is served.
+    for (page, body) in [(Checkout::Magento1, &m1.body), (Checkout::WooCommerce, &woo.body)] {
+        for attr in ["src=\"", "href=\""] {
+            for part in body.split(attr).skip(1) {
+                let url = part.split('"').next().unwrap();
+                if url.starts_with(&format!("/{}", &page.path()[1..4]))
+                    && (url.ends_with(".js") || url.ends_with(".css"))
+                {
+                    assert_eq!(get(&base, url).await.status, 200, "{url}");
+                }
+            }
+        }
+    }
+    // The steps answer as the platforms do, and the scripts a shopper needs are there.
+    let billing = send("POST", &base, "/m1/checkout/onepage/saveBilling", "billing%5Bfirstname%5D=Aoife").await;
+    assert_eq!(billing.body, r#"{"goto_section":"shipping_method"}"#);
+    let review = send("POST", &base, "/?wc-ajax=update_order_review", "security=a83c61f0b2").await;
+    assert!(review.body.contains(r#""result":"success""#), "{}", review.body);
+    let jquery = get(&base, "/woo/wp-includes/js/jquery/jquery.min.js").await.body;
+    assert!(jquery.contains("window.jQuery = window.$ = $"));
+    // The home page still answers any other query of `/`.
+    assert!(get(&base, "/?utm_source=mail").await.body.contains("Harbor &amp; Pine"));
+}
+
+#[tokio::test]
+async fn order_endpoints_are_recorded_and_answered() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    assert!(Checkout::ALL.iter().all(|c| shop.order_requests(*c).is_empty()));
+    send("POST", &base, "/m1/checkout/onepage/savePayment", "payment%5Bmethod%5D=ccsave").await;
+    send("POST", &base, "/?wc-ajax=update_order_review", "x=1").await;
+    assert!(Checkout::ALL.iter().all(|c| shop.order_requests(*c).is_empty()), "step requests are no orders");
+
+    let m1 =
+        send("POST", &base, Checkout::Magento1.order_path(), "payment%5Bmethod%5D=ccsave&agreement%5B1%5D=1").await;
+    assert_eq!(m1.body, r#"{"success":true,"redirect":"/m1/checkout/onepage/success/"}"#);
+    let woo = send("POST", &base, Checkout::WooCommerce.order_path(), "billing_first_name=Aoife").await;
+    assert_eq!(woo.body, r#"{"result":"success","redirect":"/woo/checkout/order-received/"}"#);
+    assert_eq!(get(&base, "/m1/checkout/onepage/success/").await.status, 200);
+    assert_eq!(get(&base, "/woo/checkout/order-received/").await.status, 200);
+
+    let m1_orders = shop.order_requests(Checkout::Magento1);
+    assert_eq!(m1_orders.len(), 1);
+    assert_eq!((m1_orders[0].method.as_str(), m1_orders[0].path.as_str()), ("POST", "/m1/checkout/onepage/saveOrder"));
+    assert!(m1_orders[0].body.contains("agreement%5B1%5D=1"));
+    let woo_orders = shop.order_requests(Checkout::WooCommerce);
+    assert_eq!(woo_orders.len(), 1);
+    assert_eq!(
+        (woo_orders[0].path.as_str(), woo_orders[0].body.as_str()),
+        ("/?wc-ajax=checkout", "billing_first_name=Aoife")
+    );
+}
+
+#[tokio::test]
+async fn a_wake_skimmer_changes_only_its_checkout_and_reset_restores_it() {
+    let shop = Shop::start().await.unwrap();
+    let clean: HashMap<_, _> =
+        shop.paths().into_iter().map(|k| (k.clone(), shop.resource(k.0, &k.1).unwrap())).collect();
+    let names: std::collections::HashSet<_> = Wake::ALL.iter().map(|w| w.name()).collect();
+    let exfil: std::collections::HashSet<_> = Wake::ALL.iter().map(|w| w.exfil_path()).collect();
+    assert_eq!((names.len(), exfil.len()), (8, 8));
+    assert_eq!(Wake::ALL.iter().filter(|w| w.checkout() == Checkout::Magento1).count(), 4);
+
+    let snapshot = || -> HashMap<(Origin, String), Resource> {
+        shop.paths().into_iter().map(|k| (k.clone(), shop.resource(k.0, &k.1).unwrap())).collect()
+    };
+    for wake in Wake::ALL {
+        let checkout = wake.checkout();
+        let before_plant = snapshot();
+        shop.plant_wake_skimmer(wake);
+        let code = shop.wake_skimmer_code(wake);
+        assert!(!code.contains("{{"), "{} has an unfilled placeholder", wake.name());
+        let target = if wake.exfil_path() == "/ws" {
+            shop.exfil_websocket_url()
+        } else {
+            shop.url(Origin::Attacker, wake.exfil_path())
+        };
+        assert!(code.contains(&target), "{} does not send to {target}", wake.name());
+        assert!(!code.contains("setTimeout(send") || wake == Wake::KeystrokeTimer);
+
+        // The code sits where wake_skimmer_script_url says, and the page reaches it.
+        let script = shop.wake_skimmer_script_url(wake);
+        let (origin, path) = if let Some(path) = script.strip_prefix(&shop.base(Origin::Shop)) {
+            (Origin::Shop, path.to_string())
+        } else {
+            (Origin::Attacker, script.strip_prefix(&shop.base(Origin::Attacker)).unwrap().to_string())
+        };
+        let carrier = get(&shop.base(origin), &path).await;
+        assert_eq!(carrier.status, 200);
+        assert!(carrier.body.contains(code.trim()), "{} not in {script}", wake.name());
+        if origin == Origin::Attacker {
+            assert!(shop.get_body(Origin::Shop, checkout.path()).unwrap().contains(&script), "{}", wake.name());
+        }
+
+        // Everything of the other checkout (and of the main one) is as it was; the planted
+        // checkout's files hold this skimmer only, not the one planted before.
+        for ((o, p), before) in &before_plant {
+            let now = shop.resource(*o, p).unwrap();
+            let ours = *o == Origin::Shop && p.starts_with(&checkout.path()[..4]);
+            assert!(ours || &now == before, "{} changed {o} {p}", wake.name());
+        }
+        let page_or_script_changed = [checkout.path(), path.as_str()]
+            .iter()
+            .any(|p| shop.resource(Origin::Shop, p) != clean.get(&(Origin::Shop, p.to_string())).cloned());
+        assert!(page_or_script_changed, "{} changed nothing of its checkout", wake.name());
+        for other in Wake::ALL.iter().filter(|w| **w != wake && w.checkout() == checkout) {
+            let other_code = shop.wake_skimmer_code(*other);
+            for (o, p) in shop.paths().into_iter().filter(|(o, _)| *o == Origin::Shop) {
+                assert!(!shop.get_body(o, &p).unwrap().contains(other_code.trim()), "{} left in {p}", other.name());
+            }
+        }
+        for (o, p) in shop.paths() {
+            let resource = shop.resource(o, &p).unwrap();
+            if resource.content_type.starts_with("text/javascript") {
+                assert_parses(&format!("{} {o} {p}", wake.name()), &resource.body);
+            }
+            if resource.content_type.starts_with("text/html") {
+                for script in inline_scripts(&resource.body) {
+                    assert_parses(&format!("{}: inline script of {p}", wake.name()), &script);
+                }
+            }
+        }
+    }
+
+    shop.reset();
+    for ((o, p), before) in &clean {
+        assert!(shop.resource(*o, p).as_ref() == Some(before), "reset left {o} {p} changed");
+    }
+    assert_eq!(shop.paths().len(), clean.len(), "reset removes the attacker's scripts");
+}
+
+#[tokio::test]
+async fn platform_checkouts_are_identical_on_every_load() {
+    let shop = Shop::start().await.unwrap();
+    for checkout in Checkout::ALL {
+        let a = get(&shop.base(Origin::Shop), checkout.path()).await.body;
+        let b = get(&shop.base(Origin::Shop), checkout.path()).await.body;
+        assert_eq!(a, b);
+        assert!(!a.contains(&shop.base(Origin::Shop)), "the clean page names no port");
+    }
+}

@@ -83,6 +83,20 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
                 String::new()
             }
         )?;
+        if i.passes > 0 {
+            writeln!(
+                out,
+                "   completed checkout: {} fields filled, {} button(s) pressed in {} pass(es){}",
+                i.fields_filled.len(),
+                i.buttons_pressed.len(),
+                i.passes,
+                if i.buttons_pressed.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", i.buttons_pressed.iter().map(|b| clean(b)).collect::<Vec<_>>().join(", "))
+                }
+            )?;
+        }
         for p in &i.problems {
             writeln!(out, "   interaction problem: {}", clean(p))?;
         }
