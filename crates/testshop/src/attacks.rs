@@ -108,7 +108,7 @@ f.addEventListener("submit",function(e){if(!box.parentNode)return;e.preventDefau
 ///
 /// # Panics
 /// If `marker` is missing: the attack helpers expect the default page structure.
-fn insert_before_last(body: &mut String, marker: &str, text: &str) {
+pub(super) fn insert_before_last(body: &mut String, marker: &str, text: &str) {
     match body.rfind(marker) {
         Some(at) => body.insert_str(at, text),
         None => panic!("shop: `{marker}` not found in the page a helper edits"),

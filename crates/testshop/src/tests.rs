@@ -407,16 +407,15 @@ async fn order_endpoints_are_recorded_and_answered() {
 #[tokio::test]
 async fn a_wake_skimmer_changes_only_its_checkout_and_reset_restores_it() {
     let shop = Shop::start().await.unwrap();
-    let clean: HashMap<_, _> =
-        shop.paths().into_iter().map(|k| (k.clone(), shop.resource(k.0, &k.1).unwrap())).collect();
+    let snapshot = || -> HashMap<(Origin, String), Resource> {
+        shop.paths().into_iter().map(|k| (k.clone(), shop.resource(k.0, &k.1).unwrap())).collect()
+    };
+    let clean = snapshot();
     let names: std::collections::HashSet<_> = Wake::ALL.iter().map(|w| w.name()).collect();
     let exfil: std::collections::HashSet<_> = Wake::ALL.iter().map(|w| w.exfil_path()).collect();
     assert_eq!((names.len(), exfil.len()), (8, 8));
     assert_eq!(Wake::ALL.iter().filter(|w| w.checkout() == Checkout::Magento1).count(), 4);
 
-    let snapshot = || -> HashMap<(Origin, String), Resource> {
-        shop.paths().into_iter().map(|k| (k.clone(), shop.resource(k.0, &k.1).unwrap())).collect()
-    };
     for wake in Wake::ALL {
         let checkout = wake.checkout();
         let before_plant = snapshot();
@@ -429,7 +428,6 @@ async fn a_wake_skimmer_changes_only_its_checkout_and_reset_restores_it() {
             shop.url(Origin::Attacker, wake.exfil_path())
         };
         assert!(code.contains(&target), "{} does not send to {target}", wake.name());
-        assert!(!code.contains("setTimeout(send") || wake == Wake::KeystrokeTimer);
 
         // The code sits where wake_skimmer_script_url says, and the page reaches it.
         let script = shop.wake_skimmer_script_url(wake);
