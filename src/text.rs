@@ -155,6 +155,55 @@ pub fn mask_card_numbers(s: &str) -> String {
     out
 }
 
+/// Parses JSON text the page's realm produced (the monitor's own scripts return their results
+/// and reports as `JSON.stringify` text). Strings a script builds may hold lone UTF-16
+/// surrogates, which `JSON.stringify` writes as `\ud800` escapes and serde_json refuses, so
+/// one such character in a field's id or label would lose the whole listing: each lone
+/// surrogate escape becomes U+FFFD first.
+pub fn parse_page_json<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str(&well_formed_json(text))
+}
+
+/// `text` with every `\uXXXX` escape of a lone surrogate replaced by `\ufffd` (linear; text
+/// outside escapes is untouched; borrowed when there is nothing to replace).
+pub fn well_formed_json(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    let surrogate = |at: usize| -> Option<u16> {
+        let hex = text.get(at + 2..at + 6)?;
+        let v = u16::from_str_radix(hex, 16).ok()?;
+        (b.get(at + 1) == Some(&b'u') && (0xd800..=0xdfff).contains(&v)).then_some(v)
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match surrogate(i) {
+            // A high surrogate followed by a low one: a pair, kept.
+            Some(high) if high < 0xdc00 && surrogate(i + 6).is_some_and(|low| low >= 0xdc00) => i += 12,
+            Some(_) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[copied..i]);
+                o.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape (`\\`, `\"`, `\n`, `\u0041`): skip its backslash and next byte.
+            None => i += 2,
+        }
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&text[copied.min(text.len())..]);
+            std::borrow::Cow::Owned(o)
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// Time limit for the unit tests that run hostile inputs through a bounded step. Generous on
 /// purpose: it catches a quadratic or exponential path (minutes on these inputs), not a slow or
 /// loaded machine; the real figures are printed by `benches/diff.rs`.
@@ -164,6 +213,23 @@ pub(crate) const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::fro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        assert_eq!(well_formed_json(r#"{"a":"x\ud800y"}"#), r#"{"a":"x\ufffdy"}"#);
+        assert_eq!(well_formed_json(r#"["\udc00","\ud83d"]"#), r#"["\ufffd","\ufffd"]"#);
+        // A pair, other escapes and an escaped backslash before "ud800" stay as they are.
+        let kept = r#"{"a":"\ud83d\ude00 \\ud800 \" \u0041 é"}"#;
+        assert!(matches!(well_formed_json(kept), std::borrow::Cow::Borrowed(_)));
+        let v: serde_json::Value = parse_page_json(r#"{"id":"cc\ud800","l":"\ud83d\ude00\ud83d"}"#).unwrap();
+        assert_eq!(v["id"], "cc\u{fffd}");
+        assert_eq!(v["l"], "😀\u{fffd}");
+        assert!(serde_json::from_str::<serde_json::Value>(r#""\ud800""#).is_err(), "serde_json refuses them");
+        // Truncated escapes at the end cannot panic.
+        for t in ["\\", "\\u", "\\ud8", "\"\\ud800\\u", "\"\\ud800\\udc"] {
+            let _ = well_formed_json(t);
+        }
+    }
 
     #[test]
     fn cuts_never_split_a_character() {

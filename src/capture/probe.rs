@@ -101,7 +101,7 @@ async fn run_probe(page: &Page, url: &str, ctx: i64, probe_js: &str) -> Result<O
         .value
         .as_ref()
         .and_then(|v| v.as_str())
-        .and_then(|text| serde_json::from_str::<FrameFacts>(text).ok()))
+        .and_then(|text| crate::text::parse_page_json::<FrameFacts>(text).ok()))
 }
 
 impl Probed {

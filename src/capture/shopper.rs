@@ -202,7 +202,7 @@ async fn list_fields(page: &Page, own: &Own, context: i64, config: serde_json::V
     let code =
         own.mark(&FIELDS_JS.replace("__CARD_FIELD_JS__", CARD_FIELD_JS).replace("__CONFIG__", &config.to_string()));
     let text = evaluate(page, context, &code).await?;
-    serde_json::from_str(text.as_str()?).ok()
+    crate::text::parse_page_json(text.as_str()?).ok()
 }
 
 async fn evaluate(page: &Page, context: i64, code: &str) -> Option<serde_json::Value> {
@@ -308,7 +308,10 @@ impl Shopper<'_> {
                     }
                 }
             }
-            let key = |b: &StepButton| format!("{} \"{}\"", b.selector, crate::text::label(&b.label, 60));
+            // Selector and label are page text (an id may be megabytes): both cut, char-safely.
+            let key = |b: &StepButton| {
+                format!("{} \"{}\"", crate::text::label(&b.selector, 200), crate::text::label(&b.label, 60))
+            };
             if let Some(step) = last_step.take() {
                 if !filled_any && buttons.iter().any(|b| key(b) == step) {
                     self.problem(acted, format!("step button {step} did not advance"));

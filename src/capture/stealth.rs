@@ -290,7 +290,7 @@ pub fn parse_access(payload: &str) -> Option<ReportedAccess> {
     if payload.len() > 16 * 1024 {
         return None;
     }
-    let mut a: ReportedAccess = serde_json::from_str(payload).ok()?;
+    let mut a: ReportedAccess = crate::text::parse_page_json(payload).ok()?;
     if !matches!(a.a.as_str(), "listen" | "read" | "send" | "drop") {
         return None;
     }

@@ -326,7 +326,7 @@ impl Targets {
     /// A message on one of our sessions: an event to record, or an answer awaited.
     async fn on_message(&self, browser: &Browser, m: &EventReceivedMessageFromTarget) {
         let Some(source) = lock_or_recover(&self.state).sessions.get(m.session_id.inner()).cloned() else { return };
-        let Ok(mut msg) = serde_json::from_str::<Value>(&m.message) else { return };
+        let Ok(mut msg) = crate::text::parse_page_json::<Value>(&m.message) else { return };
         if let Some(id) = msg.get("id").and_then(Value::as_u64) {
             let mut s = lock_or_recover(&self.state);
             match s.pending.remove(&id) {

