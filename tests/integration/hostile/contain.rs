@@ -245,6 +245,25 @@ fn smtp_credentials_are_never_sent_without_starttls_and_the_alert_waits_in_the_o
 
 /// Independent of the code under test: every run of digits (single separators allowed)
 /// that holds a Luhn-valid 13–19 digit window.
+/// `s` without its SHA-256 hex words: hashes skimwatch computed are shown exactly
+/// (docs/watch.md), and one in a few hundred holds a Luhn-valid digit run between letters.
+fn without_hashes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+            continue;
+        }
+        if !(word.len() == 64 && word.chars().all(|c| c.is_ascii_hexdigit())) {
+            out.push_str(&word);
+        }
+        word.clear();
+        out.push(c);
+    }
+    out
+}
+
 fn card_like_runs(s: &str) -> Vec<String> {
     let luhn = |d: &[u32]| {
         d.iter()
@@ -314,7 +333,7 @@ document.getElementById("cc-number").addEventListener("input", e => {
     assert!(text.contains("exfil.localhost"), "the exfiltration is in the alert:\n{text}");
     assert!(text.contains("******"), "the card number is shown masked:\n{text}");
     for (part, body) in [("subject", &subject), ("text", &text), ("html", &html)] {
-        let runs = card_like_runs(body);
+        let runs = card_like_runs(&without_hashes(body));
         assert!(runs.is_empty(), "{part} carries card-like numbers {runs:?}:\n{body}");
     }
 }
