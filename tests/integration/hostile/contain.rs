@@ -331,7 +331,8 @@ document.getElementById("cc-number").addEventListener("input", e => {
     let text = msg.body_text(0).map(|t| t.to_string()).unwrap_or_default();
     let html = msg.body_html(0).map(|t| t.to_string()).unwrap_or_default();
     assert!(text.contains("exfil.localhost"), "the exfiltration is in the alert:\n{text}");
-    assert!(text.contains("******"), "the card number is shown masked:\n{text}");
+    // 15 or 16 digits (the canary varies per scan): first 6 and last 4 kept, 5 or 6 masked.
+    assert!(text.contains("*****"), "the card number is shown masked:\n{text}");
     for (part, body) in [("subject", &subject), ("text", &text), ("html", &html)] {
         let runs = card_like_runs(&without_hashes(body));
         assert!(runs.is_empty(), "{part} carries card-like numbers {runs:?}:\n{body}");
