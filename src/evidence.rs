@@ -294,9 +294,14 @@ fn resolve(
                 }
             }
         }
-        // Card leaks, missing fields and truncated captures cannot be approved: they end when
-        // no longer seen.
-        FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => {}
+        FindingKind::CardExfiltration => {
+            if let Some(c) = crate::compare::behaviour::card_destination_of(&baseline, finding) {
+                return Ok(approved(&c.approval));
+            }
+        }
+        // Missing fields and truncated captures cannot be approved (nor card leaks to another
+        // origin): they end when no longer seen.
+        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => {}
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {

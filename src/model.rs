@@ -195,14 +195,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub enum InteractMode {
     /// Only load and watch.
     None,
-    /// Fill the form, card fields with the canary; never submit. The default.
-    #[default]
+    /// Fill the form, card fields with the canary; never submit.
     Type,
     /// Fill the form and click the pay button, with order-placing requests blocked.
     TypeAndSubmit,
     /// Complete the checkout: fill every field (selects, payment method, terms too), press
     /// each step's button and the pay button, pass after pass, with order-placing requests
-    /// blocked.
+    /// blocked. The default: skimmers wait for exactly that.
+    #[default]
     Complete,
 }
 
@@ -557,6 +557,12 @@ pub struct Destination {
     /// `shared-worker` or `service-worker`; omitted for the tab itself.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub target: Option<String>,
+    /// True when the request went to the origin of the document that sent it: the shop's own
+    /// page posting to its own server, or a payment provider's hosted-field frame posting to
+    /// its own host. Only such a destination can be approved in the baseline
+    /// (`[[card_destination]]`); any other needs `card_data_hosts`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub own_origin: bool,
 }
 
 /// How card data left the page (JSON contract: `destination.channel`), from the request's
@@ -1009,6 +1015,22 @@ pub struct Baseline {
     /// Which approved scripts may listen to or read which payment fields.
     #[serde(default, rename = "field_access", skip_serializing_if = "Vec::is_empty")]
     pub field_access: Vec<ApprovedFieldAccess>,
+    /// Which approved scripts may send card data to their own document's origin, and where.
+    #[serde(default, rename = "card_destination", skip_serializing_if = "Vec::is_empty")]
+    pub card_destinations: Vec<ApprovedCardDestination>,
+}
+
+/// An approved script's sending of card data to the origin of the document it runs in (the
+/// shop's checkout posting the order, a provider's hosted field tokenizing the card). Holds
+/// only while that script is approved with the SHA-256 it has in the scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedCardDestination {
+    /// Identity of the sending script.
+    pub script: String,
+    /// Where it sends: origin and path, without query or fragment.
+    pub url: String,
+    #[serde(flatten)]
+    pub approval: Approval,
 }
 
 /// One change a trust policy let the baseline follow without a person approving it.
@@ -1044,7 +1066,11 @@ pub struct ApprovedFieldAccess {
 impl Baseline {
     /// True when the page has never been approved (no baseline file yet).
     pub fn is_empty(&self) -> bool {
-        self.scripts.is_empty() && self.headers.is_empty() && self.hosts.is_empty() && self.field_access.is_empty()
+        self.scripts.is_empty()
+            && self.headers.is_empty()
+            && self.hosts.is_empty()
+            && self.field_access.is_empty()
+            && self.card_destinations.is_empty()
     }
 }
 

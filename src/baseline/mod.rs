@@ -274,6 +274,7 @@ pub fn sort_baseline(baseline: &mut Baseline) {
     baseline.field_access.sort_by(|x, y| {
         (&x.script, &x.frame, &x.field, &x.action, &x.event).cmp(&(&y.script, &y.frame, &y.field, &y.action, &y.event))
     });
+    baseline.card_destinations.sort_by(|x, y| (&x.script, &x.url).cmp(&(&y.script, &y.url)));
 }
 
 /// The serialised form of [`Baseline`]: the same keys, but empty sections are left out instead
@@ -292,6 +293,8 @@ struct BaselineFile<'a> {
     audit: &'a [crate::model::AuditEntry],
     #[serde(rename = "field_access", skip_serializing_if = "<[_]>::is_empty")]
     field_access: &'a [crate::model::ApprovedFieldAccess],
+    #[serde(rename = "card_destination", skip_serializing_if = "<[_]>::is_empty")]
+    card_destinations: &'a [crate::model::ApprovedCardDestination],
 }
 
 /// The file text: an explanatory comment, then the baseline in canonical order (what
@@ -307,6 +310,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         hosts: &sorted.hosts,
         audit: &sorted.audit,
         field_access: &sorted.field_access,
+        card_destinations: &sorted.card_destinations,
     };
     let body =
         toml::to_string(&file).map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
@@ -419,10 +423,14 @@ pub fn apply_approval(
             FindingKind::PaymentFieldAccess => {
                 crate::compare::behaviour::approve_field_access(baseline, finding, approval)
             }
-            // Not approvable: card data may only go to hosts in the page's `card_data_hosts`,
-            // a missing field is fixed in the config (`payment_fields`), and a truncated
-            // capture is raised again by every scan that hits a limit (nothing to approve).
-            FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
+            // Only card data sent to the sender's own origin is approvable; any other host
+            // must be in the page's `card_data_hosts`.
+            FindingKind::CardExfiltration => {
+                crate::compare::behaviour::approve_card_destination(baseline, finding, approval)
+            }
+            // Not approvable: a missing field is fixed in the config (`payment_fields`), and a
+            // truncated capture is raised again by every scan that hits a limit.
+            FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());

@@ -9,7 +9,7 @@ use super::classify::strip_fragment;
 use super::events::{host_with_port, Observed};
 use super::limits::{Cap, MAX_BODY_FETCHES};
 use super::stealth::StackLocation;
-use crate::model::{CardLeak, Destination, FieldAccess, FieldAccessRef, FieldAction};
+use crate::model::{CardLeak, Channel, Destination, FieldAccess, FieldAccessRef, FieldAction};
 use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::network::{GetRequestPostDataParams, RequestId};
 use chromiumoxide::cdp::js_protocol::debugger::EventScriptParsed;
@@ -44,7 +44,8 @@ pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
 /// own origin ([`super::shopper::STEP_REQUESTS`], let through so the checkout advances, and
 /// [`super::shopper::ORDER_REQUESTS`], blocked) is allowed: it is the platform carrying the
 /// card to its own server (Magento 1 `ccsave` posts it with `savePayment` and `saveOrder`), not
-/// a third party. Any other request to the own origin with the card is still a leak (skimmers
+/// a third party; so is the page's own form submitted to the own origin by the pay button
+/// (a form post of a same-origin document, answered in the browser and never sent). Any other request to the own origin with the card is still a leak (skimmers
 /// stash cards in files on the breached shop).
 pub(super) fn find_leaks(
     o: &Observed,
@@ -55,11 +56,12 @@ pub(super) fn find_leaks(
     steps: bool,
 ) -> (Vec<CardLeak>, usize, usize) {
     let own_origin = url::Url::parse(final_url).ok().map(|u| u.origin());
-    let own_step = |url: &str, method: &str| {
+    let own_step = |url: &str, method: &str, channel: Channel, frame_url: &str| {
+        let own = url::Url::parse(url).ok().map(|u| u.origin()) == own_origin;
         steps
-            && method != "GET"
-            && super::shopper::is_platform_request(url)
-            && url::Url::parse(url).ok().map(|u| u.origin()) == own_origin
+            && own
+            && ((method != "GET" && super::shopper::is_platform_request(url))
+                || (channel == Channel::Form && same_origin(frame_url, final_url)))
     };
     let mut leaks = Vec::new();
     let (mut searched, mut skipped) = (0, 0);
@@ -117,7 +119,8 @@ pub(super) fn find_leaks(
             }
         }
         leaks.push(CardLeak {
-            allowed: crate::config::hosts::host_allowed(&host, allow) || own_step(&out.url, &out.method),
+            allowed: crate::config::hosts::host_allowed(&host, allow)
+                || own_step(&out.url, &out.method, out.channel, &frame_url),
             destination: Destination {
                 url: shown,
                 host,
@@ -126,6 +129,7 @@ pub(super) fn find_leaks(
                 found_in: Some(found_in),
                 encoding: Some(encoding),
                 target: out.source.as_ref().map(|s| s.kind.to_string()),
+                own_origin: same_origin(&out.url, &frame_url),
             },
             frame_url,
             script: None,
@@ -134,6 +138,14 @@ pub(super) fn find_leaks(
         });
     }
     (leaks, searched, skipped)
+}
+
+/// Whether two URLs share scheme, host and port (opaque origins never do).
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin().is_tuple() && a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 /// Who a reported stack location names.

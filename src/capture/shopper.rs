@@ -2,8 +2,8 @@
 //! to focus, for card fields one `keyDown`/`keyUp` pair per character at human-like intervals
 //! (other fields are filled in one go, like autofill), `Tab` to leave (which blurs) — typing
 //! the scan's canary card number into the card number field; in `type-and-submit` mode it then
-//! clicks the pay button while requests that would place the order are failed with
-//! `Fetch.failRequest`. Skimmers wait for exactly that: keystrokes in the card field, a blur,
+//! clicks the pay button while requests that would place the order are stopped in the
+//! browser (a top-frame navigation answered `204`, a call failed). Skimmers wait for exactly that: keystrokes in the card field, a blur,
 //! a click on "Place order". In `complete` mode (the default) it completes the checkout: every
 //! field the page offers (selects, the card payment method, the terms box too), then each
 //! step's continue button and finally the pay button, pass after pass, with requests that
@@ -20,8 +20,8 @@ use crate::model::TypedField;
 pub use crate::model::{InteractMode, Profile};
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::fetch::{
-    ContinueRequestParams, EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, RequestPattern,
-    RequestStage,
+    ContinueRequestParams, EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, FulfillRequestParams,
+    RequestPattern, RequestStage,
 };
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams,
@@ -728,8 +728,17 @@ impl Shopper<'_> {
                             b.push(format!("{} {}", ev.request.method, ev.request.url));
                         }
                     }
-                    let _ =
-                        page.execute(FailRequestParams::new(ev.request_id.clone(), ErrorReason::BlockedByClient)).await;
+                    // A top-frame navigation is answered `204 No Content` in the browser: the
+                    // browser then stays on the page, as when a server declines to navigate, so
+                    // the checkout stays alive and watched (failing it would replace the page
+                    // with an error page). Calls get a network error.
+                    let answered = is_document
+                        && page.execute(FulfillRequestParams::new(ev.request_id.clone(), 204)).await.is_ok();
+                    if !answered {
+                        let _ = page
+                            .execute(FailRequestParams::new(ev.request_id.clone(), ErrorReason::BlockedByClient))
+                            .await;
+                    }
                 } else {
                     let _ = page.execute(ContinueRequestParams::new(ev.request_id.clone())).await;
                 }

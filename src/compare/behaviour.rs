@@ -3,7 +3,10 @@
 //! Capture records every place the canary card number was sent and every script that
 //! listened to or read a payment field; the inventory names the scripts involved
 //! ([`Behaviour`]). This stage turns behaviour into findings: a leak to a host outside the page's `card_data_hosts`
-//! allow-list is a `card_exfiltration` (critical), whatever script sent it — approved or not;
+//! allow-list is a `card_exfiltration` (critical), whatever script sent it — approved or not —
+//! unless the baseline records that destination for that script (`[[card_destination]]`, only
+//! possible for the origin of the document the script runs in: the shop's own checkout, a
+//! provider's hosted field) and the script is approved unchanged;
 //! a field access the baseline does not record is a `payment_field_access` (high); a
 //! configured `payment_fields` selector that matched nothing is a `payment_field_missing`
 //! (medium), because a changed checkout must not silently switch the check off; and a
@@ -12,8 +15,8 @@
 
 use super::finding_id;
 use crate::model::{
-    sender_name as script_name, Approval, ApprovedFieldAccess, Baseline, Behaviour, FieldAccessRef, FieldAction,
-    Finding, FindingKind, Severity, Truncation,
+    sender_name as script_name, Approval, ApprovedCardDestination, ApprovedFieldAccess, Baseline, Behaviour, CardLeak,
+    FieldAccessRef, FieldAction, Finding, FindingKind, Severity, Truncation,
 };
 use std::collections::BTreeSet;
 
@@ -22,6 +25,9 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for leak in behaviour.card_leaks.iter().filter(|l| !l.allowed) {
+        if approved_destination(leak, baseline) {
+            continue;
+        }
         let script = script_name(leak.script.as_ref(), leak.script_url.as_deref());
         let d = &leak.destination;
         // One finding per destination host, channel and sender: the URL carries the canary,
@@ -32,11 +38,24 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
         out.push(Finding {
             id: finding_id(page, FindingKind::CardExfiltration, &format!("{}|{}|{script}", d.host, d.channel), ""),
             kind: FindingKind::CardExfiltration,
-            severity: Severity::Critical,
+            // On a page never approved, the card sent to the sender's own origin is most likely
+            // the checkout itself (its hosted field, its order post), pending the first review,
+            // like the new scripts beside it; anywhere else it is critical from the first scan.
+            severity: if d.own_origin && baseline.is_empty() { Severity::High } else { Severity::Critical },
             title: one_line(&format!("Card number sent to {} by {} from {script}", d.host, d.channel)),
             script: leak.script.clone(),
             initiator: leak.script_url.clone().filter(|_| leak.script.is_none()),
             destination: Some(d.clone()),
+            hints: if d.own_origin && leak.script.is_some() {
+                vec![format!(
+                    "sent to the origin of the document that sent it: if this is the page's own checkout or its \
+                     payment provider's hosted field, approving records {script} as allowed to send card data to \
+                     {} while the script stays approved unchanged",
+                    destination_key(&d.url).unwrap_or_else(|| d.host.clone())
+                )]
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         });
     }
@@ -123,6 +142,47 @@ fn thousands(n: u64) -> String {
 
 /// Records a `payment_field_access` finding in the baseline (the script may do this). An access
 /// by an unknown sender is not approvable (it would never count): `false`.
+/// True when `leak` is an approved script sending card data to its own document's origin at
+/// a destination the baseline records for it (`[[card_destination]]`), and that script is
+/// approved with the SHA-256 it has in this scan: a changed script or another path is a finding.
+fn approved_destination(leak: &CardLeak, baseline: &Baseline) -> bool {
+    let (Some(script), true) = (&leak.script, leak.destination.own_origin) else { return false };
+    let Some(url) = destination_key(&leak.destination.url) else { return false };
+    baseline.scripts.iter().any(|a| a.id == script.id && a.sha256 == script.sha256)
+        && baseline.card_destinations.iter().any(|c| c.script == script.id && c.url == url)
+}
+
+/// The baseline's `[[card_destination]]` entry that approved `finding` (a `card_exfiltration`
+/// to its sender's own origin), if any: for evidence, which names who approved what.
+pub fn card_destination_of<'a>(baseline: &'a Baseline, finding: &Finding) -> Option<&'a ApprovedCardDestination> {
+    let (Some(d), Some(script)) = (&finding.destination, &finding.script) else { return None };
+    let url = destination_key(&d.url).filter(|_| d.own_origin)?;
+    baseline.card_destinations.iter().find(|c| c.script == script.id && c.url == url)
+}
+
+/// A destination as the baseline records it: origin and path, without query or fragment
+/// (the query carries per-scan data, the canary among it).
+fn destination_key(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(format!("{}{}", u.origin().ascii_serialization(), u.path()))
+}
+
+/// Approves a card exfiltration finding when the card went to the sender's own origin from a
+/// script the capture named: the baseline then records that script's destination. Any other
+/// destination is refused (it must be in `card_data_hosts`).
+pub fn approve_card_destination(baseline: &mut Baseline, finding: &Finding, approval: &Approval) -> bool {
+    let (Some(d), Some(script)) = (&finding.destination, &finding.script) else { return false };
+    let Some(url) = destination_key(&d.url).filter(|_| d.own_origin) else { return false };
+    if !baseline.card_destinations.iter().any(|c| c.script == script.id && c.url == url) {
+        baseline.card_destinations.push(ApprovedCardDestination {
+            script: script.id.clone(),
+            url,
+            approval: approval.clone(),
+        });
+    }
+    true
+}
+
 pub fn approve_field_access(baseline: &mut Baseline, finding: &Finding, approval: &Approval) -> bool {
     let Some(a) = &finding.access else { return false };
     if finding.script.is_none() {
@@ -174,7 +234,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CardLeak, Channel, Destination, FieldAccess, RawScript, ScriptKind, Snapshot};
+    use crate::model::{ApprovedScript, Channel, Destination, FieldAccess, RawScript, ScriptKind, Snapshot};
 
     fn raw(url: &str, source: &str) -> RawScript {
         RawScript {
@@ -317,5 +377,51 @@ mod tests {
         assert_eq!(truncated("checkout", &other).id, f[0].id, "the count is not part of the id");
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn an_approved_card_destination_holds_only_for_that_script_unchanged_at_that_url() {
+        // The shop's own app.js posting the card to its own server.
+        let mut snap = snapshot();
+        snap.card_leaks = vec![leak("shop.example", "fetch", Some(0), false)];
+        snap.card_leaks[0].destination.url = "https://shop.example/api/orders?n=400000******1234".into();
+        snap.card_leaks[0].destination.own_origin = true;
+        let b = resolve(&snap);
+        let sender = b.card_leaks[0].script.clone().unwrap();
+        let card = |b: &Behaviour, baseline: &Baseline| -> Vec<Finding> {
+            findings("checkout", b, baseline).into_iter().filter(|f| f.kind == FindingKind::CardExfiltration).collect()
+        };
+        let mut baseline = Baseline::default();
+        let first = card(&b, &baseline);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].hints[0].contains("to https://shop.example/api/orders while"), "{:?}", first[0].hints);
+        assert!(approve_card_destination(&mut baseline, &first[0], &Approval::default()));
+        assert!(approve_card_destination(&mut baseline, &first[0], &Approval::default()), "twice is once");
+        assert_eq!(baseline.card_destinations.len(), 1);
+        assert_eq!(baseline.card_destinations[0].url, "https://shop.example/api/orders");
+        assert_eq!(card(&b, &baseline).len(), 1, "the sender is not approved yet");
+        baseline.scripts.push(ApprovedScript {
+            id: sender.id.clone(),
+            sha256: sender.sha256.clone(),
+            ..Default::default()
+        });
+        assert!(card(&b, &baseline).is_empty(), "approved script, approved destination");
+
+        let mut other_path = b.clone();
+        other_path.card_leaks[0].destination.url = "https://shop.example/media/cards.php".into();
+        assert_eq!(card(&other_path, &baseline).len(), 1, "another path");
+        let mut altered = b.clone();
+        altered.card_leaks[0].script.as_mut().unwrap().sha256 = "f".repeat(64);
+        assert_eq!(card(&altered, &baseline).len(), 1, "the script changed");
+        let mut unnamed = b.clone();
+        unnamed.card_leaks[0].script = None;
+        assert_eq!(card(&unnamed, &baseline).len(), 1, "no named sender");
+        // Another origin can never be approved in the baseline, nor an unnamed sender.
+        let mut foreign = first[0].clone();
+        foreign.destination.as_mut().unwrap().own_origin = false;
+        assert!(!approve_card_destination(&mut Baseline::default(), &foreign, &Approval::default()));
+        let mut nobody = first[0].clone();
+        nobody.script = None;
+        assert!(!approve_card_destination(&mut Baseline::default(), &nobody, &Approval::default()));
     }
 }

@@ -162,7 +162,7 @@ pub struct PageConfig {
     pub removed_after: u32,
     /// How often `watch` scans this page.
     pub interval: Duration,
-    /// What the scan does after load: `none`, `type` (default) or `type-and-submit`.
+    /// What the scan does after load: `none`, `type`, `type-and-submit` or `complete` (default).
     pub interact: InteractMode,
     /// The device the scan pretends to be: `desktop` (default) or `mobile`.
     pub profile: Profile,

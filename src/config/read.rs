@@ -688,11 +688,11 @@ timeout = "1m"
         assert_eq!(p.profile, Profile::Mobile);
         assert_eq!(p.payment_fields, ["#cc", "input[name=cvv]"]);
         assert_eq!(p.card_data_hosts, ["*.stripe.com", "127.0.0.2:*"]);
-        // Defaults: type, desktop, 10 s settle.
+        // Defaults: complete, desktop, 10 s settle.
         let d = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
         assert_eq!(
             (d.pages[0].interact, d.pages[0].profile, d.pages[0].settle),
-            (InteractMode::Type, Profile::Desktop, Duration::from_secs(10))
+            (InteractMode::Complete, Profile::Desktop, Duration::from_secs(10))
         );
         let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
         assert_eq!(

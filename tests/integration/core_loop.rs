@@ -22,6 +22,15 @@ fn approve_then_rescan_is_clean_and_baseline_is_reviewable() {
     assert!(!page.payment_fields.is_empty(), "card fields in the iframe are found");
     // Nothing approved yet on a payment page: new scripts are high.
     assert!(findings_of(&first, FindingKind::NewScript).iter().all(|f| f.severity == Severity::High));
+    // The default shopper completes the checkout: the provider's hosted field tokenises the
+    // card with its own host. That is a finding until approved, and its hint says what
+    // approving it accepts.
+    let tokens = ws.shop.url(Origin::Payment, "/v1/tokens");
+    let own = findings_of(&first, FindingKind::CardExfiltration);
+    assert_eq!(own.len(), 1, "{}", describe(&first));
+    let d = own[0].destination.as_ref().unwrap();
+    assert!(d.own_origin && d.host == ws.shop.host(Origin::Payment), "{d:?}");
+    assert!(own[0].hints.iter().any(|h| h.contains(&tokens)), "{:?}", own[0].hints);
 
     ws.skimwatch()
         .args(["baseline", "approve", "--all", "--by", "alice", "--reason", "initial inventory"])
@@ -30,11 +39,13 @@ fn approve_then_rescan_is_clean_and_baseline_is_reviewable() {
     let file = std::fs::read_to_string(ws.dir.path().join("baselines/checkout.toml")).unwrap();
     assert!(file.contains("approved_by = \"alice\"") && file.contains("reason = \"initial inventory\""));
     assert!(file.contains("self:/static/js/checkout.js"));
+    assert!(file.contains("[[card_destination]]") && file.contains(&format!("url = \"{tokens}\"")), "{file}");
 
     let (code, again) = ws.scan(&[]);
     assert_eq!(again.pages[0].findings, vec![], "rescan after approval is clean:\n{}", describe(&again));
     assert_eq!(code, 0);
     assert!(again.pages[0].scripts.iter().all(|s| s.approved));
+    assert!(again.pages[0].card_data.iter().any(|l| l.destination.own_origin && !l.allowed), "kept as evidence");
 
     // The database is a real file with the scans in it; bodies are stored once.
     let db = rusqlite::Connection::open(ws.dir.path().join("state/skimwatch.db")).unwrap();
@@ -227,4 +238,40 @@ fn eval_code_cannot_pose_as_a_file_with_source_url() {
         "{}",
         describe(&report)
     );
+}
+
+/// An approved card destination holds for that script, unchanged, sending from its own origin
+/// to that URL — nothing else: the provider's very script framed from the attacker's origin
+/// (posting to the attacker, its frame's own origin) and any edit of the approved script are
+/// `card_exfiltration` again.
+#[test]
+fn approved_card_destination_covers_neither_a_look_alike_frame_nor_an_altered_script() {
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    let look_alike = ws.shop.frame_fields_from_attacker();
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 1);
+    let leaks = findings_of(&report, FindingKind::CardExfiltration);
+    let to_attacker = leaks
+        .iter()
+        .find(|f| f.destination.as_ref().unwrap().host == ws.shop.host(Origin::Attacker))
+        .unwrap_or_else(|| panic!("the look-alike's post is not caught:\n{}", describe(&report)));
+    assert!(to_attacker.destination.as_ref().unwrap().own_origin);
+    // Sent by the provider's approved, unchanged script: only the destination differs.
+    let sender = to_attacker.script.as_ref().unwrap();
+    assert_eq!(sender.url.as_deref(), Some(ws.shop.url(Origin::Payment, "/static/fields.js").as_str()));
+    assert!(report.pages[0].scripts.iter().any(|s| s.frame_url.starts_with(&look_alike)));
+
+    // Back to the real frame, but the provider's script changed by one comment.
+    let ws = Workspace::new();
+    ws.approved_baseline();
+    ws.shop.append_to(Origin::Payment, "/static/fields.js", "/* v2 */\n");
+    let (_, report) = ws.scan(&[]);
+    let leaks = findings_of(&report, FindingKind::CardExfiltration);
+    assert!(
+        leaks.iter().any(|f| f.destination.as_ref().unwrap().host == ws.shop.host(Origin::Payment)),
+        "{}",
+        describe(&report)
+    );
+    assert_eq!(findings_of(&report, FindingKind::AlteredScript).len(), 1, "{}", describe(&report));
 }

@@ -126,7 +126,8 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
 }
 
 /// `[[page.policy]] trust = "url"`: a vendor's content change is `info`, the baseline follows
-/// with an audit entry, and the next scan is clean.
+/// with an audit entry, and the next scan reports no code change — only what the new code
+/// does with the checkout.
 #[test]
 fn trusted_vendor_update_is_info_and_the_baseline_follows_with_an_audit_entry() {
     let ws = Workspace::new();
@@ -149,7 +150,18 @@ fn trusted_vendor_update_is_info_and_the_baseline_follows_with_an_audit_entry() 
 
     let (code, again) = ws.scan(&[]);
     assert!(findings_of(&again, FindingKind::AlteredScript).is_empty(), "{}", describe(&again));
-    assert_eq!(code, 0, "{}", describe(&again));
+    // Trust follows the vendor's code, never its behaviour: the update is a skimmer that wakes
+    // when the default shopper presses Pay, and what it does is still a finding.
+    let analytics = ws.shop.url(Origin::Vendor, "/analytics.js");
+    let reads = findings_of(&again, FindingKind::PaymentFieldAccess);
+    assert!(
+        reads.iter().any(|f| f.script.as_ref().unwrap().url.as_deref().is_some_and(|u| u.starts_with(&analytics))),
+        "{}",
+        describe(&again)
+    );
+    let hosts: Vec<_> = findings_of(&again, FindingKind::NewHost).iter().filter_map(|f| f.host.clone()).collect();
+    assert_eq!(hosts, [ws.shop.host(Origin::Attacker)], "{}", describe(&again));
+    assert_eq!(code, 1);
 }
 
 /// The report a person reads when a minified library is altered: pretty-printed diff of the

@@ -1,4 +1,4 @@
-//! Issue 16: the `complete` shopper completes a checkout the way real skimmers expect — every
+//! Issue 16: the default shopper (`interact = "complete"`) completes a checkout the way real skimmers expect — every
 //! field (billing address, country and card type `select`s, expiry `select`s, the card
 //! payment method, the terms box), each step's continue button and the pay button, pass after
 //! pass — while no order request ever reaches the shop. Pages here are small Magento-1-style
@@ -104,11 +104,11 @@ document.addEventListener("click", function (e) {
 }, true);
 "#;
 
-/// A workspace scanning `path` of the shop with `interact = "complete"` (not the default: see
-/// docs/detection.md, a hosted-fields provider's own tokenisation would be a finding).
+/// A workspace scanning `path` of the shop with the default interaction (no `interact` key),
+/// which completes the checkout (each test asserts `interaction.mode`).
 fn workspace(shop: Shop, path: &str) -> Workspace {
     let url = shop.url(Origin::Shop, path);
-    Workspace::with_page_config(shop, "checkout", &url, "settle = \"1s\"\ninteract = \"complete\"")
+    Workspace::with_page_config(shop, "checkout", &url, "settle = \"1s\"")
 }
 
 /// Requests that would have placed an order, or that a destructive or leaving click made.
@@ -183,7 +183,7 @@ fn own_magento1_page_is_completed_step_by_step_never_pressing_back_cancel_or_log
     assert!(stolen.iter().any(|r| r.path.starts_with("/m1.gif?d=")), "{stolen:?}");
 }
 
-/// Plants `wake` into its checkout, scans once with `complete`: the card goes
+/// Plants `wake` into its checkout, scans once with the default interaction: the card goes
 /// to the attacker, no order reaches the shop, and the report says what the shopper did.
 fn wakes(wake: Wake) {
     let shop = Shop::start_in_background().expect("start the test shop");
@@ -201,6 +201,7 @@ fn wakes(wake: Wake) {
     assert_eq!(ws.shop.order_requests(wake.checkout()), Vec::new(), "{}: an order reached the shop", wake.name());
     assert_eq!(forbidden_requests(&ws.shop), Vec::<String>::new(), "{}", wake.name());
     let i = interaction(&report);
+    assert_eq!(i.mode.as_str(), "complete", "the default interaction");
     assert!(!i.fields_filled.is_empty() && !i.buttons_pressed.is_empty(), "{}: {i:#?}", wake.name());
     assert!(i.submitted, "{}: the pay button was pressed: {i:#?}", wake.name());
 }

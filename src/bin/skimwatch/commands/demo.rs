@@ -69,6 +69,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         page.payment_fields.len(),
         page.findings.len()
     )?;
+    if let Some(own) = page.card_data.iter().find(|l| l.destination.own_origin) {
+        writeln!(
+            out,
+            "   The shopper completed the checkout: the hosted field sent the card to its own host {}
+   \
+             (a card_exfiltration finding until approved with the inventory, as its hint says).\n",
+            own.destination.host
+        )?;
+    }
 
     writeln!(out, "2. Approving the inventory (skimwatch baseline approve --all --by demo --reason …).")?;
     let approved = approve::approve(&config, &[], &Choice::All, "demo", "Initial inventory of the demo shop")?;

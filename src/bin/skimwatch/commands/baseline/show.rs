@@ -76,5 +76,12 @@ fn write_text(b: &Baseline, dir: &BaselineDir, out: &mut dyn Write) -> io::Resul
         };
         writeln!(out, "   field     {} {} {} ({})", a.script, what, a.field, a.frame)?;
     }
+    for c in &b.card_destinations {
+        writeln!(
+            out,
+            "   card data {} sends to {} (approved by {}: {})",
+            c.script, c.url, c.approval.approved_by, c.approval.reason
+        )?;
+    }
     writeln!(out)
 }
