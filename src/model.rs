@@ -722,6 +722,10 @@ pub struct CardLeak {
     /// Index into `Snapshot::scripts` of the sender (capture → behaviour only).
     #[serde(skip)]
     pub script_index: Option<usize>,
+    /// Sent by a document of another origin than the page: a cross-origin frame, such as a
+    /// payment provider's hosted field (capture → compare only).
+    #[serde(skip)]
+    pub cross_origin_frame: bool,
 }
 
 /// One script touching one payment field. Produced by `capture`, resolved by `behaviour`.

@@ -118,6 +118,7 @@ pub(super) fn find_leaks(
                 (script_url, script_index) = (url, index);
             }
         }
+        let cross_origin_frame = !same_origin(&frame_url, final_url);
         leaks.push(CardLeak {
             allowed: crate::config::hosts::host_allowed(&host, allow)
                 || own_step(&out.url, &out.method, out.channel, &frame_url),
@@ -135,6 +136,7 @@ pub(super) fn find_leaks(
             script: None,
             script_url,
             script_index,
+            cross_origin_frame,
         });
     }
     (leaks, searched, skipped)

@@ -38,10 +38,15 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
         out.push(Finding {
             id: finding_id(page, FindingKind::CardExfiltration, &format!("{}|{}|{script}", d.host, d.channel), ""),
             kind: FindingKind::CardExfiltration,
-            // On a page never approved, the card sent to the sender's own origin is most likely
-            // the checkout itself (its hosted field, its order post), pending the first review,
-            // like the new scripts beside it; anywhere else it is critical from the first scan.
-            severity: if d.own_origin && baseline.is_empty() { Severity::High } else { Severity::Critical },
+            // On a page never approved, a cross-origin frame sending the card to its own origin
+            // is most likely the payment provider's hosted field tokenising it, pending the
+            // first review like the new scripts beside it; anything else is critical from the
+            // first scan (the shop's own origin receiving cards is where skimmers stash them).
+            severity: if d.own_origin && leak.cross_origin_frame && baseline.is_empty() {
+                Severity::High
+            } else {
+                Severity::Critical
+            },
             title: one_line(&format!("Card number sent to {} by {} from {script}", d.host, d.channel)),
             script: leak.script.clone(),
             initiator: leak.script_url.clone().filter(|_| leak.script.is_none()),

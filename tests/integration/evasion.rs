@@ -17,15 +17,19 @@ fn approved_express(extra: &str) -> Workspace {
     ws
 }
 
-/// The one `card_exfiltration` finding to `host` by `channel`, with its checks.
+/// The one `card_exfiltration` finding to `host` by `channel`, critical, with its checks.
 fn exfiltration<'a>(report: &'a ScanReport, host: &str, channel: &str) -> &'a Finding {
-    let all = findings_of(report, FindingKind::CardExfiltration);
-    let f = all
-        .iter()
-        .find(|f| f.destination.as_ref().is_some_and(|d| d.host == host && d.channel == channel))
-        .unwrap_or_else(|| panic!("no card_exfiltration to {host} by {channel}:\n{}", describe(report)));
+    let f = any_exfiltration(report, host, channel);
     assert_eq!(f.severity, Severity::Critical);
     f
+}
+
+/// The one `card_exfiltration` finding to `host` by `channel`, whatever its severity.
+fn any_exfiltration<'a>(report: &'a ScanReport, host: &str, channel: &str) -> &'a Finding {
+    findings_of(report, FindingKind::CardExfiltration)
+        .into_iter()
+        .find(|f| f.destination.as_ref().is_some_and(|d| d.host == host && d.channel == channel))
+        .unwrap_or_else(|| panic!("no card_exfiltration to {host} by {channel}:\n{}", describe(report)))
 }
 
 fn script_id(f: &Finding) -> &str {
@@ -171,9 +175,12 @@ fn card_number_to_the_allow_listed_payment_provider_is_no_finding_and_no_order_i
     let url = shop.checkout_url();
     let payment = shop.host(Origin::Payment);
     let ws = Workspace::with_page_config(shop, "checkout", &url, "settle = \"1s\"\ninteract = \"type-and-submit\"");
-    // Without an allow-list, the provider's own tokenisation is card data leaving the page.
+    // Without an allow-list, the provider's own tokenisation is card data leaving the page:
+    // its frame sent it to its own origin, `high` while the page was never approved.
     let (_, first) = ws.scan(&[]);
-    let f = exfiltration(&first, &payment, "fetch");
+    let f = any_exfiltration(&first, &payment, "fetch");
+    assert_eq!(f.severity, Severity::High);
+    assert!(f.destination.as_ref().unwrap().own_origin);
     assert_eq!(
         script_id(f),
         format!(
