@@ -693,7 +693,7 @@ impl Shopper<'_> {
         blocked: Arc<Mutex<Vec<String>>>,
     ) -> Result<AbortOnDropHandle<()>, String> {
         let steps_allowed = self.mode == InteractMode::Complete;
-        let mut paused = self.page.event_listener::<EventRequestPaused>().await.map_err(|e| e.to_string())?;
+        let paused = self.page.event_listener::<EventRequestPaused>().await.map_err(|e| e.to_string())?;
         let pattern = |url: String, kind: ResourceType| RequestPattern {
             url_pattern: Some(url),
             resource_type: Some(kind),
@@ -712,41 +712,50 @@ impl Shopper<'_> {
         let main_frame = page.mainframe().await.ok().flatten();
         page.execute(enable).await.map_err(|e| e.to_string())?;
         let task = tokio::spawn(async move {
-            while let Some(ev) = paused.next().await {
-                let is_document = ev.resource_type == ResourceType::Document;
-                let top = Some(&ev.frame_id) == main_frame.as_ref();
-                let block = if is_document {
-                    top
-                } else {
-                    ev.request.method != "GET"
-                        && ev.request.method != "HEAD"
-                        && !(steps_allowed && is_step_request(&ev.request.url))
-                };
-                if block {
-                    if let Ok(mut b) = blocked.lock() {
-                        if b.len() < 100 {
-                            b.push(format!("{} {}", ev.request.method, ev.request.url));
+            // Answered concurrently: every paused request waits for our answer, so a page that
+            // floods its own origin with calls must not queue them behind one round trip each.
+            paused
+                .for_each_concurrent(PAUSED_IN_FLIGHT, |ev| {
+                    let (page, blocked, main_frame) = (page.clone(), blocked.clone(), main_frame.clone());
+                    async move {
+                        let is_document = ev.resource_type == ResourceType::Document;
+                        let top = Some(&ev.frame_id) == main_frame.as_ref();
+                        let block = if is_document {
+                            top
+                        } else {
+                            ev.request.method != "GET"
+                                && ev.request.method != "HEAD"
+                                && !(steps_allowed && is_step_request(&ev.request.url))
+                        };
+                        if !block {
+                            let _ = page.execute(ContinueRequestParams::new(ev.request_id.clone())).await;
+                            return;
+                        }
+                        if let Ok(mut b) = blocked.lock() {
+                            if b.len() < 100 {
+                                b.push(format!("{} {}", ev.request.method, ev.request.url));
+                            }
+                        }
+                        // A top-frame navigation is answered `204 No Content` in the browser: the
+                        // browser then stays on the page, as when a server declines to navigate,
+                        // so the checkout stays alive and watched (failing it would replace the
+                        // page with an error page). Calls get a network error.
+                        let answered = is_document
+                            && page.execute(FulfillRequestParams::new(ev.request_id.clone(), 204)).await.is_ok();
+                        if !answered {
+                            let reason = ErrorReason::BlockedByClient;
+                            let _ = page.execute(FailRequestParams::new(ev.request_id.clone(), reason)).await;
                         }
                     }
-                    // A top-frame navigation is answered `204 No Content` in the browser: the
-                    // browser then stays on the page, as when a server declines to navigate, so
-                    // the checkout stays alive and watched (failing it would replace the page
-                    // with an error page). Calls get a network error.
-                    let answered = is_document
-                        && page.execute(FulfillRequestParams::new(ev.request_id.clone(), 204)).await.is_ok();
-                    if !answered {
-                        let _ = page
-                            .execute(FailRequestParams::new(ev.request_id.clone(), ErrorReason::BlockedByClient))
-                            .await;
-                    }
-                } else {
-                    let _ = page.execute(ContinueRequestParams::new(ev.request_id.clone())).await;
-                }
-            }
+                })
+                .await;
         });
         Ok(AbortOnDropHandle::new(task))
     }
 }
+
+/// Paused requests answered at once while order requests are blocked.
+const PAUSED_IN_FLIGHT: usize = 64;
 
 /// Key, code, Windows virtual key code and whether Shift is held, for a US keyboard.
 fn key_of(c: char) -> (String, String, i64, bool) {
