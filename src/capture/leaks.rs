@@ -44,9 +44,10 @@ pub(super) async fn fetch_bodies(page: &Page, observed: &mut Observed) {
 /// own origin ([`super::shopper::STEP_REQUESTS`], let through so the checkout advances, and
 /// [`super::shopper::ORDER_REQUESTS`], blocked) is allowed: it is the platform carrying the
 /// card to its own server (Magento 1 `ccsave` posts it with `savePayment` and `saveOrder`), not
-/// a third party; so is the page's own form submitted to the own origin by the pay button
-/// (a form post of a same-origin document, answered in the browser and never sent). Any other request to the own origin with the card is still a leak (skimmers
-/// stash cards in files on the breached shop).
+/// a third party; so is the page's own form submitted to the own origin by the pay button (a
+/// form post of a same-origin document, answered in the browser and never sent). Any other
+/// request to the own origin with the card is still a leak (skimmers stash cards in files on
+/// the breached shop).
 pub(super) fn find_leaks(
     o: &Observed,
     canary: &Canary,
@@ -55,11 +56,9 @@ pub(super) fn find_leaks(
     allow: &[String],
     steps: bool,
 ) -> (Vec<CardLeak>, usize, usize) {
-    let own_origin = url::Url::parse(final_url).ok().map(|u| u.origin());
     let own_step = |url: &str, method: &str, channel: Channel, frame_url: &str| {
-        let own = url::Url::parse(url).ok().map(|u| u.origin()) == own_origin;
         steps
-            && own
+            && same_origin(url, final_url)
             && ((method != "GET" && super::shopper::is_platform_request(url))
                 || (channel == Channel::Form && same_origin(frame_url, final_url)))
     };

@@ -3,8 +3,8 @@
 //! (other fields are filled in one go, like autofill), `Tab` to leave (which blurs) — typing
 //! the scan's canary card number into the card number field; in `type-and-submit` mode it then
 //! clicks the pay button while requests that would place the order are stopped in the
-//! browser (a top-frame navigation answered `204`, a call failed). Skimmers wait for exactly that: keystrokes in the card field, a blur,
-//! a click on "Place order". In `complete` mode (the default) it completes the checkout: every
+//! browser (a top-frame navigation answered `204`, a call failed). Skimmers wait for exactly
+//! that: keystrokes in the card field, a blur, a click on "Place order". In `complete` mode (the default) it completes the checkout: every
 //! field the page offers (selects, the card payment method, the terms box too), then each
 //! step's continue button and finally the pay button, pass after pass, with requests that
 //! would place the order failed and a short allow-list of step requests

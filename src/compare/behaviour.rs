@@ -16,7 +16,7 @@
 use super::finding_id;
 use crate::model::{
     sender_name as script_name, Approval, ApprovedCardDestination, ApprovedFieldAccess, Baseline, Behaviour, CardLeak,
-    FieldAccessRef, FieldAction, Finding, FindingKind, Severity, Truncation,
+    Destination, FieldAccessRef, FieldAction, Finding, FindingKind, Severity, Truncation,
 };
 use std::collections::BTreeSet;
 
@@ -51,15 +51,13 @@ pub fn findings(page: &str, behaviour: &Behaviour, baseline: &Baseline) -> Vec<F
             script: leak.script.clone(),
             initiator: leak.script_url.clone().filter(|_| leak.script.is_none()),
             destination: Some(d.clone()),
-            hints: if d.own_origin && leak.script.is_some() {
-                vec![format!(
+            hints: match (destination_key(d), &leak.script) {
+                (Some(url), Some(_)) => vec![format!(
                     "sent to the origin of the document that sent it: if this is the page's own checkout or its \
                      payment provider's hosted field, approving records {script} as allowed to send card data to \
-                     {} while the script stays approved unchanged",
-                    destination_key(&d.url).unwrap_or_else(|| d.host.clone())
-                )]
-            } else {
-                Vec::new()
+                     {url} while the script stays approved unchanged"
+                )],
+                _ => Vec::new(),
             },
             ..Default::default()
         });
@@ -145,30 +143,37 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// Records a `payment_field_access` finding in the baseline (the script may do this). An access
-/// by an unknown sender is not approvable (it would never count): `false`.
 /// True when `leak` is an approved script sending card data to its own document's origin at
 /// a destination the baseline records for it (`[[card_destination]]`), and that script is
 /// approved with the SHA-256 it has in this scan: a changed script or another path is a finding.
 fn approved_destination(leak: &CardLeak, baseline: &Baseline) -> bool {
-    let (Some(script), true) = (&leak.script, leak.destination.own_origin) else { return false };
-    let Some(url) = destination_key(&leak.destination.url) else { return false };
+    let Some(script) = &leak.script else { return false };
     baseline.scripts.iter().any(|a| a.id == script.id && a.sha256 == script.sha256)
-        && baseline.card_destinations.iter().any(|c| c.script == script.id && c.url == url)
+        && recorded_destination(baseline, &script.id, &leak.destination).is_some()
 }
 
 /// The baseline's `[[card_destination]]` entry that approved `finding` (a `card_exfiltration`
 /// to its sender's own origin), if any: for evidence, which names who approved what.
 pub fn card_destination_of<'a>(baseline: &'a Baseline, finding: &Finding) -> Option<&'a ApprovedCardDestination> {
     let (Some(d), Some(script)) = (&finding.destination, &finding.script) else { return None };
-    let url = destination_key(&d.url).filter(|_| d.own_origin)?;
-    baseline.card_destinations.iter().find(|c| c.script == script.id && c.url == url)
+    recorded_destination(baseline, &script.id, d)
 }
 
-/// A destination as the baseline records it: origin and path, without query or fragment
-/// (the query carries per-scan data, the canary among it).
-fn destination_key(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
+/// The entry recording that `script` may send card data to `d`, if `d` is approvable at all.
+fn recorded_destination<'a>(
+    baseline: &'a Baseline,
+    script: &str,
+    d: &Destination,
+) -> Option<&'a ApprovedCardDestination> {
+    let url = destination_key(d)?;
+    baseline.card_destinations.iter().find(|c| c.script == script && c.url == url)
+}
+
+/// A destination as the baseline records it — origin and path, without query or fragment (the
+/// query carries per-scan data, the canary among it) — or `None` when it cannot be approved
+/// (not the sender's own origin).
+fn destination_key(d: &Destination) -> Option<String> {
+    let u = url::Url::parse(&d.url).ok().filter(|_| d.own_origin)?;
     Some(format!("{}{}", u.origin().ascii_serialization(), u.path()))
 }
 
@@ -177,8 +182,8 @@ fn destination_key(url: &str) -> Option<String> {
 /// destination is refused (it must be in `card_data_hosts`).
 pub fn approve_card_destination(baseline: &mut Baseline, finding: &Finding, approval: &Approval) -> bool {
     let (Some(d), Some(script)) = (&finding.destination, &finding.script) else { return false };
-    let Some(url) = destination_key(&d.url).filter(|_| d.own_origin) else { return false };
-    if !baseline.card_destinations.iter().any(|c| c.script == script.id && c.url == url) {
+    let Some(url) = destination_key(d) else { return false };
+    if recorded_destination(baseline, &script.id, d).is_none() {
         baseline.card_destinations.push(ApprovedCardDestination {
             script: script.id.clone(),
             url,
@@ -188,6 +193,8 @@ pub fn approve_card_destination(baseline: &mut Baseline, finding: &Finding, appr
     true
 }
 
+/// Records a `payment_field_access` finding in the baseline (the script may do this). An access
+/// by an unknown sender is not approvable (it would never count): `false`.
 pub fn approve_field_access(baseline: &mut Baseline, finding: &Finding, approval: &Approval) -> bool {
     let Some(a) = &finding.access else { return false };
     if finding.script.is_none() {

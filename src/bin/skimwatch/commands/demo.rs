@@ -72,8 +72,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some(own) = page.card_data.iter().find(|l| l.destination.own_origin) {
         writeln!(
             out,
-            "   The shopper completed the checkout: the hosted field sent the card to its own host {}
-   \
+            "   The shopper completed the checkout: the hosted field sent the card to its own host {}\n   \
              (a card_exfiltration finding until approved with the inventory, as its hint says).\n",
             own.destination.host
         )?;
