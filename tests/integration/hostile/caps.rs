@@ -64,7 +64,9 @@ fn control_the_clean_shop_rescans_without_capture_truncated() {
 
 #[test]
 fn request_flood_before_exfiltration_is_truncated_and_the_card_is_still_caught() {
-    let ws = approved_express("settle = \"300ms\"");
+    // The flood is served before the page's own resources, so load waits for it: the generous
+    // timeout keeps a busy machine (tests run side by side) from failing the load instead.
+    let ws = approved_express("settle = \"300ms\"\ntimeout = \"120s\"");
     // 12,000 requests to the shop at load, then the card to the attacker by image.
     plant(
         &ws,

@@ -97,13 +97,13 @@ pub fn findings_of(report: &ScanReport, kind: FindingKind) -> Vec<&Finding> {
 }
 
 pub fn describe(report: &ScanReport) -> String {
-    report
+    let errors = report.pages.iter().filter_map(|p| p.error.as_ref().map(|e| format!("page {}: error: {e}", p.name)));
+    let findings = report
         .pages
         .iter()
         .flat_map(|p| &p.findings)
-        .map(|f| format!("{} {} {} {:?}", f.severity, f.kind, f.title, f.script.as_ref().map(|s| &s.id)))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|f| format!("{} {} {} {:?}", f.severity, f.kind, f.title, f.script.as_ref().map(|s| &s.id)));
+    errors.chain(findings).collect::<Vec<_>>().join("\n")
 }
 
 /// (pid, parent pid, command name) of every process, from /proc.
