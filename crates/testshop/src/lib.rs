@@ -16,15 +16,26 @@
 //! Beside its own checkout the shop serves a Magento-1-style one-page checkout and a
 //! WooCommerce-style one ([`Checkout`]), with skimmers that send only when a shopper completes
 //! them ([`Wake`], [`Shop::plant_wake_skimmer`]).
+//!
+//! For skimwatch's journeys, the `journeys` module serves checkouts a monitor only reaches by
+//! acting like a shopper: a Magento-2-style shop whose payment step needs a cart and a saved
+//! shipping step ([`Shop::serve_m2_shop`]), a checkout behind a login form, one behind HTTP
+//! Basic authentication, one whose skimmer is served to German visitors only, and one whose
+//! skimmer is served only through a forward proxy, with that [`Proxy`].
 
 mod attacks;
 mod checkouts;
 mod content;
 mod evasive;
+mod journeys;
 mod volatile;
 
 pub use attacks::Planted;
 pub use checkouts::{Checkout, Wake};
+pub use journeys::{
+    Proxy, B2B_SKIMMER_EXFIL_PATH, BASIC_SKIMMER_EXFIL_PATH, M2_SKIMMER_EXFIL_PATH, PROXY_SKIMMER_EXFIL_PATH,
+    REGION_SKIMMER_EXFIL_PATH,
+};
 pub use volatile::{VolatileChange, VOLATILE_PATH};
 
 use axum::body::{Body, Bytes};
