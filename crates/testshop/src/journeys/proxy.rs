@@ -21,8 +21,16 @@ use tokio::sync::watch;
 pub(crate) const VIA_NAME: &str = "skimwatch-test-proxy";
 
 /// Hop-by-hop headers: they describe one connection, so a proxy must not pass them on.
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// A request head may not exceed this (a runaway client must not grow memory).
 const MAX_HEAD: usize = 64 * 1024;
