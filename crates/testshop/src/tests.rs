@@ -884,10 +884,13 @@ async fn proxy_forwards_keep_alive_requests_and_only_proxied_visitors_get_the_sk
     assert!(arrived.iter().all(|r| r.header("proxy-connection").is_none()), "hop-by-hop headers stay with the proxy");
     assert_eq!((arrived[1].method.as_str(), arrived[1].body.as_str()), ("POST", form));
 
-    // CONNECT (https) is refused; an origin that is down is a 502.
+    // CONNECT (https) and hosts off loopback are refused; an origin that is down is a 502.
     let mut tunnel = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
     tunnel.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").await.unwrap();
     assert_eq!(read_one(&mut tunnel).await.status, 405);
+    let mut outside = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
+    outside.write_all(b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n").await.unwrap();
+    assert_eq!(read_one(&mut outside).await.status, 403, "the test proxy stays on loopback");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut down = tokio::net::TcpStream::connect(proxy.url().trim_start_matches("http://")).await.unwrap();
     down.write_all(format!("GET http://{closed}/ HTTP/1.1\r\nHost: {closed}\r\n\r\n").as_bytes()).await.unwrap();

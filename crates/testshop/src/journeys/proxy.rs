@@ -7,7 +7,9 @@
 //! `Via: 1.1 skimwatch-test-proxy` added and `Connection: close`, and the origin's whole answer
 //! is passed back with its length set, so the client connection can carry the next request.
 //! Plain `http://` only: `CONNECT` (https, WebSocket tunnels) is answered 405, and a chunked
-//! request body 411.
+//! request body 411. It forwards to loopback hosts only (`127.x.y.z`, `localhost`) and answers
+//! anything else 403: Chromium sends its own background traffic (update checks, time sync)
+//! through the proxy too, and a test must not reach the internet through it.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -103,7 +105,8 @@ impl Proxy {
     }
 
     /// Every request that came through, in arrival order, as `METHOD absolute-URL`
-    /// (`GET http://127.0.0.1:4123/proxied/checkout`); refused `CONNECT`s included.
+    /// (`GET http://127.0.0.1:4123/proxied/checkout`); refused ones (`CONNECT`, hosts off
+    /// loopback: Chromium's own background requests) included.
     pub fn requests(&self) -> Vec<String> {
         crate::lock(&self.requests).clone()
     }
@@ -219,6 +222,9 @@ async fn read_request(
     if !target.starts_with("http://") {
         return Ok(Received::Refused(400, "Bad Request"));
     }
+    if !is_loopback_target(&target) {
+        return Ok(Received::Refused(403, "Forbidden"));
+    }
     let mut request = Request { method, target, headers, body: Vec::new() };
     if request.header("transfer-encoding").is_some() {
         return Ok(Received::Refused(411, "Length Required"));
@@ -231,6 +237,15 @@ async fn read_request(
     request.body = vec![0; length];
     reader.read_exact(&mut request.body).await?;
     Ok(Received::Request(request))
+}
+
+/// Whether an absolute `http://` URL names a loopback host.
+fn is_loopback_target(target: &str) -> bool {
+    let rest = &target["http://".len()..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = host.split(':').next().unwrap_or_default();
+    host.eq_ignore_ascii_case("localhost") || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The origin's answer, body already de-chunked.
@@ -369,6 +384,16 @@ fn simple_response(status: u16, reason: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_hosts_are_forwarded() {
+        for target in ["http://127.0.0.1:4123/x", "http://127.0.0.4/", "http://localhost:80", "http://127.0.0.2:1?a"] {
+            assert!(is_loopback_target(target), "{target}");
+        }
+        for target in ["http://clients2.google.com/time", "http://10.0.0.1:80/", "http://127.0.0.1.evil.example/"] {
+            assert!(!is_loopback_target(target), "{target}");
+        }
+    }
 
     #[test]
     fn chunked_and_sized_answers_are_reframed() {
