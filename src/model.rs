@@ -231,6 +231,178 @@ impl fmt::Display for InteractMode {
     }
 }
 
+/// One step of a page's journey (`[[page.step]]`): what brings the browser from the page's
+/// `url` to its payment form. An action (or none, for a step that only waits), then an
+/// optional condition to wait for, both within `timeout`. Produced by `config`, run by
+/// `capture::journey`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyStep {
+    pub action: StepAction,
+    pub wait: Option<StepWait>,
+    pub timeout: std::time::Duration,
+}
+
+/// What a journey step does. Elements are CSS selectors in the top document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepAction {
+    /// Only wait (`wait_for…` without an action).
+    Wait,
+    /// Navigate to a URL, absolute or relative to the current document.
+    Goto(String),
+    /// A real mouse click on the element.
+    Click(String),
+    /// Type each value into its field, key by key (selector → value, in file order).
+    Fill(Vec<(String, StepValue)>),
+    /// Choose an option of a `select` by its value or its visible text.
+    Select(Vec<(String, StepValue)>),
+    /// Check a checkbox or radio button (a click on it or its label).
+    Check(String),
+    /// Press a key on the focused element (`Enter`, `Tab`, `Escape`, `Space`, arrows).
+    Press(String),
+}
+
+/// A value a step types: literal text, a field of the scan's shopper identity
+/// (`{shopper.email}`), or an environment variable read at scan time (`{env.NAME}`: secrets,
+/// which are masked wherever the scan's results could show them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepValue {
+    Text(String),
+    Shopper(ShopperField),
+    Env(String),
+}
+
+impl fmt::Display for StepValue {
+    /// As written in the config: never the value of a variable.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepValue::Text(t) => write!(f, "{t:?}"),
+            StepValue::Shopper(s) => write!(f, "{{shopper.{}}}", s.as_str()),
+            StepValue::Env(name) => write!(f, "{{env.{name}}}"),
+        }
+    }
+}
+
+/// A field of the per-scan shopper identity a step can type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopperField {
+    Email,
+    GivenName,
+    FamilyName,
+    Name,
+    Street,
+    City,
+    Postcode,
+    Phone,
+    Country,
+}
+
+impl ShopperField {
+    pub const ALL: [ShopperField; 9] = [
+        ShopperField::Email,
+        ShopperField::GivenName,
+        ShopperField::FamilyName,
+        ShopperField::Name,
+        ShopperField::Street,
+        ShopperField::City,
+        ShopperField::Postcode,
+        ShopperField::Phone,
+        ShopperField::Country,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopperField::Email => "email",
+            ShopperField::GivenName => "given_name",
+            ShopperField::FamilyName => "family_name",
+            ShopperField::Name => "name",
+            ShopperField::Street => "street",
+            ShopperField::City => "city",
+            ShopperField::Postcode => "postcode",
+            ShopperField::Phone => "phone",
+            ShopperField::Country => "country",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShopperField> {
+        ShopperField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// What a journey step waits for after its action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepWait {
+    /// An element matching the CSS selector is in the top document and visible.
+    Selector(String),
+    /// The top document's URL matches the pattern (`*` matches any run of characters; a
+    /// pattern starting with `/` is matched against path and query only).
+    Url(String),
+    /// No request in flight for half a second.
+    NetworkIdle,
+}
+
+impl fmt::Display for StepAction {
+    /// The action as the config writes it, for messages (`click "button.continue"`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pairs = |f: &mut fmt::Formatter<'_>, verb: &str, pairs: &[(String, StepValue)]| {
+            let list: Vec<String> = pairs.iter().map(|(sel, v)| format!("{sel:?} = {v}")).collect();
+            write!(f, "{verb} {{ {} }}", list.join(", "))
+        };
+        match self {
+            StepAction::Wait => f.write_str("wait"),
+            StepAction::Goto(u) => write!(f, "goto {u:?}"),
+            StepAction::Click(s) => write!(f, "click {s:?}"),
+            StepAction::Fill(p) => pairs(f, "fill", p),
+            StepAction::Select(p) => pairs(f, "select", p),
+            StepAction::Check(s) => write!(f, "check {s:?}"),
+            StepAction::Press(k) => write!(f, "press {k:?}"),
+        }
+    }
+}
+
+impl fmt::Display for StepWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepWait::Selector(s) => write!(f, "wait_for {s:?}"),
+            StepWait::Url(u) => write!(f, "wait_for_url {u:?}"),
+            StepWait::NetworkIdle => f.write_str("wait_for_idle"),
+        }
+    }
+}
+
+/// How the scan presents itself to the shop, per page: extra request headers, cookies, a
+/// proxy, a locale and a timezone (a shop may serve its skimmer only to some regions, or sit
+/// behind a session). Values may come from the environment (`{env.NAME}`), read at scan time
+/// and masked like a journey's secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// Sent with every request of the page's tab (also to third parties).
+    pub headers: Vec<(String, StepValue)>,
+    /// Set for the page's URL before it loads.
+    pub cookies: Vec<(String, StepValue)>,
+    /// `http://host:port` or `socks5://host:port`: every request of the page goes through it.
+    pub proxy: Option<String>,
+    /// BCP 47 locale (`de-DE`): `Accept-Language`, `navigator.language`, `Intl`.
+    pub locale: Option<String>,
+    /// IANA timezone (`Europe/Berlin`).
+    pub timezone: Option<String>,
+}
+
+/// How one journey step went (JSON: `journey` of a page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 1-based, as in messages ("step 2").
+    pub step: usize,
+    /// The step as configured (`click "button.continue"; wait_for "#payment"`), values of
+    /// environment variables never shown.
+    pub action: String,
+    /// The top document's URL once the step was done (secrets masked).
+    pub url: String,
+    /// Milliseconds the step took.
+    pub ms: u64,
+    /// `ok`, or what went wrong (the scan is then an error naming this step).
+    pub outcome: String,
+}
+
 /// The device the scan pretends to be (`profile = …` per page). Serialised in lower case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -341,6 +513,13 @@ pub struct Snapshot {
     /// Every capture limit that dropped data during this capture (one entry per limit hit).
     #[serde(default)]
     pub truncations: Vec<Truncation>,
+    /// The journey's steps, in order, as they went (empty for a page without steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journey: Vec<StepRecord>,
+    /// Scripts that ran on documents the journey left (the product page, the cart, the
+    /// login): counted, not inventoried (see docs/journeys.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub journey_scripts_left: u64,
 }
 
 /// A capture limit that dropped data (JSON contract: `truncation` of a `capture_truncated`
@@ -911,6 +1090,13 @@ pub struct PageReport {
     /// addresses), by URL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_requests: Vec<String>,
+    /// The page's journey (`[[page.step]]`), step by step; omitted without steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journey: Vec<StepRecord>,
+    /// The URL of the document the scan judged (after redirects and the journey); omitted
+    /// when it is the page's `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
     /// Dialogs dismissed, downloads denied, non-web navigations refused (flattened:
     /// `dialogs`, `dialog_count`, `downloads`, `refused_navigations`).
     #[serde(flatten)]

@@ -44,6 +44,11 @@ pub(super) struct Observed {
     pub(super) main_document: Option<(u16, BTreeMap<String, String>, String)>,
     pub(super) main_frame: Option<String>,
     pub(super) load_fired: bool,
+    /// Document requests of the main frame so far (a journey step tells by it whether it
+    /// navigated).
+    pub(super) main_doc_requests: u64,
+    /// Execution contexts of documents a journey left (see `journey`): not the page's.
+    pub(super) left_behind: HashSet<i64>,
     pub(super) last_activity: Option<Instant>,
     /// Our own code's marker and binding (per scan).
     pub(super) own: Option<Own>,
@@ -309,7 +314,11 @@ impl Observed {
 
     /// The main-world (default) execution contexts: (context id, frame id).
     pub(super) fn main_worlds(&self) -> Vec<(i64, String)> {
-        self.contexts.iter().filter(|(_, (_, default))| *default).map(|(id, (frame, _))| (*id, frame.clone())).collect()
+        self.contexts
+            .iter()
+            .filter(|(id, (_, default))| *default && !self.left_behind.contains(id))
+            .map(|(id, (frame, _))| (*id, frame.clone()))
+            .collect()
     }
 
     /// A frame navigated or was listed in the frame tree: its latest URL and parent.
@@ -335,6 +344,10 @@ impl Observed {
         // Only network requests can be "in flight"; data: and blob: never report an end.
         if url.starts_with("http:") || url.starts_with("https:") {
             self.in_flight.insert(r.request_id.inner().clone(), url.clone());
+        }
+        let main = r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref();
+        if main && r.r#type == Some(ResourceType::Document) && self.source.is_none() {
+            self.main_doc_requests += 1;
         }
         self.record_request(r);
     }

@@ -30,6 +30,7 @@ mod classify;
 pub mod contain;
 mod events;
 mod guard;
+mod journey;
 mod leaks;
 mod limits;
 pub mod persona;
@@ -43,7 +44,10 @@ pub use browser::{find_chromium, Chromium};
 
 use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
-use chromiumoxide::cdp::browser_protocol::network::{EnableParams as NetworkEnable, SetCacheDisabledParams};
+use chromiumoxide::cdp::browser_protocol::network::{
+    CookieParam, EnableParams as NetworkEnable, Headers, SetCacheDisabledParams, SetCookiesParams,
+    SetExtraHttpHeadersParams,
+};
 use chromiumoxide::cdp::browser_protocol::page::{GetFrameTreeParams, NavigateParams};
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
 use chromiumoxide::cdp::js_protocol::debugger::{
@@ -92,6 +96,12 @@ pub enum CaptureError {
     Timeout { url: String, secs: f64, stage: &'static str },
     #[error("{url}: browser error: {reason}")]
     Browser { url: String, reason: String },
+    /// A journey step failed: the payment form was not reached.
+    #[error("{url}: journey step {step} ({action}) failed: {reason}")]
+    Step { url: String, step: usize, action: String, reason: String },
+    /// The document the capture ended on is not the payment page it should be.
+    #[error("{url}: {reason}")]
+    NotThePaymentPage { url: String, reason: String },
 }
 
 /// Per-capture settings.
@@ -109,6 +119,10 @@ pub struct CaptureOptions {
     pub payment_fields: Vec<String>,
     /// Hosts allowed to receive card data (`card_data_hosts` of the page).
     pub card_data_hosts: Vec<String>,
+    /// The journey to the payment form (`[[page.step]]`), run after load.
+    pub steps: Vec<crate::model::JourneyStep>,
+    /// Headers, cookies, proxy, locale and timezone of the page.
+    pub session: crate::model::Session,
 }
 
 impl Default for CaptureOptions {
@@ -120,13 +134,16 @@ impl Default for CaptureOptions {
             profile: Profile::default(),
             payment_fields: Vec::new(),
             card_data_hosts: Vec::new(),
+            steps: Vec::new(),
+            session: Default::default(),
         }
     }
 }
 
 /// The longest one capture of a page with `opts` may take, whatever the page does.
 pub fn capture_limit(opts: &CaptureOptions) -> Duration {
-    opts.timeout + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20)
+    let journey: Duration = opts.steps.iter().map(|s| s.timeout + Duration::from_secs(3)).sum();
+    opts.timeout + journey + opts.settle + SETTLE_GRACE + INTERACTION_BUDGET + Duration::from_secs(20)
 }
 
 impl Chromium {
@@ -135,8 +152,13 @@ impl Chromium {
     pub async fn capture(&self, url: &str, opts: &CaptureOptions) -> Result<Snapshot, CaptureError> {
         let browser_err =
             |e: chromiumoxide::error::CdpError| CaptureError::Browser { url: url.to_string(), reason: e.to_string() };
-        let ctx =
-            self.browser.create_browser_context(CreateBrowserContextParams::default()).await.map_err(browser_err)?;
+        let mut context = CreateBrowserContextParams::default();
+        if let Some(proxy) = &opts.session.proxy {
+            // Everything through the proxy, loopback too (Chromium bypasses it by default).
+            context.proxy_server = Some(proxy.clone());
+            context.proxy_bypass_list = Some("<-loopback>".into());
+        }
+        let ctx = self.browser.create_browser_context(context).await.map_err(browser_err)?;
         let mut cleanup = guard::Cleanup::new(self.browser.clone(), ctx.clone());
         let page = self
             .browser
@@ -185,6 +207,8 @@ struct Capture<'a> {
     opts: &'a CaptureOptions,
     own: Own,
     canary: Canary,
+    /// The scan's shopper identity, for the journey's steps and the shopper alike.
+    persona: persona::Persona,
     recorder: Recorder,
 }
 
@@ -201,8 +225,10 @@ async fn capture_page(
     let own = Own::generate();
     // Listen before enabling anything, so no event is missed.
     let recorder = Recorder::start(page, &own, others.events()).await.map_err(browser_error(url))?;
-    let c = Capture { page, url, opts, own, canary: Canary::generate(), recorder };
-    c.prepare(version).await?;
+    let c =
+        Capture { page, url, opts, own, canary: Canary::generate(), persona: persona::Persona::generate(), recorder };
+    let mut walked = journey::Walked::default();
+    c.prepare(version, &mut walked.secrets).await?;
     // Held until the snapshot is assembled: the record of refused link-local/metadata requests.
     let refusals = contain::refuse_internal_requests(page, url).await.map_err(browser_error(url))?;
     let main_frame_id = c.navigate().await?;
@@ -211,6 +237,10 @@ async fn capture_page(
         if *status >= 400 {
             return Err(CaptureError::HttpStatus { url: url.to_string(), status: *status });
         }
+    }
+    if !opts.steps.is_empty() {
+        c.recorder.wait_until_ready(Instant::now()).await;
+        c.walk(&c.shopper(&main_frame_id), &mut walked).await?;
     }
     let loaded = Instant::now();
     // Holds the request blocker of `type-and-submit` until the interaction is reported.
@@ -230,7 +260,15 @@ async fn capture_page(
         return Err(CaptureError::HttpStatus { url: url.to_string(), status });
     }
     let sources = c.fetch_sources(&mut observed).await;
+    let journey_scripts_left = sources.iter().filter(|(ev, _)| left_behind(&observed, ev)).count() as u64;
+    let sources: Vec<_> = sources.into_iter().filter(|(ev, _)| !left_behind(&observed, ev)).collect();
     let (mut scripts, mut index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
+    let payment_fields = probed.payment_fields(&observed, &main_frame, &final_url);
+    if payment_fields.is_empty() {
+        if let Some(reason) = not_the_payment_page(url, &final_url, opts) {
+            return Err(CaptureError::NotThePaymentPage { url: url.to_string(), reason });
+        }
+    }
     // The page's last moments (pagehide beacons), after its scripts' sources are read.
     c.leave(others).await;
     observed.absorb(c.recorder.take());
@@ -250,14 +288,14 @@ async fn capture_page(
         opts.interact == InteractMode::Complete,
     );
     observed.counts.add(Cap::Candidates, searched, searched - partly);
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         truncations: observed.counts.truncations(),
         unmatched_payment_fields: probed.unmatched_payment_fields(),
         card_leaks,
         field_access: leaks::resolve_accesses(&observed, &main_frame, &index_of),
         interaction: Some(interaction),
         url: url.to_string(),
-        payment_fields: probed.payment_fields(&observed, &main_frame, &final_url),
+        payment_fields,
         frames: frame_urls(&observed, &main_frame),
         final_url,
         status,
@@ -267,7 +305,76 @@ async fn capture_page(
         elapsed_ms: started.elapsed().as_millis() as u64,
         refused_requests: refusals.map(|r| r.take()).unwrap_or_default(),
         guard: guarded,
-    })
+        journey: walked.steps,
+        journey_scripts_left,
+    };
+    mask_secrets(&mut snapshot, &walked.secrets);
+    Ok(snapshot)
+}
+
+/// Whether a script compiled in a document a journey step left.
+fn left_behind(o: &Observed, ev: &EventScriptParsed) -> bool {
+    o.left_behind.contains(ev.execution_context_id.inner())
+}
+
+/// Why the document a capture ended on (`final_url`, which shows no payment field) is not the
+/// payment page: a journey that should have reached one, configured `payment_fields`, or a
+/// redirect to a cart or a login page (the checkout of a shop with an empty cart).
+fn not_the_payment_page(url: &str, final_url: &str, opts: &CaptureOptions) -> Option<String> {
+    if !opts.steps.is_empty() {
+        return Some(format!(
+            "the journey ended on {final_url}, which shows no payment field: a step no longer leads to the payment form"
+        ));
+    }
+    if !opts.payment_fields.is_empty() {
+        return Some(format!(
+            "{final_url} shows no payment field (none of the configured payment_fields matched): this is not the payment page"
+        ));
+    }
+    let path = |u: &str| url::Url::parse(u).map(|u| u.path().to_ascii_lowercase()).unwrap_or_default();
+    let (asked, ended) = (path(url), path(final_url));
+    let away = ["/cart", "/basket", "/bag", "/login", "/signin", "/sign-in", "/customer/account", "/my-account"];
+    if asked != ended && away.iter().any(|a| ended.contains(a)) && !away.iter().any(|a| asked.contains(a)) {
+        return Some(format!(
+            "redirected to {final_url}, which shows no payment field: the payment page is not one URL away (an empty cart or a login sends the visitor elsewhere); give the page [[page.step]]s that reach it"
+        ));
+    }
+    None
+}
+
+/// Masks the values of environment variables a journey typed (passwords) wherever the
+/// snapshot could carry them on: URLs, script text, what was sent, what the page said.
+fn mask_secrets(s: &mut Snapshot, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    let m = |t: &mut String| journey::mask(t, secrets);
+    m(&mut s.final_url);
+    s.frames.iter_mut().for_each(m);
+    s.headers.values_mut().for_each(m);
+    for script in &mut s.scripts {
+        m(&mut script.source);
+        m(&mut script.frame_url);
+        if let Some(u) = script.url.as_mut() {
+            m(u);
+        }
+    }
+    for leak in &mut s.card_leaks {
+        m(&mut leak.destination.url);
+        m(&mut leak.frame_url);
+        leak.script_url.iter_mut().chain(leak.destination.target.iter_mut()).for_each(m);
+    }
+    for step in &mut s.journey {
+        m(&mut step.url);
+        m(&mut step.outcome);
+    }
+    if let Some(i) = s.interaction.as_mut() {
+        i.blocked.iter_mut().chain(i.problems.iter_mut()).chain(i.popups.iter_mut()).for_each(m);
+    }
+    s.refused_requests.iter_mut().for_each(m);
+    for d in &mut s.guard.dialogs {
+        m(&mut d.message);
+    }
 }
 
 /// Maps a CDP failure during the capture of `url` to [`CaptureError::Browser`].
@@ -278,7 +385,7 @@ fn browser_error(url: &str) -> impl Fn(CdpError) -> CaptureError + '_ {
 impl Capture<'_> {
     /// Enables the debugger and the network domain (no cache), and sets up the shopper's
     /// browser with card fields instrumented before any page script runs.
-    async fn prepare(&self, version: &str) -> Result<(), CaptureError> {
+    async fn prepare(&self, version: &str, secrets: &mut Vec<String>) -> Result<(), CaptureError> {
         let berr = browser_error(self.url);
         let page = self.page;
         page.execute(DebuggerEnable::builder().max_scripts_cache_size(512.0 * 1024.0 * 1024.0).build())
@@ -286,9 +393,30 @@ impl Capture<'_> {
             .map_err(&berr)?;
         page.execute(NetworkEnable::default()).await.map_err(&berr)?;
         page.execute(SetCacheDisabledParams::new(true)).await.map_err(&berr)?;
-        stealth::prepare(page, self.opts.profile, version, &self.own, &self.opts.payment_fields)
+        let session = &self.opts.session;
+        stealth::prepare(page, self.opts.profile, version, &self.own, &self.opts.payment_fields, session)
             .await
             .map_err(&berr)?;
+        let setting =
+            |what: &str, e: String| CaptureError::Load { url: self.url.to_string(), reason: format!("{what}: {e}") };
+        if !session.headers.is_empty() {
+            let mut headers = serde_json::Map::new();
+            for (name, value) in &session.headers {
+                let value = self.value_of(value, secrets).map_err(|e| setting(&format!("header {name}"), e))?;
+                headers.insert(name.clone(), value.into());
+            }
+            page.execute(SetExtraHttpHeadersParams::new(Headers::new(headers))).await.map_err(&berr)?;
+        }
+        if !session.cookies.is_empty() {
+            let mut cookies = Vec::new();
+            for (name, value) in &session.cookies {
+                let value = self.value_of(value, secrets).map_err(|e| setting(&format!("cookie {name}"), e))?;
+                let mut cookie = CookieParam::new(name.clone(), value);
+                cookie.url = Some(self.url.to_string());
+                cookies.push(cookie);
+            }
+            page.execute(SetCookiesParams::new(cookies)).await.map_err(&berr)?;
+        }
         Ok(())
     }
 
@@ -340,6 +468,25 @@ impl Capture<'_> {
         Ok(main_frame_id)
     }
 
+    /// The shopper of this capture. Its origin (whose non-GET calls are blocked when it
+    /// submits) is the document's it acts on: after a journey, where the journey ended.
+    fn shopper<'s>(&'s self, main_frame_id: &'s str) -> shopper::Shopper<'s> {
+        let here = self.recorder.lock().main_document.as_ref().map(|(_, _, u)| u.clone());
+        let origin_of = |u: &str| url::Url::parse(u).ok().map(|u| u.origin().ascii_serialization());
+        let page_origin = here.as_deref().and_then(origin_of).or_else(|| origin_of(self.url)).unwrap_or_default();
+        shopper::Shopper {
+            page: self.page,
+            own: &self.own,
+            canary: &self.canary,
+            persona: &self.persona,
+            mode: self.opts.interact,
+            selectors: &self.opts.payment_fields,
+            page_origin,
+            recorder: &self.recorder,
+            main_frame_id,
+        }
+    }
+
     /// Acts like a shopper once the page's own scripts have set up (quiet, or a few seconds
     /// after load), for at most [`INTERACTION_BUDGET`].
     async fn shop(&self, loaded: Instant, main_frame_id: &str) -> shopper::Acted {
@@ -348,18 +495,7 @@ impl Capture<'_> {
             return acted;
         }
         self.recorder.wait_until_ready(loaded).await;
-        let page_origin = url::Url::parse(self.url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-        let shopper = shopper::Shopper {
-            page: self.page,
-            own: &self.own,
-            canary: &self.canary,
-            persona: &persona::Persona::generate(),
-            mode: self.opts.interact,
-            selectors: &self.opts.payment_fields,
-            page_origin,
-            recorder: &self.recorder,
-            main_frame_id,
-        };
+        let shopper = self.shopper(main_frame_id);
         if self.opts.interact == InteractMode::Complete {
             // Blocked before anything is filled or pressed, and held outside the budget's
             // timeout: a press must never be followed by an unblocked order request.

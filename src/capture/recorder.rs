@@ -120,8 +120,13 @@ impl Recorder {
         }
     }
 
+    /// Notified after every event.
+    pub(super) fn activity(&self) -> &Notify {
+        &self.activity
+    }
+
     /// Time of the last event (`loaded` if none), and whether no request is in flight.
-    fn quiet_since(&self, loaded: Instant) -> (Instant, bool) {
+    pub(super) fn quiet_since(&self, loaded: Instant) -> (Instant, bool) {
         let o = self.lock();
         (o.last_activity.unwrap_or(loaded), o.in_flight.is_empty())
     }

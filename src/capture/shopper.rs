@@ -20,8 +20,8 @@ use crate::model::TypedField;
 pub use crate::model::{InteractMode, Profile};
 use chromiumoxide::cdp::browser_protocol::dom::{FocusParams, GetBoxModelParams, GetFrameOwnerParams};
 use chromiumoxide::cdp::browser_protocol::fetch::{
-    ContinueRequestParams, EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, FulfillRequestParams,
-    RequestPattern, RequestStage,
+    ContinueRequestParams, DisableParams as FetchDisable, EnableParams as FetchEnable, EventRequestPaused,
+    FailRequestParams, FulfillRequestParams, RequestPattern, RequestStage,
 };
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams,
@@ -205,7 +205,7 @@ async fn list_fields(page: &Page, own: &Own, context: i64, config: serde_json::V
     crate::text::parse_page_json(text.as_str()?).ok()
 }
 
-async fn evaluate(page: &Page, context: i64, code: &str) -> Option<serde_json::Value> {
+pub(super) async fn evaluate(page: &Page, context: i64, code: &str) -> Option<serde_json::Value> {
     let params = EvaluateParams::builder()
         .expression(code)
         .context_id(ExecutionContextId::new(context))
@@ -269,7 +269,7 @@ impl Shopper<'_> {
     }
 
     /// The frames the shopper can act in, as they are now.
-    fn frames(&self) -> Vec<FrameCtx> {
+    pub(super) fn frames(&self) -> Vec<FrameCtx> {
         super::shopper_frames(&self.recorder.lock(), self.main_frame_id)
     }
 
@@ -594,7 +594,7 @@ impl Shopper<'_> {
         Ok(())
     }
 
-    async fn click_element(&self, frame: &FrameCtx, el: &str) -> Result<(), String> {
+    pub(super) async fn click_element(&self, frame: &FrameCtx, el: &str) -> Result<(), String> {
         let code = self.own.mark(&format!(
             "(() => {{ const el = {el}; if (!el) return null; el.scrollIntoView({{ block: 'center', inline: 'nearest' }}); const r = el.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2, r.width, r.height]; }})()"
         ));
@@ -625,7 +625,7 @@ impl Shopper<'_> {
     }
 
     /// Fallback when a click did not focus the field (covered by an overlay, zero-size …).
-    async fn focus_by_dom(&self, frame: &FrameCtx, el: &str) -> Result<(), String> {
+    pub(super) async fn focus_by_dom(&self, frame: &FrameCtx, el: &str) -> Result<(), String> {
         let params = EvaluateParams::builder()
             .expression(self.own.mark(el))
             .context_id(ExecutionContextId::new(frame.context))
@@ -638,7 +638,7 @@ impl Shopper<'_> {
         Ok(())
     }
 
-    async fn key(&self, c: char) -> chromiumoxide::Result<()> {
+    pub(super) async fn key(&self, c: char) -> chromiumoxide::Result<()> {
         let (key, code, vk, shift) = key_of(c);
         let text = c.to_string();
         let mut down = DispatchKeyEventParams::new(DispatchKeyEventType::KeyDown);
@@ -663,6 +663,37 @@ impl Shopper<'_> {
 
     async fn press_tab(&self) -> chromiumoxide::Result<()> {
         self.special_key("Tab", 9).await
+    }
+
+    /// A named key (`Enter`, `Tab`, `Escape`, `Space`, `ArrowDown`, `ArrowUp`, `Backspace`):
+    /// Enter and Space with their text, so that they submit a form or toggle a checkbox.
+    pub(super) async fn press_key(&self, name: &str) -> chromiumoxide::Result<()> {
+        let (vk, text) = match name {
+            "Enter" => (13, Some("\r")),
+            "Space" => return self.key(' ').await,
+            "Tab" => (9, None),
+            "Escape" => (27, None),
+            "ArrowDown" => (40, None),
+            "ArrowUp" => (38, None),
+            _ => (8, None),
+        };
+        let Some(text) = text else { return self.special_key(name, vk).await };
+        let mut down = DispatchKeyEventParams::new(DispatchKeyEventType::KeyDown);
+        down.key = Some(name.into());
+        down.code = Some(name.into());
+        down.text = Some(text.into());
+        down.unmodified_text = Some(text.into());
+        down.windows_virtual_key_code = Some(vk);
+        down.native_virtual_key_code = Some(vk);
+        self.page.execute(down).await?;
+        pause(20, 50).await;
+        let mut up = DispatchKeyEventParams::new(DispatchKeyEventType::KeyUp);
+        up.key = Some(name.into());
+        up.code = Some(name.into());
+        up.windows_virtual_key_code = Some(vk);
+        up.native_virtual_key_code = Some(vk);
+        self.page.execute(up).await?;
+        Ok(())
     }
 
     /// A key without text (Tab, arrows): raw key down, key up.
@@ -692,6 +723,31 @@ impl Shopper<'_> {
         &self,
         blocked: Arc<Mutex<Vec<String>>>,
     ) -> Result<AbortOnDropHandle<()>, String> {
+        self.block(blocked, Blocking::Shopper).await
+    }
+
+    /// During a journey: the configured steps navigate and post (add to cart, log in), so only
+    /// the platforms' own order requests ([`ORDER_REQUESTS`], any origin) are blocked. Ends
+    /// with [`Shopper::stop_blocking`].
+    pub(super) async fn block_orders_on_journey(
+        &self,
+        blocked: Arc<Mutex<Vec<String>>>,
+    ) -> Result<AbortOnDropHandle<()>, String> {
+        self.block(blocked, Blocking::Journey).await
+    }
+
+    /// Lets every request through again (paused ones included): Chromium would otherwise
+    /// hold each request matching the patterns for an answer that no one gives.
+    pub(super) async fn stop_blocking(&self) {
+        let _ = self.page.execute(FetchDisable::default()).await;
+    }
+
+    async fn block(
+        &self,
+        blocked: Arc<Mutex<Vec<String>>>,
+        blocking: Blocking,
+    ) -> Result<AbortOnDropHandle<()>, String> {
+        let journey = blocking == Blocking::Journey;
         let steps_allowed = self.mode == InteractMode::Complete;
         let paused = self.page.event_listener::<EventRequestPaused>().await.map_err(|e| e.to_string())?;
         let pattern = |url: String, kind: ResourceType| RequestPattern {
@@ -699,7 +755,7 @@ impl Shopper<'_> {
             resource_type: Some(kind),
             request_stage: Some(RequestStage::Request),
         };
-        let own = format!("{}/*", self.page_origin);
+        let own = if journey { "*".to_string() } else { format!("{}/*", self.page_origin) };
         let enable = FetchEnable {
             patterns: Some(vec![
                 pattern("*".into(), ResourceType::Document),
@@ -720,7 +776,11 @@ impl Shopper<'_> {
                     async move {
                         let is_document = ev.resource_type == ResourceType::Document;
                         let top = Some(&ev.frame_id) == main_frame.as_ref();
-                        let block = if is_document {
+                        let block = if journey {
+                            ev.request.method != "GET"
+                                && ev.request.method != "HEAD"
+                                && matches_any(&ev.request.url, &ORDER_REQUESTS)
+                        } else if is_document {
                             top
                         } else {
                             ev.request.method != "GET"
@@ -741,6 +801,7 @@ impl Shopper<'_> {
                         // so the checkout stays alive and watched (failing it would replace the
                         // page with an error page). Calls get a network error.
                         let answered = is_document
+                            && top
                             && page.execute(FulfillRequestParams::new(ev.request_id.clone(), 204)).await.is_ok();
                         if !answered {
                             let reason = ErrorReason::BlockedByClient;
@@ -754,11 +815,21 @@ impl Shopper<'_> {
     }
 }
 
+/// What [`Shopper::block`] lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocking {
+    /// The shopper's acts: top-frame navigations, non-GET calls to the page's own origin
+    /// (but the checkout steps' own in `complete`).
+    Shopper,
+    /// A journey's steps: only order requests.
+    Journey,
+}
+
 /// Paused requests answered at once while order requests are blocked.
 const PAUSED_IN_FLIGHT: usize = 64;
 
 /// Key, code, Windows virtual key code and whether Shift is held, for a US keyboard.
-fn key_of(c: char) -> (String, String, i64, bool) {
+pub(super) fn key_of(c: char) -> (String, String, i64, bool) {
     let (code, vk, shift): (String, i64, bool) = match c {
         '0'..='9' => (format!("Digit{c}"), c as i64, false),
         'a'..='z' => (format!("Key{}", c.to_ascii_uppercase()), c.to_ascii_uppercase() as i64, false),
@@ -776,7 +847,7 @@ fn key_of(c: char) -> (String, String, i64, bool) {
 }
 
 /// A human-like pause of `min`..`max` ms: pacing of the shopper's input, not synchronisation.
-async fn pause(min: u64, max: u64) {
+pub(super) async fn pause(min: u64, max: u64) {
     let ms = rand::rng().random_range(min..=max);
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }

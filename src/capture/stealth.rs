@@ -21,7 +21,7 @@
 
 use super::shopper::Profile;
 use chromiumoxide::cdp::browser_protocol::emulation::{
-    SetDeviceMetricsOverrideParams, SetTimezoneOverrideParams, SetTouchEmulationEnabledParams,
+    SetDeviceMetricsOverrideParams, SetLocaleOverrideParams, SetTimezoneOverrideParams, SetTouchEmulationEnabledParams,
     SetUserAgentOverrideParams, UserAgentBrandVersion, UserAgentMetadata,
 };
 use chromiumoxide::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocumentParams;
@@ -172,6 +172,7 @@ pub async fn prepare(
     version: &str,
     own: &Own,
     selectors: &[String],
+    session: &crate::model::Session,
 ) -> chromiumoxide::Result<()> {
     let s = spec(profile, version);
     let full = if version.is_empty() { "130.0.0.0".to_string() } else { version.to_string() };
@@ -197,7 +198,7 @@ pub async fn prepare(
         metadata.bitness = Some("64".into());
     }
     let mut ua = SetUserAgentOverrideParams::new(s.user_agent.clone());
-    ua.accept_language = Some(LANGUAGES.into());
+    ua.accept_language = Some(session.locale.as_deref().map_or(LANGUAGES.to_string(), accept_language));
     ua.platform = Some(s.platform.into());
     ua.user_agent_metadata = Some(metadata);
     page.execute(ua).await?;
@@ -211,12 +212,23 @@ pub async fn prepare(
         touch.max_touch_points = Some(5);
         page.execute(touch).await?;
     }
-    page.execute(SetTimezoneOverrideParams::new(TIMEZONE)).await?;
+    page.execute(SetTimezoneOverrideParams::new(session.timezone.as_deref().unwrap_or(TIMEZONE))).await?;
+    if let Some(locale) = &session.locale {
+        page.execute(SetLocaleOverrideParams { locale: Some(locale.clone()) }).await?;
+    }
     page.execute(AddBindingParams::new(own.binding.clone())).await?;
     let mut script = AddScriptToEvaluateOnNewDocumentParams::new(prelude_js(own, &s, selectors));
     script.run_immediately = Some(true);
     page.execute(script).await?;
     Ok(())
+}
+
+/// `Accept-Language` for a locale: `de-DE` → `de-DE,de;q=0.9`.
+fn accept_language(locale: &str) -> String {
+    match locale.split_once('-') {
+        Some((lang, _)) => format!("{locale},{lang};q=0.9"),
+        None => locale.to_string(),
+    }
 }
 
 /// The JavaScript every frame runs before the page's own code.

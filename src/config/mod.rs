@@ -171,6 +171,10 @@ pub struct PageConfig {
     /// Hosts allowed to receive card data (the payment provider): `host`, `host:port`,
     /// `host:*`, `*.domain`.
     pub card_data_hosts: Vec<String>,
+    /// `[[page.step]]`: the journey from `url` to the payment form (empty: `url` is it).
+    pub steps: Vec<crate::model::JourneyStep>,
+    /// `headers`, `cookies`, `proxy`, `locale`, `timezone`: how the scan presents itself.
+    pub session: crate::model::Session,
 }
 
 impl Default for PageConfig {
@@ -198,6 +202,8 @@ impl PageConfig {
             profile: Profile::default(),
             payment_fields: Vec::new(),
             card_data_hosts: Vec::new(),
+            steps: Vec::new(),
+            session: Default::default(),
         }
     }
 }

@@ -13,7 +13,9 @@ use super::{
     config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, DEFAULT_BASELINES,
     DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_KEEP, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
-use crate::model::{InteractMode, Profile, Severity};
+use crate::model::{
+    InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
+};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,7 +60,15 @@ const PAGE_KEYS: &[&str] = &[
     "profile",
     "payment_fields",
     "card_data_hosts",
+    "step",
+    "headers",
+    "cookies",
+    "proxy",
+    "locale",
+    "timezone",
 ];
+const STEP_KEYS: &[&str] =
+    &["goto", "click", "fill", "select", "check", "press", "wait_for", "wait_for_url", "wait_for_idle", "timeout"];
 const POLICY_KEYS: &[&str] = &["match", "trust", "reason"];
 
 impl Config {
@@ -261,7 +271,177 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
                 })
             })?
             .unwrap_or_default(),
+        steps: t.opt("step", steps)?.unwrap_or_default(),
+        session: session(t)?,
     })
+}
+
+/// The page's `headers`, `cookies`, `proxy`, `locale` and `timezone`.
+fn session(t: &Table<'_, '_, '_>) -> Result<Session, ConfigError> {
+    let token = |what: &'static str| {
+        move |f: &Field<'_, '_, '_>| {
+            f.non_empty_where(|v| {
+                (!v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '+')))
+                    .then(|| format!("{v:?} is not a {what}"))
+            })
+            .map(str::to_string)
+        }
+    };
+    Ok(Session {
+        headers: t.opt("headers", |f| value_pairs(f, "header name"))?.unwrap_or_default(),
+        cookies: t.opt("cookies", |f| value_pairs(f, "cookie name"))?.unwrap_or_default(),
+        proxy: t.opt("proxy", |f| {
+            f.non_empty_where(|p| {
+                let ok = url::Url::parse(p).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https" | "socks5" | "socks4")
+                        && u.host_str().is_some_and(|h| !h.is_empty())
+                        && u.username().is_empty()
+                        && u.password().is_none()
+                });
+                (!ok).then(|| format!("{p:?} is not a proxy such as \"http://proxy.example:3128\" or \"socks5://127.0.0.1:1080\" (without credentials)"))
+            })
+            .map(|p| p.trim_end_matches('/').to_string())
+        })?,
+        locale: t.opt("locale", token("locale such as \"de-DE\""))?,
+        timezone: t.opt("timezone", token("timezone such as \"Europe/Berlin\""))?,
+    })
+}
+
+/// `[[page.step]]` tables: the journey to the payment form.
+fn steps(f: &Field<'_, '_, '_>) -> Result<Vec<JourneyStep>, ConfigError> {
+    let items = f.items("[[page.step]] tables")?;
+    if items.len() > MAX_STEPS {
+        return Err(f.err(format!("at most {MAX_STEPS} steps")));
+    }
+    items.iter().map(|elem| step(&elem.table(STEP_KEYS)?)).collect()
+}
+
+/// Most steps one journey may have.
+const MAX_STEPS: usize = 50;
+
+/// How long a step may take when it sets no `timeout`.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn step(t: &Table<'_, '_, '_>) -> Result<JourneyStep, ConfigError> {
+    let selector = |f: &Field<'_, '_, '_>| f.non_empty().map(|s| s.trim().to_string());
+    let mut actions = Vec::new();
+    if let Some(goto) = t.opt("goto", |f| {
+        f.non_empty_where(|u| {
+            (u.contains(char::is_whitespace) || u.starts_with("javascript:"))
+                .then(|| format!("{u:?} is not a URL or path such as \"/checkout\""))
+        })
+    })? {
+        actions.push(("goto", StepAction::Goto(goto.trim().to_string())));
+    }
+    if let Some(s) = t.opt("click", selector)? {
+        actions.push(("click", StepAction::Click(s)));
+    }
+    if let Some(p) = t.opt("fill", |f| value_pairs(f, "selector"))? {
+        actions.push(("fill", StepAction::Fill(p)));
+    }
+    if let Some(p) = t.opt("select", |f| value_pairs(f, "selector"))? {
+        actions.push(("select", StepAction::Select(p)));
+    }
+    if let Some(s) = t.opt("check", selector)? {
+        actions.push(("check", StepAction::Check(s)));
+    }
+    if let Some(k) = t.opt("press", |f| {
+        f.non_empty_where(|k| {
+            (!STEP_KEYS_PRESSABLE.contains(&k))
+                .then(|| format!("{k:?} is not a key (expected {})", STEP_KEYS_PRESSABLE.join(", ")))
+        })
+    })? {
+        actions.push(("press", StepAction::Press(k.to_string())));
+    }
+    let mut waits = Vec::new();
+    if let Some(s) = t.opt("wait_for", selector)? {
+        waits.push(StepWait::Selector(s));
+    }
+    if let Some(u) = t.opt("wait_for_url", |f| f.non_empty().map(|s| s.trim().to_string()))? {
+        waits.push(StepWait::Url(u));
+    }
+    if let Some(idle) = t.opt("wait_for_idle", Field::boolean)? {
+        if !idle {
+            return Err(t.err("wait_for_idle", "only `wait_for_idle = true` means something: remove the key"));
+        }
+        waits.push(StepWait::NetworkIdle);
+    }
+    if actions.len() > 1 {
+        let names: Vec<&str> = actions.iter().map(|(n, _)| *n).collect();
+        return Err(t.err(
+            names[1],
+            format!("one action per step ({} here): split them into steps of their own", names.join(" and ")),
+        ));
+    }
+    if waits.len() > 1 {
+        return Err(
+            t.err("wait_for", "one of wait_for, wait_for_url or wait_for_idle per step: add a step that only waits")
+        );
+    }
+    if actions.is_empty() && waits.is_empty() {
+        return Err(t.err(
+            "step",
+            "empty step: give one action (goto, click, fill, select, check, press) and/or one wait (wait_for, wait_for_url, wait_for_idle)",
+        ));
+    }
+    Ok(JourneyStep {
+        action: actions.pop().map_or(StepAction::Wait, |(_, a)| a),
+        wait: waits.pop(),
+        timeout: t.opt("timeout", Field::timeout)?.unwrap_or(DEFAULT_STEP_TIMEOUT),
+    })
+}
+
+/// The keys `press` accepts.
+pub const STEP_KEYS_PRESSABLE: &[&str] = &["Enter", "Tab", "Escape", "Space", "ArrowDown", "ArrowUp", "Backspace"];
+
+/// `fill`/`select`, `headers`/`cookies`: an inline table `{ "name" = "value", … }` (the name
+/// a `what`), in file order; values are text or placeholders.
+fn value_pairs(f: &Field<'_, '_, '_>, what: &str) -> Result<Vec<(String, StepValue)>, ConfigError> {
+    let DeValue::Table(table) = f.value.get_ref() else {
+        return Err(f.expected(&format!("a table of {what} = value, such as {{ \"x\" = \"{{env.NAME}}\" }}")));
+    };
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    if entries.is_empty() {
+        return Err(f.err(format!("nothing listed: write {{ \"{what}\" = \"value\" }}")));
+    }
+    entries
+        .into_iter()
+        .map(|(k, value)| {
+            let name: &str = k.get_ref().as_ref();
+            let field = Field { doc: f.doc, value, name_span: k.span(), key: format!("{}.{name:?}", f.key) };
+            if name.trim().is_empty() {
+                return Err(field.err(format!("empty {what}")));
+            }
+            let bad_token =
+                what != "selector" && !name.chars().all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c));
+            if bad_token {
+                return Err(field.err(format!("{name:?} is not a valid {what}")));
+            }
+            let text = field.string()?;
+            Ok((name.trim().to_string(), step_value(text).map_err(|m| field.err(m))?))
+        })
+        .collect()
+}
+
+/// `"{shopper.email}"`, `"{env.SHOP_PASSWORD}"` or literal text.
+fn step_value(text: &str) -> Result<StepValue, String> {
+    let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) else {
+        return Ok(StepValue::Text(text.to_string()));
+    };
+    if let Some(name) = inner.strip_prefix("shopper.") {
+        let names: Vec<&str> = ShopperField::ALL.iter().map(|f| f.as_str()).collect();
+        return ShopperField::parse(name).map(StepValue::Shopper).ok_or_else(|| {
+            format!("{{shopper.{name}}} is not a shopper field (expected one of {})", names.join(", "))
+        });
+    }
+    if let Some(name) = inner.strip_prefix("env.") {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("{name:?} is not an environment variable name"));
+        }
+        return Ok(StepValue::Env(name.to_string()));
+    }
+    Err(format!("{text:?}: unknown placeholder (expected {{shopper.FIELD}} or {{env.NAME}})"))
 }
 
 /// `[[page.policy]]` tables.
@@ -471,6 +651,13 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         Ok(bytes)
     }
 
+    fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            _ => Err(self.expected("true or false")),
+        }
+    }
+
     fn duration(&self) -> Result<Duration, ConfigError> {
         let DeValue::String(text) = self.value.get_ref() else {
             return Err(self.expected("a duration string such as \"30s\""));
@@ -667,6 +854,82 @@ timeout = "1m"
         assert_eq!(c.browser.executable.as_deref(), Some(Path::new("chromium")));
     }
 
+    const PAGE: &str = "[[page]]\nname = \"a\"\nurl = \"https://x.example/p\"\n";
+
+    #[test]
+    fn journey_steps_are_read_in_order_with_their_values_and_waits() {
+        let text = format!(
+            "{PAGE}[[page.step]]\nclick = \"#add\"\nwait_for = \".count:not(:empty)\"\n\
+             [[page.step]]\ngoto = \"/checkout\"\ntimeout = \"40s\"\n\
+             [[page.step]]\nfill = {{ \"#pass\" = \"{{env.SHOP_PW}}\", \"#email\" = \"{{shopper.email}}\", \"#zip\" = \"10115\" }}\n\
+             [[page.step]]\nwait_for_url = \"/checkout/*\"\n[[page.step]]\npress = \"Enter\"\nwait_for_idle = true\n"
+        );
+        let c = parse(&text).unwrap();
+        let steps = &c.pages[0].steps;
+        assert_eq!(steps.len(), 5);
+        assert_eq!(steps[0].action, StepAction::Click("#add".into()));
+        assert_eq!(steps[0].wait, Some(StepWait::Selector(".count:not(:empty)".into())));
+        assert_eq!(steps[0].timeout, DEFAULT_STEP_TIMEOUT);
+        assert_eq!(
+            (steps[1].action.clone(), steps[1].timeout),
+            (StepAction::Goto("/checkout".into()), Duration::from_secs(40))
+        );
+        assert_eq!(
+            steps[2].action,
+            StepAction::Fill(vec![
+                ("#pass".into(), StepValue::Env("SHOP_PW".into())),
+                ("#email".into(), StepValue::Shopper(ShopperField::Email)),
+                ("#zip".into(), StepValue::Text("10115".into())),
+            ]),
+            "file order, placeholders parsed"
+        );
+        assert_eq!(
+            (steps[3].action.clone(), steps[3].wait.clone()),
+            (StepAction::Wait, Some(StepWait::Url("/checkout/*".into())))
+        );
+        assert_eq!(
+            (steps[4].action.clone(), steps[4].wait.clone()),
+            (StepAction::Press("Enter".into()), Some(StepWait::NetworkIdle))
+        );
+    }
+
+    #[test]
+    fn bad_steps_name_line_and_key() {
+        let bad = |step: &str| error(&format!("{PAGE}[[page.step]]\n{step}\n"));
+        assert_eq!(
+            bad("click = \"#a\"\ngoto = \"/b\""),
+            "skimwatch.toml:4:1: page[0].step[0].click: one action per step (goto and click here): split them into steps of their own"
+        );
+        assert!(bad("timeout = \"2s\"").contains("page[0].step[0].step: empty step"), "{}", bad("timeout = \"2s\""));
+        assert_eq!(
+            bad("fill = { \"#pw\" = \"{env.bad name}\" }"),
+            "skimwatch.toml:5:18: page[0].step[0].fill.\"#pw\": \"bad name\" is not an environment variable name"
+        );
+        assert!(bad("fill = { \"#e\" = \"{shopper.mail}\" }").contains("not a shopper field (expected one of email,"));
+        assert!(bad("press = \"F5\"").contains("\"F5\" is not a key (expected Enter, Tab,"));
+        assert!(bad("wait_for_idle = false").contains("only `wait_for_idle = true`"));
+        assert!(bad("gotoo = \"/x\"").contains("page[0].step[0].gotoo: unknown key (expected goto, click,"));
+        assert!(bad("goto = \"javascript:alert(1)\"").contains("is not a URL or path"));
+    }
+
+    #[test]
+    fn session_keys_are_read_and_checked() {
+        let c = parse(&format!(
+            "{PAGE}locale = \"de-DE\"\ntimezone = \"Europe/Berlin\"\nproxy = \"socks5://127.0.0.1:1080\"\n\
+             headers = {{ \"X-Region\" = \"eu\" }}\ncookies = {{ \"session\" = \"{{env.SHOP_SESSION}}\" }}\n"
+        ))
+        .unwrap();
+        let s = &c.pages[0].session;
+        assert_eq!((s.locale.as_deref(), s.timezone.as_deref()), (Some("de-DE"), Some("Europe/Berlin")));
+        assert_eq!(s.proxy.as_deref(), Some("socks5://127.0.0.1:1080"));
+        assert_eq!(s.headers, vec![("X-Region".to_string(), StepValue::Text("eu".into()))]);
+        assert_eq!(s.cookies, vec![("session".to_string(), StepValue::Env("SHOP_SESSION".into()))]);
+        let e = error(&format!("{PAGE}proxy = \"http://user:pw@proxy.example:3128\"\n"));
+        assert!(e.starts_with("skimwatch.toml:4:9: page[0].proxy:") && e.contains("without credentials"), "{e}");
+        let e = error(&format!("{PAGE}headers = {{ \"Bad Header\" = \"x\" }}\n"));
+        assert!(e.contains("\"Bad Header\" is not a valid header name"), "{e}");
+    }
+
     #[test]
     fn unknown_key_names_line_and_key() {
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
@@ -675,7 +938,7 @@ timeout = "1m"
             "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
         );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
     }

@@ -25,6 +25,8 @@ pub(super) struct Evaluated {
     pub refused_requests: Vec<String>,
     /// Dialogs, downloads and non-web navigations the capture dismissed or refused.
     pub guard: crate::model::Guarded,
+    /// The journey's steps as they went.
+    pub journey: Vec<crate::model::StepRecord>,
 }
 
 /// Inventories `snapshot` and compares it with the page's baseline; trusted vendors' updates
@@ -45,12 +47,13 @@ pub(super) async fn evaluate(
         let elapsed_ms = snapshot.elapsed_ms;
         let guard = snapshot.guard.clone();
         let refused_requests = snapshot.refused_requests.clone();
+        let journey = snapshot.journey.clone();
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         crate::model::sort_findings(&mut findings);
-        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests, guard })
+        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests, guard, journey })
     })
     .await?
 }

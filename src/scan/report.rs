@@ -27,6 +27,8 @@ pub(super) fn error_report(page: &PageConfig, message: String) -> PageReport {
         field_access: Vec::new(),
         interaction: None,
         refused_requests: Vec::new(),
+        journey: Vec::new(),
+        final_url: None,
         guard: Default::default(),
     }
 }
@@ -52,6 +54,8 @@ pub(super) fn ok_report(page: &PageConfig, ev: &Evaluated) -> PageReport {
         field_access: ev.behaviour.field_access.clone(),
         interaction: ev.interaction.clone(),
         refused_requests: ev.refused_requests.clone(),
+        journey: ev.journey.clone(),
+        final_url: (inv.final_url != page.url).then(|| inv.final_url.clone()),
         guard: ev.guard.clone(),
     }
 }

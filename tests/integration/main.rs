@@ -9,6 +9,7 @@ mod core_loop;
 mod evasion;
 mod evidence;
 mod hostile;
+mod journeys;
 mod layout;
 mod quiet;
 mod release_gate;
