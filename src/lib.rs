@@ -10,7 +10,8 @@
 //! 2. [`config`]: the configuration types, the reader (errors name file, line and key), page
 //!    selection, host allow-lists.
 //! 3. [`capture`]: headless Chromium → [`model::Snapshot`]: the browser, CDP events, the
-//!    shopper and its canary card, the probe, script classification, card-data leaks.
+//!    journey's steps (`[[page.step]]`), the shopper and its canary card, the probe, script
+//!    classification, card-data leaks.
 //! 4. [`inventory`]: identity (the only place an identity or frame key is computed),
 //!    normalisation, hashing → [`model::Inventory`], and the scan's behaviour named by it.
 //! 5. [`compare`]: inventory vs [`model::Baseline`] → [`model::Finding`]s: scripts, headers,

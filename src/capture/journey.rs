@@ -18,7 +18,8 @@ use super::shopper::{evaluate, key_of, pause, FrameCtx, Shopper};
 use super::{Capture, CaptureError};
 use crate::model::{JourneyStep, ShopperField, StepAction, StepRecord, StepValue, StepWait};
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
-use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
+use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, NavigateParams};
+use chromiumoxide::page::ScreenshotParams;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -66,20 +67,42 @@ impl Capture<'_> {
             let action = describe(step);
             let started = Instant::now();
             let outcome = self.run_step(shopper, step, &mut walked.secrets).await;
-            let url = self.current_url();
+            let mut url = self.current_url();
+            mask(&mut url, &walked.secrets);
             let ms = started.elapsed().as_millis() as u64;
+            let outcome = outcome.map_err(|mut reason| {
+                mask(&mut reason, &walked.secrets);
+                reason
+            });
             tracing::info!(page = %self.url, step = number, %action, %url, ms, ok = outcome.is_ok(), "journey step");
             let record =
                 |outcome: String| StepRecord { step: number, action: action.clone(), url: url.clone(), ms, outcome };
+            if let Some(dir) = &self.opts.step_screenshots {
+                self.screenshot(&dir.join(format!("step-{number:02}.png"))).await;
+            }
             match outcome {
                 Ok(()) => walked.steps.push(record("ok".into())),
                 Err(reason) => {
                     walked.steps.push(record(reason.clone()));
-                    return Err(CaptureError::Step { url: self.url.to_string(), step: number, action, reason });
+                    let done = std::mem::take(&mut walked.steps);
+                    return Err(CaptureError::Step { url: self.url.to_string(), step: number, action, reason, done });
                 }
             }
         }
         Ok(())
+    }
+
+    /// Writes what the tab shows to `path` (PNG); a failure is logged, not the step's.
+    async fn screenshot(&self, path: &std::path::Path) {
+        let params = ScreenshotParams::builder().format(CaptureScreenshotFormat::Png).build();
+        match self.page.screenshot(params).await {
+            Ok(png) => {
+                if let Err(e) = std::fs::write(path, png) {
+                    tracing::warn!(path = %path.display(), "could not write the step's screenshot: {e}");
+                }
+            }
+            Err(e) => tracing::warn!(path = %path.display(), "could not take the step's screenshot: {e}"),
+        }
     }
 
     /// The top document's URL as the recorder last saw it.
@@ -293,7 +316,6 @@ impl Capture<'_> {
             } else {
                 shopper.key(c).await.map_err(|e| format!("typing: {e}"))?;
             }
-            pause(15, 40).await;
         }
         Ok(())
     }

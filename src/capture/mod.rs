@@ -98,7 +98,7 @@ pub enum CaptureError {
     Browser { url: String, reason: String },
     /// A journey step failed: the payment form was not reached.
     #[error("{url}: journey step {step} ({action}) failed: {reason}")]
-    Step { url: String, step: usize, action: String, reason: String },
+    Step { url: String, step: usize, action: String, reason: String, done: Vec<crate::model::StepRecord> },
     /// The document the capture ended on is not the payment page it should be.
     #[error("{url}: {reason}")]
     NotThePaymentPage { url: String, reason: String },
@@ -123,6 +123,8 @@ pub struct CaptureOptions {
     pub steps: Vec<crate::model::JourneyStep>,
     /// Headers, cookies, proxy, locale and timezone of the page.
     pub session: crate::model::Session,
+    /// Where to write a screenshot after each journey step (`step-01.png` …), if anywhere.
+    pub step_screenshots: Option<PathBuf>,
 }
 
 impl Default for CaptureOptions {
@@ -136,6 +138,7 @@ impl Default for CaptureOptions {
             card_data_hosts: Vec::new(),
             steps: Vec::new(),
             session: Default::default(),
+            step_screenshots: None,
         }
     }
 }

@@ -236,7 +236,68 @@ pub fn capture_options(page: &PageConfig) -> CaptureOptions {
         card_data_hosts: page.card_data_hosts.clone(),
         steps: page.steps.clone(),
         session: page.session.clone(),
+        step_screenshots: None,
     }
+}
+
+/// What `try` saw of a page's journey: each step, and where it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TryReport {
+    pub page: String,
+    pub url: String,
+    /// The steps done, the failing one last (with what went wrong as its outcome).
+    pub steps: Vec<crate::model::StepRecord>,
+    /// Where the journey ended (the document that would be judged), when it got there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    /// Payment fields the final document shows.
+    pub payment_fields: usize,
+    /// Scripts of the final document and its frames.
+    pub scripts: usize,
+    /// Why the page would be a scan error, if it would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Runs page `name`'s journey once (no shopper, nothing stored or compared), writing a
+/// screenshot after each step into `screenshots` when given: to debug a journey before it
+/// is committed.
+pub async fn try_page(
+    config: &Config,
+    name: &str,
+    screenshots: Option<std::path::PathBuf>,
+) -> Result<TryReport, ScanError> {
+    let page = select_pages(config, &[name.to_string()])?
+        .into_iter()
+        .next()
+        .cloned()
+        .ok_or_else(|| ScanError::Task(format!("no page {name}")))?;
+    let mut report = TryReport { page: page.name.clone(), url: page.url.clone(), ..TryReport::default() };
+    let exe =
+        capture::find_chromium(config.browser.executable.as_deref()).map_err(|e| ScanError::Task(e.to_string()))?;
+    let chromium = Chromium::launch(&exe).await.map_err(|e| ScanError::Task(e.to_string()))?;
+    let mut opts = capture_options(&page);
+    opts.interact = crate::model::InteractMode::None;
+    opts.step_screenshots = screenshots;
+    let started = Instant::now();
+    match chromium.capture(&page.url, &opts).await {
+        Ok(snapshot) => {
+            report.steps = snapshot.journey;
+            report.final_url = Some(snapshot.final_url);
+            report.payment_fields = snapshot.payment_fields.len();
+            report.scripts = snapshot.scripts.len();
+        }
+        Err(e) => {
+            if let capture::CaptureError::Step { done, .. } = &e {
+                report.steps = done.clone();
+            }
+            report.error = Some(e.to_string());
+        }
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    chromium.close().await;
+    Ok(report)
 }
 
 /// Scans one page end to end. Never fails: errors become an error report (and a stored scan).

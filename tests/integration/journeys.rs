@@ -234,3 +234,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn try_prints_every_step_with_a_screenshot_each_and_stores_nothing() {
+    let ws = m2_workspace(M2_STEPS);
+    let shots = ws.dir.path().join("shots");
+    let out =
+        ws.skimwatch().args(["try", "--page", "m2", "--format", "json", "--screenshots"]).arg(&shots).output().unwrap();
+    let report: skimwatch::scan::TryReport = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not the try report ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.code(), Some(0), "{report:#?}");
+    assert_eq!(report.steps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert!(report.steps.iter().all(|s| s.outcome == "ok" && !s.url.is_empty()), "{report:#?}");
+    assert!(report.final_url.as_deref().is_some_and(|u| u.contains("/m2/checkout/")), "{report:#?}");
+    assert!(report.payment_fields >= 1, "{report:#?}");
+    for n in 1..=5 {
+        let png = std::fs::read(shots.join(format!("step-{n:02}.png"))).expect("a screenshot per step");
+        assert!(png.starts_with(b"\x89PNG"), "step {n}: not a PNG");
+    }
+    assert!(!ws.dir.path().join("state").exists(), "try stored something");
+
+    // The text form names each step; a broken step fails with exit 3 and says which.
+    let broken = M2_STEPS.replace("click = \"button.continue\"", "click = \"button.gone\"\ntimeout = \"2s\"");
+    let ws = m2_workspace(&broken);
+    let out = ws.skimwatch().args(["try", "--page", "m2"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    for n in 1..=5 {
+        assert!(text.contains(&format!("step {n:>2}")), "step {n} missing:\n{text}");
+    }
+    assert!(text.contains("FAILED") && text.contains("journey step 5"), "{text}");
+}

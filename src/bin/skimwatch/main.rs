@@ -68,6 +68,10 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// Show per page the last successful scan and the open findings, and the alert outbox.
     Status(commands::status::StatusArgs),
+    /// Run one page's journey once (no shopper, nothing stored) and print each step with its
+    /// timing, URL and outcome: to debug `[[page.step]]`s before committing them.
+    #[command(after_help = exit::HELP)]
+    Try(commands::try_journey::TryArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -97,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incident(args) => commands::incident::run(config, args),
         Command::Watch(args) => commands::watch::run(config, args),
         Command::Status(args) => commands::status::run(config, args),
+        Command::Try(args) => commands::try_journey::run(config, args),
     }
 }
 

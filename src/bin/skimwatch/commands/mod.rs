@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod log;
 pub mod scan;
 pub mod status;
+pub mod try_journey;
 pub mod watch;
 
 use anyhow::Context;

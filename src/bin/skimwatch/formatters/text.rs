@@ -64,6 +64,11 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
         page.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
         page.elapsed_ms
     )?;
+    if !page.journey.is_empty() {
+        let ms: u64 = page.journey.iter().map(|s| s.ms).sum();
+        let end = page.final_url.as_deref().unwrap_or(&page.url);
+        writeln!(out, "   journey: {} step(s) in {} ms, judged {}", page.journey.len(), ms, clean(end))?;
+    }
     if let Some(i) = &page.interaction {
         let typed = if i.fields_typed.is_empty() {
             "no fields typed".to_string()
