@@ -997,6 +997,10 @@ pub struct Interaction {
     /// and closed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub popups: Vec<String>,
+    /// Times the shopper typed the card fields again because code arrived after the typing
+    /// (a delayed tag, a late frame); omitted when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retyped: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

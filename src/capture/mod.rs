@@ -247,8 +247,10 @@ async fn capture_page(
     }
     let loaded = Instant::now();
     // Holds the request blocker of `type-and-submit` until the interaction is reported.
-    let acted = c.shop(loaded, &main_frame_id).await;
+    let mut acted = c.shop(loaded, &main_frame_id).await;
+    let typed_with = c.late_code_marker();
     c.settle(loaded).await;
+    c.retype_for_late_code(&mut acted, typed_with, &main_frame_id).await;
     let contexts = c.recorder.lock().main_worlds();
     let probed = probe::probe_frames(page, url, &c.own, &opts.payment_fields, contexts).await?;
     c.read_frame_tree().await;
@@ -513,6 +515,34 @@ impl Capture<'_> {
         acted
     }
 
+    /// What the shopper typed for: the page's scripts compiled and frames known so far.
+    fn late_code_marker(&self) -> (usize, usize) {
+        let o = self.recorder.lock();
+        let scripts = o.scripts.iter().filter(|s| !o.own_scripts.contains(s.script_id.inner())).count();
+        (scripts, o.frames.len())
+    }
+
+    /// Code that arrived after the typing never heard a keystroke: when scripts compiled or
+    /// frames appeared since `typed_with`, the card fields are typed again once (within
+    /// the interaction's budget), and the page is watched a little longer.
+    async fn retype_for_late_code(&self, acted: &mut shopper::Acted, typed_with: (usize, usize), main_frame_id: &str) {
+        if self.opts.interact == InteractMode::None || acted.fields_typed.is_empty() {
+            return;
+        }
+        let now = self.late_code_marker();
+        if now.0 <= typed_with.0 && now.1 <= typed_with.1 {
+            return;
+        }
+        let shopper = self.shopper(main_frame_id);
+        match tokio::time::timeout(INTERACTION_BUDGET, shopper.retype_card_fields(acted)).await {
+            Ok(0) => return,
+            Ok(_) => acted.retyped += 1,
+            Err(_) => acted.problems.push("typing again for late code stopped at the interaction's budget".into()),
+        }
+        let now = Instant::now();
+        self.recorder.settle(self.url, now, now + AFTER_INTERACTION, now + AFTER_INTERACTION + SETTLE_GRACE).await;
+    }
+
     /// Settles: at least `settle` after load (and a little after the interaction), then until
     /// quiet (nothing new, nothing in flight), but never longer than that plus `SETTLE_GRACE`.
     async fn settle(&self, loaded: Instant) {
@@ -727,5 +757,6 @@ fn interaction(opts: &CaptureOptions, acted: shopper::Acted, canary: &Canary) ->
         blocked,
         problems: acted.problems.clone(),
         popups: Vec::new(),
+        retyped: acted.retyped,
     }
 }

