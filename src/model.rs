@@ -520,6 +520,10 @@ pub struct Snapshot {
     /// login): counted, not inventoried (see docs/journeys.md).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub journey_scripts_left: u64,
+    /// The payment page as the shopper saw it before typing (PNG of the viewport), for the
+    /// store and high-severity alerts (capture → store only).
+    #[serde(skip)]
+    pub screenshot: Option<Vec<u8>>,
 }
 
 /// A capture limit that dropped data (JSON contract: `truncation` of a `capture_truncated`

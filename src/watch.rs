@@ -566,7 +566,7 @@ impl Daemon {
         for alert in alerts {
             let key = format!("full.{}", alert.raised_at.to_string().replace(|c: char| !c.is_ascii_digit(), ""));
             let sent = match self.renderer.render(&alert) {
-                Ok(email) => match mailer.message(&email, &key) {
+                Ok(email) => match mailer.message(&email, &key, None) {
                     Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -620,8 +620,13 @@ impl Daemon {
         };
         for queued in due {
             let key = format!("{}.{}", queued.id, queued.created_at.replace(|c: char| !c.is_ascii_digit(), ""));
+            // A screenshot pruned since is no reason to hold the alert back: sent without it.
+            let shot = match queued.alert.screenshot.clone() {
+                Some(sha) => self.with_store("reading a screenshot", move |s| s.screenshot(&sha)).await.ok().flatten(),
+                None => None,
+            };
             let sent = match self.renderer.render(&queued.alert) {
-                Ok(email) => match mailer.message(&email, &key) {
+                Ok(email) => match mailer.message(&email, &key, shot.as_deref()) {
                     Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },

@@ -13,7 +13,8 @@
 
 use super::render::Rendered;
 use crate::config::EmailConfig;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -95,7 +96,14 @@ impl Mailer {
 
     /// The multipart (text + HTML) message for one outbox row. `message_key` makes the
     /// Message-ID stable across retries of that row.
-    pub fn message(&self, email: &Rendered, message_key: &str) -> Result<Message, EmailError> {
+    /// With `screenshot` (PNG), the message is `multipart/mixed`: the text and HTML, then
+    /// the picture as `payment-page.png`.
+    pub fn message(
+        &self,
+        email: &Rendered,
+        message_key: &str,
+        screenshot: Option<&[u8]>,
+    ) -> Result<Message, EmailError> {
         let domain = self.from.email.domain().to_string();
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -104,9 +112,17 @@ impl Mailer {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
-            .map_err(|e| EmailError::Build(e.to_string()))
+        let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+        let body = match screenshot {
+            Some(png) => {
+                let png_type = ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?;
+                MultiPart::mixed()
+                    .multipart(body)
+                    .singlepart(Attachment::new("payment-page.png".into()).body(png.to_vec(), png_type))
+            }
+            None => body,
+        };
+        builder.multipart(body).map_err(|e| EmailError::Build(e.to_string()))
     }
 
     /// Sends one message; `Ok` only once the server accepted it.

@@ -54,6 +54,10 @@ pub struct Alert {
     pub pages: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after: Option<String>,
+    /// `findings` of `high` and above: the key of the payment page's screenshot from the scan
+    /// that raised it (kept in the database), attached to the e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -80,7 +80,7 @@ pub fn on_scan_recorded(
                 queued.extend(queue(tx, &alert, policy, now)?);
             }
         }
-        ScanOutcome::Ok { findings, .. } => {
+        ScanOutcome::Ok { findings, screenshot, .. } => {
             tx.set_page_healthy(page)?;
             if health.failing_alerted {
                 let alert = Alert { kind: AlertKind::Recovered, failures: health.consecutive_failures, ..base.clone() };
@@ -92,7 +92,8 @@ pub fn on_scan_recorded(
                 let alert = Alert { kind: AlertKind::MonitorRecovered, last_ok: blind, ..base.clone() };
                 queued.extend(queue(tx, &alert, policy, now)?);
             }
-            queued.extend(findings_alert(tx, &base, findings, policy, now)?);
+            let shot = screenshot.map(|(key, _)| key.to_string());
+            queued.extend(findings_alert(tx, &base, findings, shot, policy, now)?);
         }
     }
     Ok(queued)
@@ -103,6 +104,7 @@ fn findings_alert(
     tx: &ScanTx,
     base: &Alert,
     findings: &[Finding],
+    screenshot: Option<String>,
     policy: &AlertPolicy,
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
@@ -131,11 +133,15 @@ fn findings_alert(
     // Most severe first: the subject names the first one.
     new.sort_by_key(|f| std::cmp::Reverse(f.severity));
     due.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let alert = if new.is_empty() {
+    let mut alert = if new.is_empty() {
         Alert { kind: AlertKind::Reminder, findings: due.clone(), ..base.clone() }
     } else {
         Alert { kind: AlertKind::Findings, findings: new.clone(), reminders: due.clone(), ..base.clone() }
     };
+    // A fake overlay or a replaced iframe is obvious in a picture: attached where it matters.
+    if alert.severity() >= Some(crate::model::Severity::High) {
+        alert.screenshot = screenshot;
+    }
     let id = queue(tx, &alert, policy, now)?;
     for f in new.iter().chain(&due) {
         tx.mark_notified(page, &f.id, now, id)?;
@@ -285,7 +291,7 @@ mod tests {
             started_at: now.to_string(),
             finished_at: now.to_string(),
             outcome: match outcome {
-                Ok(findings) => ScanOutcome::Ok { inventory: &inv, findings, elapsed_ms: 1 },
+                Ok(findings) => ScanOutcome::Ok { inventory: &inv, findings, elapsed_ms: 1, screenshot: None },
                 Err(message) => ScanOutcome::Error { message: message.to_string() },
             },
         };
@@ -434,7 +440,7 @@ mod tests {
             url: "u",
             started_at: "2025-01-01T00:00:00Z".into(),
             finished_at: "2025-01-01T00:00:00Z".into(),
-            outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 1 },
+            outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 1, screenshot: None },
         };
         let r = store.record_scan_with(&scan, |tx, id| {
             on_scan_recorded(tx, id, &scan, &p, t("2025-01-01T00:00:00Z"))?;

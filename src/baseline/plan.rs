@@ -227,7 +227,12 @@ mod tests {
                 url: &inventory.url,
                 started_at: now_rfc3339(),
                 finished_at: now_rfc3339(),
-                outcome: ScanOutcome::Ok { inventory: &inventory, findings: &findings, elapsed_ms: 1 },
+                outcome: ScanOutcome::Ok {
+                    inventory: &inventory,
+                    findings: &findings,
+                    elapsed_ms: 1,
+                    screenshot: None,
+                },
             })
             .unwrap();
         config

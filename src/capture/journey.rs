@@ -451,27 +451,7 @@ pub fn url_matches(pattern: &str, url: &str) -> bool {
     } else {
         url.to_string()
     };
-    glob(pattern, &subject)
-}
-
-/// `*`-only glob, iterative (no backtracking blow-up on long URLs).
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    true
+    crate::config::wildcard_match(pattern, &subject)
 }
 
 /// Replaces every occurrence of each secret (as typed, and percent- or form-encoded) in `text`.

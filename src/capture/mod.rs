@@ -48,12 +48,13 @@ use chromiumoxide::cdp::browser_protocol::network::{
     CookieParam, EnableParams as NetworkEnable, Headers, SetCacheDisabledParams, SetCookiesParams,
     SetExtraHttpHeadersParams,
 };
-use chromiumoxide::cdp::browser_protocol::page::{GetFrameTreeParams, NavigateParams};
+use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, GetFrameTreeParams, NavigateParams};
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
 use chromiumoxide::cdp::js_protocol::debugger::{
     EnableParams as DebuggerEnable, EventScriptParsed, GetScriptSourceParams,
 };
 use chromiumoxide::error::CdpError;
+use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::Page;
 use classify::{classify, Compiled};
 use events::Observed;
@@ -67,6 +68,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stealth::Own;
 
+/// Largest screenshot kept (a viewport PNG is typically 50–300 KB).
+const MAX_SCREENSHOT_BYTES: usize = 4 * 1024 * 1024;
 /// Quiet time (no new script, no request in flight) that counts as "settled".
 const QUIET: Duration = Duration::from_millis(500);
 /// How long past the minimum settle time we keep waiting for the page to go quiet.
@@ -246,10 +249,20 @@ async fn capture_page(
         c.walk(&c.shopper(&main_frame_id), &mut walked).await?;
     }
     let loaded = Instant::now();
+    // What the shopper sees before typing: the same picture for an unchanged page (typed
+    // values are random per scan), so storing it costs nothing then.
+    let mut screenshot = None;
+    if opts.interact != InteractMode::None {
+        c.recorder.wait_until_ready(loaded).await;
+        screenshot = c.picture().await;
+    }
     // Holds the request blocker of `type-and-submit` until the interaction is reported.
     let mut acted = c.shop(loaded, &main_frame_id).await;
     let typed_with = c.late_code_marker();
     c.settle(loaded).await;
+    if opts.interact == InteractMode::None {
+        screenshot = c.picture().await;
+    }
     c.retype_for_late_code(&mut acted, typed_with, &main_frame_id).await;
     let contexts = c.recorder.lock().main_worlds();
     let probed = probe::probe_frames(page, url, &c.own, &opts.payment_fields, contexts).await?;
@@ -312,6 +325,7 @@ async fn capture_page(
         guard: guarded,
         journey: walked.steps,
         journey_scripts_left,
+        screenshot,
     };
     mask_secrets(&mut snapshot, &walked.secrets);
     Ok(snapshot)
@@ -513,6 +527,24 @@ impl Capture<'_> {
             acted.problems.push(format!("interaction stopped after {} s", INTERACTION_BUDGET.as_secs()));
         }
         acted
+    }
+
+    /// A PNG of the tab's viewport, at most [`MAX_SCREENSHOT_BYTES`]; `None` when the browser
+    /// could not take one in time (logged: a picture is evidence, not a condition of the scan).
+    async fn picture(&self) -> Option<Vec<u8>> {
+        let params = ScreenshotParams::builder().format(CaptureScreenshotFormat::Png).build();
+        match tokio::time::timeout(Duration::from_secs(5), self.page.screenshot(params)).await {
+            Ok(Ok(png)) if png.len() <= MAX_SCREENSHOT_BYTES => Some(png),
+            Ok(Ok(png)) => {
+                tracing::debug!(url = %self.url, bytes = png.len(), "screenshot too large, not kept");
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(url = %self.url, "no screenshot: {e}");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// What the shopper typed for: the page's scripts compiled and frames known so far.

@@ -232,7 +232,9 @@ impl Policy {
     }
 }
 
-fn wildcard_match(pattern: &str, text: &str) -> bool {
+/// `*` matches any run of characters, everything else is literal; iterative, so no
+/// backtracking blow-up on a long URL (also a journey's `wait_for_url`).
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;

@@ -8,6 +8,7 @@ pub mod behaviour;
 pub mod budget;
 pub mod identity;
 pub mod normalize;
+pub mod picture;
 
 pub use identity::{anchor, host_of, script_identity, strip_volatile_query, SELF_HOST};
 

@@ -27,6 +27,8 @@ pub(super) struct Evaluated {
     pub guard: crate::model::Guarded,
     /// The journey's steps as they went.
     pub journey: Vec<crate::model::StepRecord>,
+    /// The payment page's screenshot: its key (what it shows) and the PNG.
+    pub screenshot: Option<(String, Vec<u8>)>,
 }
 
 /// Inventories `snapshot` and compares it with the page's baseline; trusted vendors' updates
@@ -48,12 +50,26 @@ pub(super) async fn evaluate(
         let guard = snapshot.guard.clone();
         let refused_requests = snapshot.refused_requests.clone();
         let journey = snapshot.journey.clone();
+        let screenshot = snapshot
+            .screenshot
+            .as_ref()
+            .and_then(|png| inventory::picture::picture_key(png).map(|key| (key, png.clone())));
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         crate::model::sort_findings(&mut findings);
-        Ok(Evaluated { inventory: inv, findings, behaviour, interaction, elapsed_ms, refused_requests, guard, journey })
+        Ok(Evaluated {
+            inventory: inv,
+            findings,
+            behaviour,
+            interaction,
+            elapsed_ms,
+            refused_requests,
+            guard,
+            journey,
+            screenshot,
+        })
     })
     .await?
 }

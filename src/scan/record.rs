@@ -66,7 +66,12 @@ pub(super) async fn record_success(
             url: &url,
             started_at: times.started_at,
             finished_at: times.finished_at,
-            outcome: ScanOutcome::Ok { inventory: &ev.inventory, findings: &ev.findings, elapsed_ms },
+            outcome: ScanOutcome::Ok {
+                inventory: &ev.inventory,
+                findings: &ev.findings,
+                elapsed_ms,
+                screenshot: ev.screenshot.as_ref().map(|(key, png)| (key.as_str(), png.as_slice())),
+            },
         };
         let (id, ()) = store.record_scan_with(&scan, |tx, id| run_hook(hook.as_ref(), tx, id, &scan))?;
         // Lifecycle of each finding: first/last seen and how many scans saw it.

@@ -301,7 +301,7 @@ mod tests {
                 url: &inv.url,
                 started_at: now_rfc3339(),
                 finished_at: now_rfc3339(),
-                outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 5 },
+                outcome: ScanOutcome::Ok { inventory: &inv, findings: &findings, elapsed_ms: 5, screenshot: None },
             })
             .unwrap()
     }

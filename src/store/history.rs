@@ -237,6 +237,14 @@ impl Store {
             .map_err(self.sqlite_err(format!("reading the history of finding {finding_id}")))
     }
 
+    /// A screenshot (PNG) by its key, if still kept.
+    pub fn screenshot(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row("SELECT png FROM screenshots WHERE sha256 = ?1", params![sha256], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite_err(format!("reading screenshot {sha256}")))
+    }
+
     /// The scan history, newest first, optionally of one page only.
     pub fn scans(&self, page: Option<&str>, limit: usize) -> Result<Vec<ScanSummary>, StoreError> {
         let action = match page {
@@ -380,7 +388,7 @@ fn insert_scan(tx: &Transaction, scan: &NewScan) -> Result<i64, InsertError> {
             )?;
             Ok(tx.last_insert_rowid())
         }
-        ScanOutcome::Ok { inventory, findings, elapsed_ms } => {
+        ScanOutcome::Ok { inventory, findings, elapsed_ms, screenshot } => {
             let headers = serde_json::to_string(&inventory.headers).map_err(ser_err("headers"))?;
             let hosts = serde_json::to_string(&inventory.hosts).map_err(ser_err("hosts"))?;
             let fields = serde_json::to_string(&inventory.payment_fields).map_err(ser_err("payment fields"))?;
@@ -403,6 +411,13 @@ fn insert_scan(tx: &Transaction, scan: &NewScan) -> Result<i64, InsertError> {
                 ],
             )?;
             let scan_id = tx.last_insert_rowid();
+            if let Some((sha, png)) = screenshot {
+                tx.execute(
+                    "INSERT OR IGNORE INTO screenshots (sha256, png, bytes) VALUES (?1, ?2, ?3)",
+                    params![sha, png, png.len() as i64],
+                )?;
+                tx.execute("UPDATE scans SET screenshot = ?1 WHERE id = ?2", params![sha, scan_id])?;
+            }
             insert_scripts(tx, scan_id, &inventory.scripts)?;
             insert_findings(tx, scan_id, scan.page, findings)?;
             Ok(scan_id)
@@ -541,7 +556,7 @@ pub(super) mod tests {
                 url: &inv.url,
                 started_at: now_rfc3339(),
                 finished_at: now_rfc3339(),
-                outcome: ScanOutcome::Ok { inventory: inv, findings, elapsed_ms: 1234 },
+                outcome: ScanOutcome::Ok { inventory: inv, findings, elapsed_ms: 1234, screenshot: None },
             })
             .unwrap()
     }

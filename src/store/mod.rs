@@ -82,8 +82,17 @@ pub struct NewScan<'a> {
 
 #[derive(Debug, Clone)]
 pub enum ScanOutcome<'a> {
-    Ok { inventory: &'a Inventory, findings: &'a [Finding], elapsed_ms: u64 },
-    Error { message: String },
+    /// `screenshot`: the payment page as the shopper saw it, (key, PNG), stored once per key
+    /// (`inventory::picture`: what it shows).
+    Ok {
+        inventory: &'a Inventory,
+        findings: &'a [Finding],
+        elapsed_ms: u64,
+        screenshot: Option<(&'a str, &'a [u8])>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// A scan read back from the store.

@@ -128,6 +128,17 @@ impl Store {
                 break;
             }
         }
+        // Screenshots live as long as one of the last `keep` successful scans of a page shows
+        // them (an alert whose picture went is sent without it).
+        self.conn
+            .execute(
+                "DELETE FROM screenshots WHERE sha256 NOT IN (
+                    SELECT screenshot FROM (SELECT screenshot, row_number() OVER (PARTITION BY page ORDER BY id DESC) AS rn
+                                              FROM scans WHERE status = 'ok' AND screenshot IS NOT NULL)
+                     WHERE rn <= ?1)",
+                params![keep],
+            )
+            .map_err(err)?;
         let json = serde_json::to_string(&report).unwrap_or_default();
         self.conn
             .execute(
@@ -299,7 +310,7 @@ mod tests {
                 url: &inv.url,
                 started_at: now_rfc3339(),
                 finished_at: now_rfc3339(),
-                outcome: ScanOutcome::Ok { inventory: &inv, findings: &[], elapsed_ms: 1 },
+                outcome: ScanOutcome::Ok { inventory: &inv, findings: &[], elapsed_ms: 1, screenshot: None },
             })
             .unwrap_err();
         assert!(err.is_full(), "{err}");

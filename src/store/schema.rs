@@ -128,6 +128,17 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE script_bodies ADD COLUMN pruned_at TEXT;
     "#,
+    // Version 5: what the shopper saw (issue 11): one row per distinct picture of the payment
+    // page, keyed by what it shows (`inventory::picture`), so an unchanged page adds nothing;
+    // `scans.screenshot` is that key.
+    r#"
+    CREATE TABLE screenshots (
+        sha256 TEXT    PRIMARY KEY NOT NULL,
+        png    BLOB    NOT NULL,
+        bytes  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE scans ADD COLUMN screenshot TEXT;
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)

@@ -174,6 +174,8 @@ struct Email {
     text: String,
     html: String,
     headers: String,
+    /// (file name, contents) of each attachment.
+    attachments: Vec<(String, Vec<u8>)>,
 }
 
 fn parse(m: &Received) -> Email {
@@ -184,6 +186,12 @@ fn parse(m: &Received) -> Email {
         text: msg.body_text(0).unwrap_or_default().to_string(),
         html: msg.body_html(0).unwrap_or_default().to_string(),
         headers: raw.split("\r\n\r\n").next().unwrap_or_default().to_string(),
+        attachments: msg
+            .attachments()
+            .map(|a| {
+                (mail_parser::MimeHeaders::attachment_name(a).unwrap_or_default().to_string(), a.contents().to_vec())
+            })
+            .collect(),
     }
 }
 
@@ -305,6 +313,10 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     assert!(!email.html.contains("<script>alert(1)"), "{}", email.html);
     assert!(unescaped.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", email.html);
     assert!(email.text.contains("Bcc: victim@attacker.example"), "the injection attempt reached the email as text");
+    // What the shopper saw: the payment page's screenshot, attached as a PNG, kept in the database once.
+    let names: Vec<&str> = email.attachments.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["payment-page.png"], "the screenshot is attached");
+    assert!(email.attachments[0].1.starts_with(b"\x89PNG\r\n"), "a PNG");
     assert!(!email.headers.to_ascii_lowercase().contains("\nbcc:"), "{}", email.headers);
     assert!(!email.text.lines().any(|l| l.starts_with("Bcc:")));
 

@@ -199,3 +199,42 @@ fn full_database_in_watch_mails_a_storage_full_alert() {
     assert!(mail.contains("is full") && mail.contains("[storage] keep"), "{mail}");
     assert!(mail.replace("=\r\n", "").contains(&db) || mail.contains("skimwatch.db"), "names the database: {mail}");
 }
+
+/// What the shopper saw is kept per scan, content-addressed: an unchanged page adds no
+/// picture, a changed one adds one, and pruning keeps only those of the last `keep` scans.
+#[test]
+fn the_payment_page_screenshot_is_stored_once_for_unchanged_rescans() {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    let url = shop.checkout_url();
+    let ws = Workspace::with_page_config(shop, "checkout", &url, "settle = \"300ms\"");
+    let shots = |ws: &Workspace| -> (u64, u64, u64) {
+        let conn = rusqlite::Connection::open(database(ws)).unwrap();
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM screenshots), (SELECT count(DISTINCT screenshot) FROM scans),
+                    (SELECT count(*) FROM scans WHERE screenshot IS NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    for _ in 0..3 {
+        ws.scan(&[]);
+    }
+    let (stored, distinct, without) = shots(&ws);
+    assert_eq!((stored, distinct, without), (1, 1, 0), "three scans of an unchanged page, one picture");
+    let png: Vec<u8> = rusqlite::Connection::open(database(&ws))
+        .unwrap()
+        .query_row("SELECT png FROM screenshots", [], |r| r.get(0))
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n"), "a PNG");
+    // A visible change (a fake overlay) is a new picture.
+    ws.shop.edit(Origin::Shop, "/checkout", |page| {
+        let at = page.body.rfind("</body>").unwrap();
+        page.body.insert_str(
+            at,
+            "<div style=\"position:fixed;top:0;left:0;right:0;height:120px;background:#c00\">Verify your card</div>",
+        );
+    });
+    ws.scan(&[]);
+    assert_eq!(shots(&ws).0, 2, "the changed page is a second picture");
+}
