@@ -385,6 +385,9 @@ pub struct Session {
     pub locale: Option<String>,
     /// IANA timezone (`Europe/Berlin`).
     pub timezone: Option<String>,
+    /// HTTP basic auth for the page's own origin: user, and the password (from the
+    /// environment: always [`StepValue::Env`]).
+    pub basic_auth: Option<(String, StepValue)>,
 }
 
 /// How one journey step went (JSON: `journey` of a page).

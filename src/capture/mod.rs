@@ -24,6 +24,7 @@
 //! and assemble the [`Snapshot`]. The browser process is `browser`'s; the events seen on the
 //! way are folded into one record (`events`, `recorder`).
 
+mod auth;
 mod browser;
 pub mod canary;
 mod classify;
@@ -237,8 +238,12 @@ async fn capture_page(
     c.prepare(version, &mut walked.secrets).await?;
     // Held until the snapshot is assembled: the record of refused link-local/metadata requests.
     let refusals = contain::refuse_internal_requests(page, url).await.map_err(browser_error(url))?;
+    let challenges = c.basic_auth(&mut walked.secrets).await?;
     let main_frame_id = c.navigate().await?;
     c.recorder.wait_for_load(url, started + opts.timeout, opts.timeout).await?;
+    if let Some(challenges) = challenges {
+        challenges.stop().await;
+    }
     if let Some((status, _, _)) = &c.recorder.lock().main_document {
         if *status >= 400 {
             return Err(CaptureError::HttpStatus { url: url.to_string(), status: *status });
@@ -437,6 +442,21 @@ impl Capture<'_> {
             page.execute(SetCookiesParams::new(cookies)).await.map_err(&berr)?;
         }
         Ok(())
+    }
+
+    /// `basic_auth`: answers the page origin's challenges while it loads; the password (and
+    /// the header it makes) join the secrets to mask.
+    async fn basic_auth(&self, secrets: &mut Vec<String>) -> Result<Option<auth::Challenges>, CaptureError> {
+        let Some((user, password)) = &self.opts.session.basic_auth else { return Ok(None) };
+        let password = self.value_of(password, secrets).map_err(|e| CaptureError::Load {
+            url: self.url.to_string(),
+            reason: format!("basic_auth password: {e}"),
+        })?;
+        use base64::Engine;
+        secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let origin = url::Url::parse(self.url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        let challenges = auth::answer(self.page, &origin, user, &password).await.map_err(browser_error(self.url))?;
+        Ok(Some(challenges))
     }
 
     /// Navigates to the page; returns the main frame's id.

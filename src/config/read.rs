@@ -66,7 +66,9 @@ const PAGE_KEYS: &[&str] = &[
     "proxy",
     "locale",
     "timezone",
+    "basic_auth",
 ];
+const BASIC_AUTH_KEYS: &[&str] = &["user", "password"];
 const STEP_KEYS: &[&str] =
     &["goto", "click", "fill", "select", "check", "press", "wait_for", "wait_for_url", "wait_for_idle", "timeout"];
 const POLICY_KEYS: &[&str] = &["match", "trust", "reason"];
@@ -304,7 +306,23 @@ fn session(t: &Table<'_, '_, '_>) -> Result<Session, ConfigError> {
         })?,
         locale: t.opt("locale", token("locale such as \"de-DE\""))?,
         timezone: t.opt("timezone", token("timezone such as \"Europe/Berlin\""))?,
+        basic_auth: t.opt("basic_auth", |f| basic_auth(&f.table(BASIC_AUTH_KEYS)?))?,
     })
+}
+
+/// `basic_auth = { user = "…", password = "{env.NAME}" }`: the password never in the file.
+fn basic_auth(t: &Table<'_, '_, '_>) -> Result<(String, StepValue), ConfigError> {
+    let user = t
+        .required("user")?
+        .non_empty_where(|u| u.contains(':').then(|| "a user name cannot contain `:`".to_string()))?;
+    let password = t.required("password")?;
+    match step_value(password.string()?) {
+        Ok(StepValue::Env(name)) => Ok((user.to_string(), StepValue::Env(name))),
+        Ok(_) => Err(password.err(
+            "the password must come from the environment: write \"{env.NAME}\" and set NAME where skimwatch runs",
+        )),
+        Err(m) => Err(password.err(m)),
+    }
 }
 
 /// `[[page.step]]` tables: the journey to the payment form.
@@ -926,6 +944,11 @@ timeout = "1m"
         assert_eq!(s.cookies, vec![("session".to_string(), StepValue::Env("SHOP_SESSION".into()))]);
         let e = error(&format!("{PAGE}proxy = \"http://user:pw@proxy.example:3128\"\n"));
         assert!(e.starts_with("skimwatch.toml:4:9: page[0].proxy:") && e.contains("without credentials"), "{e}");
+        let c = parse(&format!("{PAGE}basic_auth = {{ user = \"buyer\", password = \"{{env.WHOLESALE_PW}}\" }}\n"))
+            .unwrap();
+        assert_eq!(c.pages[0].session.basic_auth, Some(("buyer".to_string(), StepValue::Env("WHOLESALE_PW".into()))));
+        let e = error(&format!("{PAGE}basic_auth = {{ user = \"buyer\", password = \"hunter2\" }}\n"));
+        assert!(e.contains("page[0].basic_auth.password: the password must come from the environment"), "{e}");
         let e = error(&format!("{PAGE}headers = {{ \"Bad Header\" = \"x\" }}\n"));
         assert!(e.contains("\"Bad Header\" is not a valid header name"), "{e}");
     }
@@ -938,7 +961,7 @@ timeout = "1m"
             "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
         );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
     }

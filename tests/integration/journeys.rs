@@ -270,3 +270,38 @@ fn try_prints_every_step_with_a_screenshot_each_and_stores_nothing() {
     }
     assert!(text.contains("FAILED") && text.contains("journey step 5"), "{text}");
 }
+
+#[test]
+fn a_checkout_behind_basic_auth_is_scanned_with_the_password_from_the_environment() {
+    let shop = Shop::start_in_background().expect("start the test shop");
+    let secret = format!("wh0lesale-{}", std::process::id());
+    let url = shop.serve_basic_auth("buyer", &secret);
+    shop.plant_basic_skimmer();
+    let extra =
+        "settle = \"300ms\"\nbasic_auth = { user = \"buyer\", password = \"{env.SKIMWATCH_TEST_BASIC_PASSWORD}\" }";
+    let ws = Workspace::with_page_config(shop, "wholesale", &url, extra);
+    // Without the variable: a scan error naming it, not a 401 judged as the page.
+    let (code, report) = ws.scan(&[]);
+    assert_eq!(code, 3, "{}", describe(&report));
+    assert!(report.pages[0].error.as_deref().unwrap_or_default().contains("SKIMWATCH_TEST_BASIC_PASSWORD is not set"));
+    let out = ws
+        .skimwatch()
+        .env("SKIMWATCH_TEST_BASIC_PASSWORD", &secret)
+        .args(["scan", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let report: ScanReport = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report.pages[0].status, PageStatus::Ok, "{}", describe(&report));
+    assert_eq!(report.pages[0].http_status, Some(200));
+    let attacker = ws.shop.host(Origin::Attacker);
+    assert!(exfiltration_to(&report, &attacker).is_some(), "{}", describe(&report));
+    // The credentials went to the shop only, never to the attacker's host.
+    assert!(ws.shop.requests_to(Origin::Shop).iter().any(|r| r.header("authorization").is_some()));
+    assert!(ws.shop.requests_to(Origin::Attacker).iter().all(|r| r.header("authorization").is_none()));
+    assert!(!stdout.contains(&secret));
+    for file in walk(ws.dir.path()) {
+        let hay = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).to_string();
+        assert!(!hay.contains(&secret), "the password is in {}", file.display());
+    }
+}
