@@ -567,10 +567,13 @@ impl Capture<'_> {
         }
     }
 
-    /// What the shopper typed for: the page's scripts compiled and frames known so far.
+    /// What the shopper typed for: the page's scripts that came from a file or a `<script>`
+    /// (not `eval` or timer strings, which pages compile all the time) and the frames known
+    /// so far.
     fn late_code_marker(&self) -> (usize, usize) {
         let o = self.recorder.lock();
-        let scripts = o.scripts.iter().filter(|s| !o.own_scripts.contains(s.script_id.inner())).count();
+        let scripts =
+            o.scripts.iter().filter(|s| !s.url.is_empty() && !o.own_scripts.contains(s.script_id.inner())).count();
         (scripts, o.frames.len())
     }
 

@@ -33,10 +33,12 @@ pub fn picture_key(png: &[u8]) -> Option<String> {
     }
     let mut sums = vec![0u64; GRID_W * GRID_H];
     let mut counts = vec![0u64; GRID_W * GRID_H];
-    for y in 0..h {
+    // Every other pixel of every other row: block averages need no more, and it is a quarter
+    // of the work.
+    for y in (0..h).step_by(2) {
         let row = &buf[y * info.line_size..y * info.line_size + w * channels];
         let gy = y * GRID_H / h;
-        for x in 0..w {
+        for x in (0..w).step_by(2) {
             let p = &row[x * channels..x * channels + channels];
             let grey = if channels >= 3 {
                 (p[0] as u64 * 299 + p[1] as u64 * 587 + p[2] as u64 * 114) / 1000
