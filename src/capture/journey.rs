@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 const AFTER_ACTION_MAX: Duration = Duration::from_secs(3);
 /// The network counts as idle after this long with nothing in flight.
 const IDLE: Duration = Duration::from_millis(500);
+/// Longest URL or reason kept in a step's record, in characters.
+const MAX_RECORD_CHARS: usize = 500;
 /// How often a wait looks at the page again.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -67,12 +69,15 @@ impl Capture<'_> {
             let action = describe(step);
             let started = Instant::now();
             let outcome = self.run_step(shopper, step, &mut walked.secrets).await;
+            // The URL and the reason carry page text (a page can push a 2 MB URL): masked
+            // first, so that a cut never leaves part of a secret, then cut to one short line.
             let mut url = self.current_url();
             mask(&mut url, &walked.secrets);
+            let url = crate::text::one_line(&url, MAX_RECORD_CHARS);
             let ms = started.elapsed().as_millis() as u64;
             let outcome = outcome.map_err(|mut reason| {
                 mask(&mut reason, &walked.secrets);
-                reason
+                crate::text::one_line(&reason, MAX_RECORD_CHARS)
             });
             tracing::info!(page = %self.url, step = number, %action, %url, ms, ok = outcome.is_ok(), "journey step");
             let record =
