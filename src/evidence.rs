@@ -435,6 +435,25 @@ pub struct PageSettings {
     pub approved_scripts: usize,
     pub approved_headers: usize,
     pub approved_hosts: usize,
+    /// The payment page as the latest successful scan that kept a picture saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<PagePicture>,
+    /// The payment page as it was approved (the baseline's picture), when the baselines
+    /// folder holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_screenshot: Option<PagePicture>,
+}
+
+/// A screenshot of a page for the report: its key ([`crate::inventory::picture::picture_key`]),
+/// the scan it comes from (none for the approved one) and the PNG (not in the JSON: the HTML
+/// shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagePicture {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_id: Option<i64>,
+    #[serde(skip)]
+    pub png: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -485,6 +504,15 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
     let mut pages = Vec::new();
     for p in &config.pages {
         let b = dir.load(&p.name)?;
+        let screenshot = store.latest_screenshot(&p.name)?.map(|(scan_id, key, png)| PagePicture {
+            key,
+            scan_id: Some(scan_id),
+            png,
+        });
+        let approved_screenshot = b
+            .screenshot
+            .as_ref()
+            .and_then(|key| Some(PagePicture { key: key.clone(), scan_id: None, png: dir.picture(key)? }));
         pages.push(PageSettings {
             name: p.name.clone(),
             url: p.url.clone(),
@@ -493,6 +521,8 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
             approved_scripts: b.scripts.len(),
             approved_headers: b.headers.len(),
             approved_hosts: b.hosts.len(),
+            screenshot,
+            approved_screenshot,
         });
     }
     let settings = Settings {

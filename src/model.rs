@@ -385,9 +385,30 @@ pub struct Session {
     pub locale: Option<String>,
     /// IANA timezone (`Europe/Berlin`).
     pub timezone: Option<String>,
+    /// Where `navigator.geolocation` says the shopper is (permission granted).
+    pub geolocation: Option<Geolocation>,
     /// HTTP basic auth for the page's own origin: user, and the password (from the
     /// environment: always [`StepValue::Env`]).
     pub basic_auth: Option<(String, StepValue)>,
+}
+
+/// A position for `navigator.geolocation`, in millionths of a degree (so a session stays
+/// comparable and hashable; a millionth of a degree is about 11 cm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geolocation {
+    pub latitude_e6: i32,
+    pub longitude_e6: i32,
+    /// Accuracy in metres.
+    pub accuracy_m: u32,
+}
+
+impl Geolocation {
+    pub fn latitude(&self) -> f64 {
+        f64::from(self.latitude_e6) / 1e6
+    }
+    pub fn longitude(&self) -> f64 {
+        f64::from(self.longitude_e6) / 1e6
+    }
 }
 
 /// How one journey step went (JSON: `journey` of a page).
@@ -1203,6 +1224,11 @@ pub struct ApprovedHeader {
 pub struct Baseline {
     pub page: String,
     pub url: String,
+    /// The key of the payment page's screenshot in the scan approved last
+    /// ([`crate::inventory::picture::picture_key`]); the picture is
+    /// `screenshots/<key>.png` beside the baseline file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<String>,
     #[serde(default, rename = "script")]
     pub scripts: Vec<ApprovedScript>,
     #[serde(default, rename = "header")]

@@ -566,7 +566,7 @@ impl Daemon {
         for alert in alerts {
             let key = format!("full.{}", alert.raised_at.to_string().replace(|c: char| !c.is_ascii_digit(), ""));
             let sent = match self.renderer.render(&alert) {
-                Ok(email) => match mailer.message(&email, &key, None) {
+                Ok(email) => match mailer.message(&email, &key, &[]) {
                     Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -620,13 +620,10 @@ impl Daemon {
         };
         for queued in due {
             let key = format!("{}.{}", queued.id, queued.created_at.replace(|c: char| !c.is_ascii_digit(), ""));
-            // A screenshot pruned since is no reason to hold the alert back: sent without it.
-            let shot = match queued.alert.screenshot.clone() {
-                Some(sha) => self.with_store("reading a screenshot", move |s| s.screenshot(&sha)).await.ok().flatten(),
-                None => None,
-            };
+            let pictures = self.pictures(&queued.alert).await;
+            let attached: Vec<(&str, &[u8])> = pictures.iter().map(|(n, p)| (*n, p.as_slice())).collect();
             let sent = match self.renderer.render(&queued.alert) {
-                Ok(email) => match mailer.message(&email, &key, shot.as_deref()) {
+                Ok(email) => match mailer.message(&email, &key, &attached) {
                     Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -697,6 +694,35 @@ impl Daemon {
 
     async fn pending(&self) -> usize {
         self.with_store("reading the outbox", |s| outbox::due(s, None, usize::MAX >> 1)).await.map_or(0, |d| d.len())
+    }
+
+    /// The pictures attached to an alert: the payment page as the scan saw it
+    /// (`payment-page.png`) and, when the approved page looked different, both side by side
+    /// (`approved-vs-current.png`: a fake overlay or a replaced form is obvious). A picture
+    /// pruned since, or a baseline without one, is no reason to hold the alert back: it is
+    /// sent with what there is.
+    async fn pictures(&self, alert: &crate::alert::Alert) -> Vec<(&'static str, Vec<u8>)> {
+        let Some(key) = alert.screenshot.clone() else { return Vec::new() };
+        let current = {
+            let key = key.clone();
+            match self.with_store("reading a screenshot", move |s| s.screenshot(&key)).await {
+                Ok(Some(png)) => png,
+                _ => return Vec::new(),
+            }
+        };
+        let (baselines, page) = (self.baselines.clone(), alert.page.clone().unwrap_or_default());
+        let composed = tokio::task::spawn_blocking(move || {
+            let approved = baselines.load(&page).ok().and_then(|b| b.screenshot).filter(|k| *k != key);
+            let both = approved
+                .and_then(|k| baselines.picture(&k))
+                .and_then(|approved| crate::inventory::picture::side_by_side(&approved, &current));
+            (current, both)
+        });
+        match composed.await {
+            Ok((current, Some(both))) => vec![("payment-page.png", current), ("approved-vs-current.png", both)],
+            Ok((current, None)) => vec![("payment-page.png", current)],
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Runs `f` on the store on the blocking pool; `action` names it if the task dies.

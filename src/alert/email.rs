@@ -96,13 +96,13 @@ impl Mailer {
 
     /// The multipart (text + HTML) message for one outbox row. `message_key` makes the
     /// Message-ID stable across retries of that row.
-    /// With `screenshot` (PNG), the message is `multipart/mixed`: the text and HTML, then
-    /// the picture as `payment-page.png`.
+    /// With `pictures` (file name, PNG), the message is `multipart/mixed`: the text and HTML,
+    /// then each picture as an attachment.
     pub fn message(
         &self,
         email: &Rendered,
         message_key: &str,
-        screenshot: Option<&[u8]>,
+        pictures: &[(&str, &[u8])],
     ) -> Result<Message, EmailError> {
         let domain = self.from.email.domain().to_string();
         let mut builder = Message::builder()
@@ -113,16 +113,15 @@ impl Mailer {
             builder = builder.to(to.clone());
         }
         let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
-        let body = match screenshot {
-            Some(png) => {
-                let png_type = ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?;
-                MultiPart::mixed()
-                    .multipart(body)
-                    .singlepart(Attachment::new("payment-page.png".into()).body(png.to_vec(), png_type))
-            }
-            None => body,
-        };
-        builder.multipart(body).map_err(|e| EmailError::Build(e.to_string()))
+        if pictures.is_empty() {
+            return builder.multipart(body).map_err(|e| EmailError::Build(e.to_string()));
+        }
+        let png_type = ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?;
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for (name, png) in pictures {
+            mixed = mixed.singlepart(Attachment::new(name.to_string()).body(png.to_vec(), png_type.clone()));
+        }
+        builder.multipart(mixed).map_err(|e| EmailError::Build(e.to_string()))
     }
 
     /// Sends one message; `Ok` only once the server accepted it.

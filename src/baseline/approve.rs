@@ -3,7 +3,8 @@
 //! The latest scan of each page (from the store) says what ran and what was found; the chosen
 //! findings are applied to the page's baseline file with who approved them, when and why, and
 //! the approved script sources are written beside the baseline so that diffs work from a clean
-//! checkout.
+//! checkout, with the approved scan's screenshot (`screenshots/<key>.png`, what alerts show
+//! beside the current picture).
 
 use crate::baseline::{self, plan};
 use crate::config::Config;
@@ -86,6 +87,13 @@ pub fn approve(
                 if dir.source(&approved.sha256).is_none() {
                     if let Some(source) = store.script_source(&approved.sha256)? {
                         dir.save_source(&approved.sha256, &source)?;
+                    }
+                }
+            }
+            if let Some(key) = &baseline.screenshot {
+                if dir.picture(key).is_none() {
+                    if let Some(png) = store.screenshot(key)? {
+                        dir.save_picture(key, &png)?;
                     }
                 }
             }

@@ -19,6 +19,7 @@ pub mod approve;
 pub mod check;
 pub mod plan;
 
+use crate::inventory::picture::picture_key;
 use crate::inventory::sha256_hex;
 use crate::model::{
     Approval, ApprovedHeader, ApprovedHost, ApprovedScript, Baseline, Finding, FindingKind, Inventory, Script,
@@ -52,6 +53,9 @@ pub enum BaselineError {
 
     #[error("script source does not match its SHA-256: expected {expected}, but the text hashes to {actual}; this is a bug in the caller, the source file was not written")]
     SourceMismatch { expected: String, actual: String },
+
+    #[error("screenshot does not match its key: expected {expected}, but the picture's key is `{actual}`; this is a bug in the caller, the screenshot was not written")]
+    PictureMismatch { expected: String, actual: String },
 
     #[error("invalid approval: {problem}")]
     InvalidApproval { problem: ApprovalProblem },
@@ -179,6 +183,39 @@ impl BaselineDir {
         Ok(self.root.join("sources").join(format!("{sha256}.js")))
     }
 
+    fn picture_path(&self, key: &str) -> Result<PathBuf, BaselineError> {
+        if !is_sha256_hex(key) {
+            return Err(BaselineError::BadSha256 { sha256: key.to_string() });
+        }
+        Ok(self.root.join("screenshots").join(format!("{key}.png")))
+    }
+
+    /// The approved screenshot with this key, when the folder holds it and it still shows
+    /// what its key says (a replaced file is treated as absent).
+    pub fn picture(&self, key: &str) -> Option<Vec<u8>> {
+        let path = self.picture_path(key).ok()?;
+        let png = std::fs::read(&path).ok()?;
+        if picture_key(&png).as_deref() != Some(key) {
+            tracing::warn!(path = %path.display(), "approved screenshot does not match its key; ignoring it");
+            return None;
+        }
+        Some(png)
+    }
+
+    /// Stores the screenshot of an approved scan as `<folder>/screenshots/<key>.png` (kept as
+    /// is when already there), after checking that it shows what `key` says.
+    pub fn save_picture(&self, key: &str, png: &[u8]) -> Result<(), BaselineError> {
+        let path = self.picture_path(key)?;
+        let actual = picture_key(png).unwrap_or_default();
+        if actual != key {
+            return Err(BaselineError::PictureMismatch { expected: key.to_string(), actual });
+        }
+        if self.picture(key).is_some() {
+            return Ok(());
+        }
+        write_atomically(&self.root.join("screenshots"), &path, png)
+    }
+
     /// The baseline of `page`; a page that was never approved has no file and gets an empty
     /// baseline (`Baseline { page, ..Default::default() }`).
     pub fn load(&self, page: &str) -> Result<Baseline, BaselineError> {
@@ -283,6 +320,8 @@ pub fn sort_baseline(baseline: &mut Baseline) {
 struct BaselineFile<'a> {
     page: &'a str,
     url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    screenshot: Option<&'a str>,
     #[serde(rename = "script", skip_serializing_if = "<[_]>::is_empty")]
     scripts: &'a [ApprovedScript],
     #[serde(rename = "header", skip_serializing_if = "<[_]>::is_empty")]
@@ -305,6 +344,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
     let file = BaselineFile {
         page: &sorted.page,
         url: &sorted.url,
+        screenshot: sorted.screenshot.as_deref(),
         scripts: &sorted.scripts,
         headers: &sorted.headers,
         hosts: &sorted.hosts,
@@ -320,9 +360,15 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
          # Written by skimwatch when changes are approved, and reviewed in pull requests like\n\
          # code; approved script sources are kept in sources/<sha256>.js beside this file.\n\
          {masking}\
+         {picture}\
          \n\
          {body}",
         page = baseline.page,
+        picture = if sorted.screenshot.is_some() {
+            "# `screenshot`: the payment page as approved, in screenshots/<screenshot>.png beside this file.\n"
+        } else {
+            ""
+        },
         masking = if sorted.scripts.iter().any(|s| s.normalized_sha256.is_some()) {
             "# Inline scripts with `normalized_sha256` also match a version that differs only in data\n\
              # literals (nonces, tokens, timestamps, cart): `masked` says what is masked; code, URLs and\n\
@@ -335,7 +381,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
 
 /// Writes via a temporary file in `dir` renamed over `path`, so a crash or a full disk never
 /// leaves a half-written baseline for the next scan to misread.
-fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), BaselineError> {
+fn write_atomically(dir: &Path, path: &Path, contents: impl AsRef<[u8]>) -> Result<(), BaselineError> {
     let write_err = |source| BaselineError::Write { path: path.to_path_buf(), source };
     std::fs::create_dir_all(dir).map_err(write_err)?;
     let mut builder = tempfile::Builder::new();
@@ -348,7 +394,7 @@ fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), BaselineE
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
-    tmp.write_all(text.as_bytes()).map_err(write_err)?;
+    tmp.write_all(contents.as_ref()).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
     Ok(())
@@ -756,6 +802,33 @@ mod tests {
         assert_eq!(baselines.source(&sha), None);
         baselines.save_source(&sha, source).unwrap();
         assert_eq!(baselines.source(&sha).as_deref(), Some(source));
+    }
+
+    #[test]
+    fn approved_screenshots_are_kept_by_their_key_and_verified() {
+        let png = |rgb: [u8; 3]| {
+            let mut out = Vec::new();
+            let mut enc = png::Encoder::new(&mut out, 64, 32);
+            enc.set_color(png::ColorType::Rgb);
+            let mut writer = enc.write_header().unwrap();
+            writer.write_image_data(&rgb.repeat(64 * 32)).unwrap();
+            writer.finish().unwrap();
+            out
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let baselines = BaselineDir::new(dir.path());
+        let (white, red) = (png([255, 255, 255]), png([200, 0, 0]));
+        let key = picture_key(&white).unwrap();
+        assert_eq!(baselines.picture(&key), None);
+        baselines.save_picture(&key, &white).unwrap();
+        assert_eq!(baselines.picture(&key), Some(white.clone()));
+        assert!(dir.path().join("screenshots").join(format!("{key}.png")).is_file());
+        let err = baselines.save_picture(&key, &red).unwrap_err();
+        assert!(matches!(err, BaselineError::PictureMismatch { .. }), "{err}");
+        assert!(matches!(baselines.save_picture("../x", &white), Err(BaselineError::BadSha256 { .. })));
+        // A replaced picture is not shown as the approved one.
+        std::fs::write(dir.path().join("screenshots").join(format!("{key}.png")), &red).unwrap();
+        assert_eq!(baselines.picture(&key), None);
     }
 
     #[test]

@@ -134,6 +134,15 @@ fn plan_page(
     );
     report.accepted = outcome.accepted;
     report.not_applied = outcome.skipped;
+    // What the approved page looked like, for the approved-vs-current picture of alerts (only
+    // when the picture is still in the store, so the file can be written beside the baseline).
+    if !report.accepted.is_empty() {
+        if let Some(key) = scan.screenshot.filter(|k| baseline.screenshot.as_ref() != Some(k)) {
+            if dir.picture(&key).is_some() || store.screenshot(&key)?.is_some() {
+                baseline.screenshot = Some(key);
+            }
+        }
+    }
     let write = if report.accepted.is_empty() { None } else { Some((baseline, inventory)) };
     Ok(PageChange { report, write })
 }

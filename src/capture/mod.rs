@@ -45,6 +45,7 @@ pub use browser::{find_chromium, Chromium};
 
 use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
+use chromiumoxide::cdp::browser_protocol::browser::{PermissionDescriptor, PermissionSetting, SetPermissionParams};
 use chromiumoxide::cdp::browser_protocol::network::{
     CookieParam, EnableParams as NetworkEnable, Headers, SetCacheDisabledParams, SetCookiesParams,
     SetExtraHttpHeadersParams,
@@ -167,6 +168,17 @@ impl Chromium {
         }
         let ctx = self.browser.create_browser_context(context).await.map_err(browser_err)?;
         let mut cleanup = guard::Cleanup::new(self.browser.clone(), ctx.clone());
+        if opts.session.geolocation.is_some() {
+            // A shopper who let the shop see where they are, in this context only (the
+            // position itself is set per tab, with the rest of the profile).
+            let grant = SetPermissionParams::builder()
+                .permission(PermissionDescriptor::new("geolocation"))
+                .setting(PermissionSetting::Granted)
+                .browser_context_id(ctx.clone())
+                .build()
+                .map_err(|e| CaptureError::Browser { url: url.to_string(), reason: e })?;
+            self.browser.execute(grant).await.map_err(browser_err)?;
+        }
         let page = self
             .browser
             .new_page(

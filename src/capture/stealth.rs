@@ -21,8 +21,8 @@
 
 use super::shopper::Profile;
 use chromiumoxide::cdp::browser_protocol::emulation::{
-    SetDeviceMetricsOverrideParams, SetLocaleOverrideParams, SetTimezoneOverrideParams, SetTouchEmulationEnabledParams,
-    SetUserAgentOverrideParams, UserAgentBrandVersion, UserAgentMetadata,
+    SetDeviceMetricsOverrideParams, SetGeolocationOverrideParams, SetLocaleOverrideParams, SetTimezoneOverrideParams,
+    SetTouchEmulationEnabledParams, SetUserAgentOverrideParams, UserAgentBrandVersion, UserAgentMetadata,
 };
 use chromiumoxide::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocumentParams;
 use chromiumoxide::cdp::js_protocol::runtime::AddBindingParams;
@@ -215,6 +215,15 @@ pub async fn prepare(
     page.execute(SetTimezoneOverrideParams::new(session.timezone.as_deref().unwrap_or(TIMEZONE))).await?;
     if let Some(locale) = &session.locale {
         page.execute(SetLocaleOverrideParams { locale: Some(locale.clone()) }).await?;
+    }
+    if let Some(geo) = &session.geolocation {
+        // The permission is granted for the browser context (see `Chromium::capture`).
+        let position = SetGeolocationOverrideParams::builder()
+            .latitude(geo.latitude())
+            .longitude(geo.longitude())
+            .accuracy(f64::from(geo.accuracy_m))
+            .build();
+        page.execute(position).await?;
     }
     page.execute(AddBindingParams::new(own.binding.clone())).await?;
     let mut script = AddScriptToEvaluateOnNewDocumentParams::new(prelude_js(own, &s, selectors));

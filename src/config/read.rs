@@ -14,7 +14,7 @@ use super::{
     DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_KEEP, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
 use crate::model::{
-    InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
+    Geolocation, InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
 };
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -66,9 +66,11 @@ const PAGE_KEYS: &[&str] = &[
     "proxy",
     "locale",
     "timezone",
+    "geolocation",
     "basic_auth",
 ];
 const BASIC_AUTH_KEYS: &[&str] = &["user", "password"];
+const GEOLOCATION_KEYS: &[&str] = &["latitude", "longitude", "accuracy"];
 const STEP_KEYS: &[&str] =
     &["goto", "click", "fill", "select", "check", "press", "wait_for", "wait_for_url", "wait_for_idle", "timeout"];
 const POLICY_KEYS: &[&str] = &["match", "trust", "reason"];
@@ -278,7 +280,8 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
     })
 }
 
-/// The page's `headers`, `cookies`, `proxy`, `locale` and `timezone`.
+/// The page's `headers`, `cookies`, `proxy`, `locale`, `timezone`, `basic_auth` and
+/// `geolocation`.
 fn session(t: &Table<'_, '_, '_>) -> Result<Session, ConfigError> {
     let token = |what: &'static str| {
         move |f: &Field<'_, '_, '_>| {
@@ -307,6 +310,20 @@ fn session(t: &Table<'_, '_, '_>) -> Result<Session, ConfigError> {
         locale: t.opt("locale", token("locale such as \"de-DE\""))?,
         timezone: t.opt("timezone", token("timezone such as \"Europe/Berlin\""))?,
         basic_auth: t.opt("basic_auth", |f| basic_auth(&f.table(BASIC_AUTH_KEYS)?))?,
+        geolocation: t.opt("geolocation", |f| geolocation(&f.table(GEOLOCATION_KEYS)?))?,
+    })
+}
+
+/// `geolocation = { latitude = 52.52, longitude = 13.405, accuracy = 50 }` (degrees; accuracy
+/// in metres, default 100).
+fn geolocation(t: &Table<'_, '_, '_>) -> Result<Geolocation, ConfigError> {
+    let micro = |name: &str, limit: f64| -> Result<i32, ConfigError> {
+        Ok((t.required(name)?.number(-limit, limit)? * 1e6).round() as i32)
+    };
+    Ok(Geolocation {
+        latitude_e6: micro("latitude", 90.0)?,
+        longitude_e6: micro("longitude", 180.0)?,
+        accuracy_m: t.opt("accuracy", |f| f.count(1, 100_000))?.unwrap_or(100) as u32,
     })
 }
 
@@ -655,6 +672,19 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
     }
 
+    /// A number (whole or decimal) in `min..=max`.
+    fn number(&self, min: f64, max: f64) -> Result<f64, ConfigError> {
+        let n = match self.value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => return Err(self.expected("a number")),
+        };
+        match n {
+            Some(n) if n.is_finite() && (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.err(format!("must be a number from {min} to {max}"))),
+        }
+    }
+
     /// A size in bytes: a whole number, or a string such as "500 MB", "2 GiB", "512 KiB"
     /// (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024), at least [`MIN_DATABASE_SIZE`].
     fn size(&self) -> Result<u64, ConfigError> {
@@ -951,6 +981,13 @@ timeout = "1m"
         assert!(e.contains("page[0].basic_auth.password: the password must come from the environment"), "{e}");
         let e = error(&format!("{PAGE}headers = {{ \"Bad Header\" = \"x\" }}\n"));
         assert!(e.contains("\"Bad Header\" is not a valid header name"), "{e}");
+        let c = parse(&format!("{PAGE}geolocation = {{ latitude = 52.520_008, longitude = 13 }}\n")).unwrap();
+        let geo = Geolocation { latitude_e6: 52_520_008, longitude_e6: 13_000_000, accuracy_m: 100 };
+        assert_eq!(c.pages[0].session.geolocation, Some(geo));
+        let e = error(&format!("{PAGE}geolocation = {{ latitude = 91.0, longitude = 13 }}\n"));
+        assert!(e.contains("page[0].geolocation.latitude: must be a number from -90 to 90"), "{e}");
+        let e = error(&format!("{PAGE}geolocation = {{ latitude = 52.5 }}\n"));
+        assert!(e.contains("page[0].geolocation.longitude: missing required key"), "{e}");
     }
 
     #[test]
@@ -961,7 +998,7 @@ timeout = "1m"
             "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
         );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, basic_auth)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
     }

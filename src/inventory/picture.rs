@@ -12,39 +12,64 @@ const GRID_H: usize = 48;
 /// Largest picture decoded (the capture keeps at most 4 MB of PNG; this bounds the pixels).
 const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
 
+/// A decoded picture: 8-bit pixels, `channels` per pixel, rows `line_size` bytes apart.
+struct Pixels {
+    buf: Vec<u8>,
+    width: usize,
+    height: usize,
+    channels: usize,
+    line_size: usize,
+}
+
+impl Pixels {
+    /// Decodes an 8-bit RGB/RGBA/grey PNG (as Chromium writes), bounded to
+    /// [`MAX_DECODED_BYTES`]; `None` for anything else.
+    fn decode(png: &[u8]) -> Option<Pixels> {
+        let mut decoder = png::Decoder::new_with_limits(Cursor::new(png), png::Limits { bytes: MAX_DECODED_BYTES });
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().ok()?;
+        let mut buf = vec![0; reader.output_buffer_size()?];
+        let info = reader.next_frame(&mut buf).ok()?;
+        let channels = match info.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            png::ColorType::Grayscale => 1,
+            png::ColorType::GrayscaleAlpha => 2,
+            png::ColorType::Indexed => return None,
+        };
+        let (width, height) = (info.width as usize, info.height as usize);
+        if width == 0 || height == 0 {
+            return None;
+        }
+        Some(Pixels { buf, width, height, channels, line_size: info.line_size })
+    }
+
+    /// The pixel at (x, y) as RGB.
+    fn rgb(&self, x: usize, y: usize) -> [u8; 3] {
+        let at = y * self.line_size + x * self.channels;
+        let p = &self.buf[at..at + self.channels];
+        if self.channels >= 3 {
+            [p[0], p[1], p[2]]
+        } else {
+            [p[0]; 3]
+        }
+    }
+}
+
 /// The key of a PNG screenshot, or `None` when it is not a PNG we can read (8-bit RGB/RGBA,
 /// as Chromium writes).
 pub fn picture_key(png: &[u8]) -> Option<String> {
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(png), png::Limits { bytes: MAX_DECODED_BYTES });
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder.read_info().ok()?;
-    let mut buf = vec![0; reader.output_buffer_size()?];
-    let info = reader.next_frame(&mut buf).ok()?;
-    let channels = match info.color_type {
-        png::ColorType::Rgb => 3,
-        png::ColorType::Rgba => 4,
-        png::ColorType::Grayscale => 1,
-        png::ColorType::GrayscaleAlpha => 2,
-        png::ColorType::Indexed => return None,
-    };
-    let (w, h) = (info.width as usize, info.height as usize);
-    if w == 0 || h == 0 {
-        return None;
-    }
+    let px = Pixels::decode(png)?;
+    let (w, h) = (px.width, px.height);
     let mut sums = vec![0u64; GRID_W * GRID_H];
     let mut counts = vec![0u64; GRID_W * GRID_H];
     // Every other pixel of every other row: block averages need no more, and it is a quarter
     // of the work.
     for y in (0..h).step_by(2) {
-        let row = &buf[y * info.line_size..y * info.line_size + w * channels];
         let gy = y * GRID_H / h;
         for x in (0..w).step_by(2) {
-            let p = &row[x * channels..x * channels + channels];
-            let grey = if channels >= 3 {
-                (p[0] as u64 * 299 + p[1] as u64 * 587 + p[2] as u64 * 114) / 1000
-            } else {
-                p[0] as u64
-            };
+            let [r, g, b] = px.rgb(x, y);
+            let grey = (r as u64 * 299 + g as u64 * 587 + b as u64 * 114) / 1000;
             let cell = gy * GRID_W + x * GRID_W / w;
             sums[cell] += grey;
             counts[cell] += 1;
@@ -54,6 +79,41 @@ pub fn picture_key(png: &[u8]) -> Option<String> {
     grid.extend_from_slice(format!("{w}x{h}:").as_bytes());
     grid.extend(sums.iter().zip(&counts).map(|(s, c)| if *c == 0 { 0 } else { ((s / c) >> 4) as u8 }));
     Some(super::sha256_hex_bytes(&grid))
+}
+
+/// Pixels between the two pictures of [`side_by_side`], and the colour of the gap.
+const GAP: usize = 24;
+const GAP_RGB: [u8; 3] = [128, 128, 128];
+
+/// One PNG with `left` and `right` next to each other (tops aligned, a grey gap between):
+/// the approved payment page beside the current one, readable in any mail client. `None`
+/// when either is not a picture we can read.
+pub fn side_by_side(left: &[u8], right: &[u8]) -> Option<Vec<u8>> {
+    let (l, r) = (Pixels::decode(left)?, Pixels::decode(right)?);
+    let (width, height) = (l.width + GAP + r.width, l.height.max(r.height));
+    if width * height * 3 > MAX_DECODED_BYTES {
+        return None;
+    }
+    let mut data = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for (px, x0) in [(&l, 0), (&r, l.width + GAP)] {
+            if x0 > 0 {
+                (0..GAP).for_each(|_| data.extend_from_slice(&GAP_RGB));
+            }
+            for x in 0..px.width {
+                data.extend_from_slice(&if y < px.height { px.rgb(x, y) } else { GAP_RGB });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, width as u32, height as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().ok()?;
+    writer.write_image_data(&data).ok()?;
+    writer.finish().ok()?;
+    Some(out)
 }
 
 #[cfg(test)]
@@ -96,5 +156,19 @@ mod tests {
         assert_eq!(picture_key(&a), picture_key(&b));
         assert_ne!(picture_key(&a), picture_key(&overlay));
         assert_eq!(picture_key(b"not a png"), None);
+    }
+
+    #[test]
+    fn side_by_side_puts_both_pictures_next_to_each_other() {
+        let red = png(40, 30, |_, _| [200, 0, 0]);
+        let blue = png(50, 20, |_, _| [0, 0, 200]);
+        let both = side_by_side(&red, &blue).expect("a picture");
+        let px = Pixels::decode(&both).unwrap();
+        assert_eq!((px.width, px.height), (40 + GAP + 50, 30));
+        assert_eq!(px.rgb(0, 29), [200, 0, 0]);
+        assert_eq!(px.rgb(40, 0), GAP_RGB);
+        assert_eq!(px.rgb(40 + GAP, 0), [0, 0, 200]);
+        assert_eq!(px.rgb(40 + GAP, 25), GAP_RGB, "below the shorter picture");
+        assert_eq!(side_by_side(&red, b"not a png"), None);
     }
 }

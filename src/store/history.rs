@@ -71,7 +71,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT page, url, started_at, finished_at, status, error, http_status, final_url,
-                        headers_json, hosts_json, payment_fields_json, elapsed_ms
+                        headers_json, hosts_json, payment_fields_json, elapsed_ms, screenshot
                  FROM scans WHERE id = ?1",
                 [id],
                 |row| {
@@ -88,6 +88,7 @@ impl Store {
                         hosts_json: row.get(9)?,
                         payment_fields_json: row.get(10)?,
                         elapsed_ms: row.get(11)?,
+                        screenshot: row.get(12)?,
                     })
                 },
             )
@@ -119,6 +120,7 @@ impl Store {
             inventory,
             findings: self.findings_of(id)?,
             elapsed_ms: row.elapsed_ms.map(|v| v.max(0) as u64).unwrap_or(0),
+            screenshot: row.screenshot,
         }))
     }
 
@@ -235,6 +237,19 @@ impl Store {
     pub fn finding_history(&self, page: &str, finding_id: &str) -> Result<Option<FindingHistory>, StoreError> {
         finding_history(&self.conn, page, finding_id)
             .map_err(self.sqlite_err(format!("reading the history of finding {finding_id}")))
+    }
+
+    /// The newest screenshot still kept of `page`'s successful scans: (scan id, key, PNG).
+    pub fn latest_screenshot(&self, page: &str) -> Result<Option<(i64, String, Vec<u8>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT s.id, s.screenshot, p.png FROM scans s JOIN screenshots p ON p.sha256 = s.screenshot
+                 WHERE s.page = ?1 AND s.status = 'ok' ORDER BY s.id DESC LIMIT 1",
+                params![page],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.sqlite_err(format!("reading the latest screenshot of page `{page}`")))
     }
 
     /// A screenshot (PNG) by its key, if still kept.
@@ -372,6 +387,7 @@ struct ScanRow {
     hosts_json: Option<String>,
     payment_fields_json: Option<String>,
     elapsed_ms: Option<i64>,
+    screenshot: Option<String>,
 }
 
 /// Writes the scan row, its scripts and its findings; returns the new scan id.

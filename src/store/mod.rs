@@ -111,6 +111,8 @@ pub struct StoredScan {
     pub findings: Vec<Finding>,
     /// Wall-clock milliseconds of the capture (0 for error scans).
     pub elapsed_ms: u64,
+    /// The key of the payment page's screenshot ([`Store::screenshot`]), if one was taken.
+    pub screenshot: Option<String>,
 }
 
 /// One line of the scan history.

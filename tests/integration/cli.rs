@@ -55,7 +55,7 @@ fn missing_config_and_unknown_page_exit_2() {
 
 #[test]
 fn approve_requires_a_justification() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     let out =
         ws.skimwatch().args(["baseline", "approve", "--all", "--by", "alice", "--reason", "  "]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -65,7 +65,7 @@ fn approve_requires_a_justification() {
 
 #[test]
 fn json_report_matches_the_contract_and_fail_on_output_work() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     let report_file = ws.dir.path().join("report.json");
     // Findings exist (nothing approved), but --fail-on never exits 0; the report goes to the file.
     let out = ws
@@ -117,7 +117,7 @@ fn json_report_matches_the_contract_and_fail_on_output_work() {
 
 #[test]
 fn closed_stdout_exits_0() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     // `baseline show | head -c0`: the reader is gone before the command even starts, so its
     // first write fails with EPIPE.

@@ -62,7 +62,7 @@ fn approve_then_rescan_is_clean_and_baseline_is_reviewable() {
 
 #[test]
 fn line_appended_to_first_party_file_is_an_altered_script_with_diff() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     ws.shop.append_skimmer_to_first_party();
     let (code, report) = ws.scan(&[]);
@@ -84,7 +84,7 @@ fn line_appended_to_first_party_file_is_an_altered_script_with_diff() {
 
 #[test]
 fn new_inline_script_is_a_new_inline_script() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     let code = ws.shop.inline_skimmer_code();
     ws.shop.add_inline_script(&code);
@@ -102,7 +102,7 @@ fn new_inline_script_is_a_new_inline_script() {
 
 #[test]
 fn script_inserted_by_another_script_names_its_inserter() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     let planted = ws.shop.add_injected_script();
     let (_, report) = ws.scan(&[]);
@@ -132,7 +132,7 @@ fn script_inserted_by_another_script_names_its_inserter() {
 
 #[test]
 fn code_run_through_eval_is_a_new_eval_script() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     ws.shop.add_eval_loader();
     let (_, report) = ws.scan(&[]);
@@ -151,7 +151,7 @@ fn code_run_through_eval_is_a_new_eval_script() {
 
 #[test]
 fn changed_script_inside_cross_origin_iframe_is_altered() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     let planted = ws.shop.alter_iframe_script();
     let (_, report) = ws.scan(&[]);
@@ -165,7 +165,7 @@ fn changed_script_inside_cross_origin_iframe_is_altered() {
 
 #[test]
 fn inline_event_handler_attribute_is_a_new_handler_script() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     ws.shop.add_handler_attribute();
     let (_, report) = ws.scan(&[]);
@@ -179,7 +179,7 @@ fn inline_event_handler_attribute_is_a_new_handler_script() {
 
 #[test]
 fn removed_csp_header_is_a_header_change() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     assert!(ws.shop.remove_header("/checkout", "Content-Security-Policy"));
     let (code, report) = ws.scan(&[]);
@@ -212,7 +212,7 @@ fn unreachable_and_failing_pages_are_scan_errors() {
 
 #[test]
 fn eval_code_cannot_pose_as_a_file_with_source_url() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     // The loader names its eval'd payload after the approved first-party checkout.js, hoping
     // to be filed under that script (or a trusted vendor's URL).

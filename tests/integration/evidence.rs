@@ -17,7 +17,7 @@ fn stdout(out: &std::process::Output) -> String {
 
 #[test]
 fn inventory_log_evidence_and_incident_over_real_scans() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     // The shop's policy allows `data:` scripts (many tag-manager setups do), so the one
     // planted below runs.
     ws.shop.edit(Origin::Shop, "/checkout", |r| {
@@ -115,6 +115,17 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
     assert!(evidence.log.ok());
     assert_eq!(evidence.scans.len(), 3);
     assert_eq!(evidence.pages[0].name, "checkout");
+    // What the shopper saw: the latest scan's picture beside the approved one, embedded in the
+    // HTML; the approved picture is kept beside the baseline.
+    let (latest, approved) = (&evidence.pages[0].screenshot, &evidence.pages[0].approved_screenshot);
+    let (latest, approved) = (latest.as_ref().expect("latest picture"), approved.as_ref().expect("approved picture"));
+    assert_eq!(latest.scan_id, evidence.scans.last().map(|s| s.id));
+    assert_eq!(latest.key, approved.key, "the approved page, unchanged since");
+    assert!(ws.dir.path().join(format!("baselines/screenshots/{}.png", approved.key)).is_file());
+    let baseline = std::fs::read_to_string(ws.dir.path().join("baselines/checkout.toml")).unwrap();
+    assert!(baseline.contains(&format!("screenshot = \"{}\"", approved.key)), "{baseline}");
+    assert_eq!(html.matches("src=\"data:image/png;base64,iVBORw0KGgo").count(), 2, "both pictures, as PNG data");
+    assert!(html.contains("The latest scan shows the page as approved."));
     let record = evidence.findings.iter().find(|f| f.id == planted.id).unwrap();
     assert!(matches!(&record.resolution, Resolution::Approved { by, .. } if by == "carol"), "{:?}", record.resolution);
     // The first scan's findings were approved wholesale: resolved too.

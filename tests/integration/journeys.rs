@@ -179,15 +179,12 @@ fn a_missing_password_variable_is_a_scan_error_naming_it() {
 }
 
 #[test]
-fn a_skimmer_served_only_to_german_shoppers_is_caught_with_their_locale_and_timezone() {
+fn a_skimmer_served_only_to_german_shoppers_is_caught_with_their_locale_timezone_and_position() {
+    const GERMANY: &str = "settle = \"300ms\"\nlocale = \"de-DE\"\ntimezone = \"Europe/Berlin\"";
     let shop = Shop::start_in_background().expect("start the test shop");
     let url = shop.serve_region_gated();
-    let ws = Workspace::with_page_config(
-        shop,
-        "de",
-        &url,
-        "settle = \"300ms\"\nlocale = \"de-DE\"\ntimezone = \"Europe/Berlin\"",
-    );
+    let extra = format!("{GERMANY}\ngeolocation = {{ latitude = 52.52, longitude = 13.405 }}");
+    let ws = Workspace::with_page_config(shop, "de", &url, &extra);
     let (code, report) = ws.scan(&[]);
     let attacker = ws.shop.host(Origin::Attacker);
     assert!(exfiltration_to(&report, &attacker).is_some(), "{code}: {}", describe(&report));
@@ -195,10 +192,11 @@ fn a_skimmer_served_only_to_german_shoppers_is_caught_with_their_locale_and_time
     let sent = ws.shop.requests_to(Origin::Shop);
     assert!(sent.iter().any(|r| r.header("accept-language").is_some_and(|l| l.starts_with("de-DE"))), "{sent:#?}");
 
-    // The same page seen from the default region is clean.
+    // The same German profile without a position shared: the skimmer never arms (so the
+    // position is what the scan above added).
     let shop = Shop::start_in_background().expect("start the test shop");
     let url = shop.serve_region_gated();
-    let ws = Workspace::with_page_config(shop, "de", &url, "settle = \"300ms\"");
+    let ws = Workspace::with_page_config(shop, "de", &url, GERMANY);
     let (_, report) = ws.scan(&[]);
     assert!(findings_of(&report, FindingKind::CardExfiltration).is_empty(), "{}", describe(&report));
 }

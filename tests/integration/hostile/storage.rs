@@ -206,7 +206,7 @@ fn full_database_in_watch_mails_a_storage_full_alert() {
 fn the_payment_page_screenshot_is_stored_once_for_unchanged_rescans() {
     let shop = Shop::start_in_background().expect("start the test shop");
     let url = shop.checkout_url();
-    let ws = Workspace::with_page_config(shop, "checkout", &url, "settle = \"300ms\"");
+    let ws = Workspace::with_page_config(shop, "checkout", &url, "settle = \"300ms\"\ninteract = \"none\"");
     let shots = |ws: &Workspace| -> (u64, u64, u64) {
         let conn = rusqlite::Connection::open(database(ws)).unwrap();
         conn.query_row(

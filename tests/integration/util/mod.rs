@@ -40,6 +40,15 @@ impl Workspace {
         Workspace { dir, config, shop }
     }
 
+    /// The same workspace with `interact = "none"` on every page: for tests of what a page
+    /// loads and runs, not of what the shopper wakes (a scan without the shopper is several
+    /// seconds shorter, and the suite runs hundreds of them).
+    pub fn without_shopper(self) -> Workspace {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, text.replace("\n[[page]]\n", "\n[[page]]\ninteract = \"none\"\n")).unwrap();
+        self
+    }
+
     /// One page with extra `[[page]]` keys (TOML lines such as `interact = "type"`).
     pub fn with_page_config(shop: Shop, name: &str, url: &str, extra: &str) -> Workspace {
         let ws = Workspace::with_pages(shop, &[(name, url.to_string())]);

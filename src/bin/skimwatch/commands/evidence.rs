@@ -4,6 +4,7 @@
 use super::{html, plain, require_store};
 use crate::exit::ExitCode;
 use anyhow::Context;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use clap::Args;
 use skimwatch::evidence::{self, Evidence, Resolution};
 use std::io::{self, Write};
@@ -23,6 +24,14 @@ pub fn render_evidence_html(e: &Evidence) -> anyhow::Result<String> {
     let resolutions: Vec<String> = e.findings.iter().map(|f| f.resolution.summary()).collect();
     let failed = e.scans.iter().filter(|s| s.status == skimwatch::model::PageStatus::Error).count();
     let open = e.findings.iter().filter(|f| f.resolution == Resolution::Open).count();
+    // Each page's pictures as data: URLs (the report is one self-contained file), in page
+    // order: [approved, latest], empty where there is none. Only base64 of our own encoding,
+    // so the template prints them unescaped (`|safe`).
+    let data_url = |p: &Option<evidence::PagePicture>| {
+        p.as_ref().map_or(String::new(), |p| format!("data:image/png;base64,{}", BASE64.encode(&p.png)))
+    };
+    let pictures: Vec<[String; 2]> =
+        e.pages.iter().map(|p| [data_url(&p.approved_screenshot), data_url(&p.screenshot)]).collect();
     html::environment()
         .get_template("evidence.html")?
         .render(minijinja::context! {
@@ -30,6 +39,7 @@ pub fn render_evidence_html(e: &Evidence) -> anyhow::Result<String> {
             e => minijinja::value::Serde(e),
             pages => minijinja::value::Serde(evidence::by_page(&e.inventory)),
             resolutions => resolutions,
+            pictures => pictures,
             failed => failed,
             open => open,
         })
