@@ -14,7 +14,7 @@ pub mod rebase;
 pub mod select;
 
 pub use read::{check_smtp_url, ConfigError};
-pub use select::{select_pages, SelectError};
+pub use select::{select_pages, SelectError, Shard};
 
 use crate::model::{InteractMode, Profile};
 use std::path::{Path, PathBuf};
@@ -53,6 +53,16 @@ pub struct Config {
     pub pages: Vec<PageConfig>,
     /// `[alerts]`: what the watch daemon sends, and when.
     pub alerts: Alerts,
+    /// `[watch]`: the daemon's own endpoints.
+    pub watch: Watch,
+}
+
+/// `[watch]`: what the daemon serves besides scanning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watch {
+    /// `listen`: where `/metrics` (Prometheus) and `/healthz` are served; `None`: not at all.
+    /// A bare port means loopback (`127.0.0.1:PORT`).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Storage locations, already resolved against the config file's directory.
@@ -262,6 +272,7 @@ impl Config {
             browser: Browser::default(),
             pages,
             alerts: Alerts::default(),
+            watch: Watch::default(),
         }
     }
 

@@ -10,7 +10,7 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, DEFAULT_BASELINES,
+    config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, Watch, DEFAULT_BASELINES,
     DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_KEEP, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
 use crate::model::{
@@ -42,7 +42,8 @@ pub enum ConfigError {
 }
 
 // The keys each table allows, in the order the "unknown key" message lists them.
-const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts"];
+const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
+const WATCH_KEYS: &[&str] = &["listen"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] = &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
@@ -110,13 +111,37 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let browser = root.opt("browser", |f| browser(&f.table(BROWSER_KEYS)?, dir))?.unwrap_or_default();
     let pages = pages(root, &browser)?;
     let alerts = root.opt("alerts", |f| alerts(&f.table(ALERTS_KEYS)?, dir))?.unwrap_or_default();
+    let watch = root.opt("watch", |f| watch(&f.table(WATCH_KEYS)?))?.unwrap_or_default();
     Ok(Config {
         path: root.doc.path.to_path_buf(),
         storage: storage.unwrap_or_else(|| Storage::beside(dir)),
         browser,
         pages,
         alerts,
+        watch,
     })
+}
+
+/// `[watch] listen = "127.0.0.1:9187"` (or a bare port, on loopback).
+fn watch(t: &Table<'_, '_, '_>) -> Result<Watch, ConfigError> {
+    let listen = t.opt("listen", |f| match f.value.get_ref() {
+        DeValue::Integer(_) => {
+            let port = f.count(1, 65_535)? as u16;
+            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        }
+        _ => f.parsed(parse_listen),
+    })?;
+    Ok(Watch { listen })
+}
+
+/// An address to listen on: `host:port` with an IP (`127.0.0.1:9187`, `[::1]:9187`,
+/// `0.0.0.0:9187` to reach it from other machines) or a bare port (loopback).
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    let t = text.trim();
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    t.parse().map_err(|_| format!("{text:?} is not an address to listen on such as \"127.0.0.1:9187\" or a port"))
 }
 
 fn storage(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Storage, ConfigError> {
@@ -991,6 +1016,17 @@ timeout = "1m"
     }
 
     #[test]
+    fn watch_listen_is_an_address_or_a_loopback_port() {
+        let c = parse(&format!("[watch]\nlisten = 9187\n{PAGE}")).unwrap();
+        assert_eq!(c.watch.listen, Some("127.0.0.1:9187".parse().unwrap()));
+        let c = parse(&format!("[watch]\nlisten = \"[::1]:9000\"\n{PAGE}")).unwrap();
+        assert_eq!(c.watch.listen, Some("[::1]:9000".parse().unwrap()));
+        assert_eq!(parse(PAGE).unwrap().watch.listen, None, "off unless configured");
+        let e = error(&format!("[watch]\nlisten = \"metrics.example:80\"\n{PAGE}"));
+        assert!(e.starts_with("skimwatch.toml:2:10: watch.listen: \"metrics.example:80\" is not an address"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_names_line_and_key() {
         let msg = error("[storage]\ndatabase = \"a.db\"\ndatabse = \"b.db\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert_eq!(
@@ -1000,7 +1036,7 @@ timeout = "1m"
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
-        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts)");
+        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch)");
     }
 
     #[test]

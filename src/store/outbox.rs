@@ -287,6 +287,58 @@ pub struct Status {
     /// The database's size, its script bodies and the last prune.
     #[serde(default)]
     pub storage: super::prune::StorageInfo,
+    /// When several databases were merged ([`Status::merge`], a sharded fleet): each one's
+    /// path, daemon, blind state and storage; empty for one database.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseView>,
+}
+
+/// One database of a merged [`Status`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseView {
+    pub path: String,
+    pub daemon: Option<String>,
+    pub blind_since: Option<String>,
+    pub storage: super::prune::StorageInfo,
+}
+
+impl Status {
+    /// One view over several databases (the shards of a fleet, each with its own file), for
+    /// the same configured pages: each page as the database that scanned it last saw it, the
+    /// outboxes added up, blind when any database is blind (since the earliest). A page no
+    /// database scanned is shown as never scanned.
+    pub fn merge(parts: Vec<(String, Status)>) -> Status {
+        let mut merged = Status::default();
+        let Some((_, first)) = parts.first() else { return merged };
+        for (i, page) in first.pages.iter().enumerate() {
+            let newest = parts
+                .iter()
+                .filter_map(|(_, s)| s.pages.get(i).filter(|p| p.name == page.name))
+                .max_by(|a, b| a.last_scan.cmp(&b.last_scan))
+                .unwrap_or(page);
+            merged.pages.push(newest.clone());
+        }
+        for (path, s) in &parts {
+            merged.outbox.queued += s.outbox.queued;
+            merged.outbox.sent += s.outbox.sent;
+            merged.outbox.pending.extend(s.outbox.pending.iter().cloned());
+            merged.outbox.last_sent = merged.outbox.last_sent.clone().max(s.outbox.last_sent.clone());
+            merged.blind_since = match (merged.blind_since.take(), s.blind_since.clone()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            merged.databases.push(DatabaseView {
+                path: path.clone(),
+                daemon: s.daemon.clone(),
+                blind_since: s.blind_since.clone(),
+                storage: s.storage.clone(),
+            });
+        }
+        merged.outbox.pending.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        merged.daemon = parts.iter().find_map(|(_, s)| s.daemon.clone());
+        merged.storage = first.storage.clone();
+        merged
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -521,3 +521,83 @@ fn a_page_that_hangs_the_renderer_fails_alone_and_the_run_carries_on() {
     assert!(error.as_deref().unwrap_or_default().contains("timed out"), "{error:?}");
     assert_eq!(result("checkout").0, "ok", "the other page scanned despite the hung one");
 }
+
+/// `GET path` on loopback `port`: (status code, body), or `None` while nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    let code = raw.split(' ').nth(1)?.parse().ok()?;
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_move_after_a_scan() {
+    let _serial = serial();
+    let ws = Workspace::new().without_shopper();
+    let port = free_port();
+    configure(&ws, "interval = \"1h\"\n", &format!("\n[watch]\nlisten = {port}\n"));
+    let daemon = Daemon::start(&ws);
+    let scanned = |text: &str| -> f64 {
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "skimwatch_scans_total" && s.labels.get("page") == Some("checkout"))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let (code, health) = wait_until("/healthz answers", LONG, Some(&daemon), || http_get(port, "/healthz"));
+    assert_eq!((code, health.as_str()), (200, "ok\n"));
+    let text = wait_until("a scan counted in /metrics", LONG, Some(&daemon), || {
+        http_get(port, "/metrics").filter(|(_, body)| scanned(body) >= 1.0).map(|(_, body)| body)
+    });
+    assert!(text.contains("skimwatch_open_findings{page=\"checkout\",severity=\"high\"}"), "{text}");
+    assert!(text.contains("skimwatch_last_successful_scan_timestamp_seconds{page=\"checkout\"}"), "{text}");
+    assert!(text.contains("skimwatch_scan_duration_seconds_count 1"), "{text}");
+    assert_eq!(http_get(port, "/nothing").map(|(c, _)| c), Some(404));
+}
+
+#[test]
+fn three_shards_cover_every_page_once_and_status_merges_their_databases() {
+    let _serial = serial();
+    let shop = skimwatch_testshop::Shop::start_in_background().unwrap();
+    let names: Vec<String> = (0..5).map(|i| format!("p{i}")).collect();
+    let pages: Vec<(&str, String)> =
+        names.iter().map(|n| (n.as_str(), format!("{}?page={n}", shop.checkout_url()))).collect();
+    let ws = Workspace::with_pages(shop, &pages).without_shopper();
+    let state = ws.dir.path().join("state");
+    let mut scanned = Vec::new();
+    for k in 0..3 {
+        let out = ws.skimwatch().args(["watch", "--once", "--shard", &format!("{k}/3")]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let db = rusqlite::Connection::open(state.join(format!("skimwatch.shard-{k}-of-3.db"))).unwrap();
+        let mut stmt = db.prepare("SELECT page FROM scans WHERE status = 'ok'").unwrap();
+        scanned.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
+    }
+    scanned.sort();
+    assert_eq!(scanned, names, "every page scanned by exactly one shard");
+    assert!(!state.join("skimwatch.db").exists(), "the shards use their own databases");
+
+    let dbs: Vec<String> =
+        (0..3).map(|k| state.join(format!("skimwatch.shard-{k}-of-3.db")).display().to_string()).collect();
+    let out = ws
+        .skimwatch()
+        .args(["status", "--format", "json"])
+        .args(dbs.iter().flat_map(|d| ["--database", d.as_str()]))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged.databases.len(), 3);
+    assert!(merged.pages.iter().all(|p| p.last_ok.is_some()), "{:?}", merged.pages);
+    assert_eq!(merged.pages.iter().map(|p| p.name.clone()).collect::<Vec<_>>(), names);
+}

@@ -9,21 +9,42 @@ use skimwatch::store::Store;
 use skimwatch::text::flatten;
 use skimwatch::watch::DaemonLock;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     format: TextOrJson,
+    /// Read this database instead of `[storage] database`; repeat it to merge several (the
+    /// shards of a fleet, e.g. `skimwatch.shard-0-of-3.db`): each page as the database that
+    /// scanned it last saw it, the outboxes added up.
+    #[arg(long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
 }
 
 pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
-    let store = Store::open(&config.storage.database)?;
     let pages: Vec<(String, String)> = config.pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
-    let mut status = outbox::status(&store, &pages)?;
-    status.daemon = DaemonLock::holder_of(&config.storage.database);
+    let one = |path: &Path| -> anyhow::Result<Status> {
+        let store = Store::open(path)?;
+        let mut status = outbox::status(&store, &pages)?;
+        status.daemon = DaemonLock::holder_of(path);
+        Ok(status)
+    };
+    let status = match args.databases.as_slice() {
+        [] => one(&config.storage.database)?,
+        paths => {
+            let mut parts = Vec::new();
+            for path in paths {
+                if !path.is_file() {
+                    anyhow::bail!("no scan database at {}: check the path (a shard's database is named like skimwatch.shard-0-of-3.db)", path.display());
+                }
+                parts.push((path.display().to_string(), one(path)?));
+            }
+            Status::merge(parts)
+        }
+    };
     let mut out = io::stdout().lock();
     match args.format {
         TextOrJson::Json => {
@@ -53,6 +74,11 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
     match &st.last_prune {
         Some(p) => writeln!(out, "last prune: {} ({} bodies, {})", p.at, p.bodies, size(p.bytes))?,
         None => writeln!(out, "last prune: never")?,
+    }
+    for db in &status.databases {
+        let daemon = db.daemon.as_deref().map_or("not running".to_string(), |d| format!("running ({d})"));
+        let blind = db.blind_since.as_deref().map(|b| format!(", BLIND since {b}")).unwrap_or_default();
+        writeln!(out, "database {}: daemon {daemon}, {}{blind}", flatten(&db.path), size(db.storage.database_bytes))?;
     }
     if let Some(since) = &status.blind_since {
         writeln!(out, "MONITOR BLIND: no page has scanned successfully since {since}")?;

@@ -14,6 +14,15 @@ pub struct WatchArgs {
     /// could not be scanned.
     #[arg(long)]
     once: bool,
+    /// Serve /metrics (Prometheus) and /healthz on ADDR (`127.0.0.1:9187`, or a port for
+    /// loopback); overrides `[watch] listen`.
+    #[arg(long, value_name = "ADDR", value_parser = skimwatch::config::read::parse_listen)]
+    listen: Option<std::net::SocketAddr>,
+    /// Watch only shard K of N (0 ≤ K < N, e.g. a StatefulSet's pod ordinal): the pages whose
+    /// name hashes to K, in the shard's own database (`skimwatch.shard-K-of-N.db` beside the
+    /// configured one).
+    #[arg(long, value_name = "K/N", env = "SKIMWATCH_SHARD", value_parser = skimwatch::config::Shard::parse)]
+    shard: Option<skimwatch::config::Shard>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (a second one exits at once).
@@ -25,7 +34,8 @@ pub fn run(config_path: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
 async fn daemon(config: Config, args: WatchArgs) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(on_signals(shutdown.clone()));
-    let result = watch::run(&config, &WatchOptions { once: args.once }, shutdown).await;
+    let opts = WatchOptions { once: args.once, listen: args.listen, shard: args.shard };
+    let result = watch::run(&config, &opts, shutdown).await;
     signals.abort();
     match result.map_err(plain)? {
         summary if args.once && summary.scans_failed > 0 => Ok(ExitCode::ScanError),

@@ -13,6 +13,8 @@
 //! A lock file beside the database keeps a second daemon off the same database; the kernel
 //! releases it when the process dies, however it dies.
 
+pub mod metrics;
+
 use crate::alert::email::{EmailError, Mailer};
 use crate::alert::outbox;
 use crate::alert::render::{RenderError, Renderer};
@@ -63,6 +65,8 @@ pub enum WatchError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Browser(#[from] CaptureError),
+    #[error("cannot serve /metrics on {addr}: {source}; choose a free address in `[watch] listen`")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// How the daemon runs.
@@ -70,6 +74,11 @@ pub enum WatchError {
 pub struct WatchOptions {
     /// Scan every page once, deliver what is due, and return (for cron).
     pub once: bool,
+    /// Where to serve `/metrics` and `/healthz` (overrides `[watch] listen`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Watch only this shard's pages, in the shard's own database
+    /// ([`crate::config::Shard::database`]).
+    pub shard: Option<crate::config::Shard>,
 }
 
 /// What a run did (for `--once` exit codes and the log).
@@ -243,6 +252,8 @@ struct Daemon {
     full: Mutex<FullStorage>,
     /// When the database was last pruned (none yet: prune after the first scan).
     last_prune: Mutex<Option<Instant>>,
+    /// What `/metrics` counts.
+    metrics: metrics::Metrics,
 }
 
 /// Whether `storage_full` was raised for the current episode (cleared when a scan is recorded
@@ -260,15 +271,49 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Runs the daemon until `shutdown` is cancelled (or, with `--once`, until every page was
 /// scanned once and due alerts were attempted).
 pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationToken) -> Result<Summary, WatchError> {
-    let pages: Vec<PageConfig> =
+    let mut pages: Vec<PageConfig> =
         crate::config::select_pages(config, &[]).map_err(ScanError::from)?.into_iter().cloned().collect();
+    let mut sharded;
+    let config = match opts.shard {
+        Some(shard) => {
+            pages.retain(|p| shard.holds(&p.name));
+            sharded = config.clone();
+            sharded.storage.database = shard.database(&config.storage.database);
+            let names: Vec<&str> = pages.iter().map(|p| p.name.as_str()).collect();
+            tracing::info!(%shard, database = %sharded.storage.database.display(), pages = ?names, "watching one shard");
+            &sharded
+        }
+        None => config,
+    };
     let lock = DaemonLock::acquire(&config.storage.database)?;
+    let listener = match opts.listen.or(config.watch.listen) {
+        Some(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| WatchError::Listen { addr, source })?)
+        }
+        None => None,
+    };
     let daemon = Arc::new(Daemon::start(config, &pages, &lock).await?);
     let counts = Arc::new(Mutex::new(Summary::default()));
-    if opts.once {
+    let endpoint = listener.map(|listener| {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "serving /metrics and /healthz");
+        let pages = pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
+        tokio::spawn(metrics::serve(listener, daemon.clone(), pages, shutdown.clone()))
+    });
+    if pages.is_empty() {
+        // A shard the split left empty idles (serving its endpoints) rather than exit, so a
+        // fleet's pod is not restarted in a loop.
+        tracing::warn!("no page falls in this shard; idling until stopped");
+        if !opts.once {
+            shutdown.cancelled().await;
+        }
+    } else if opts.once {
         scan_once(&daemon, pages, &counts, &shutdown).await;
     } else {
         watch_until_shutdown(&daemon, pages, &counts, &shutdown).await;
+    }
+    if let Some(endpoint) = endpoint {
+        endpoint.abort();
     }
     let summary = daemon.finish(&counts).await;
     drop(lock);
@@ -364,6 +409,7 @@ impl Daemon {
             wake: Notify::new(),
             full: Mutex::new(FullStorage::default()),
             last_prune: Mutex::new(None),
+            metrics: metrics::Metrics::new(),
         })
     }
 
@@ -418,10 +464,18 @@ fn hard_limit(page: &PageConfig) -> Duration {
 }
 
 impl Daemon {
+    /// Scans `page` ([`Daemon::scan_with_retry`]) and counts it for `/metrics`.
+    async fn scan(&self, page: &PageConfig) -> PageReport {
+        let started = Instant::now();
+        let report = self.scan_with_retry(page).await;
+        self.metrics.scanned(&page.name, report.status, started.elapsed());
+        report
+    }
+
     /// Scans one page: capture with a hard time limit; after a browser failure (crash, hang,
     /// timeout) check the browser, replace it when it does not answer, and retry once. The
     /// result is recorded together with the alerts it raises.
-    async fn scan(&self, page: &PageConfig) -> PageReport {
+    async fn scan_with_retry(&self, page: &PageConfig) -> PageReport {
         let started_at = store::now_rfc3339();
         let opts = crate::scan::capture_options(page);
         let limit = hard_limit(page);
