@@ -442,6 +442,10 @@ pub struct PageSettings {
     /// folder holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_screenshot: Option<PagePicture>,
+    /// With both pictures: whether the latest shows the page as approved (only its data, a
+    /// cart or a date, may differ: [`crate::inventory::picture::same_picture`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looks_as_approved: Option<bool>,
 }
 
 /// A screenshot of a page for the report: its key ([`crate::inventory::picture::picture_key`]),
@@ -484,6 +488,10 @@ pub struct Evidence {
     pub alert_deliveries: Option<Deliveries>,
     pub inventory: Vec<InventoryRow>,
     pub log: Verification,
+    /// Scans of the period that retention (`[storage] keep`) deleted: counted per page, their
+    /// seals kept in the log, their content gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<crate::store::prune::PrunedRange>,
 }
 
 /// Parses a report's start (`--since`): `YYYY-MM-DD` (midnight UTC) or RFC 3339.
@@ -513,6 +521,12 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
             .screenshot
             .as_ref()
             .and_then(|key| Some(PagePicture { key: key.clone(), scan_id: None, png: dir.picture(key)? }));
+        let looks_as_approved = match (&screenshot, &approved_screenshot) {
+            (Some(now), Some(then)) => {
+                Some(now.key == then.key || crate::inventory::picture::same_picture(&then.png, &now.png))
+            }
+            _ => None,
+        };
         pages.push(PageSettings {
             name: p.name.clone(),
             url: p.url.clone(),
@@ -523,6 +537,7 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
             approved_hosts: b.hosts.len(),
             screenshot,
             approved_screenshot,
+            looks_as_approved,
         });
     }
     let settings = Settings {
@@ -550,6 +565,7 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
         alert_deliveries: Some(deliveries(store, Some(since), None)?),
         inventory: inventory(config, &[], Some(store))?,
         log,
+        pruned: store.pruned_since(&since.to_string())?,
     })
 }
 

@@ -24,8 +24,6 @@ use std::time::Duration;
 pub const DEFAULT_FILE: &str = "skimwatch.toml";
 pub const DEFAULT_DATABASE: &str = "skimwatch.db";
 pub const DEFAULT_BASELINES: &str = "baselines";
-/// Successful scans per page whose script bodies are kept when `[storage] keep` is not set.
-pub const DEFAULT_KEEP: usize = 30;
 /// Smallest `[storage] max_database_size`: below this even an empty database is full.
 pub const MIN_DATABASE_SIZE: u64 = 64 * 1024;
 /// Per-page load timeout when none is configured.
@@ -65,6 +63,23 @@ pub struct Watch {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// `[storage] keep`: how much history pruning keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// A whole number: the script bodies of the last N successful scans of each page keep
+    /// their text, older ones are pruned to their SHA-256 (unless a baseline or an open finding
+    /// names them); no scan is deleted.
+    Scans(usize),
+    /// A duration (`"400d"`, the default): scans older than this are deleted, their seals kept
+    /// as one link of the scan log per pruned range, and then the script rows, bodies and
+    /// screenshots that no baseline, open finding or retained scan refers to. Each page's latest
+    /// successful scan is always kept.
+    Age(Duration),
+}
+
+/// Default retention: a PCI DSS assessment year with a month to spare.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
+
 /// Storage locations, already resolved against the config file's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Storage {
@@ -72,9 +87,8 @@ pub struct Storage {
     pub database: PathBuf,
     /// Folder of baseline files.
     pub baselines: PathBuf,
-    /// `keep`: the last N successful scans of each page whose script bodies are kept; older
-    /// bodies are pruned unless a baseline or an open finding names them.
-    pub keep: usize,
+    /// `keep`: what pruning keeps (see [`Keep`]).
+    pub keep: Keep,
     /// `max_database_size`: the database size budget in bytes (`None`: only the disk limits it).
     pub max_database_size: Option<u64>,
 }
@@ -85,7 +99,7 @@ impl Storage {
         Storage {
             database: dir.join(DEFAULT_DATABASE),
             baselines: dir.join(DEFAULT_BASELINES),
-            keep: DEFAULT_KEEP,
+            keep: Keep::Age(DEFAULT_RETENTION),
             max_database_size: None,
         }
     }

@@ -10,8 +10,8 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, PageConfig, Policy, Storage, Trust, Watch, DEFAULT_BASELINES,
-    DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_KEEP, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, PageConfig, Policy, Storage, Trust, Watch,
+    DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
 use crate::model::{
     Geolocation, InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
@@ -148,7 +148,7 @@ fn storage(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Storage, ConfigError> {
     Ok(Storage {
         database: dir.join(t.opt("database", Field::non_empty)?.unwrap_or(DEFAULT_DATABASE)),
         baselines: dir.join(t.opt("baselines", Field::non_empty)?.unwrap_or(DEFAULT_BASELINES)),
-        keep: t.opt("keep", |f| f.count(1, 100_000))?.map_or(DEFAULT_KEEP, |n| n as usize),
+        keep: t.opt("keep", Field::keep)?.unwrap_or(Keep::Age(super::DEFAULT_RETENTION)),
         max_database_size: t.opt("max_database_size", Field::size)?,
     })
 }
@@ -697,6 +697,21 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
     }
 
+    /// `[storage] keep`: a number of scans (1–100000) or a retention period of at least a day.
+    fn keep(&self) -> Result<Keep, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::Integer(_) => Ok(Keep::Scans(self.count(1, 100_000)? as usize)),
+            DeValue::String(_) => {
+                let d = self.duration()?;
+                if d < Duration::from_secs(24 * 3600) {
+                    return Err(self.err("must be at least a day (\"1d\"); a PCI assessment needs a year: \"400d\""));
+                }
+                Ok(Keep::Age(d))
+            }
+            _ => Err(self.expected("a number of scans such as 30 or a retention period such as \"400d\"")),
+        }
+    }
+
     /// A number (whole or decimal) in `min..=max`.
     fn number(&self, min: f64, max: f64) -> Result<f64, ConfigError> {
         let n = match self.value.get_ref() {
@@ -886,11 +901,15 @@ timeout = "1m"
     fn storage_keep_and_size_budget() {
         let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
         let c = parse(&format!("[storage]\nkeep = 5\nmax_database_size = \"2 MiB\"\n{page}")).unwrap();
-        assert_eq!((c.storage.keep, c.storage.max_database_size), (5, Some(2 << 20)));
+        assert_eq!((c.storage.keep, c.storage.max_database_size), (Keep::Scans(5), Some(2 << 20)));
+        let c = parse(&format!("[storage]\nkeep = \"400d\"\n{page}")).unwrap();
+        assert_eq!(c.storage.keep, Keep::Age(Duration::from_secs(400 * 86_400)));
+        let msg = error(&format!("[storage]\nkeep = \"1h\"\n{page}"));
+        assert!(msg.starts_with("skimwatch.toml:2:8: storage.keep: must be at least a day"), "{msg}");
         let c = parse(&format!("[storage]\nmax_database_size = 500000\n{page}")).unwrap();
         assert_eq!(c.storage.max_database_size, Some(500_000));
         let c = parse(page).unwrap();
-        assert_eq!((c.storage.keep, c.storage.max_database_size), (DEFAULT_KEEP, None));
+        assert_eq!((c.storage.keep, c.storage.max_database_size), (Keep::Age(super::super::DEFAULT_RETENTION), None));
         assert_eq!(parse_size("1 GB"), Ok(1_000_000_000));
         assert!(parse_size("lots").is_err());
         assert_eq!(

@@ -82,8 +82,25 @@ impl Normalized {
 /// The normalized form of `source`, or `None` when it does not parse, can turn strings into
 /// code (see the module documentation) or is outside the analysis budget.
 pub fn normalize(source: &str) -> Option<Normalized> {
-    normalize_checked(source).ok().flatten()
+    // The same inline text is normalized by compare and again when the scan is stored (and
+    // by every scan of a page whose inline code did not change): parse it once.
+    static MEMO: OnceLock<std::sync::Mutex<HashMap<String, Option<Normalized>>>> = OnceLock::new();
+    let key = sha256_hex(source);
+    let memo = MEMO.get_or_init(Default::default);
+    if let Some(hit) = crate::model::lock_or_recover(memo).get(&key) {
+        return hit.clone();
+    }
+    let out = normalize_checked(source).ok().flatten();
+    let mut memo = crate::model::lock_or_recover(memo);
+    if memo.len() >= MEMO_ENTRIES {
+        memo.clear();
+    }
+    memo.insert(key, out.clone());
+    out
 }
+
+/// Normalized forms remembered (by SHA-256 of the text); a few hundred bytes each.
+const MEMO_ENTRIES: usize = 4096;
 
 /// [`normalize`], saying why code outside the analysis budget was not normalized.
 pub fn normalize_checked(source: &str) -> Result<Option<Normalized>, Refusal> {

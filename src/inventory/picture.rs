@@ -59,7 +59,29 @@ impl Pixels {
 /// The key of a PNG screenshot, or `None` when it is not a PNG we can read (8-bit RGB/RGBA,
 /// as Chromium writes).
 pub fn picture_key(png: &[u8]) -> Option<String> {
-    let px = Pixels::decode(png)?;
+    let (size, cells) = grid(&Pixels::decode(png)?);
+    let mut bytes = size.into_bytes();
+    bytes.extend(cells);
+    Some(super::sha256_hex_bytes(&bytes))
+}
+
+/// Grid cells that may differ between two pictures that show the same page: 0.5 % of the grid.
+/// A page's own data (the cart's lines and total, a date) changes a few cells (the volatile
+/// test checkout: at most 13); a fake overlay, a second card form or a replaced payment frame
+/// changes hundreds.
+pub const SAME_PICTURE_CELLS: usize = GRID_W * GRID_H / 200;
+
+/// Whether two screenshots show the same page: same size and at most [`SAME_PICTURE_CELLS`]
+/// grid cells different. Such a picture is not stored again (the scan refers to the earlier
+/// one) and is not shown as "looks different" beside the approved one.
+pub fn same_picture(a: &[u8], b: &[u8]) -> bool {
+    let (Some(a), Some(b)) = (Pixels::decode(a), Pixels::decode(b)) else { return false };
+    let ((size_a, a), (size_b, b)) = (grid(&a), grid(&b));
+    size_a == size_b && a.iter().zip(&b).filter(|(x, y)| x != y).count() <= SAME_PICTURE_CELLS
+}
+
+/// `"<w>x<h>:"` and the [`GRID_W`] × [`GRID_H`] block averages, 16 grey levels each.
+fn grid(px: &Pixels) -> (String, Vec<u8>) {
     let (w, h) = (px.width, px.height);
     let mut sums = vec![0u64; GRID_W * GRID_H];
     let mut counts = vec![0u64; GRID_W * GRID_H];
@@ -75,10 +97,8 @@ pub fn picture_key(png: &[u8]) -> Option<String> {
             counts[cell] += 1;
         }
     }
-    let mut grid = Vec::with_capacity(GRID_W * GRID_H + 16);
-    grid.extend_from_slice(format!("{w}x{h}:").as_bytes());
-    grid.extend(sums.iter().zip(&counts).map(|(s, c)| if *c == 0 { 0 } else { ((s / c) >> 4) as u8 }));
-    Some(super::sha256_hex_bytes(&grid))
+    let cells = sums.iter().zip(&counts).map(|(s, c)| if *c == 0 { 0 } else { ((s / c) >> 4) as u8 }).collect();
+    (format!("{w}x{h}:"), cells)
 }
 
 /// Pixels between the two pictures of [`side_by_side`], and the colour of the gap.
@@ -156,6 +176,26 @@ mod tests {
         assert_eq!(picture_key(&a), picture_key(&b));
         assert_ne!(picture_key(&a), picture_key(&overlay));
         assert_eq!(picture_key(b"not a png"), None);
+    }
+
+    #[test]
+    fn a_changed_cart_line_is_the_same_picture_an_overlay_or_a_new_size_is_not() {
+        let page =
+            |x: u32, y: u32| if (200..800).contains(&x) && (170..214).contains(&y) { [255; 3] } else { [245; 3] };
+        let a = png(1366, 657, page);
+        // Another total in the cart: a 60 × 14 px block of "text" (about 8 cells).
+        let cart =
+            png(
+                1366,
+                657,
+                |x, y| if (900..960).contains(&x) && (300..314).contains(&y) { [20; 3] } else { page(x, y) },
+            );
+        let overlay = png(1366, 657, |x, y| if y < 120 { [204, 0, 0] } else { page(x, y) });
+        assert_ne!(picture_key(&a), picture_key(&cart), "the key sees the change");
+        assert!(same_picture(&a, &cart), "but it is the same page");
+        assert!(!same_picture(&a, &overlay));
+        assert!(!same_picture(&a, &png(1366, 700, page)));
+        assert!(!same_picture(&a, b"not a png"));
     }
 
     #[test]

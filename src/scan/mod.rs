@@ -145,15 +145,22 @@ pub async fn prune_store(
             protected.extend(baseline.scripts.into_iter().map(|s| s.sha256));
         }
         let mut store = crate::model::lock_or_recover(&store);
-        let report = store.prune(keep, &protected)?;
+        let report = match keep {
+            crate::config::Keep::Scans(n) => store.prune(n, &protected)?,
+            crate::config::Keep::Age(age) => {
+                let cutoff = crate::model::Timestamp::from(time::OffsetDateTime::now_utc() - age);
+                store.retain(&cutoff.to_string(), &protected)?
+            }
+        };
         let info = store.storage_info()?;
         tracing::info!(
+            pruned_scans = report.scans,
             pruned = report.bodies,
             pruned_bytes = report.bytes,
             database_bytes = info.database_bytes,
             bodies = info.bodies,
-            keep,
-            "pruned old script bodies"
+            keep = ?keep,
+            "pruned old scans and script bodies"
         );
         Ok(report)
     })

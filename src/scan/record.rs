@@ -60,7 +60,9 @@ pub(super) async fn record_success(
     let name = page.name.clone();
     let url = page.url.clone();
     let elapsed_ms = ev.elapsed_ms;
+    let mut ev = ev;
     let stored = blocking(store, move |store| {
+        same_picture_as_before(store, &name, &mut ev.screenshot)?;
         let scan = NewScan {
             page: &name,
             url: &url,
@@ -91,6 +93,23 @@ pub(super) async fn record_success(
     }
     tracing::info!(page = %page.name, scripts = report.scripts.len(), findings = report.findings.len(), ms = elapsed_ms, "scanned");
     Finished { report, storage_full }
+}
+
+/// A screenshot that shows the same page as the page's latest stored one (only its data
+/// differs: a cart, a date; see [`crate::inventory::picture::same_picture`]) is recorded as
+/// that one, so a page whose content changes per load does not add a picture per scan.
+fn same_picture_as_before(
+    store: &Store,
+    page: &str,
+    screenshot: &mut Option<(String, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    let Some((key, png)) = screenshot.as_ref() else { return Ok(()) };
+    if let Some((_, before, before_png)) = store.latest_screenshot(page)? {
+        if before != *key && crate::inventory::picture::same_picture(&before_png, png) {
+            *screenshot = Some((before, before_png));
+        }
+    }
+    Ok(())
 }
 
 fn run_hook(

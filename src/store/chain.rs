@@ -135,6 +135,10 @@ pub struct Verification {
     /// and sealed; only the re-hash of the text is skipped).
     #[serde(default)]
     pub pruned_bodies: u64,
+    /// Scans deleted by retention (`[storage] keep` as a duration): their seals are kept as one
+    /// link per deleted run, so the chain still verifies across them; their content is gone.
+    #[serde(default)]
+    pub pruned_scans: u64,
 }
 
 impl Verification {
@@ -154,22 +158,44 @@ pub struct Break {
 /// Walks every scan in id order, recomputing each seal and each link. Stops at the first
 /// broken record.
 pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
-    let mut stmt = conn.prepare("SELECT id, prev_hash, record_hash FROM scans ORDER BY id")?;
-    let list: Vec<(i64, Option<String>, Option<String>)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+    // Scans, and the ranges retention deleted (`last_id` > 0 marks a range), in id order.
+    let mut stmt = conn.prepare(
+        "SELECT id, prev_hash, record_hash, 0, 0 FROM scans
+         UNION ALL SELECT first_id, prev_hash, record_hash, last_id, scans FROM pruned_ranges
+         ORDER BY 1",
+    )?;
+    type Link = (i64, Option<String>, Option<String>, i64, i64);
+    let list: Vec<Link> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut v = Verification {
-        records: list.len() as u64,
+        records: list.iter().filter(|r| r.3 == 0).count() as u64,
         verified: 0,
         unsealed: 0,
         head_id: None,
         head_hash: None,
         broken: None,
         pruned_bodies: 0,
+        pruned_scans: 0,
     };
     let mut checked_bodies: HashSet<String> = HashSet::new();
     let mut last: Option<(i64, String)> = None;
-    for (id, prev, hash) in list {
+    for (id, prev, hash, range_last, range_scans) in list {
         let broken = |reason: String| Some(Break { scan_id: id, reason });
+        if range_last > 0 {
+            // A pruned range is one link: it must follow the record before it, and the record
+            // after it must follow its last scan's hash. Its content is gone and not checked.
+            let expected_prev = last.as_ref().map_or(GENESIS, |(_, h)| h.as_str());
+            if prev.as_deref() != Some(expected_prev) {
+                v.broken = broken(format!(
+                    "the pruned scans #{id}..#{range_last} do not follow the record before them: a record was deleted or altered"
+                ));
+                break;
+            }
+            v.pruned_scans += range_scans.max(0) as u64;
+            last = Some((range_last, hash.unwrap_or_default()));
+            continue;
+        }
         let Some(hash) = hash else {
             if last.is_none() && prev.as_deref() == Some(LEGACY) {
                 v.unsealed += 1;
@@ -330,7 +356,10 @@ mod tests {
             "UPDATE scans SET status = 'error', error = 'x' WHERE id = ?1",
             "UPDATE findings SET severity = 'low' WHERE scan_id = ?1",
             "DELETE FROM findings WHERE scan_id = ?1",
-            "UPDATE scan_scripts SET url = 'https://evil.example/a.js' WHERE scan_id = ?1",
+            "UPDATE script_rows SET url = 'https://evil.example/a.js'
+              WHERE id = (SELECT json_extract(scripts, '$[0]') FROM scans WHERE id = ?1)",
+            "UPDATE scans SET scripts = json_array(json_array(json_extract(scripts, '$[0]'), 'https://evil.example/a.js'))
+              WHERE id = ?1",
         ] {
             let (store, ids) = chain_of(3);
             store.conn.execute(sql, [ids[1]]).unwrap();

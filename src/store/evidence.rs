@@ -130,7 +130,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, page, url, started_at, finished_at, status, error,
-                        (SELECT count(*) FROM scan_scripts x WHERE x.scan_id = scans.id),
+                        coalesce(json_array_length(scripts), 0),
                         (SELECT count(*) FROM findings f WHERE f.scan_id = scans.id),
                         (SELECT max(CASE severity WHEN 'critical' THEN 5 WHEN 'high' THEN 4 WHEN 'medium' THEN 3
                                                   WHEN 'low' THEN 2 WHEN 'info' THEN 1 END)

@@ -271,7 +271,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id, page, url, started_at, finished_at, status, error,
                         (SELECT COUNT(*) FROM findings f WHERE f.scan_id = scans.id),
-                        (SELECT COUNT(*) FROM scan_scripts s WHERE s.scan_id = scans.id)
+                        coalesce(json_array_length(scripts), 0)
                  FROM scans WHERE ?1 IS NULL OR page = ?1
                  ORDER BY id DESC LIMIT ?2",
             )
@@ -461,35 +461,109 @@ impl From<rusqlite::Error> for InsertError {
     }
 }
 
+/// Writes the scan's list of scripts (`scans.scripts`, see schema version 6): each script's row
+/// and body are stored once, whatever number of scans see them, so an unchanged rescan adds
+/// only the list. A volatile inline script (new bytes, same normalized form as a stored body of
+/// the same identity) refers to that body: its per-load data (nonces, tokens, session ids, a
+/// cart) is deliberately not kept, and compare has already judged the live text.
 fn insert_scripts(tx: &Transaction, scan_id: i64, scripts: &[Script]) -> Result<(), rusqlite::Error> {
-    // The body is keyed by its hash, so an existing row already holds this text, unless it was
-    // pruned: a pruned body seen again gets its text back.
-    let mut body = tx.prepare_cached(
-        "INSERT INTO script_bodies (sha256, source, bytes) VALUES (?1, ?2, ?3)
-         ON CONFLICT (sha256) DO UPDATE SET source = excluded.source, pruned_at = NULL
-         WHERE script_bodies.pruned_at IS NOT NULL",
+    let mut find_row = tx.prepare_cached("SELECT id, url FROM script_rows WHERE key = ?1")?;
+    let mut add_row = tx.prepare_cached(
+        "INSERT INTO script_rows (key, script_id, kind, url, frame_url, sha256, sri, bytes, initiator)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut script = tx.prepare_cached(
-        "INSERT INTO scan_scripts (scan_id, position, script_id, kind, url, frame_url, sha256, sri,
-                                   bytes, initiator)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    for (position, s) in scripts.iter().enumerate() {
-        body.execute(params![s.sha256, s.source, to_i64(s.source.len() as u64)])?;
-        script.execute(params![
-            scan_id,
-            position as i64,
-            s.id,
-            s.kind.as_str(),
-            s.url,
-            s.frame_url,
-            s.sha256,
-            s.sri,
-            to_i64(s.bytes),
-            s.initiator,
-        ])?;
+    let mut list = Vec::with_capacity(scripts.len());
+    for s in scripts {
+        let body = stored_body(tx, s)?;
+        let key = row_key(s, &body);
+        let row: Option<(i64, Option<String>)> =
+            find_row.query_row([&key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let (row_id, row_url) = match row {
+            Some(row) => row,
+            None => {
+                add_row.execute(params![
+                    key,
+                    s.id,
+                    s.kind.as_str(),
+                    s.url,
+                    s.frame_url,
+                    body.sha256,
+                    body.sri,
+                    to_i64(body.bytes),
+                    s.initiator,
+                ])?;
+                (tx.last_insert_rowid(), s.url.clone())
+            }
+        };
+        list.push(if row_url == s.url { serde_json::json!(row_id) } else { serde_json::json!([row_id, s.url]) });
     }
+    tx.execute(
+        "UPDATE scans SET scripts = ?1 WHERE id = ?2",
+        params![serde_json::Value::Array(list).to_string(), scan_id],
+    )?;
     Ok(())
+}
+
+/// The body a script row refers to: its own, or a stored one with the same normalized form.
+struct BodyRef {
+    sha256: String,
+    sri: String,
+    bytes: u64,
+}
+
+/// Stores `s`'s body unless an equal one (same SHA-256) or, for inline code, an equivalent one
+/// (same identity and normalized form, text still kept) is stored; returns the one to refer to.
+fn stored_body(tx: &Transaction, s: &Script) -> Result<BodyRef, rusqlite::Error> {
+    let own = || BodyRef { sha256: s.sha256.clone(), sri: s.sri.clone(), bytes: s.bytes };
+    let known: Option<bool> = tx
+        .prepare_cached("SELECT pruned_at IS NOT NULL FROM script_bodies WHERE sha256 = ?1")?
+        .query_row([&s.sha256], |r| r.get(0))
+        .optional()?;
+    match known {
+        Some(false) => return Ok(own()),
+        // A pruned body seen again gets its text back.
+        Some(true) => {
+            tx.prepare_cached("UPDATE script_bodies SET source = ?2, pruned_at = NULL WHERE sha256 = ?1")?
+                .execute(params![s.sha256, s.source])?;
+            return Ok(own());
+        }
+        None => {}
+    }
+    let normalized =
+        crate::inventory::normalize::normalize_inline(s.kind, s.url.as_deref(), &s.source).map(|n| n.sha256);
+    if let Some(n) = &normalized {
+        let equivalent = tx
+            .prepare_cached(
+                "SELECT r.sha256, r.sri, r.bytes FROM script_bodies b JOIN script_rows r ON r.sha256 = b.sha256
+                  WHERE b.normalized = ?1 AND b.pruned_at IS NULL AND r.script_id = ?2 AND r.kind = ?3
+                  ORDER BY r.id LIMIT 1",
+            )?
+            .query_row(params![n, s.id, s.kind.as_str()], |r| {
+                Ok(BodyRef { sha256: r.get(0)?, sri: r.get(1)?, bytes: r.get::<_, i64>(2)?.max(0) as u64 })
+            })
+            .optional()?;
+        if let Some(body) = equivalent {
+            return Ok(body);
+        }
+    }
+    tx.prepare_cached("INSERT INTO script_bodies (sha256, source, bytes, normalized) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![s.sha256, s.source, to_i64(s.source.len() as u64), normalized])?;
+    Ok(own())
+}
+
+/// The key of a script row: SHA-256 of everything in it but the URL (a cache-buster in the URL
+/// does not make a new row; the scan's list keeps the URL it saw).
+fn row_key(s: &Script, body: &BodyRef) -> String {
+    let fields = [
+        s.id.as_str(),
+        s.kind.as_str(),
+        s.frame_url.as_str(),
+        body.sha256.as_str(),
+        body.sri.as_str(),
+        &body.bytes.to_string(),
+        s.initiator.as_deref().unwrap_or("\u{1}none"),
+    ];
+    crate::inventory::sha256_hex(&fields.join("\u{0}"))
 }
 
 fn insert_findings(tx: &Transaction, scan_id: i64, page: &str, findings: &[Finding]) -> Result<(), InsertError> {

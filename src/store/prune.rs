@@ -29,6 +29,26 @@ pub struct PruneReport {
     /// Bodies whose text was removed, and their total size in bytes.
     pub bodies: u64,
     pub bytes: u64,
+    /// Scans deleted by retention (`[storage] keep` as a duration), and screenshots with them.
+    #[serde(default)]
+    pub scans: u64,
+    #[serde(default)]
+    pub screenshots: u64,
+}
+
+/// A run of scans deleted by retention: what the evidence report says about a pruned period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedRange {
+    pub first_id: i64,
+    pub last_id: i64,
+    pub scans: u64,
+    /// `started_at` of the first and the last deleted scan.
+    pub first_started_at: String,
+    pub last_started_at: String,
+    /// Scans deleted per page.
+    pub pages: std::collections::BTreeMap<String, u64>,
+    /// When they were deleted.
+    pub pruned_at: String,
 }
 
 /// The database's size and pruning state, for `skimwatch status`.
@@ -86,7 +106,7 @@ impl Store {
         let mut protected = protected.clone();
         protected.extend(self.open_finding_bodies().map_err(err)?);
         let now = super::now_rfc3339();
-        let mut report = PruneReport { at: now.clone(), bodies: 0, bytes: 0 };
+        let mut report = PruneReport { at: now.clone(), ..Default::default() };
         let mut cursor = String::new();
         loop {
             // Selecting and emptying in one IMMEDIATE transaction: a scan recorded meanwhile
@@ -101,8 +121,7 @@ impl Store {
                              WHERE rn <= ?1)
                          SELECT b.sha256, b.bytes FROM script_bodies b
                           WHERE b.sha256 > ?2 AND b.pruned_at IS NULL
-                            AND NOT EXISTS (SELECT 1 FROM scan_scripts s
-                                             WHERE s.sha256 = b.sha256 AND s.scan_id IN recent)
+                            AND b.sha256 NOT IN (SELECT s.sha256 FROM scan_scripts s WHERE s.scan_id IN recent)
                           ORDER BY b.sha256 LIMIT ?3",
                     )
                     .map_err(err)?;
@@ -148,6 +167,137 @@ impl Store {
             )
             .map_err(err)?;
         Ok(report)
+    }
+
+    /// Retention by age: deletes the scans started before `cutoff` (RFC 3339) but each page's
+    /// latest successful scan (and scans from before the scan log, which have no seal to
+    /// keep), leaving one [`PrunedRange`] per run of deleted scans so the log still verifies;
+    /// then the script rows no kept scan lists, the bodies no row, baseline (`protected`) or
+    /// open finding names, and the screenshots no kept scan shows. One write transaction.
+    pub fn retain(&mut self, cutoff: &str, protected: &HashSet<String>) -> Result<PruneReport, StoreError> {
+        let action = "deleting scans older than the retention period";
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), action: action.to_string(), source };
+        let mut protected = protected.clone();
+        protected.extend(self.open_finding_bodies().map_err(err)?);
+        let now = super::now_rfc3339();
+        let mut report = PruneReport { at: now.clone(), ..Default::default() };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        {
+            // Every scan in id order, marked when it goes: runs of marked scans are the ranges.
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id, page, started_at, prev_hash, record_hash,
+                            started_at < ?1 AND record_hash IS NOT NULL
+                              AND id NOT IN (SELECT max(id) FROM scans WHERE status = 'ok' GROUP BY page)
+                       FROM scans ORDER BY id",
+                )
+                .map_err(err)?;
+            type Row = (i64, String, String, Option<String>, Option<String>, bool);
+            let all: Vec<Row> = stmt
+                .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(err)?;
+            let mut runs: Vec<Vec<&Row>> = Vec::new();
+            let mut open = false;
+            for row in &all {
+                match (row.5, open) {
+                    (true, true) => runs.last_mut().expect("open run").push(row),
+                    (true, false) => runs.push(vec![row]),
+                    (false, _) => {}
+                }
+                open = row.5;
+            }
+            for run in runs {
+                let (first, last) = (run[0], run[run.len() - 1]);
+                let mut pages = std::collections::BTreeMap::<String, u64>::new();
+                for r in &run {
+                    *pages.entry(r.1.clone()).or_default() += 1;
+                }
+                tx.execute(
+                    "INSERT INTO pruned_ranges (first_id, last_id, scans, first_started_at, last_started_at,
+                                                prev_hash, record_hash, pages_json, pruned_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        first.0,
+                        last.0,
+                        run.len() as i64,
+                        first.2,
+                        last.2,
+                        first.3,
+                        last.4,
+                        serde_json::to_string(&pages).unwrap_or_default(),
+                        now
+                    ],
+                )
+                .map_err(err)?;
+                // No kept scan lies between the first and the last: the run is exactly this.
+                tx.execute("DELETE FROM scans WHERE id BETWEEN ?1 AND ?2", params![first.0, last.0]).map_err(err)?;
+                report.scans += run.len() as u64;
+            }
+            // Nothing deleted: nothing new is unreferenced, so the full walk is skipped.
+            if report.scans > 0 {
+                tx.execute(
+                    "DELETE FROM script_rows WHERE id NOT IN (
+                        SELECT CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END
+                          FROM scans s, json_each(s.scripts) j)",
+                    [],
+                )
+                .map_err(err)?;
+                let bodies: Vec<(String, i64)> = tx
+                    .prepare(
+                        "SELECT sha256, bytes FROM script_bodies WHERE sha256 NOT IN (SELECT sha256 FROM script_rows)",
+                    )
+                    .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                    .map_err(err)?;
+                let mut delete = tx.prepare("DELETE FROM script_bodies WHERE sha256 = ?1").map_err(err)?;
+                for (sha, bytes) in bodies.iter().filter(|(sha, _)| !protected.contains(sha)) {
+                    delete.execute([sha]).map_err(err)?;
+                    report.bodies += 1;
+                    report.bytes += (*bytes).max(0) as u64;
+                }
+                report.screenshots = tx
+                    .execute(
+                        "DELETE FROM screenshots WHERE sha256 NOT IN (SELECT screenshot FROM scans WHERE screenshot IS NOT NULL)",
+                        [],
+                    )
+                    .map_err(err)? as u64;
+            }
+            let json = serde_json::to_string(&report).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![LAST_PRUNE, json],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(report)
+    }
+
+    /// The runs of scans retention deleted that overlap the period from `since` (RFC 3339).
+    pub fn pruned_since(&self, since: &str) -> Result<Vec<PrunedRange>, StoreError> {
+        let err = || self.sqlite_err("reading the pruned periods");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT first_id, last_id, scans, first_started_at, last_started_at, pages_json, pruned_at
+                   FROM pruned_ranges WHERE last_started_at >= ?1 ORDER BY first_id",
+            )
+            .map_err(err())?;
+        stmt.query_map([since], |r| {
+            Ok(PrunedRange {
+                first_id: r.get(0)?,
+                last_id: r.get(1)?,
+                scans: r.get::<_, i64>(2)?.max(0) as u64,
+                first_started_at: r.get(3)?,
+                last_started_at: r.get(4)?,
+                pages: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                pruned_at: r.get(6)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(err())
     }
 
     /// SHA-256s named by the findings of each page's latest successful scan.
@@ -280,6 +430,48 @@ mod tests {
         record(&mut store, "checkout", &["nonce0()"], &[]);
         assert_eq!(store.script_source(&sha("nonce0()")).unwrap().as_deref(), Some("nonce0()"));
         assert!(store.verify_log().unwrap().ok());
+    }
+
+    fn record_at(store: &mut Store, page: &str, at: &str, codes: &[&str]) -> i64 {
+        let inv = inv(codes);
+        let outcome = ScanOutcome::Ok { inventory: &inv, findings: &[], elapsed_ms: 1, screenshot: None };
+        let scan = NewScan { page, url: &inv.url, started_at: at.into(), finished_at: at.into(), outcome };
+        store.record_scan(&scan).unwrap()
+    }
+
+    #[test]
+    fn retention_deletes_old_scans_keeps_each_pages_latest_and_the_log_verifies_across_the_gap() {
+        let mut store = Store::open_in_memory().unwrap();
+        let old = "2020-01-01T00:00:00Z";
+        let a1 = record_at(&mut store, "a", old, &["gone1()"]);
+        record_at(&mut store, "a", old, &["gone2()"]);
+        let b1 = record_at(&mut store, "b", old, &["b()"]);
+        for code in ["gone3()", "approved()", "gone4()"] {
+            record_at(&mut store, "a", old, &[code]);
+        }
+        let new = now_rfc3339();
+        let a6 = record_at(&mut store, "a", &new, &["kept()"]);
+        record_at(&mut store, "a", &new, &["kept()"]);
+        let report = store.retain("2021-01-01T00:00:00Z", &HashSet::from([sha("approved()")])).unwrap();
+        assert_eq!(report.scans, 5, "{report:?}");
+        assert_eq!(report.bodies, 4, "gone1..4 go; approved (baseline), b (b's latest scan) and kept stay");
+        assert!(store.scan(a1).unwrap().is_none());
+        assert!(store.scan(b1).unwrap().is_some(), "a page's latest successful scan is kept");
+        assert_eq!(store.script_source(&sha("approved()")).unwrap().as_deref(), Some("approved()"));
+        assert_eq!(store.script_source(&sha("gone1()")).unwrap(), None);
+        let v = store.verify_log().unwrap();
+        assert!(v.ok(), "{v:?}");
+        assert_eq!((v.records, v.verified, v.pruned_scans), (3, 3, 5));
+        let ranges = store.pruned_since("2019-01-01T00:00:00Z").unwrap();
+        assert_eq!(ranges.len(), 2, "b's scan splits the deleted scans in two runs: {ranges:?}");
+        assert_eq!(ranges.iter().map(|r| r.scans).sum::<u64>(), 5);
+        assert_eq!(ranges[1].pages.get("a"), Some(&3));
+        assert!(store.pruned_since(&new).unwrap().is_empty());
+        // Still a chain: new scans link on, and a deletion beside a range is still a break.
+        record_at(&mut store, "a", &now_rfc3339(), &["kept()"]);
+        assert!(store.verify_log().unwrap().ok());
+        store.conn.execute("DELETE FROM scans WHERE id = ?1", [a6]).unwrap();
+        assert!(!store.verify_log().unwrap().ok());
     }
 
     #[test]

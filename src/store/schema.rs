@@ -139,6 +139,65 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE scans ADD COLUMN screenshot TEXT;
     "#,
+    // Version 6: flat storage (issue 12). A script row (identity, kind, URL, frame, body, SRI,
+    // size, initiator) is stored once, however many scans saw it; a scan keeps the list of its
+    // rows (`scans.scripts`, JSON: a row id per script in inventory order, or `[id, url]` when
+    // this scan saw the script at another URL than the row's: a cache-buster). `scan_scripts`
+    // becomes a view with the old columns, so readers and the scan log see the same rows as
+    // before. `script_bodies.normalized` lets a volatile inline script whose normalized form is
+    // already stored refer to that body instead of adding a new one. Existing scans keep their
+    // rows (migrated one to one, keyed `legacy:<scan>:<position>`), so their seals still verify.
+    r#"
+    CREATE TABLE script_rows (
+        id        INTEGER PRIMARY KEY,
+        key       TEXT    NOT NULL UNIQUE,             -- SHA-256 of the values below but the URL
+        script_id TEXT    NOT NULL,
+        kind      TEXT    NOT NULL,
+        url       TEXT,                                -- the first URL seen
+        frame_url TEXT    NOT NULL,
+        sha256    TEXT    NOT NULL REFERENCES script_bodies (sha256),
+        sri       TEXT    NOT NULL,
+        bytes     INTEGER NOT NULL,
+        initiator TEXT
+    );
+    CREATE INDEX script_rows_by_sha256 ON script_rows (sha256);
+    CREATE INDEX script_rows_by_script_id ON script_rows (script_id);
+    ALTER TABLE scans ADD COLUMN scripts TEXT;
+    ALTER TABLE script_bodies ADD COLUMN normalized TEXT;
+    CREATE INDEX script_bodies_by_normalized ON script_bodies (normalized) WHERE normalized IS NOT NULL;
+
+    INSERT INTO script_rows (key, script_id, kind, url, frame_url, sha256, sri, bytes, initiator)
+         SELECT 'legacy:' || scan_id || ':' || position, script_id, kind, url, frame_url, sha256, sri, bytes,
+                initiator
+           FROM scan_scripts ORDER BY scan_id, position;
+    UPDATE scans SET scripts = (
+        SELECT json_group_array(id) FROM (
+            SELECT r.id AS id FROM scan_scripts ss JOIN script_rows r ON r.key = 'legacy:' || ss.scan_id || ':' || ss.position
+             WHERE ss.scan_id = scans.id ORDER BY ss.position))
+     WHERE status = 'ok';
+    DROP TABLE scan_scripts;
+    CREATE VIEW scan_scripts AS
+        SELECT s.id AS scan_id, CAST(j.key AS INTEGER) AS position, r.script_id, r.kind,
+               CASE WHEN j.type = 'array' THEN j.value ->> 1 ELSE r.url END AS url,
+               r.frame_url, r.sha256, r.sri, r.bytes, r.initiator
+          FROM scans s, json_each(s.scripts) j
+          JOIN script_rows r ON r.id = CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END;
+
+    -- Retention by age (`[storage] keep = "400d"`, prune.rs): a run of deleted scans with no
+    -- kept scan between them leaves one row that keeps the chain's link across the gap: the
+    -- first one's prev_hash and the last one's record_hash (see chain.rs).
+    CREATE TABLE pruned_ranges (
+        first_id         INTEGER PRIMARY KEY,
+        last_id          INTEGER NOT NULL,
+        scans            INTEGER NOT NULL,
+        first_started_at TEXT    NOT NULL,
+        last_started_at  TEXT    NOT NULL,
+        prev_hash        TEXT    NOT NULL,
+        record_hash      TEXT    NOT NULL,
+        pages_json       TEXT    NOT NULL,             -- {"page": scans deleted}
+        pruned_at        TEXT    NOT NULL
+    );
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)
@@ -226,6 +285,58 @@ mod tests {
         assert_eq!(mode, "wal");
         let fk: i64 = store.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn scans_recorded_before_flat_storage_read_back_and_still_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            // A database as version 5 left it: one sealed scan with two scripts.
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..5] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO scans (id, page, url, started_at, finished_at, status, http_status, final_url,
+                                    headers_json, hosts_json, payment_fields_json, elapsed_ms)
+                 VALUES (1, 'checkout', 'https://shop.example/', '2026-01-01T00:00:00Z', '2026-01-01T00:00:05Z',
+                         'ok', 200, 'https://shop.example/', '{}', '[]', '[]', 5000);
+                 INSERT INTO script_bodies (sha256, source, bytes) VALUES
+                   ('a95a430608fb6e9ab984c01c1a9dc039cefd2776356781efc924f02ab583a32e', 'a()', 3);
+                 INSERT INTO scan_scripts VALUES
+                   (1, 0, 'self:/a.js', 'external', 'https://shop.example/a.js?v=1', 'https://shop.example/',
+                    'a95a430608fb6e9ab984c01c1a9dc039cefd2776356781efc924f02ab583a32e', 'sha384-x', 3, NULL),
+                   (1, 1, 'self:/b.js', 'external', 'https://shop.example/b.js', 'https://shop.example/',
+                    'a95a430608fb6e9ab984c01c1a9dc039cefd2776356781efc924f02ab583a32e', 'sha384-x', 3, NULL);",
+            )
+            .unwrap();
+            crate::store::chain::seal(&conn, 1).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let scan = store.scan(1).unwrap().unwrap();
+        let scripts = scan.inventory.unwrap().scripts;
+        let urls: Vec<_> = scripts.iter().map(|s| s.url.as_deref().unwrap()).collect();
+        assert_eq!(urls, ["https://shop.example/a.js?v=1", "https://shop.example/b.js"]);
+        assert_eq!(scripts[0].source, "a()");
+        assert!(store.verify_log().unwrap().ok(), "the old seal covers the same rows");
+        // New scans share rows: the same script at another URL adds no row.
+        let mut inv = crate::store::history::tests::inventory(vec![]);
+        inv.scripts = scripts.clone();
+        inv.scripts[0].url = Some("https://shop.example/a.js?v=2".into());
+        let id = crate::store::history::tests::record_ok(&mut store, "checkout", &inv, &[]);
+        let rows = |store: &Store| store.conn.query_row("SELECT count(*) FROM script_rows", [], |r| r.get::<_, i64>(0));
+        let before = rows(&store).unwrap();
+        inv.scripts[0].url = Some("https://shop.example/a.js?v=3".into());
+        let id2 = crate::store::history::tests::record_ok(&mut store, "checkout", &inv, &[]);
+        assert_eq!(rows(&store).unwrap(), before, "a rescan with a new cache-buster adds no script row");
+        for (id, v) in [(id, "2"), (id2, "3")] {
+            let again = store.scan(id).unwrap().unwrap().inventory.unwrap().scripts;
+            assert_eq!(again[0].url.as_deref(), Some(format!("https://shop.example/a.js?v={v}").as_str()));
+            assert_eq!(again[1].url.as_deref(), Some("https://shop.example/b.js"));
+        }
+        assert!(store.verify_log().unwrap().ok());
     }
 
     #[test]

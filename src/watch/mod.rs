@@ -769,6 +769,7 @@ impl Daemon {
             let approved = baselines.load(&page).ok().and_then(|b| b.screenshot).filter(|k| *k != key);
             let both = approved
                 .and_then(|k| baselines.picture(&k))
+                .filter(|approved| !crate::inventory::picture::same_picture(approved, &current))
                 .and_then(|approved| crate::inventory::picture::side_by_side(&approved, &current));
             (current, both)
         });

@@ -62,6 +62,13 @@ pub fn run(config_path: &Path, args: EvidenceArgs) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
     writeln!(out, "wrote {} and {}", html_path.display(), json_path.display())?;
     writeln!(out, "{} scan(s), {} finding(s) since {since}", e.scans.len(), e.findings.len())?;
+    for r in &e.pruned {
+        writeln!(
+            out,
+            "{} scan(s) from {} to {} were deleted by retention on {} (their seals are kept in the log)",
+            r.scans, r.first_started_at, r.last_started_at, r.pruned_at
+        )?;
+    }
     match &e.log.broken {
         Some(b) => {
             writeln!(out, "scan log BROKEN at scan #{}: {}", b.scan_id, b.reason)?;

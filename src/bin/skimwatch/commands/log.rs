@@ -37,6 +37,13 @@ pub fn run(config_path: &Path, command: LogCommand) -> anyhow::Result<ExitCode> 
                 Some(b) => writeln!(out, "scan log BROKEN at scan #{}: {}", b.scan_id, b.reason)?,
                 None => writeln!(out, "scan log OK: {} record(s) verified", v.verified)?,
             }
+            if v.pruned_scans > 0 {
+                writeln!(
+                    out,
+                    "{} older scan(s) were deleted by retention ([storage] keep); their seals still link the chain",
+                    v.pruned_scans
+                )?;
+            }
             if v.unsealed > 0 {
                 writeln!(
                     out,
