@@ -19,7 +19,7 @@ use crate::model::{Baseline, Finding, FindingKind, Inventory, ScriptKind, Severi
 use crate::store::chain::Verification;
 use crate::store::evidence::Sightings;
 use crate::store::outbox::OUTBOX_COLUMNS;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredScan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,19 +104,35 @@ pub struct InventoryRow {
 /// The inventory of the selected pages: approved scripts from the baselines, plus what the
 /// latest successful scan saw. `store` is optional: from a clean checkout (no database) the
 /// inventory lists the approved scripts without sightings.
-pub fn inventory(config: &Config, pages: &[String], store: Option<&Store>) -> Result<Vec<InventoryRow>, EvidenceError> {
+///
+/// With several databases (the shards of a fleet), each page is read from the one holding its
+/// newest successful scan.
+pub fn inventory(config: &Config, pages: &[String], stores: &[&Store]) -> Result<Vec<InventoryRow>, EvidenceError> {
     let pages = crate::config::select_pages(config, pages)?;
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let mut rows = Vec::new();
     for page in pages {
         let baseline = dir.load(&page.name)?;
-        let latest = match store {
-            Some(s) => s.latest_ok_scan(&page.name)?.and_then(|s| s.inventory),
-            None => None,
+        let (store, latest) = match store_of(stores, &page.name)? {
+            Some((store, scan)) => (Some(store), scan.inventory),
+            None => (None, None),
         };
         rows.extend(page_inventory(&page.name, &baseline, latest.as_ref(), store)?);
     }
     Ok(rows)
+}
+
+/// The database among `stores` that holds `page`'s newest successful scan, with that scan.
+fn store_of<'s>(stores: &[&'s Store], page: &str) -> Result<Option<(&'s Store, StoredScan)>, StoreError> {
+    let mut best: Option<(&Store, StoredScan)> = None;
+    for store in stores {
+        if let Some(scan) = store.latest_ok_scan(page)? {
+            if best.as_ref().is_none_or(|(_, b)| scan.finished_at > b.finished_at) {
+                best = Some((store, scan));
+            }
+        }
+    }
+    Ok(best)
 }
 
 fn page_inventory(
@@ -492,6 +508,9 @@ pub struct Evidence {
     /// seals kept in the log, their content gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<crate::store::prune::PrunedRange>,
+    /// With several databases (shards): each one's scan log (`log` is their sum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<DatabaseLog>,
 }
 
 /// Parses a report's start (`--since`): `YYYY-MM-DD` (midnight UTC) or RFC 3339.
@@ -506,17 +525,23 @@ pub fn parse_since(given: &str) -> Result<Timestamp, EvidenceError> {
 }
 
 /// Builds the evidence since `since` (see [`parse_since`]).
-pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evidence, EvidenceError> {
+///
+/// `stores` are the databases to report on, `(path, store)`: one, or the shards of a fleet,
+/// merged into one report (scans and findings of all, each scan naming its database; each
+/// page's pictures and inventory from the database that scanned it last; the scan log of each
+/// verified, `log` their sum and `logs` each one).
+pub fn evidence(config: &Config, stores: &[(String, &Store)], since: Timestamp) -> Result<Evidence, EvidenceError> {
     let dir = BaselineDir::new(config.storage.baselines.clone());
     let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let all: Vec<&Store> = stores.iter().map(|(_, s)| *s).collect();
     let mut pages = Vec::new();
     for p in &config.pages {
         let b = dir.load(&p.name)?;
-        let screenshot = store.latest_screenshot(&p.name)?.map(|(scan_id, key, png)| PagePicture {
-            key,
-            scan_id: Some(scan_id),
-            png,
-        });
+        let latest = match store_of(&all, &p.name)? {
+            Some((store, _)) => store.latest_screenshot(&p.name)?,
+            None => None,
+        };
+        let screenshot = latest.map(|(scan_id, key, png)| PagePicture { key, scan_id: Some(scan_id), png });
         let approved_screenshot = b
             .screenshot
             .as_ref()
@@ -553,20 +578,78 @@ pub fn evidence(config: &Config, store: &Store, since: Timestamp) -> Result<Evid
         default_timeout: human(config.browser.timeout),
         default_settle: human(config.browser.settle),
     };
-    let log = store.verify_log()?;
+    let merged = stores.len() > 1;
+    let (mut scans, mut findings, mut logs, mut pruned) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut alert_deliveries: Option<Deliveries> = None;
+    for (path, store) in stores {
+        scans.extend(store.scans_since(since)?.into_iter().map(|mut s| {
+            s.database = merged.then(|| path.clone());
+            s
+        }));
+        findings.extend(findings_since(store, &dir, since)?);
+        let d = deliveries(store, Some(since), None)?;
+        match &mut alert_deliveries {
+            Some(all) => all.rows.extend(d.rows),
+            None => alert_deliveries = Some(d),
+        }
+        logs.push(DatabaseLog { database: path.clone(), log: store.verify_log()? });
+        pruned.extend(store.pruned_since(&since.to_string())?);
+    }
+    scans.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    let log = match logs.as_slice() {
+        [one] => one.log.clone(),
+        _ => sum_logs(&logs),
+    };
     Ok(Evidence {
         generated_at: Timestamp::now(),
         since,
         tool: format!("skimwatch {}", env!("CARGO_PKG_VERSION")),
         settings,
         pages,
-        scans: store.scans_since(since)?,
-        findings: findings_since(store, &dir, since)?,
-        alert_deliveries: Some(deliveries(store, Some(since), None)?),
-        inventory: inventory(config, &[], Some(store))?,
+        scans,
+        findings,
+        alert_deliveries,
+        inventory: inventory(config, &[], &all)?,
         log,
-        pruned: store.pruned_since(&since.to_string())?,
+        pruned,
+        logs: if merged { logs } else { Vec::new() },
     })
+}
+
+/// The scan log of one database of a merged report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseLog {
+    pub database: String,
+    pub log: Verification,
+}
+
+/// Several databases' logs as one: counts added up, the first break (naming its database);
+/// no single head (each database has its own, in `logs`).
+fn sum_logs(logs: &[DatabaseLog]) -> Verification {
+    let mut v = Verification {
+        records: 0,
+        verified: 0,
+        unsealed: 0,
+        head_id: None,
+        head_hash: None,
+        broken: None,
+        pruned_bodies: 0,
+        pruned_scans: 0,
+    };
+    for l in logs {
+        v.records += l.log.records;
+        v.verified += l.log.verified;
+        v.unsealed += l.log.unsealed;
+        v.pruned_bodies += l.log.pruned_bodies;
+        v.pruned_scans += l.log.pruned_scans;
+        if v.broken.is_none() {
+            v.broken = l.log.broken.clone().map(|mut b| {
+                b.reason = format!("{}: {}", l.database, b.reason);
+                b
+            });
+        }
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,6 +41,10 @@ pub struct ScanRecord {
     pub max_severity: Option<Severity>,
     /// The scan's seal in the log chain (`None` for scans from before the log).
     pub record_hash: Option<String>,
+    /// The database it is recorded in, when a report merges several (shards): scan ids are
+    /// per database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 impl Store {
@@ -155,6 +159,7 @@ impl Store {
                 findings: r.get::<_, i64>(8)?.max(0) as u64,
                 max_severity: sev.and_then(|v| Severity::ALL.get((v - 1).max(0) as usize).copied()),
                 record_hash: r.get(10)?,
+                database: None,
             })
         })
         .and_then(|rows| rows.collect())

@@ -575,10 +575,25 @@ fn three_shards_cover_every_page_once_and_status_merges_their_databases() {
         names.iter().map(|n| (n.as_str(), format!("{}?page={n}", shop.checkout_url()))).collect();
     let ws = Workspace::with_pages(shop, &pages).without_shopper();
     let state = ws.dir.path().join("state");
+    // Three shard processes at once, as a StatefulSet runs them.
+    let shards: Vec<_> = (0..3)
+        .map(|k| {
+            Command::new(assert_cmd::cargo::cargo_bin("skimwatch"))
+                .arg("--config")
+                .arg(&ws.config)
+                .args(["watch", "--once", "--shard", &format!("{k}/3")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for shard in shards {
+        let out = shard.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let mut scanned = Vec::new();
     for k in 0..3 {
-        let out = ws.skimwatch().args(["watch", "--once", "--shard", &format!("{k}/3")]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         let db = rusqlite::Connection::open(state.join(format!("skimwatch.shard-{k}-of-3.db"))).unwrap();
         let mut stmt = db.prepare("SELECT page FROM scans WHERE status = 'ok'").unwrap();
         scanned.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
@@ -600,4 +615,32 @@ fn three_shards_cover_every_page_once_and_status_merges_their_databases() {
     assert_eq!(merged.databases.len(), 3);
     assert!(merged.pages.iter().all(|p| p.last_ok.is_some()), "{:?}", merged.pages);
     assert_eq!(merged.pages.iter().map(|p| p.name.clone()).collect::<Vec<_>>(), names);
+
+    // One inventory and one evidence report for the assessor, over the three databases.
+    let db_args: Vec<&str> = dbs.iter().flat_map(|d| ["--database", d.as_str()]).collect();
+    let out = ws.skimwatch().args(["inventory", "--format", "json"]).args(&db_args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<skimwatch::evidence::InventoryRow> = serde_json::from_slice(&out.stdout).unwrap();
+    for name in &names {
+        assert!(
+            rows.iter().any(|r| &r.page == name && r.seen_in_scans == 1),
+            "{name}: its shard's sightings are in the merged inventory"
+        );
+    }
+    let report = ws.dir.path().join("evidence");
+    let out = ws
+        .skimwatch()
+        .args(["evidence", "--since", "2020-01-01", "--out", report.to_str().unwrap()])
+        .args(&db_args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let e: skimwatch::evidence::Evidence =
+        serde_json::from_slice(&std::fs::read(report.join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(e.scans.len(), names.len(), "every shard's scans");
+    assert!(e.scans.iter().all(|s| s.database.is_some()), "each scan names its database");
+    assert_eq!(e.logs.len(), 3);
+    assert!(e.log.ok() && e.log.verified == names.len() as u64, "{:?}", e.log);
+    let html = std::fs::read_to_string(report.join("evidence.html")).unwrap();
+    assert!(html.contains("shard-2-of-3.db"), "the report names the databases");
 }

@@ -18,6 +18,10 @@ pub struct EvidenceArgs {
     /// Folder to write evidence.html and evidence.json into (created if needed).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Report on this database instead of `[storage] database`; repeat it to merge several
+    /// (the shards of a fleet) into one report.
+    #[arg(long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
 }
 
 pub fn render_evidence_html(e: &Evidence) -> anyhow::Result<String> {
@@ -49,8 +53,13 @@ pub fn render_evidence_html(e: &Evidence) -> anyhow::Result<String> {
 pub fn run(config_path: &Path, args: EvidenceArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let since = evidence::parse_since(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-    let store = require_store(&config)?;
-    let e = evidence::evidence(&config, &store, since).map_err(plain)?;
+    let stores = if args.databases.is_empty() {
+        vec![(config.storage.database.display().to_string(), require_store(&config)?)]
+    } else {
+        super::open_databases(&args.databases)?
+    };
+    let stores: Vec<(String, &skimwatch::store::Store)> = stores.iter().map(|(p, s)| (p.clone(), s)).collect();
+    let e = evidence::evidence(&config, &stores, since).map_err(plain)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let html = render_evidence_html(&e)?;
     let html_path = args.out.join("evidence.html");

@@ -28,6 +28,10 @@ pub struct InventoryArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Read this database instead of `[storage] database`; repeat it to merge several (the
+    /// shards of a fleet): each page from the database that scanned it last.
+    #[arg(long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
 }
 
 /// A spreadsheet treats a cell starting with `=`, `+`, `-`, `@` (or a tab/CR) as a formula;
@@ -87,8 +91,13 @@ pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
 pub fn run(config_path: &Path, args: InventoryArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     // Inventory works from a clean checkout too (no database): approved scripts only.
-    let store = evidence::open_existing(&config).map_err(plain)?;
-    let rows = evidence::inventory(&config, &args.pages, store.as_ref()).map_err(plain)?;
+    let stores: Vec<skimwatch::store::Store> = if args.databases.is_empty() {
+        evidence::open_existing(&config).map_err(plain)?.into_iter().collect()
+    } else {
+        super::open_databases(&args.databases)?.into_iter().map(|(_, s)| s).collect()
+    };
+    let stores: Vec<&skimwatch::store::Store> = stores.iter().collect();
+    let rows = evidence::inventory(&config, &args.pages, &stores).map_err(plain)?;
     let bytes = match args.format {
         InventoryFormat::Csv => inventory_csv(&rows)?,
         InventoryFormat::Json => {

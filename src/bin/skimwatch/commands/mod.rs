@@ -52,6 +52,23 @@ pub fn require_store(config: &Config) -> anyhow::Result<Store> {
     }
 }
 
+/// The databases named by a repeatable `--database PATH` (each must exist), as `(path, store)`.
+pub fn open_databases(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<(String, Store)>> {
+    paths
+        .iter()
+        .map(|path| {
+            if !path.is_file() {
+                anyhow::bail!(
+                    "no scan database at {}: check the path (a shard's database is named like skimwatch.shard-0-of-3.db)",
+                    path.display()
+                );
+            }
+            let store = Store::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Ok((path.display().to_string(), store))
+        })
+        .collect()
+}
+
 /// Writes `bytes` to `output`, or to stdout.
 pub fn write_to(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match output {

@@ -26,24 +26,19 @@ pub struct StatusArgs {
 pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let pages: Vec<(String, String)> = config.pages.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
-    let one = |path: &Path| -> anyhow::Result<Status> {
-        let store = Store::open(path)?;
-        let mut status = outbox::status(&store, &pages)?;
+    let one = |path: &Path, store: &Store| -> anyhow::Result<Status> {
+        let mut status = outbox::status(store, &pages)?;
         status.daemon = DaemonLock::holder_of(path);
         Ok(status)
     };
-    let status = match args.databases.as_slice() {
-        [] => one(&config.storage.database)?,
-        paths => {
-            let mut parts = Vec::new();
-            for path in paths {
-                if !path.is_file() {
-                    anyhow::bail!("no scan database at {}: check the path (a shard's database is named like skimwatch.shard-0-of-3.db)", path.display());
-                }
-                parts.push((path.display().to_string(), one(path)?));
-            }
-            Status::merge(parts)
+    let status = if args.databases.is_empty() {
+        one(&config.storage.database, &Store::open(&config.storage.database)?)?
+    } else {
+        let mut parts = Vec::new();
+        for (path, store) in super::open_databases(&args.databases)? {
+            parts.push((path.clone(), one(Path::new(&path), &store)?));
         }
+        Status::merge(parts)
     };
     let mut out = io::stdout().lock();
     match args.format {
