@@ -127,7 +127,7 @@ fn store_of<'s>(stores: &[&'s Store], page: &str) -> Result<Option<(&'s Store, S
     let mut best: Option<(&Store, StoredScan)> = None;
     for store in stores {
         if let Some(scan) = store.latest_ok_scan(page)? {
-            if best.as_ref().is_none_or(|(_, b)| scan.finished_at > b.finished_at) {
+            if best.as_ref().map_or(true, |(_, b)| scan.finished_at > b.finished_at) {
                 best = Some((store, scan));
             }
         }
