@@ -569,12 +569,11 @@ pub fn evidence(config: &Config, stores: &[(String, &Store)], since: Timestamp) 
         config: config.path.display().to_string(),
         database: config.storage.database.display().to_string(),
         baselines: config.storage.baselines.display().to_string(),
-        browser: config
-            .browser
-            .executable
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "autodetected ($CHROME, chromium, chromium-browser, google-chrome)".to_string()),
+        browser: match (&config.browser.endpoint, &config.browser.executable) {
+            (Some(endpoint), _) => format!("connected to {}", crate::capture::shown_endpoint(endpoint)),
+            (None, Some(exe)) => exe.display().to_string(),
+            (None, None) => "autodetected ($CHROME, chromium, chromium-browser, google-chrome)".to_string(),
+        },
         default_timeout: human(config.browser.timeout),
         default_settle: human(config.browser.settle),
     };

@@ -21,8 +21,9 @@
 //! One capture is a sequence of steps (`capture_page`): navigate, wait for `load`, shop,
 //! settle, probe the frames (`probe`), read the frame tree, fetch the script sources,
 //! classify each script (`classify`), find the leaks and name the field readers (`leaks`),
-//! and assemble the [`Snapshot`]. The browser process is `browser`'s; the events seen on the
-//! way are folded into one record (`events`, `recorder`).
+//! and assemble the [`Snapshot`]. The browser process (launched, or connected to with
+//! `[browser] endpoint`) is `browser`'s; the events seen on the way are folded into one record
+//! (`events`, `recorder`).
 
 mod auth;
 mod browser;
@@ -41,7 +42,7 @@ pub mod shopper;
 pub mod stealth;
 mod targets;
 
-pub use browser::{find_chromium, Chromium};
+pub use browser::{find_chromium, shown_endpoint, BrowserSource, Chromium};
 
 use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
@@ -93,6 +94,9 @@ pub enum CaptureError {
     NoBrowser { tried: String },
     #[error("could not start Chromium at {exe}: {reason}")]
     Launch { exe: PathBuf, reason: String },
+    /// `[browser] endpoint` did not answer as a browser (the endpoint as [`shown_endpoint`]).
+    #[error("could not connect to the browser at {endpoint} ({attempts} attempts): {reason}. Check that the browser is running and accepts DevTools connections, that this host can reach it, and that `[browser] endpoint` is its address (\"http://host:port\" or \"ws://host:port/devtools/browser/<id>\")")]
+    Connect { endpoint: String, attempts: usize, reason: String },
     #[error("{url}: page did not load: {reason}")]
     Load { url: String, reason: String },
     #[error("{url}: the server answered HTTP {status}; a page that does not load cannot be checked")]
@@ -214,7 +218,14 @@ impl Chromium {
             Err(e) => Err(browser_err(e)),
         };
         cleanup.run().await;
-        result
+        match result {
+            // A lost browser shows as whichever CDP call was waiting ("oneshot canceled"): say
+            // what happened instead.
+            Err(CaptureError::Browser { url, .. }) if !self.is_running() => {
+                Err(CaptureError::Browser { url, reason: self.gone() })
+            }
+            r => r,
+        }
     }
 }
 

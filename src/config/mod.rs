@@ -110,6 +110,10 @@ pub struct Browser {
     /// Chromium to run; `None` means autodetect. A bare command name (no `/`) is kept as-is
     /// for a `PATH` lookup; a path with a `/` is resolved against the config directory.
     pub executable: Option<PathBuf>,
+    /// DevTools address of a Chromium that is already running (`ws://…/devtools/browser/<id>`,
+    /// or `http://host:port` to look the websocket up). When set, no Chromium is launched and
+    /// `executable` is not used.
+    pub endpoint: Option<String>,
     /// Default per-page load timeout.
     pub timeout: Duration,
     /// Default minimum time to keep watching after load.
@@ -120,7 +124,13 @@ pub struct Browser {
 
 impl Default for Browser {
     fn default() -> Self {
-        Browser { executable: None, timeout: DEFAULT_TIMEOUT, settle: DEFAULT_SETTLE, max_pages: DEFAULT_MAX_PAGES }
+        Browser {
+            executable: None,
+            endpoint: None,
+            timeout: DEFAULT_TIMEOUT,
+            settle: DEFAULT_SETTLE,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
     }
 }
 

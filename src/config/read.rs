@@ -45,7 +45,7 @@ pub enum ConfigError {
 const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
 const WATCH_KEYS: &[&str] = &["listen"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
-const BROWSER_KEYS: &[&str] = &["executable", "timeout", "settle", "max_pages"];
+const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] = &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
 const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "username", "password_env", "min_severity"];
 const PAGE_KEYS: &[&str] = &[
@@ -164,6 +164,7 @@ fn browser(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Browser, ConfigError> {
                 PathBuf::from(exe)
             }
         }),
+        endpoint: t.opt("endpoint", |f| f.non_empty_where(endpoint_problem).map(|e| e.trim().to_string()))?,
         timeout: t.opt("timeout", Field::timeout)?.unwrap_or(defaults.timeout),
         settle: t.opt("settle", Field::duration)?.unwrap_or(defaults.settle),
         max_pages: t.opt("max_pages", |f| f.count(1, 64))?.map_or(defaults.max_pages, |n| n as usize),
@@ -825,6 +826,20 @@ pub fn check_smtp_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What is wrong with `[browser] endpoint`, if anything: a DevTools address is a websocket
+/// (`ws`, `wss`) or the HTTP server (`http`, `https`) that tells it, with a host.
+fn endpoint_problem(s: &str) -> Option<String> {
+    let example = "write \"http://host:port\" or \"ws://host:port/devtools/browser/<id>\"";
+    match url::Url::parse(s.trim()) {
+        Ok(u) if !matches!(u.scheme(), "ws" | "wss" | "http" | "https") => {
+            Some(format!("{s:?}: scheme {:?} is not one of ws, wss, http, https; {example}", u.scheme()))
+        }
+        Ok(u) if !u.host_str().is_some_and(|h| !h.is_empty()) => Some(format!("{s:?} has no host; {example}")),
+        Ok(_) => None,
+        Err(e) => Some(format!("{s:?} is not a DevTools address ({e}); {example}")),
+    }
+}
+
 fn is_http_url(s: &str) -> bool {
     match url::Url::parse(s) {
         Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
@@ -944,6 +959,37 @@ timeout = "1m"
         )
         .unwrap();
         assert_eq!(c.browser.executable.as_deref(), Some(Path::new("chromium")));
+    }
+
+    #[test]
+    fn endpoint_is_a_devtools_address_with_a_known_scheme() {
+        let with = |endpoint: &str| format!("[browser]\nendpoint = \"{endpoint}\"\n{PAGE}");
+        for ok in [
+            "http://127.0.0.1:9222",
+            "https://chrome.internal:9222/",
+            "ws://10.0.0.5:9222/devtools/browser/abc",
+            "wss://pool.internal/x?token=t",
+        ] {
+            assert_eq!(parse(&with(ok)).unwrap().browser.endpoint.as_deref(), Some(ok), "{ok}");
+        }
+        // Both keys may be set (one config for two setups); the endpoint decides.
+        let c = parse(&format!("[browser]\nexecutable = \"chromium\"\nendpoint = \" http://127.0.0.1:9222 \"\n{PAGE}"))
+            .unwrap();
+        assert_eq!(c.browser.endpoint.as_deref(), Some("http://127.0.0.1:9222"));
+        assert_eq!(Browser::default().endpoint, None);
+
+        let e = error(&with("ftp://127.0.0.1:9222"));
+        assert_eq!(
+            e,
+            "skimwatch.toml:2:12: browser.endpoint: \"ftp://127.0.0.1:9222\": scheme \"ftp\" is not one of ws, wss, http, https; write \"http://host:port\" or \"ws://host:port/devtools/browser/<id>\""
+        );
+        let e = error(&with("127.0.0.1:9222"));
+        assert!(e.starts_with("skimwatch.toml:2:12: browser.endpoint: \"127.0.0.1:9222\""), "{e}");
+        let e = error(&with("localhost"));
+        assert!(e.starts_with("skimwatch.toml:2:12: browser.endpoint:") && e.contains("not a DevTools address"), "{e}");
+        assert_eq!(error(&with("")), "skimwatch.toml:2:12: browser.endpoint: must not be empty");
+        let e = error(&format!("[browser]\nendpoint = 9222\n{PAGE}"));
+        assert_eq!(e, "skimwatch.toml:2:12: browser.endpoint: expected a string, found integer");
     }
 
     const PAGE: &str = "[[page]]\nname = \"a\"\nurl = \"https://x.example/p\"\n";

@@ -1,7 +1,7 @@
 //! Scan: run the pipeline (capture → inventory → compare → store) for a set of pages.
 //!
-//! One Chromium serves the whole run; pages are scanned concurrently up to `jobs` at a time
-//! (a semaphore bounds it). SQLite work runs on the blocking pool, never on the async workers.
+//! One Chromium (launched, or `[browser] endpoint`'s) serves the whole run; pages are scanned
+//! concurrently up to `jobs` at a time (a semaphore bounds it). SQLite work runs on the blocking pool, never on the async workers.
 //! A page that cannot be scanned is reported with `status: error`, never as "no change".
 //!
 //! After capture a page goes through three steps: [`evaluate`] (inventory, compare, follow
@@ -13,7 +13,7 @@ mod record;
 mod report;
 
 use crate::baseline::{BaselineDir, BaselineError};
-use crate::capture::{self, CaptureOptions, Chromium};
+use crate::capture::{self, BrowserSource, CaptureOptions, Chromium};
 use crate::config::{select_pages, Config, PageConfig, SelectError};
 use crate::model::{PageReport, ScanReport, Snapshot};
 use crate::store::{self, NewScan, ScanTx, Store, StoreError};
@@ -180,11 +180,11 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
     let baselines = BaselineDir::new(config.storage.baselines.clone());
     let baselines = Arc::new(if opts.ephemeral { baselines.read_only() } else { baselines });
 
-    let exe = match capture::find_chromium(config.browser.executable.as_deref()) {
-        Ok(exe) => exe,
+    let source = match BrowserSource::from_config(&config.browser) {
+        Ok(source) => source,
         Err(e) => return Ok(all_failed(&pages, &e.to_string())),
     };
-    let chromium = match Chromium::launch(&exe).await {
+    let chromium = match Chromium::start(&source).await {
         Ok(c) => Arc::new(c),
         Err(e) => return Ok(all_failed(&pages, &e.to_string())),
     };
@@ -281,9 +281,8 @@ pub async fn try_page(
         .cloned()
         .ok_or_else(|| ScanError::Task(format!("no page {name}")))?;
     let mut report = TryReport { page: page.name.clone(), url: page.url.clone(), ..TryReport::default() };
-    let exe =
-        capture::find_chromium(config.browser.executable.as_deref()).map_err(|e| ScanError::Task(e.to_string()))?;
-    let chromium = Chromium::launch(&exe).await.map_err(|e| ScanError::Task(e.to_string()))?;
+    let source = BrowserSource::from_config(&config.browser).map_err(|e| ScanError::Task(e.to_string()))?;
+    let chromium = Chromium::start(&source).await.map_err(|e| ScanError::Task(e.to_string()))?;
     let mut opts = capture_options(&page);
     opts.interact = crate::model::InteractMode::None;
     opts.step_screenshots = screenshots;

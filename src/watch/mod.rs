@@ -4,8 +4,9 @@
 //! One Chromium serves all pages; at most `[browser] max_pages` scans run at once (a
 //! semaphore), each in a fresh browser context. Each page is scanned every `interval`, with
 //! jitter so that pages do not scan in lockstep. A scan has a hard time limit; when it fails
-//! because the browser crashed or hangs, the browser is checked, replaced if it does not answer,
-//! and the scan is retried once. Every scan is recorded with the alerts it raises in one SQLite
+//! because the browser crashed or hangs (or the connection to `[browser] endpoint` was lost),
+//! the browser is checked, replaced (reconnected) if it does not answer, and the scan is retried
+//! once. Every scan is recorded with the alerts it raises in one SQLite
 //! transaction (see [`crate::alert::outbox`]); a delivery task sends queued alerts and retries
 //! failed ones with backoff; a watchdog raises `monitor_blind` when no page scanned
 //! successfully for too long. Shutdown is a [`CancellationToken`]: no new scans, in-flight ones
@@ -20,7 +21,7 @@ use crate::alert::outbox;
 use crate::alert::render::{RenderError, Renderer};
 use crate::alert::AlertPolicy;
 use crate::baseline::BaselineDir;
-use crate::capture::{self, CaptureError, Chromium};
+use crate::capture::{BrowserSource, CaptureError, Chromium};
 use crate::config::{Config, PageConfig};
 use crate::model::{lock_or_recover, PageReport, PageStatus};
 use crate::scan::{self, RecordHook, ScanError};
@@ -168,33 +169,35 @@ fn holder(file: &mut std::fs::File) -> String {
 // the browser
 // ---------------------------------------------------------------------------------------------
 
-/// The one Chromium, launched on first use and replaced when it crashes or hangs. Scans hold an
-/// `Arc` while they use it; a replaced browser is closed, or killed when its last user lets go.
+/// The one Chromium, launched (or connected to, with `[browser] endpoint`) on first use and
+/// replaced when it crashes, hangs or the connection is lost. Scans hold an `Arc` while they use
+/// it; a replaced browser is closed, or killed (a connected one: disconnected) when its last
+/// user lets go.
 struct BrowserSlot {
-    exe: PathBuf,
+    source: BrowserSource,
     state: tokio::sync::Mutex<(u64, Option<Arc<Chromium>>)>,
 }
 
 impl BrowserSlot {
-    fn new(exe: PathBuf) -> BrowserSlot {
-        BrowserSlot { exe, state: tokio::sync::Mutex::new((0, None)) }
+    fn new(source: BrowserSource) -> BrowserSlot {
+        BrowserSlot { source, state: tokio::sync::Mutex::new((0, None)) }
     }
 
-    /// The current browser and its generation, launching one if there is none.
+    /// The current browser and its generation, launching (connecting to) one if there is none.
     async fn get(&self) -> Result<(u64, Arc<Chromium>), CaptureError> {
         let mut state = self.state.lock().await;
         if let Some(b) = &state.1 {
             return Ok((state.0, b.clone()));
         }
-        let browser = Arc::new(Chromium::launch(&self.exe).await?);
+        let browser = Arc::new(Chromium::start(&self.source).await?);
         state.0 += 1;
         state.1 = Some(browser.clone());
-        tracing::info!(generation = state.0, exe = %self.exe.display(), "Chromium started");
+        tracing::info!(generation = state.0, browser = %self.source, "Chromium started");
         Ok((state.0, browser))
     }
 
     /// Drops browser `generation` if it is still the current one (another scan may have
-    /// replaced it already); the next [`BrowserSlot::get`] launches a new one.
+    /// replaced it already); the next [`BrowserSlot::get`] launches (connects to) a new one.
     async fn discard(&self, generation: u64) {
         let old = {
             let mut state = self.state.lock().await;
@@ -208,7 +211,8 @@ impl BrowserSlot {
             tracing::warn!(
                 generation,
                 pid = old.pid().unwrap_or(0),
-                "Chromium crashed or does not respond: restarting it"
+                browser = %self.source,
+                "Chromium crashed, does not respond or is unreachable: restarting it (reconnecting)"
             );
             close(old).await;
         }
@@ -223,8 +227,8 @@ impl BrowserSlot {
 }
 
 async fn close(browser: Arc<Chromium>) {
-    if !browser.process_running() {
-        return; // nothing to close politely; dropping it reaps the process
+    if !browser.is_running() {
+        return; // nothing to close politely; dropping it reaps the process (or the connection)
     }
     match Arc::try_unwrap(browser) {
         Ok(browser) => browser.close().await,
@@ -377,7 +381,7 @@ impl Daemon {
     async fn start(config: &Config, pages: &[PageConfig], lock: &DaemonLock) -> Result<Daemon, WatchError> {
         let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;
         let mailer = config.alerts.email.as_ref().map(Mailer::new).transpose()?;
-        let exe = capture::find_chromium(config.browser.executable.as_deref())?;
+        let source = BrowserSource::from_config(&config.browser)?;
         let store = scan::open_store(config, false).await?;
         let policy = AlertPolicy::from_config(&config.alerts);
         let hook: RecordHook = {
@@ -401,7 +405,7 @@ impl Daemon {
             config: config.clone(),
             store,
             baselines: Arc::new(BaselineDir::new(config.storage.baselines.clone())),
-            browser: BrowserSlot::new(exe),
+            browser: BrowserSlot::new(source),
             mailer,
             renderer,
             policy,
@@ -487,7 +491,7 @@ impl Daemon {
             let (generation, browser) = match self.browser.get().await {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::warn!(page = %page.name, attempt, "cannot start Chromium: {e}");
+                    tracing::warn!(page = %page.name, attempt, "cannot start (connect to) Chromium: {e}");
                     result = Err(e.to_string());
                     continue;
                 }
@@ -496,7 +500,7 @@ impl Daemon {
             let died = async {
                 loop {
                     tokio::time::sleep(LIVENESS_CHECK).await;
-                    if !browser.process_running() {
+                    if !browser.is_running() {
                         return;
                     }
                 }
@@ -506,7 +510,7 @@ impl Daemon {
                     r = tokio::time::timeout_at(deadline, scan::catch_panic(browser.capture(&page.url, &opts))) => r,
                     _ = died => Ok(Ok(Err(CaptureError::Browser {
                         url: page.url.clone(),
-                        reason: format!("Chromium (pid {}) exited during the scan: crashed or killed", browser.pid().unwrap_or(0)),
+                        reason: browser.gone(),
                     }))),
                 }
             };
@@ -535,7 +539,7 @@ impl Daemon {
             };
             tracing::warn!(page = %page.name, attempt, "scan failed: {err}");
             result = Err(err);
-            if !browser.process_running() || !browser.responsive(HEALTH_CHECK).await {
+            if !browser.is_running() || !browser.responsive(HEALTH_CHECK).await {
                 drop(browser);
                 self.browser.discard(generation).await;
             }
