@@ -21,8 +21,8 @@
 //! 7. [`baseline`]: the approved state as reviewable files; approval (one plan loop for
 //!    `approve` and `diff`) and the lint.
 //! 8. [`scan`]: runs 3–7 for a set of pages: evaluate → follow policies → record.
-//! 9. [`alert`] (e-mail through the outbox), [`watch`] (the daemon), [`evidence`] (the
-//!    assessor's reports).
+//! 9. [`alert`] (e-mail through the outbox), [`watch`] (the daemon, its shards and its
+//!    `/metrics`), [`evidence`] (the assessor's reports, over one database or several).
 //!
 //! The command-line interface lives in `src/bin/skimwatch/` (`main.rs` parses and dispatches,
 //! one file per command in `commands/`, one per output format in `formatters/`); the

@@ -149,6 +149,22 @@ impl BaselineDir {
         BaselineDir { root: root.into(), read_only: false }
     }
 
+    /// The folder for a scanning run: read-only when this process cannot write to it (a
+    /// baselines checkout mounted read-only in a container), so that a trusted vendor's update
+    /// is reported (`info`) but not followed, instead of failing every scan of the page.
+    pub fn for_scanning(root: impl Into<PathBuf>) -> Self {
+        let dir = BaselineDir::new(root);
+        let writable = || tempfile::Builder::new().prefix(".skimwatch-write-check").tempfile_in(&dir.root).is_ok();
+        if dir.root.is_dir() && !writable() {
+            tracing::warn!(
+                folder = %dir.root.display(),
+                "the baselines folder is read-only: trusted vendors' updates are reported but the baseline does not follow them"
+            );
+            return dir.read_only();
+        }
+        dir
+    }
+
     /// The same folder, for a run that must not change it.
     pub fn read_only(mut self) -> Self {
         self.read_only = true;

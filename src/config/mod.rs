@@ -73,12 +73,17 @@ pub enum Keep {
     /// A duration (`"400d"`, the default): scans older than this are deleted, their seals kept
     /// as one link of the scan log per pruned range, and then the script rows, bodies and
     /// screenshots that no baseline, open finding or retained scan refers to. Each page's latest
-    /// successful scan is always kept.
+    /// successful scan is always kept. Body text is also pruned as with
+    /// `Scans(`[`BODY_TEXT_SCANS`]`)`.
     Age(Duration),
 }
 
 /// Default retention: a PCI DSS assessment year with a month to spare.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
+/// With retention by age, the script bodies of the last this many successful scans of each
+/// page keep their text (older unapproved versions are pruned to their SHA-256), so a page that
+/// writes new code on every load cannot fill the disk within the retention period.
+pub const BODY_TEXT_SCANS: usize = 30;
 
 /// Storage locations, already resolved against the config file's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

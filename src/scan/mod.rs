@@ -149,7 +149,13 @@ pub async fn prune_store(
             crate::config::Keep::Scans(n) => store.prune(n, &protected)?,
             crate::config::Keep::Age(age) => {
                 let cutoff = crate::model::Timestamp::from(time::OffsetDateTime::now_utc() - age);
-                store.retain(&cutoff.to_string(), &protected)?
+                let mut report = store.retain(&cutoff.to_string(), &protected)?;
+                let text = store.prune(crate::config::BODY_TEXT_SCANS, &protected)?;
+                report.bodies += text.bodies;
+                report.bytes += text.bytes;
+                report.screenshots += text.screenshots;
+                store.note_prune(&report)?;
+                report
             }
         };
         let info = store.storage_info()?;
@@ -177,8 +183,9 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
         }
     }
     let store = open_store(config, opts.ephemeral).await?;
-    let baselines = BaselineDir::new(config.storage.baselines.clone());
-    let baselines = Arc::new(if opts.ephemeral { baselines.read_only() } else { baselines });
+    let root = config.storage.baselines.clone();
+    let baselines =
+        Arc::new(if opts.ephemeral { BaselineDir::new(root).read_only() } else { BaselineDir::for_scanning(root) });
 
     let source = match BrowserSource::from_config(&config.browser) {
         Ok(source) => source,

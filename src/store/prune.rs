@@ -158,15 +158,21 @@ impl Store {
                 params![keep],
             )
             .map_err(err)?;
-        let json = serde_json::to_string(&report).unwrap_or_default();
+        self.note_prune(&report)?;
+        Ok(report)
+    }
+
+    /// Records `report` as the last prune (what `status` shows).
+    pub fn note_prune(&self, report: &PruneReport) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).unwrap_or_default();
         self.conn
             .execute(
                 "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![LAST_PRUNE, json],
             )
-            .map_err(err)?;
-        Ok(report)
+            .map_err(self.sqlite_err("recording the last prune"))?;
+        Ok(())
     }
 
     /// Retention by age: deletes the scans started before `cutoff` (RFC 3339) but each page's

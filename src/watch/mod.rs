@@ -404,7 +404,7 @@ impl Daemon {
         Ok(Daemon {
             config: config.clone(),
             store,
-            baselines: Arc::new(BaselineDir::new(config.storage.baselines.clone())),
+            baselines: Arc::new(BaselineDir::for_scanning(config.storage.baselines.clone())),
             browser: BrowserSlot::new(source),
             mailer,
             renderer,

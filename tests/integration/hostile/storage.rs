@@ -1,7 +1,7 @@
 //! Disk stays bounded: pruning keeps what a baseline, an open finding or the last scans need; a full disk is an alert.
 //!
-//! A page that changes its inline code on every load (a nonce) makes every scan store a new
-//! script body: without pruning the database grows until the disk is full, and then the
+//! A page that changes its inline code on every load makes every scan store a new script body
+//! (data literals alone do not: volatile inline code is stored once per normalized form): without pruning the database grows until the disk is full, and then the
 //! monitor would be blind. These tests run the real binary against real SQLite files and
 //! count the bodies in the file itself.
 
@@ -47,7 +47,10 @@ fn has_text(ws: &Workspace, sha256: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// A checkout page whose inline script carries a fresh nonce on every load, plus `/app.js`.
+/// A checkout page whose inline script carries a fresh value on every load, plus `/app.js`. The
+/// value sits where normalization keeps literals (a comparison): the code itself changes per
+/// load, as an attacker filling the disk would make it, so every scan stores a new body. (A
+/// nonce in a data position is stored once: see `quiet::volatile…`.)
 fn nonce_page(shop: &Shop) -> Arc<AtomicU64> {
     let loads = Arc::new(AtomicU64::new(0));
     let counter = loads.clone();
@@ -55,7 +58,7 @@ fn nonce_page(shop: &Shop) -> Arc<AtomicU64> {
         let n = counter.fetch_add(1, Ordering::SeqCst);
         Resource::html(format!(
             "<!doctype html><html><head><script src=\"/app.js\"></script></head><body><h1>Pay</h1>\
-             <script>window.__nonce = \"{:016x}\"; document.title = \"checkout \" + window.__nonce;</script>\
+             <script>if (location.hash === \"#{:016x}\") document.title = \"checkout\";</script>\
              </body></html>",
             n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995
         ))
