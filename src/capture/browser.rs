@@ -77,8 +77,10 @@ pub fn browser_env(profile: &Path) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// Chromium's command line (without the profile directory and the DevTools port).
-fn command_line() -> Vec<String> {
+/// Chromium's command line (without the profile directory and the DevTools port), each
+/// argument without its leading `--`: also what a remote browser for `endpoint` needs, and
+/// what the throughput benchmark's floor runs, so both measure the same browser.
+pub fn command_line() -> Vec<String> {
     // Written without the leading `--` (added at spawn). The whole command line is ours:
     // chromiumoxide's defaults include `enable-automation`.
     let mut args: Vec<String> = vec![

@@ -42,7 +42,7 @@ pub mod shopper;
 pub mod stealth;
 mod targets;
 
-pub use browser::{find_chromium, shown_endpoint, BrowserSource, Chromium};
+pub use browser::{command_line as chromium_args, find_chromium, shown_endpoint, BrowserSource, Chromium};
 
 use crate::capture::canary::Canary;
 use crate::model::{Interaction, RawScript, Snapshot};
@@ -242,6 +242,11 @@ struct Capture<'a> {
     recorder: Recorder,
 }
 
+/// Where a capture's time goes (debug log): the profile behind the throughput benchmark.
+fn phase(url: &str, started: Instant, phase: &'static str) {
+    tracing::debug!(%url, phase, ms = started.elapsed().as_millis() as u64, "capture phase");
+}
+
 /// Renders `url` in `page` (a fresh tab), step by step.
 async fn capture_page(
     page: &Page,
@@ -264,6 +269,7 @@ async fn capture_page(
     let challenges = c.basic_auth(&mut walked.secrets).await?;
     let main_frame_id = c.navigate().await?;
     c.recorder.wait_for_load(url, started + opts.timeout, opts.timeout).await?;
+    phase(url, started, "loaded");
     if let Some(challenges) = challenges {
         challenges.stop().await;
     }
@@ -287,13 +293,17 @@ async fn capture_page(
     // Holds the request blocker of `type-and-submit` until the interaction is reported.
     let mut acted = c.shop(loaded, &main_frame_id).await;
     let typed_with = c.late_code_marker();
+    phase(url, started, "shopped");
     c.settle(loaded).await;
+    phase(url, started, "settled");
     if opts.interact == InteractMode::None {
         screenshot = c.picture().await;
     }
     c.retype_for_late_code(&mut acted, typed_with, &main_frame_id).await;
     let contexts = c.recorder.lock().main_worlds();
+    phase(url, started, "pictured");
     let probed = probe::probe_frames(page, url, &c.own, &opts.payment_fields, contexts).await?;
+    phase(url, started, "probed");
     c.read_frame_tree().await;
     let mut observed = c.recorder.take();
     let guarded = guard.finish(&observed);
@@ -306,6 +316,7 @@ async fn capture_page(
         return Err(CaptureError::HttpStatus { url: url.to_string(), status });
     }
     let sources = c.fetch_sources(&mut observed).await;
+    phase(url, started, "sources fetched");
     let journey_scripts_left = sources.iter().filter(|(ev, _)| left_behind(&observed, ev)).count() as u64;
     let sources: Vec<_> = sources.into_iter().filter(|(ev, _)| !left_behind(&observed, ev)).collect();
     let (mut scripts, mut index_of) = classify_scripts(&observed, sources, &probed, &main_frame, &final_url);
@@ -317,12 +328,14 @@ async fn capture_page(
     }
     // The page's last moments (pagehide beacons), after its scripts' sources are read.
     c.leave(others).await;
+    phase(url, started, "left");
     observed.absorb(c.recorder.take());
     observed.finish();
     others.add_worker_scripts(&mut scripts, &mut index_of, &final_url);
     others.count_into(&mut observed.counts);
     // Card data leaving the page: search everything that was sent for the canary.
     leaks::fetch_bodies(page, &mut observed).await;
+    phase(url, started, "request bodies fetched");
     let mut interaction = interaction(opts, acted, &c.canary);
     interaction.popups = others.popup_urls().iter().map(|u| c.canary.mask_in(u)).collect();
     let (card_leaks, searched, partly) = leaks::find_leaks(
@@ -644,8 +657,11 @@ impl Capture<'_> {
         let now = Instant::now();
         self.recorder.settle(self.url, now, now + Duration::from_millis(200), now + LEAVE_BUDGET).await;
         let _ = tokio::time::timeout(LEAVE_BUDGET, self.page.execute(NavigateParams::new("about:blank"))).await;
+        // The page is gone: what it sent on its way out is in flight already (and keeps the
+        // wait going), so a short quiet window does (it was 0.7 s of every scan).
         let now = Instant::now();
-        self.recorder.settle(self.url, now, now + Duration::from_millis(200), now + LEAVE_BUDGET).await;
+        let gone_quiet = Duration::from_millis(150);
+        self.recorder.settle_quiet_for(self.url, now, now + Duration::from_millis(100), now + LEAVE_BUDGET, gone_quiet).await;
     }
 
     /// The frame tree at the end: the frames that exist now (and the main frame's final URL).

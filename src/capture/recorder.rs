@@ -100,6 +100,19 @@ impl Recorder {
     /// Settles: waits at least until `min_until`, then until quiet (nothing new, nothing in
     /// flight), but never past `max_until`.
     pub(super) async fn settle(&self, url: &str, loaded: Instant, min_until: Instant, max_until: Instant) {
+        self.settle_quiet_for(url, loaded, min_until, max_until, QUIET).await
+    }
+
+    /// [`Recorder::settle`] with another quiet window: after the page is gone, only requests
+    /// already in flight can still show (and in-flight requests keep it waiting anyway).
+    pub(super) async fn settle_quiet_for(
+        &self,
+        url: &str,
+        loaded: Instant,
+        min_until: Instant,
+        max_until: Instant,
+        quiet: Duration,
+    ) {
         loop {
             let notified = self.activity.notified();
             let now = Instant::now();
@@ -109,13 +122,13 @@ impl Recorder {
                 break;
             }
             let (quiet_since, idle) = self.quiet_since(loaded);
-            let quiet_at = quiet_since + QUIET;
+            let quiet_at = quiet_since + quiet;
             if now >= min_until && now >= quiet_at && idle {
                 break;
             }
             // Wake on the next event or when the next condition can become true.
             let wake =
-                [min_until.max(quiet_at), max_until].into_iter().filter(|t| *t > now).min().unwrap_or(now + QUIET);
+                [min_until.max(quiet_at), max_until].into_iter().filter(|t| *t > now).min().unwrap_or(now + quiet);
             let _ = tokio::time::timeout_at(wake.into(), notified).await;
         }
     }
