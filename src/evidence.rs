@@ -625,16 +625,7 @@ pub struct DatabaseLog {
 /// Several databases' logs as one: counts added up, the first break (naming its database);
 /// no single head (each database has its own, in `logs`).
 fn sum_logs(logs: &[DatabaseLog]) -> Verification {
-    let mut v = Verification {
-        records: 0,
-        verified: 0,
-        unsealed: 0,
-        head_id: None,
-        head_hash: None,
-        broken: None,
-        pruned_bodies: 0,
-        pruned_scans: 0,
-    };
+    let mut v = Verification::default();
     for l in logs {
         v.records += l.log.records;
         v.verified += l.log.verified;

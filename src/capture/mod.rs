@@ -661,7 +661,9 @@ impl Capture<'_> {
         // wait going), so a short quiet window does (it was 0.7 s of every scan).
         let now = Instant::now();
         let gone_quiet = Duration::from_millis(150);
-        self.recorder.settle_quiet_for(self.url, now, now + Duration::from_millis(100), now + LEAVE_BUDGET, gone_quiet).await;
+        self.recorder
+            .settle_quiet_for(self.url, now, now + Duration::from_millis(100), now + LEAVE_BUDGET, gone_quiet)
+            .await;
     }
 
     /// The frame tree at the end: the frames that exist now (and the main frame's final URL).

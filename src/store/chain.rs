@@ -118,7 +118,7 @@ fn rows(conn: &Connection, sql: &str, id: i64) -> rusqlite::Result<Vec<Json>> {
 }
 
 /// Result of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// Scan records in the database.
     pub records: u64,
@@ -168,16 +168,7 @@ pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let list: Vec<Link> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut v = Verification {
-        records: list.iter().filter(|r| r.3 == 0).count() as u64,
-        verified: 0,
-        unsealed: 0,
-        head_id: None,
-        head_hash: None,
-        broken: None,
-        pruned_bodies: 0,
-        pruned_scans: 0,
-    };
+    let mut v = Verification { records: list.iter().filter(|r| r.3 == 0).count() as u64, ..Default::default() };
     let mut checked_bodies: HashSet<String> = HashSet::new();
     let mut last: Option<(i64, String)> = None;
     for (id, prev, hash, range_last, range_scans) in list {

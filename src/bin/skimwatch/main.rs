@@ -74,11 +74,6 @@ enum Command {
     Try(commands::try_journey::TryArgs),
 }
 
-/// The daemon runs for months: glibc's malloc arenas (one per thread of the blocking pool)
-/// fragment and its RSS crept up by ~30 KB per scan; mimalloc gives freed memory back.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
