@@ -89,3 +89,29 @@ pub fn run(config_path: &Path, args: EvidenceArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruned_periods_and_each_databases_log_are_rendered() {
+        let log = serde_json::json!({"records": 3, "verified": 3, "unsealed": 0, "head_id": 9,
+                                     "head_hash": "ab12", "broken": null, "pruned_scans": 12});
+        let e: Evidence = serde_json::from_value(serde_json::json!({
+            "generated_at": "2026-12-01T00:00:00Z", "since": "2025-01-01T00:00:00Z", "tool": "skimwatch",
+            "settings": {"config": "c", "database": "d", "baselines": "b", "browser": "x",
+                         "default_timeout": "30s", "default_settle": "10s"},
+            "pages": [], "scans": [], "findings": [], "alert_deliveries": null, "inventory": [], "log": log,
+            "pruned": [{"first_id": 1, "last_id": 12, "scans": 12, "first_started_at": "2025-01-02T00:00:00Z",
+                        "last_started_at": "2025-01-05T00:00:00Z", "pages": {"checkout": 12},
+                        "pruned_at": "2026-02-10T00:00:00Z"}],
+            "logs": [{"database": "skimwatch.shard-1-of-2.db", "log": log}],
+        }))
+        .unwrap();
+        let html = render_evidence_html(&e).unwrap();
+        assert!(html.contains("Pruned periods") && html.contains("checkout: 12"), "{html}");
+        assert!(html.contains("12 older scan(s) deleted by retention"), "{html}");
+        assert!(html.contains("skimwatch.shard-1-of-2.db") && html.contains("head scan #9"), "{html}");
+    }
+}
