@@ -190,13 +190,14 @@ impl Store {
         let mut report = PruneReport { at: now.clone(), ..Default::default() };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         {
-            // Every scan in id order, marked when it goes: runs of marked scans are the ranges.
+            // The scans up to the newest aged-out one, in id order, marked when they go: runs of
+            // marked scans are the ranges (later scans are all kept, so they end the last run).
             let mut stmt = tx
                 .prepare(
                     "SELECT id, page, started_at, prev_hash, record_hash,
                             started_at < ?1 AND record_hash IS NOT NULL
                               AND id NOT IN (SELECT max(id) FROM scans WHERE status = 'ok' GROUP BY page)
-                       FROM scans ORDER BY id",
+                       FROM scans WHERE id <= (SELECT max(id) FROM scans WHERE started_at < ?1) ORDER BY id",
                 )
                 .map_err(err)?;
             type Row = (i64, String, String, Option<String>, Option<String>, bool);
