@@ -26,20 +26,26 @@ pub type Queued = crate::store::outbox::Queued<Alert>;
 /// Longest error text kept with a failed delivery, in bytes.
 const MAX_ERROR_BYTES: usize = 1000;
 
-/// Inserts `alert` into the outbox (when the policy delivers) and logs it. Returns the row id.
+/// Inserts `alert` into the outbox, with a delivery to each destination that takes it, and
+/// logs it. Returns the row id (`None` when no destination takes it: alerts only logged).
 pub fn queue(tx: &ScanTx, alert: &Alert, policy: &AlertPolicy, now: Timestamp) -> Result<Option<i64>, StoreError> {
+    let destinations = policy.destinations_for(alert);
     tracing::warn!(
         kind = %alert.kind,
         page = alert.page.as_deref().unwrap_or("-"),
         findings = alert.findings.len() + alert.reminders.len(),
         error = alert.error.as_deref().unwrap_or(""),
-        queued = policy.deliver,
+        queued = ?destinations,
         "alert"
     );
-    if !policy.deliver {
+    if destinations.is_empty() {
         return Ok(None);
     }
-    let id = tx.queue_alert(alert.page.as_deref(), alert.kind, alert.scan_id, alert, now)?;
+    let mut alert = alert.clone();
+    if alert.uid.is_empty() {
+        alert.uid = format!("{:032x}", rand::random::<u128>());
+    }
+    let id = tx.queue_alert(alert.page.as_deref(), alert.kind, alert.scan_id, &alert, now, &destinations)?;
     Ok(Some(id))
 }
 
@@ -117,7 +123,8 @@ fn findings_alert(
     let renotify = time::Duration::try_from(policy.renotify).unwrap_or(time::Duration::MAX);
     let mut new = Vec::new();
     let mut due = Vec::new();
-    for f in findings.iter().filter(|f| f.severity >= policy.min_severity) {
+    let min_severity = policy.min_severity();
+    for f in findings.iter().filter(|f| f.severity >= min_severity) {
         match notified.iter().find(|(id, _)| *id == f.id) {
             None => new.push(with_history(tx, page, f)?),
             Some((_, last)) => {
@@ -204,34 +211,51 @@ pub fn check_blind(
     })
 }
 
-/// Unsent alerts due at `now` (all unsent ones when `now` is `None`), oldest first.
-pub fn due(store: &Store, now: Option<OffsetDateTime>, limit: usize) -> Result<Vec<Queued>, StoreError> {
-    store.due_alerts(now.map(Timestamp::from), limit)
-}
-
-/// When the next unsent alert is due, if any.
-pub fn next_due(store: &Store) -> Result<Option<OffsetDateTime>, StoreError> {
-    Ok(store.next_alert_due()?.map(OffsetDateTime::from))
-}
-
-/// Records that the server accepted alert `id`. Only an unsent row changes, so a second call
-/// is harmless.
-pub fn mark_sent(store: &Store, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
-    store.mark_alert_sent(id, Timestamp::from(now))
-}
-
-/// Records a failed attempt and when to try again (backoff by attempt count).
-pub fn mark_failed(
+/// Alerts not yet delivered to `destination` due at `now` (all of them when `now` is `None`),
+/// oldest first.
+pub fn due(
     store: &Store,
+    destination: &str,
+    now: Option<OffsetDateTime>,
+    limit: usize,
+) -> Result<Vec<Queued>, StoreError> {
+    store.due_deliveries(destination, now.map(Timestamp::from), limit)
+}
+
+/// When the next delivery to `destination` is due, if any.
+pub fn next_due(store: &Store, destination: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    Ok(store.next_delivery_due(destination)?.map(OffsetDateTime::from))
+}
+
+/// Records that `destination` accepted alert `id`. Only an undelivered row changes, so a second
+/// call is harmless.
+pub fn mark_sent(store: &mut Store, id: i64, destination: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    store.mark_delivered(id, destination, Timestamp::from(now))
+}
+
+/// Records a failed attempt to `destination` and when to try again (backoff by its attempt
+/// count). Returns when that is.
+pub fn mark_failed(
+    store: &mut Store,
     id: i64,
+    destination: &str,
     error: &str,
     policy: &AlertPolicy,
     now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let attempts = store.alert_attempts(id)? + 1;
+) -> Result<OffsetDateTime, StoreError> {
+    let attempts = store.delivery_attempts(id, destination)? + 1;
     let wait = time::Duration::try_from(policy.backoff(attempts)).unwrap_or(time::Duration::HOUR);
     let next = Timestamp::from(now) + wait;
-    store.reschedule_alert(id, attempts, crate::text::cut_bytes(error, MAX_ERROR_BYTES), next)
+    store.reschedule_delivery(id, destination, attempts, crate::text::cut_bytes(error, MAX_ERROR_BYTES), next)?;
+    Ok(next.into())
+}
+
+/// After a failed attempt showed that `destination` is down (unreachable, timing out,
+/// answering 5xx), its other alerts due before `until` wait until then too, uncounted: they are
+/// retried together, oldest first, instead of each hitting the dead destination on its own.
+pub fn defer(store: &mut Store, destination: &str, until: OffsetDateTime, error: &str) -> Result<usize, StoreError> {
+    let why = format!("not attempted: an earlier alert to this destination failed: {error}");
+    store.defer_deliveries(destination, Timestamp::from(until), crate::text::cut_bytes(&why, MAX_ERROR_BYTES))
 }
 
 /// The monitor's state for `skimwatch status`: per page (name, URL) the last successful scan
@@ -243,13 +267,13 @@ pub fn status(store: &Store, pages: &[(String, String)]) -> Result<Status, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::EMAIL;
     use crate::model::{FindingKind, Inventory, Severity};
     use crate::store::Store;
 
     fn policy() -> AlertPolicy {
         AlertPolicy {
-            deliver: true,
-            min_severity: Severity::Medium,
+            routes: vec![crate::alert::Route { destination: EMAIL.into(), min_severity: Severity::Medium }],
             renotify: Duration::from_secs(24 * 3600),
             failures_before_alert: 3,
             retry: Duration::from_secs(60),
@@ -299,7 +323,7 @@ mod tests {
     }
 
     fn queued(store: &mut Store) -> Vec<Queued> {
-        due(store, None, 100).unwrap()
+        due(store, EMAIL, None, 100).unwrap()
     }
 
     #[test]
@@ -387,11 +411,11 @@ mod tests {
         scan(&mut store, "2025-01-01T00:00:00Z", Ok(&[finding("F1", Severity::High)]), &p);
         let id = queued(&mut store)[0].id;
         let now = t("2025-01-01T00:00:00Z");
-        mark_failed(&store, id, "connection refused", &p, now).unwrap();
-        mark_failed(&store, id, "connection refused", &p, now).unwrap();
+        mark_failed(&mut store, id, EMAIL, "connection refused", &p, now).unwrap();
+        mark_failed(&mut store, id, EMAIL, "connection refused", &p, now).unwrap();
         // Two failures: the next attempt is 2 minutes out.
-        assert!(due(&store, Some(t("2025-01-01T00:01:59Z")), 10).unwrap().is_empty());
-        assert_eq!(due(&store, Some(t("2025-01-01T00:02:00Z")), 10).unwrap().len(), 1);
+        assert!(due(&store, EMAIL, Some(t("2025-01-01T00:01:59Z")), 10).unwrap().is_empty());
+        assert_eq!(due(&store, EMAIL, Some(t("2025-01-01T00:02:00Z")), 10).unwrap().len(), 1);
         let st = status(&store, &[("checkout".into(), "u".into())]).unwrap();
         assert_eq!(st.outbox.queued, 1);
         assert_eq!(st.outbox.pending[0].attempts, 2);
@@ -400,8 +424,8 @@ mod tests {
         assert_eq!(st.pages[0].open_findings.len(), 1);
         assert!(st.pages[0].open_findings[0].notified_at.is_some());
 
-        mark_sent(&store, id, now).unwrap();
-        mark_sent(&store, id, t("2025-01-02T00:00:00Z")).unwrap();
+        mark_sent(&mut store, id, EMAIL, now).unwrap();
+        mark_sent(&mut store, id, EMAIL, t("2025-01-02T00:00:00Z")).unwrap();
         assert!(queued(&mut store).is_empty());
         let st = status(&store, &[]).unwrap();
         assert_eq!((st.outbox.queued, st.outbox.sent), (0, 1));
@@ -409,9 +433,88 @@ mod tests {
     }
 
     #[test]
+    fn each_destination_is_delivered_on_its_own_and_once() {
+        use crate::alert::Route;
+        let mut store = Store::open_in_memory().unwrap();
+        let route = |d: &str, s| Route { destination: d.into(), min_severity: s };
+        let (slack, json) = ("webhook:slack", "webhook:siem");
+        let p = AlertPolicy {
+            routes: vec![route(EMAIL, Severity::Medium), route(slack, Severity::Low), route(json, Severity::Critical)],
+            ..policy()
+        };
+        scan(&mut store, "2025-01-01T00:00:00Z", Ok(&[finding("F1", Severity::High)]), &p);
+        let now = t("2025-01-01T00:00:00Z");
+        let due_to = |store: &Store, d: &str| due(store, d, Some(now), 10).unwrap();
+        let id = due_to(&store, EMAIL)[0].id;
+        assert_eq!(due_to(&store, slack)[0].id, id, "the same alert, queued once");
+        assert!(due_to(&store, json).is_empty(), "below the SIEM's min_severity");
+        assert!(!due_to(&store, EMAIL)[0].alert.uid.is_empty(), "an id for receivers to deduplicate on");
+
+        // Slack is down; email gets through.
+        mark_failed(&mut store, id, slack, "connection refused", &p, now).unwrap();
+        mark_sent(&mut store, id, EMAIL, now).unwrap();
+        assert!(due_to(&store, EMAIL).is_empty());
+        assert!(due_to(&store, slack).is_empty(), "backing off");
+        assert_eq!(due(&store, slack, Some(t("2025-01-01T00:01:00Z")), 10).unwrap()[0].attempts, 1);
+        let st = status(&store, &[]).unwrap();
+        assert_eq!((st.outbox.queued, st.outbox.sent), (1, 0), "queued until every destination has it");
+        let by = |d: &str| st.outbox.destinations.iter().find(|v| v.destination == d).unwrap().clone();
+        assert_eq!((by(EMAIL).pending, by(EMAIL).sent), (0, 1));
+        assert_eq!((by(slack).pending, by(slack).failed, by(slack).sent), (1, 1, 0));
+        assert_eq!(by(slack).last_error.as_deref(), Some("connection refused"));
+        assert_eq!(by(slack).next_attempt_at.as_deref(), Some("2025-01-01T00:01:00Z"));
+        let pending = &st.outbox.pending[0];
+        assert_eq!(pending.deliveries.iter().map(|d| d.destination.as_str()).collect::<Vec<_>>(), [slack]);
+        assert_eq!((pending.attempts, pending.last_error.as_deref()), (2, Some("connection refused")));
+
+        // Slack back: delivered once; a second mark changes nothing.
+        mark_sent(&mut store, id, slack, t("2025-01-01T00:01:00Z")).unwrap();
+        mark_sent(&mut store, id, slack, t("2025-01-01T00:09:00Z")).unwrap();
+        assert!(due(&store, slack, None, 10).unwrap().is_empty() && due(&store, EMAIL, None, 10).unwrap().is_empty());
+        let st = status(&store, &[]).unwrap();
+        assert_eq!((st.outbox.queued, st.outbox.sent), (1 - 1, 1));
+        assert_eq!(st.outbox.last_sent.as_deref(), Some("2025-01-01T00:01:00Z"));
+        let row = &store.outbox_rows(10).unwrap()[0];
+        assert_eq!(row.sent_at.as_deref(), Some("2025-01-01T00:01:00Z"), "sent once the last destination had it");
+
+        // Monitor alerts go to every destination.
+        scan(&mut store, "2025-01-01T00:02:00Z", Err("refused"), &p);
+        scan(&mut store, "2025-01-01T00:03:00Z", Err("refused"), &p);
+        scan(&mut store, "2025-01-01T00:04:00Z", Err("refused"), &p);
+        for d in [EMAIL, slack, json] {
+            assert_eq!(due(&store, d, None, 10).unwrap().len(), 1, "{d}");
+        }
+    }
+
+    #[test]
+    fn a_destination_found_down_defers_its_other_alerts_uncounted() {
+        let mut store = Store::open_in_memory().unwrap();
+        let p = policy();
+        for (i, now) in ["2025-01-01T00:00:00Z", "2025-01-01T00:00:10Z", "2025-01-01T00:00:20Z"].iter().enumerate() {
+            scan(&mut store, now, Ok(&[finding(&format!("F{i}"), Severity::High)]), &p);
+        }
+        let now = t("2025-01-01T00:00:30Z");
+        let q = due(&store, EMAIL, Some(now), 10).unwrap();
+        assert_eq!(q.len(), 3);
+        let next = mark_failed(&mut store, q[0].id, EMAIL, "HTTP 503", &p, now).unwrap();
+        assert_eq!(defer(&mut store, EMAIL, next, "HTTP 503").unwrap(), 2);
+        assert!(due(&store, EMAIL, Some(t("2025-01-01T00:01:29Z")), 10).unwrap().is_empty());
+        let again = due(&store, EMAIL, Some(t("2025-01-01T00:01:30Z")), 10).unwrap();
+        assert_eq!(
+            again.iter().map(|q| q.attempts).collect::<Vec<_>>(),
+            [1, 0, 0],
+            "oldest first, the others uncounted"
+        );
+        let st = status(&store, &[]).unwrap();
+        assert!(st.outbox.pending[1].last_error.as_deref().unwrap().starts_with("not attempted: an earlier alert"));
+        // Deferring never brings an alert forward.
+        assert_eq!(defer(&mut store, EMAIL, t("2025-01-01T00:00:00Z"), "x").unwrap(), 0);
+    }
+
+    #[test]
     fn without_delivery_nothing_is_queued_but_state_is_kept() {
         let mut store = Store::open_in_memory().unwrap();
-        let p = AlertPolicy { deliver: false, ..policy() };
+        let p = AlertPolicy { routes: vec![], ..policy() };
         for i in 0..3 {
             scan(&mut store, &format!("2025-01-01T00:0{i}:00Z"), Err("refused"), &p);
         }

@@ -21,6 +21,10 @@ pub const SUBJECT: &str = "subject.txt.j2";
 pub const TEXT: &str = "email.txt.j2";
 pub const HTML: &str = "email.html.j2";
 
+/// The built-in subject, kept beside a user's own: the one-line summary of webhook messages is
+/// skimwatch's, whatever the email templates say.
+const BUILTIN_SUBJECT: &str = "builtin/subject.txt.j2";
+
 const BUILTIN: [(&str, &str); 3] = [
     (SUBJECT, include_str!("../../alerts/subject.txt.j2")),
     (TEXT, include_str!("../../alerts/email.txt.j2")),
@@ -99,6 +103,8 @@ impl Renderer {
             env.add_template_owned(name, source)
                 .map_err(|e| RenderError::Template { name: name.to_string(), message: describe(&e) })?;
         }
+        env.add_template(BUILTIN_SUBJECT, BUILTIN[0].1)
+            .map_err(|e| RenderError::Template { name: SUBJECT.to_string(), message: describe(&e) })?;
         let config = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
         let renderer = Renderer { env, config_arg: shell_quote(&config.display().to_string()) };
         for sample in samples() {
@@ -109,7 +115,7 @@ impl Renderer {
 
     /// Renders one alert.
     pub fn render(&self, alert: &Alert) -> Result<Rendered, RenderError> {
-        let view = View::new(alert, &self.config_arg);
+        let view = self.view(alert);
         let render = |name: &str| {
             self.env
                 .get_template(name)
@@ -117,6 +123,28 @@ impl Renderer {
                 .map_err(|e| RenderError::Template { name: name.to_string(), message: describe(&e) })
         };
         Ok(Rendered { subject: subject_line(&render(SUBJECT)?), text: render(TEXT)?, html: render(HTML)? })
+    }
+}
+
+impl Renderer {
+    /// What the templates see: every page-derived value cleaned (one line, control characters
+    /// removed, card-like numbers masked, bounded), at most [`MAX_FINDINGS`] findings, and the
+    /// approve commands. The webhook bodies ([`super::payload`]) are built from it too.
+    pub fn view(&self, alert: &Alert) -> View {
+        View::new(alert, &self.config_arg)
+    }
+
+    /// The alert in one line as the built-in subject says it, without the `[skimwatch] `
+    /// prefix (`HIGH: Altered external script … on checkout (+1 more)`).
+    pub fn summary(&self, alert: &Alert) -> Result<String, RenderError> {
+        let view = self.view(alert);
+        let line = self
+            .env
+            .get_template(BUILTIN_SUBJECT)
+            .and_then(|t| t.render(minijinja::value::Serde(&view)))
+            .map_err(|e| RenderError::Template { name: SUBJECT.to_string(), message: describe(&e) })?;
+        let line = subject_line(&line);
+        Ok(line.strip_prefix("[skimwatch] ").map(str::to_string).unwrap_or(line))
     }
 }
 
@@ -152,7 +180,7 @@ pub fn subject_line(raw: &str) -> String {
 
 /// One line of untrusted text: control characters (line breaks included) become spaces, and
 /// card-like digit runs are masked (before the cut, so a cut cannot leave a number unmasked).
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     cut(crate::text::mask_card_numbers(flat.trim()).as_str(), LINE_CHARS)
 }
@@ -175,7 +203,7 @@ fn multi_line(s: &str) -> String {
     crate::text::mask_card_numbers(&kept)
 }
 
-fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
@@ -192,52 +220,53 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// What the templates see. Every string from the scanned page is cleaned here.
-#[derive(Serialize)]
-struct View {
-    kind: &'static str,
-    page: String,
-    url: String,
-    scan_id: Option<i64>,
-    raised_at: String,
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub kind: &'static str,
+    pub page: String,
+    pub url: String,
+    pub scan_id: Option<i64>,
+    pub raised_at: String,
     /// Most severe finding's severity, upper case (`HIGH`), or empty.
-    severity: String,
+    pub severity: String,
     /// The most severe finding's title, one line.
-    headline: String,
-    findings: Vec<FindingView>,
-    reminders: Vec<FindingView>,
+    pub headline: String,
+    pub findings: Vec<FindingView>,
+    pub reminders: Vec<FindingView>,
     /// Findings (and reminders) not listed because of the cap.
-    more: usize,
-    error: String,
-    failures: u32,
-    last_ok: String,
-    pages: Vec<String>,
-    stale_after: String,
+    pub more: usize,
+    pub error: String,
+    pub failures: u32,
+    pub last_ok: String,
+    pub pages: Vec<String>,
+    pub stale_after: String,
     /// Approves every finding of this email at once.
-    approve_all: String,
+    pub approve_all: String,
 }
 
-#[derive(Serialize)]
-struct FindingView {
-    id: String,
-    severity: String,
-    kind: String,
-    title: String,
-    script_id: String,
-    script_kind: String,
-    script_url: String,
-    sha256: String,
-    approved_sha256: String,
-    host: String,
-    header: String,
-    initiator: String,
-    diff: String,
-    diff_truncated: bool,
-    first_seen: String,
-    last_seen: String,
-    seen_count: u64,
+/// One finding as the templates see it; empty strings for what it does not have.
+#[derive(Debug, Serialize)]
+pub struct FindingView {
+    pub id: String,
+    pub severity: String,
+    pub kind: String,
+    pub title: String,
+    pub script_id: String,
+    pub script_kind: String,
+    pub script_url: String,
+    pub sha256: String,
+    pub approved_sha256: String,
+    pub host: String,
+    pub header: String,
+    pub initiator: String,
+    pub diff: String,
+    pub diff_truncated: bool,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub seen_count: u64,
     /// `first_seen`, with how often and when last when seen more than once.
-    seen: String,
-    approve: String,
+    pub seen: String,
+    pub approve: String,
 }
 
 impl View {

@@ -13,7 +13,7 @@ pub mod read;
 pub mod rebase;
 pub mod select;
 
-pub use read::{check_smtp_url, ConfigError};
+pub use read::{check_smtp_url, check_webhook_url, ConfigError};
 pub use select::{select_pages, SelectError, Shard};
 
 use crate::model::{InteractMode, Profile};
@@ -139,11 +139,14 @@ impl Default for Browser {
     }
 }
 
-/// `[alerts]` and `[alerts.email]`.
+/// `[alerts]`, `[alerts.email]` and `[[alerts.webhook]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alerts {
-    /// Where alerts are mailed; `None` means alerts are only logged.
+    /// Where alerts are mailed; `None` means no email. With neither email nor webhooks, alerts
+    /// are only logged.
     pub email: Option<EmailConfig>,
+    /// `[[alerts.webhook]]`: HTTP destinations, each with its own delivery state.
+    pub webhooks: Vec<WebhookConfig>,
     /// A finding still unapproved this long after it was mailed is mailed again (a reminder).
     pub renotify: Duration,
     /// Failed scans in a row of one page that raise a `scan_failing` alert.
@@ -162,6 +165,7 @@ impl Default for Alerts {
     fn default() -> Self {
         Alerts {
             email: None,
+            webhooks: Vec::new(),
             renotify: DEFAULT_RENOTIFY,
             failures_before_alert: DEFAULT_FAILURES_BEFORE_ALERT,
             stale_after: None,
@@ -183,6 +187,62 @@ pub struct EmailConfig {
     pub password_env: Option<String>,
     /// Findings below this severity are not mailed.
     pub min_severity: crate::model::Severity,
+}
+
+/// Per-request time limit of a webhook when `timeout` is not set.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[[alerts.webhook]]`: one HTTP destination for alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Names the destination in the outbox, `status` and logs (`webhook:<name>`); unique.
+    /// Defaults to the URL's host (`url`) or the kind (`url_env`).
+    pub name: String,
+    pub url: WebhookUrl,
+    pub kind: WebhookKind,
+    /// Findings below this severity are not sent to this destination.
+    pub min_severity: crate::model::Severity,
+    /// `kind = "json"`: the environment variable holding the HMAC-SHA256 signing secret.
+    pub secret_env: Option<String>,
+    /// Limit for one request (connect, send, answer).
+    pub timeout: Duration,
+}
+
+/// Where a webhook posts: the URL itself, or the environment variable that holds it (a Slack or
+/// Teams webhook URL is itself the credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookUrl {
+    Literal(String),
+    Env(String),
+}
+
+/// The body a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookKind {
+    /// skimwatch's signed JSON contract (docs/webhooks.md).
+    Json,
+    /// A Slack incoming webhook: a Block Kit message.
+    Slack,
+    /// A Microsoft Teams incoming webhook or workflow: a message with an Adaptive Card.
+    Teams,
+}
+
+impl WebhookKind {
+    pub const ALL: [WebhookKind; 3] = [WebhookKind::Json, WebhookKind::Slack, WebhookKind::Teams];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::Json => "json",
+            WebhookKind::Slack => "slack",
+            WebhookKind::Teams => "teams",
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One monitored page, with `timeout` and `settle` already merged with the `[browser]` defaults.

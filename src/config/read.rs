@@ -10,8 +10,9 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, PageConfig, Policy, Storage, Trust, Watch,
-    DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, PageConfig, Policy, Storage, Trust, Watch, WebhookConfig,
+    WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER,
+    DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
 use crate::model::{
     Geolocation, InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
@@ -46,8 +47,10 @@ const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
 const WATCH_KEYS: &[&str] = &["listen"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
-const ALERTS_KEYS: &[&str] = &["email", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
+const ALERTS_KEYS: &[&str] =
+    &["email", "webhook", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
 const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "username", "password_env", "min_severity"];
+const WEBHOOK_KEYS: &[&str] = &["name", "url", "url_env", "kind", "min_severity", "secret_env", "timeout"];
 const PAGE_KEYS: &[&str] = &[
     "name",
     "url",
@@ -183,7 +186,87 @@ fn alerts(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Alerts, ConfigError> {
         retry: t.opt("retry", Field::timeout)?.unwrap_or(defaults.retry),
         templates: t.opt("templates", Field::non_empty)?.map(|p| dir.join(p)),
         email: t.opt("email", |f| email(&f.table(EMAIL_KEYS)?))?,
+        webhooks: t.opt("webhook", webhooks)?.unwrap_or_default(),
     })
+}
+
+/// `[[alerts.webhook]]`: each with a unique name.
+fn webhooks(f: &Field<'_, '_, '_>) -> Result<Vec<WebhookConfig>, ConfigError> {
+    let mut out: Vec<WebhookConfig> = Vec::new();
+    for elem in f.items("[[alerts.webhook]] tables")? {
+        let t = elem.table(WEBHOOK_KEYS)?;
+        let hook = webhook(&t)?;
+        if out.iter().any(|w| w.name == hook.name) {
+            let message = format!(
+                "two webhooks are named {:?}: give each its own `name` (it keys the webhook's deliveries in the outbox)",
+                hook.name
+            );
+            return Err(match t.get("name") {
+                Some(name) => name.err(message),
+                None => t.err("name", message),
+            });
+        }
+        out.push(hook);
+    }
+    Ok(out)
+}
+
+fn webhook(t: &Table<'_, '_, '_>) -> Result<WebhookConfig, ConfigError> {
+    let url = t.opt("url", |f| f.non_empty_where(|s| check_webhook_url(s).err()))?;
+    let url_env = t.opt("url_env", |f| f.non_empty_where(|name| env_name_problem(name, "the webhook URL")))?;
+    let url = match (url, url_env) {
+        (Some(u), None) => WebhookUrl::Literal(u.trim().to_string()),
+        (None, Some(name)) => WebhookUrl::Env(name.to_string()),
+        (Some(_), Some(_)) => {
+            return Err(t.err("url_env", "set either `url` or `url_env` (the NAME of a variable holding the URL), not both"))
+        }
+        (None, None) => {
+            return Err(t.err(
+                "url",
+                "missing required key: set `url`, or `url_env` naming the environment variable that holds it (a Slack or Teams webhook URL is itself a secret)",
+            ))
+        }
+    };
+    let kind = t.required("kind")?.parsed(|s| {
+        WebhookKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown webhook kind {s:?} (expected \"json\", \"slack\" or \"teams\")"))
+    })?;
+    let min_severity = t.opt("min_severity", |f| f.parsed(str::parse::<Severity>))?.unwrap_or(Severity::Medium);
+    let secret_env = t.opt("secret_env", |f| f.non_empty_where(|name| env_name_problem(name, "the signing secret")))?;
+    if secret_env.is_some() && kind != WebhookKind::Json {
+        return Err(t.err(
+            "secret_env",
+            format!("only `kind = \"json\"` bodies are signed; a {kind} webhook authenticates by its URL (keep it in `url_env`)"),
+        ));
+    }
+    let timeout = t.opt("timeout", Field::timeout)?.unwrap_or(DEFAULT_WEBHOOK_TIMEOUT);
+    let name = match t.opt("name", |f| f.non_empty_where(destination_name_problem))? {
+        Some(name) => name.to_string(),
+        None => match &url {
+            WebhookUrl::Literal(u) => {
+                url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default()
+            }
+            WebhookUrl::Env(_) => kind.as_str().to_string(),
+        },
+    };
+    Ok(WebhookConfig { name, url, kind, min_severity, secret_env: secret_env.map(str::to_string), timeout })
+}
+
+/// What is wrong with an environment variable name given for `what`, if anything.
+fn env_name_problem(name: &str, what: &str) -> Option<String> {
+    (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
+        format!("{name:?} is not an environment variable name: give the NAME of the variable that holds {what}, never the value itself")
+    })
+}
+
+/// A webhook name keys its deliveries and shows in logs: short, no spaces or markup.
+fn destination_name_problem(name: &str) -> Option<String> {
+    if name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Some(format!("{name:?}: use at most 64 letters, digits, `.`, `_` and `-`"));
+    }
+    None
 }
 
 fn email(t: &Table<'_, '_, '_>) -> Result<EmailConfig, ConfigError> {
@@ -191,13 +274,7 @@ fn email(t: &Table<'_, '_, '_>) -> Result<EmailConfig, ConfigError> {
     let from = t.required("from")?.mailbox()?;
     let to = recipients(&t.required("to")?)?;
     let username = t.opt("username", Field::non_empty)?.map(str::to_string);
-    let password_env = t.opt("password_env", |f| {
-        f.non_empty_where(|name| {
-            (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
-                format!("{name:?} is not an environment variable name: give the NAME of the variable that holds the password, never the password itself")
-            })
-        })
-    })?;
+    let password_env = t.opt("password_env", |f| f.non_empty_where(|name| env_name_problem(name, "the password")))?;
     if password_env.is_some() && username.is_none() {
         return Err(t.err("username", "password_env is set but username is missing"));
     }
@@ -826,6 +903,22 @@ pub fn check_smtp_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks an `[[alerts.webhook]] url`: http(s) with a host and no credentials in it.
+pub fn check_webhook_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s.trim())
+        .map_err(|e| format!("{s:?} is not a URL such as \"https://hooks.example/skimwatch\" ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!("{s:?}: a webhook URL is http:// or https://"));
+    }
+    if u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?} names no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("credentials do not belong in the URL: sign the body with `secret_env`, or keep a URL that is itself a secret in `url_env` (the name of an environment variable holding it)".to_string());
+    }
+    Ok(())
+}
+
 /// What is wrong with `[browser] endpoint`, if anything: a DevTools address is a websocket
 /// (`ws`, `wss`) or the HTTP server (`http`, `https`) that tells it, with a host.
 fn endpoint_problem(s: &str) -> Option<String> {
@@ -1259,7 +1352,7 @@ timeout = "1m"
             "skimwatch.toml:4:1: alerts.email.smtp: missing required key"
         );
         assert_eq!(error(&format!("{page}[alerts]\nrenotfy = \"1h\"\n")),
-            "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, renotify, failures_before_alert, stale_after, retry, templates)");
+            "skimwatch.toml:5:1: alerts.renotfy: unknown key (expected email, webhook, renotify, failures_before_alert, stale_after, retry, templates)");
         assert_eq!(
             error(&format!("{page}[alerts]\nfailures_before_alert = 0\n")),
             "skimwatch.toml:5:25: alerts.failures_before_alert: must be a whole number from 1 to 1000"
@@ -1271,6 +1364,99 @@ timeout = "1m"
         assert_eq!(
             error(&format!("{page}interval = \"0s\"\n")),
             "skimwatch.toml:4:12: page[0].interval: must be greater than zero"
+        );
+    }
+
+    #[test]
+    fn webhooks_are_read_with_defaults_and_unique_names() {
+        let c = parse(
+            "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\
+             [[alerts.webhook]]\nurl = \"https://hooks.example:8443/skimwatch\"\nkind = \"json\"\nsecret_env = \"SW_HOOK_SECRET\"\n\
+             [[alerts.webhook]]\nname = \"secops-slack\"\nurl_env = \"SW_SLACK_URL\"\nkind = \"slack\"\nmin_severity = \"high\"\ntimeout = \"3s\"\n\
+             [[alerts.webhook]]\nurl_env = \"SW_TEAMS_URL\"\nkind = \"teams\"\n",
+        )
+        .unwrap();
+        let w = &c.alerts.webhooks;
+        assert_eq!(w.len(), 3);
+        assert_eq!(
+            w[0],
+            WebhookConfig {
+                name: "hooks.example".into(),
+                url: WebhookUrl::Literal("https://hooks.example:8443/skimwatch".into()),
+                kind: WebhookKind::Json,
+                min_severity: Severity::Medium,
+                secret_env: Some("SW_HOOK_SECRET".into()),
+                timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            }
+        );
+        assert_eq!((w[1].name.as_str(), &w[1].url), ("secops-slack", &WebhookUrl::Env("SW_SLACK_URL".into())));
+        assert_eq!(
+            (w[1].kind, w[1].min_severity, w[1].timeout),
+            (WebhookKind::Slack, Severity::High, Duration::from_secs(3))
+        );
+        assert_eq!((w[2].name.as_str(), w[2].kind), ("teams", WebhookKind::Teams), "named after the kind with url_env");
+        assert!(c.alerts.email.is_none());
+    }
+
+    #[test]
+    fn bad_webhooks_name_line_and_key() {
+        let page = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let hook = |body: &str| error(&format!("{page}[[alerts.webhook]]\n{body}"));
+        assert_eq!(
+            hook("url = \"https://user:hunter2@hooks.example/x\"\nkind = \"json\"\n"),
+            "skimwatch.toml:5:7: alerts.webhook[0].url: credentials do not belong in the URL: sign the body with `secret_env`, or keep a URL that is itself a secret in `url_env` (the name of an environment variable holding it)"
+        );
+        assert_eq!(
+            hook("url = \"ftp://hooks.example/x\"\nkind = \"json\"\n"),
+            "skimwatch.toml:5:7: alerts.webhook[0].url: \"ftp://hooks.example/x\": a webhook URL is http:// or https://"
+        );
+        assert_eq!(
+            hook("url = \"https://hooks.example/x\"\nkind = \"discord\"\n"),
+            "skimwatch.toml:6:8: alerts.webhook[0].kind: unknown webhook kind \"discord\" (expected \"json\", \"slack\" or \"teams\")"
+        );
+        assert_eq!(
+            hook("url = \"https://hooks.example/x\"\n"),
+            "skimwatch.toml:4:1: alerts.webhook[0].kind: missing required key"
+        );
+        assert!(hook("kind = \"json\"\n")
+            .starts_with("skimwatch.toml:4:1: alerts.webhook[0].url: missing required key: set `url`, or `url_env`"));
+        assert!(hook("url = \"https://h.example/\"\nurl_env = \"U\"\nkind = \"json\"\n")
+            .starts_with("skimwatch.toml:4:1: alerts.webhook[0].url_env: set either `url` or `url_env`"));
+        assert!(hook("url_env = \"https://hooks.slack.com/services/T0/B0/XYZ\"\nkind = \"slack\"\n")
+            .starts_with("skimwatch.toml:5:11: alerts.webhook[0].url_env: \"https://hooks.slack.com/services/T0/B0/XYZ\" is not an environment variable name"));
+        assert!(hook("url = \"https://h.example/\"\nkind = \"json\"\nsecret_env = \"s3cr3t!\"\n").starts_with(
+            "skimwatch.toml:7:14: alerts.webhook[0].secret_env: \"s3cr3t!\" is not an environment variable name"
+        ));
+        assert!(hook("url_env = \"U\"\nkind = \"slack\"\nsecret_env = \"S\"\n")
+            .starts_with("skimwatch.toml:4:1: alerts.webhook[0].secret_env: only `kind = \"json\"` bodies are signed"));
+        assert!(hook("url = \"https://h.example/\"\nkind = \"json\"\nmin_severity = \"loud\"\n")
+            .contains("unknown severity `loud`"));
+        assert_eq!(
+            hook("url = \"https://h.example/\"\nkind = \"json\"\ntimeout = \"0s\"\n"),
+            "skimwatch.toml:7:11: alerts.webhook[0].timeout: must be greater than zero"
+        );
+        assert!(hook("url = \"https://h.example/\"\nkind = \"json\"\nname = \"my hook\"\n")
+            .starts_with("skimwatch.toml:7:8: alerts.webhook[0].name: \"my hook\": use at most 64 letters"));
+        assert_eq!(
+            hook("url = \"https://h.example/\"\nkind = \"json\"\nsecrt_env = \"S\"\n"),
+            "skimwatch.toml:7:1: alerts.webhook[0].secrt_env: unknown key (expected name, url, url_env, kind, min_severity, secret_env, timeout)"
+        );
+        // Two webhooks to one host need names of their own.
+        let two = "url = \"https://h.example/a\"\nkind = \"json\"\n[[alerts.webhook]]\nurl = \"https://h.example/b\"\nkind = \"slack\"\n";
+        assert!(
+            hook(two).starts_with("skimwatch.toml:7:1: alerts.webhook[1].name: two webhooks are named \"h.example\""),
+            "{}",
+            hook(two)
+        );
+        let named = "name = \"x\"\nurl_env = \"A\"\nkind = \"json\"\n[[alerts.webhook]]\nname = \"x\"\nurl_env = \"B\"\nkind = \"json\"\n";
+        assert!(
+            hook(named).starts_with("skimwatch.toml:9:8: alerts.webhook[1].name: two webhooks are named \"x\""),
+            "{}",
+            hook(named)
+        );
+        assert_eq!(
+            error(&format!("{page}[alerts]\nwebhook = {{ url = \"https://h.example/\" }}\n")),
+            "skimwatch.toml:5:11: alerts.webhook: expected [[alerts.webhook]] tables, found table"
         );
     }
 

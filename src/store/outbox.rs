@@ -1,6 +1,7 @@
-//! The watch daemon's tables: the alert outbox (`outbox`), what was mailed
-//! (`notified_findings`), failed scans in a row (`page_health`) and monitor-wide flags
-//! (`monitor_state`).
+//! The watch daemon's tables: the alert outbox (`outbox`) and each alert's delivery to each
+//! destination (`deliveries`: email, every webhook, each with its own attempts and backoff),
+//! what was alerted (`notified_findings`), failed scans in a row (`page_health`) and
+//! monitor-wide flags (`monitor_state`).
 //!
 //! The alerting rules (what to queue, backoff) live in [`crate::alert::outbox`]; this module
 //! only reads and writes the rows. Alerts are stored as JSON of a type the store does not
@@ -38,13 +39,16 @@ fn named<T>(row: &Row, idx: usize, what: &str, parse: fn(&str) -> Option<T>) -> 
     })
 }
 
-/// A queued alert read back for delivery.
+/// A queued alert read back for delivery to one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued<T> {
     pub id: i64,
     pub alert: T,
     pub created_at: String,
+    /// Failed attempts to this destination so far.
     pub attempts: u32,
+    /// `email` or `webhook:<name>`.
+    pub destination: String,
 }
 
 /// Failed scans in a row of one page, and whether `scan_failing` was raised for them.
@@ -59,7 +63,8 @@ pub struct PageHealth {
 const BLIND: &str = "blind";
 
 impl ScanTx<'_> {
-    /// Inserts `alert` (as JSON) into the outbox, due at once. Returns the row id.
+    /// Inserts `alert` (as JSON) into the outbox with one delivery per destination, each due at
+    /// once. Returns the row id.
     pub fn queue_alert(
         &self,
         page: Option<&str>,
@@ -67,6 +72,7 @@ impl ScanTx<'_> {
         scan_id: Option<i64>,
         alert: &impl Serialize,
         now: Timestamp,
+        destinations: &[&str],
     ) -> Result<i64, StoreError> {
         let json = serde_json::to_string(alert)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
@@ -78,7 +84,15 @@ impl ScanTx<'_> {
                 params![page, kind.as_str(), scan_id, json, now],
             )
             .map_err(self.err())?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO deliveries (outbox_id, destination, next_attempt_at) VALUES (?1, ?2, ?3)")
+            .map_err(self.err())?;
+        for destination in destinations {
+            stmt.execute(params![id, destination, now]).map_err(self.err())?;
+        }
+        Ok(id)
     }
 
     /// The failure count of `page` (zero for a page never seen failing).
@@ -185,10 +199,26 @@ impl ScanTx<'_> {
     }
 }
 
+/// Brings an outbox row's summary columns up to date with its deliveries: attempts in all, the
+/// error of the unsent delivery tried most, the earliest next attempt, and `sent_at` once every
+/// destination accepted it (the latest of their times).
+const SUMMARIZE: &str = "UPDATE outbox SET
+        attempts = (SELECT coalesce(sum(d.attempts), 0) FROM deliveries d WHERE d.outbox_id = outbox.id),
+        last_error = (SELECT d.last_error FROM deliveries d
+                       WHERE d.outbox_id = outbox.id AND d.sent_at IS NULL AND d.last_error IS NOT NULL
+                       ORDER BY d.attempts DESC, d.destination LIMIT 1),
+        next_attempt_at = coalesce((SELECT min(d.next_attempt_at) FROM deliveries d
+                                     WHERE d.outbox_id = outbox.id AND d.sent_at IS NULL), next_attempt_at),
+        sent_at = CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = outbox.id AND d.sent_at IS NULL)
+                       THEN NULL
+                       ELSE (SELECT max(d.sent_at) FROM deliveries d WHERE d.outbox_id = outbox.id) END";
+
 impl Store {
-    /// Unsent alerts due at `now` (all unsent ones when `now` is `None`), oldest first.
-    pub fn due_alerts<T: DeserializeOwned>(
+    /// Alerts not yet delivered to `destination` that are due at `now` (all of them when `now`
+    /// is `None`), oldest first.
+    pub fn due_deliveries<T: DeserializeOwned>(
         &self,
+        destination: &str,
         now: Option<Timestamp>,
         limit: usize,
     ) -> Result<Vec<Queued<T>>, StoreError> {
@@ -196,13 +226,13 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, alert_json, created_at, attempts FROM outbox
-                  WHERE sent_at IS NULL AND (?1 IS NULL OR next_attempt_at <= ?1)
-                  ORDER BY id LIMIT ?2",
+                "SELECT o.id, o.alert_json, o.created_at, d.attempts FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+                  WHERE d.destination = ?1 AND d.sent_at IS NULL AND (?2 IS NULL OR d.next_attempt_at <= ?2)
+                  ORDER BY o.id LIMIT ?3",
             )
             .map_err(self.sqlite_err(action))?;
         let rows = stmt
-            .query_map(params![now, limit as i64], |row| {
+            .query_map(params![destination, now, super::to_i64(limit as u64)], |row| {
                 let json: String = row.get(1)?;
                 let alert = serde_json::from_str(&json).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
@@ -212,61 +242,114 @@ impl Store {
                     alert,
                     created_at: row.get(2)?,
                     attempts: row.get::<_, i64>(3)?.max(0) as u32,
+                    destination: destination.to_string(),
                 })
             })
             .map_err(self.sqlite_err(action))?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.sqlite_err(action))
     }
 
-    /// When the next unsent alert is due, if any. A time that does not parse counts as none
-    /// (the daemon then polls): read as the epoch it would be due at once, but never match
-    /// the text comparison of [`Store::due_alerts`], and the daemon would spin.
-    pub fn next_alert_due(&self) -> Result<Option<Timestamp>, StoreError> {
+    /// When the next delivery to `destination` is due, if any. A time that does not parse
+    /// counts as none (the daemon then polls): read as the epoch it would be due at once, but
+    /// never match the text comparison of [`Store::due_deliveries`], and the daemon would spin.
+    pub fn next_delivery_due(&self, destination: &str) -> Result<Option<Timestamp>, StoreError> {
         let next: Option<String> = self
             .conn
-            .query_row("SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL", [], |r| r.get(0))
+            .query_row(
+                "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ?1 AND sent_at IS NULL",
+                [destination],
+                |r| r.get(0),
+            )
             .map_err(self.sqlite_err("reading the outbox"))?;
         Ok(next.as_deref().and_then(Timestamp::parse))
     }
 
-    /// Records that the server accepted alert `id`. Only an unsent row changes, so a second call
-    /// is harmless.
-    pub fn mark_alert_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL
-                  WHERE id = ?1 AND sent_at IS NULL",
-                params![id, now],
-            )
-            .map_err(self.sqlite_err("marking an alert sent"))?;
-        Ok(())
+    /// Undelivered (alert, destination) pairs, all destinations.
+    pub fn undelivered(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM deliveries WHERE sent_at IS NULL", [], |r| r.get(0))
+            .map_err(self.sqlite_err("reading the outbox"))?;
+        Ok(n.max(0) as u64)
     }
 
-    /// Delivery attempts of alert `id` so far.
-    pub fn alert_attempts(&self, id: i64) -> Result<u32, StoreError> {
+    /// Records that `destination` accepted alert `id`. Only an undelivered row changes, so a
+    /// second call is harmless.
+    pub fn mark_delivered(&mut self, id: i64, destination: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.write("marking an alert sent", |tx| {
+            tx.conn
+                .execute(
+                    "UPDATE deliveries SET sent_at = ?3, attempts = attempts + 1, last_error = NULL
+                      WHERE outbox_id = ?1 AND destination = ?2 AND sent_at IS NULL",
+                    params![id, destination, now],
+                )
+                .map_err(tx.err())?;
+            tx.conn.execute(&format!("{SUMMARIZE} WHERE id = ?1"), [id]).map_err(tx.err())?;
+            Ok(())
+        })
+    }
+
+    /// Failed attempts to deliver alert `id` to `destination` so far.
+    pub fn delivery_attempts(&self, id: i64, destination: &str) -> Result<u32, StoreError> {
         let attempts: i64 = self
             .conn
-            .query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT attempts FROM deliveries WHERE outbox_id = ?1 AND destination = ?2",
+                params![id, destination],
+                |r| r.get(0),
+            )
             .map_err(self.sqlite_err("recording a failed delivery"))?;
         Ok(attempts.max(0) as u32)
     }
 
-    /// Records a failed attempt of unsent alert `id`: the attempt count, the error, and when to
-    /// try again.
-    pub fn reschedule_alert(
-        &self,
+    /// Records a failed attempt to deliver alert `id` to `destination`: the attempt count, the
+    /// error, and when to try again.
+    pub fn reschedule_delivery(
+        &mut self,
         id: i64,
+        destination: &str,
         attempts: u32,
         error: &str,
         next_attempt_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET attempts = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1 AND sent_at IS NULL",
-                params![id, attempts, error, next_attempt_at],
-            )
-            .map_err(self.sqlite_err("recording a failed delivery"))?;
-        Ok(())
+        self.write("recording a failed delivery", |tx| {
+            tx.conn
+                .execute(
+                    "UPDATE deliveries SET attempts = ?3, last_error = ?4, next_attempt_at = ?5
+                      WHERE outbox_id = ?1 AND destination = ?2 AND sent_at IS NULL",
+                    params![id, destination, attempts, error, next_attempt_at],
+                )
+                .map_err(tx.err())?;
+            tx.conn.execute(&format!("{SUMMARIZE} WHERE id = ?1"), [id]).map_err(tx.err())?;
+            Ok(())
+        })
+    }
+
+    /// Moves every undelivered alert to `destination` that is due before `until` to `until`,
+    /// without counting an attempt (the destination is down: an earlier alert just failed), and
+    /// notes why in `last_error` where there is none yet. Returns how many moved.
+    pub fn defer_deliveries(&mut self, destination: &str, until: Timestamp, why: &str) -> Result<usize, StoreError> {
+        self.write("deferring deliveries", |tx| {
+            let moved = tx
+                .conn
+                .execute(
+                    "UPDATE deliveries SET next_attempt_at = ?2, last_error = coalesce(last_error, ?3)
+                      WHERE destination = ?1 AND sent_at IS NULL AND next_attempt_at < ?2",
+                    params![destination, until, why],
+                )
+                .map_err(tx.err())?;
+            if moved > 0 {
+                tx.conn
+                    .execute(
+                        &format!(
+                            "{SUMMARIZE} WHERE id IN (SELECT outbox_id FROM deliveries WHERE destination = ?1 AND sent_at IS NULL)"
+                        ),
+                        [destination],
+                    )
+                    .map_err(tx.err())?;
+            }
+            Ok(moved)
+        })
     }
 }
 
@@ -303,6 +386,26 @@ pub struct DatabaseView {
 }
 
 impl Status {
+    /// Marks the destinations the config names (destination key, target without secrets) and
+    /// lists those that have had no alert yet, so `status` shows every destination.
+    pub fn name_destinations(&mut self, targets: &[(String, String)]) {
+        for (destination, target) in targets {
+            match self.outbox.destinations.iter_mut().find(|d| &d.destination == destination) {
+                Some(d) => {
+                    d.configured = true;
+                    d.target = Some(target.clone());
+                }
+                None => self.outbox.destinations.push(DestinationView {
+                    destination: destination.clone(),
+                    target: Some(target.clone()),
+                    configured: true,
+                    ..Default::default()
+                }),
+            }
+        }
+        self.outbox.destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
+    }
+
     /// One view over several databases (the shards of a fleet, each with its own file), for
     /// the same configured pages: each page as the database that scanned it last saw it, the
     /// outboxes added up, blind when any database is blind (since the earliest). A page no
@@ -322,6 +425,24 @@ impl Status {
             merged.outbox.queued += s.outbox.queued;
             merged.outbox.sent += s.outbox.sent;
             merged.outbox.pending.extend(s.outbox.pending.iter().cloned());
+            for d in &s.outbox.destinations {
+                match merged.outbox.destinations.iter_mut().find(|m| m.destination == d.destination) {
+                    Some(m) => {
+                        m.pending += d.pending;
+                        m.failed += d.failed;
+                        m.sent += d.sent;
+                        m.last_sent = m.last_sent.clone().max(d.last_sent.clone());
+                        m.last_error = m.last_error.clone().or(d.last_error.clone());
+                        m.next_attempt_at = match (m.next_attempt_at.take(), d.next_attempt_at.clone()) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        m.configured |= d.configured;
+                        m.target = m.target.clone().or(d.target.clone());
+                    }
+                    None => merged.outbox.destinations.push(d.clone()),
+                }
+            }
             merged.outbox.last_sent = merged.outbox.last_sent.clone().max(s.outbox.last_sent.clone());
             merged.blind_since = match (merged.blind_since.take(), s.blind_since.clone()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -335,6 +456,7 @@ impl Status {
             });
         }
         merged.outbox.pending.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        merged.outbox.destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
         merged.daemon = parts.iter().find_map(|(_, s)| s.daemon.clone());
         merged.storage = first.storage.clone();
         merged
@@ -369,12 +491,17 @@ pub struct OpenFinding {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxView {
+    /// Alerts some destination has not accepted yet.
     pub queued: u64,
+    /// Alerts every destination accepted.
     pub sent: u64,
-    /// The unsent alerts, oldest first.
+    /// The alerts not delivered everywhere, oldest first.
     pub pending: Vec<PendingAlert>,
-    /// When the most recent alert was accepted by the mail server.
+    /// When a destination last accepted an alert.
     pub last_sent: Option<String>,
+    /// Delivery per destination (`email`, `webhook:<name>`), in name order.
+    #[serde(default)]
+    pub destinations: Vec<DestinationView>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,9 +510,49 @@ pub struct PendingAlert {
     pub kind: AlertKind,
     pub page: Option<String>,
     pub created_at: String,
+    /// Failed attempts, all destinations together.
+    pub attempts: u32,
+    /// The error of the undelivered destination tried most.
+    pub last_error: Option<String>,
+    /// The earliest next attempt of its undelivered destinations.
+    pub next_attempt_at: String,
+    /// Each destination that has not accepted it yet.
+    #[serde(default)]
+    pub deliveries: Vec<PendingDelivery>,
+}
+
+/// One destination that has not accepted a pending alert yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDelivery {
+    pub destination: String,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub next_attempt_at: String,
+}
+
+/// One destination's deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationView {
+    /// `email` or `webhook:<name>`.
+    pub destination: String,
+    /// Alerts it has not accepted yet.
+    pub pending: u64,
+    /// Of those, the ones with at least one failed attempt.
+    pub failed: u64,
+    /// Alerts it accepted.
+    pub sent: u64,
+    pub last_sent: Option<String>,
+    /// The error of its pending delivery tried most.
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    /// Where it delivers, without secrets (`smtp://mail.example:587`, `https://hooks.slack.com`);
+    /// set from the config by `status`, `None` when the config does not name it.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Whether the config names this destination; the pending alerts of one it no longer names
+    /// wait until it is configured again.
+    #[serde(default)]
+    pub configured: bool,
 }
 
 /// Upper bound of pending alerts listed by `status`.
@@ -462,11 +629,12 @@ impl Store {
     }
 
     fn outbox_view(&self) -> rusqlite::Result<OutboxView> {
-        let (queued, sent, last_sent): (i64, i64, Option<String>) = self.conn.query_row(
-            "SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FILTER (WHERE sent_at IS NOT NULL), max(sent_at) FROM outbox",
+        let (queued, sent): (i64, i64) = self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FILTER (WHERE sent_at IS NOT NULL) FROM outbox",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
+        let last_sent: Option<String> = self.conn.query_row("SELECT max(sent_at) FROM deliveries", [], |r| r.get(0))?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, kind, page, created_at, attempts, last_error, next_attempt_at FROM outbox
               WHERE sent_at IS NULL ORDER BY id LIMIT ?1",
@@ -480,14 +648,54 @@ impl Store {
                 attempts: r.get::<_, i64>(4)?.max(0) as u32,
                 last_error: r.get(5)?,
                 next_attempt_at: r.get(6)?,
+                deliveries: Vec::new(),
             })
         })?;
-        Ok(OutboxView {
-            queued: queued.max(0) as u64,
-            sent: sent.max(0) as u64,
-            pending: rows.collect::<rusqlite::Result<_>>()?,
-            last_sent,
-        })
+        let mut pending: Vec<PendingAlert> = rows.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT destination, attempts, last_error, next_attempt_at FROM deliveries
+              WHERE outbox_id = ?1 AND sent_at IS NULL ORDER BY destination",
+        )?;
+        for alert in &mut pending {
+            let rows = stmt.query_map([alert.id], |r| {
+                Ok(PendingDelivery {
+                    destination: r.get(0)?,
+                    attempts: r.get::<_, i64>(1)?.max(0) as u32,
+                    last_error: r.get(2)?,
+                    next_attempt_at: r.get(3)?,
+                })
+            })?;
+            alert.deliveries = rows.collect::<rusqlite::Result<_>>()?;
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT destination,
+                    count(*) FILTER (WHERE sent_at IS NULL),
+                    count(*) FILTER (WHERE sent_at IS NULL AND attempts > 0),
+                    count(*) FILTER (WHERE sent_at IS NOT NULL),
+                    max(sent_at),
+                    min(next_attempt_at) FILTER (WHERE sent_at IS NULL)
+               FROM deliveries GROUP BY destination ORDER BY destination",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DestinationView {
+                destination: r.get(0)?,
+                pending: r.get::<_, i64>(1)?.max(0) as u64,
+                failed: r.get::<_, i64>(2)?.max(0) as u64,
+                sent: r.get::<_, i64>(3)?.max(0) as u64,
+                last_sent: r.get(4)?,
+                next_attempt_at: r.get(5)?,
+                ..Default::default()
+            })
+        })?;
+        let mut destinations: Vec<DestinationView> = rows.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT last_error FROM deliveries WHERE destination = ?1 AND sent_at IS NULL AND last_error IS NOT NULL
+              ORDER BY attempts DESC, outbox_id LIMIT 1",
+        )?;
+        for d in &mut destinations {
+            d.last_error = stmt.query_row([&d.destination], |r| r.get(0)).optional()?;
+        }
+        Ok(OutboxView { queued: queued.max(0) as u64, sent: sent.max(0) as u64, pending, last_sent, destinations })
     }
 }
 
@@ -582,12 +790,13 @@ mod tests {
     fn kinds_and_times_are_stored_as_their_text() {
         let mut store = Store::open_in_memory().unwrap();
         let now = Timestamp::parse("2026-11-29T07:50:25Z").unwrap();
-        let id = store.write("t", |tx| tx.queue_alert(None, AlertKind::MonitorBlind, None, &"{}", now)).unwrap();
+        let id =
+            store.write("t", |tx| tx.queue_alert(None, AlertKind::MonitorBlind, None, &"{}", now, &["email"])).unwrap();
         let row = &store.outbox_rows(10).unwrap()[0];
         assert_eq!(row.kind, AlertKind::MonitorBlind);
         assert_eq!(row.values()[2].as_deref(), Some("monitor_blind"));
         assert_eq!(row.created_at, "2026-11-29T07:50:25Z");
-        assert_eq!(store.next_alert_due().unwrap(), Some(now));
+        assert_eq!(store.next_delivery_due("email").unwrap(), Some(now));
         assert_eq!(store.monitor_status(&[]).unwrap().outbox.pending[0].kind, AlertKind::MonitorBlind);
 
         // A kind this skimwatch does not know is reported, not guessed.

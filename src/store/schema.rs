@@ -198,6 +198,26 @@ pub const MIGRATIONS: &[&str] = &[
         pruned_at        TEXT    NOT NULL
     );
     "#,
+    // Version 7: delivery per destination (issue 13). An alert is delivered to each configured
+    // destination (`email`, `webhook:<name>`) on its own: one row per (alert, destination) with
+    // its own attempts, backoff and sent time, so a destination that is down delays only itself
+    // and one that accepted the alert never gets it again. The `outbox` row keeps its columns as
+    // the summary over its deliveries (`sent_at`: when the last destination accepted it), which
+    // store/outbox.rs updates with each delivery. Alerts queued before were for email.
+    r#"
+    CREATE TABLE deliveries (
+        outbox_id       INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+        destination     TEXT    NOT NULL,              -- `email` or `webhook:<name>`
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT    NOT NULL,
+        last_error      TEXT,
+        sent_at         TEXT,                          -- set once the destination accepted it
+        PRIMARY KEY (outbox_id, destination)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_pending ON deliveries (destination, next_attempt_at) WHERE sent_at IS NULL;
+    INSERT INTO deliveries (outbox_id, destination, attempts, next_attempt_at, last_error, sent_at)
+         SELECT id, 'email', attempts, next_attempt_at, last_error, sent_at FROM outbox;
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)
@@ -337,6 +357,45 @@ mod tests {
             assert_eq!(again[1].url.as_deref(), Some("https://shop.example/b.js"));
         }
         assert!(store.verify_log().unwrap().ok());
+    }
+
+    #[test]
+    fn alerts_queued_before_deliveries_are_emails_and_still_delivered_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            // A database as version 6 left it: one alert mailed, one still queued.
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..6] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO outbox (id, page, kind, alert_json, created_at, attempts, next_attempt_at, last_error, sent_at) VALUES
+                   (1, 'checkout', 'findings', '{\"kind\":\"findings\",\"raised_at\":\"2026-01-01T00:00:00Z\"}',
+                    '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', NULL, '2026-01-01T00:00:01Z'),
+                   (2, 'checkout', 'scan_failing', '{\"kind\":\"scan_failing\",\"raised_at\":\"2026-01-02T00:00:00Z\"}',
+                    '2026-01-02T00:00:00Z', 3, '2026-01-02T00:04:00Z', 'connection refused', NULL);",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let due: Vec<crate::store::outbox::Queued<serde_json::Value>> =
+            store.due_deliveries("email", None, 10).unwrap();
+        assert_eq!(
+            due.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(),
+            [(2, 3)],
+            "the queued one, with its attempts"
+        );
+        assert!(store.due_deliveries::<serde_json::Value>("webhook:x", None, 10).unwrap().is_empty());
+        let st = store.monitor_status(&[]).unwrap();
+        assert_eq!((st.outbox.queued, st.outbox.sent), (1, 1));
+        let email = &st.outbox.destinations[0];
+        assert_eq!((email.destination.as_str(), email.pending, email.failed, email.sent), ("email", 1, 1, 1));
+        assert_eq!(email.last_error.as_deref(), Some("connection refused"));
+        store.mark_delivered(2, "email", crate::model::Timestamp::parse("2026-01-02T00:05:00Z").unwrap()).unwrap();
+        let st = store.monitor_status(&[]).unwrap();
+        assert_eq!((st.outbox.queued, st.outbox.sent), (0, 2));
     }
 
     #[test]

@@ -44,6 +44,11 @@ struct PageLabels {
     page: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    destination: String,
+}
+
 /// A label value escaped as the text exposition format requires (`\\`, `\"`, `\n`).
 fn label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -73,6 +78,8 @@ pub struct Metrics {
     failures: Family<PageLabels, Gauge>,
     outbox_queued: Gauge,
     outbox_sent: Gauge,
+    deliveries_pending: Family<DestinationLabels, Gauge>,
+    deliveries_failed: Family<DestinationLabels, Gauge>,
     blind: Gauge,
 }
 
@@ -93,6 +100,8 @@ impl Metrics {
             failures: Family::default(),
             outbox_queued: Gauge::default(),
             outbox_sent: Gauge::default(),
+            deliveries_pending: Family::default(),
+            deliveries_failed: Family::default(),
             blind: Gauge::default(),
             registry: Registry::default(),
         };
@@ -115,10 +124,20 @@ impl Metrics {
         registry.register("consecutive_failures", "Failed scans in a row, per page", m.failures.clone());
         registry.register(
             "outbox_queued",
-            "Alerts waiting in the outbox (not yet accepted by the mail server)",
+            "Alerts waiting in the outbox (not yet accepted by every destination)",
             m.outbox_queued.clone(),
         );
-        registry.register("outbox_sent", "Alerts the mail server accepted (all time)", m.outbox_sent.clone());
+        registry.register("outbox_sent", "Alerts every destination accepted (all time)", m.outbox_sent.clone());
+        registry.register(
+            "deliveries_pending",
+            "Alerts a destination (email, webhook:<name>) has not accepted yet",
+            m.deliveries_pending.clone(),
+        );
+        registry.register(
+            "deliveries_failed",
+            "Of the pending ones, those with at least one failed attempt, per destination",
+            m.deliveries_failed.clone(),
+        );
         registry.register(
             "blind",
             "1 while no page scanned successfully within stale_after (monitor_blind)",
@@ -156,6 +175,13 @@ impl Metrics {
         }
         self.outbox_queued.set(status.outbox.queued as i64);
         self.outbox_sent.set(status.outbox.sent as i64);
+        self.deliveries_pending.clear();
+        self.deliveries_failed.clear();
+        for d in &status.outbox.destinations {
+            let labels = DestinationLabels { destination: label(&d.destination) };
+            self.deliveries_pending.get_or_create(&labels).set(d.pending as i64);
+            self.deliveries_failed.get_or_create(&labels).set(d.failed as i64);
+        }
         self.blind.set(i64::from(status.blind_since.is_some()));
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -184,11 +210,16 @@ type State = Arc<(Arc<super::Daemon>, Vec<(String, String)>)>;
 /// The monitor's state from the database (what `skimwatch status` shows).
 async fn status(state: &State) -> Result<Status, String> {
     let pages = state.1.clone();
-    state
+    let mut status = state
         .0
         .with_store("reading the status for /metrics", move |s| s.monitor_status(&pages))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // Every configured destination, also before its first alert.
+    let targets: Vec<(String, String)> =
+        state.0.channels.iter().map(|c| (c.destination().to_string(), c.target().to_string())).collect();
+    status.name_destinations(&targets);
+    Ok(status)
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<State>) -> Response {
@@ -231,7 +262,15 @@ mod tests {
             ..Default::default()
         });
         status.outbox.queued = 2;
+        status.outbox.destinations.push(crate::store::outbox::DestinationView {
+            destination: "webhook:slack".into(),
+            pending: 2,
+            failed: 1,
+            ..Default::default()
+        });
         let text = m.encode(&status);
+        assert!(text.contains(r#"skimwatch_deliveries_pending{destination="webhook:slack"} 2"#), "{text}");
+        assert!(text.contains(r#"skimwatch_deliveries_failed{destination="webhook:slack"} 1"#), "{text}");
         assert!(text.contains(r#"skimwatch_scans_total{page="check\"out",status="ok"} 1"#), "{text}");
         assert!(text.contains(r#"skimwatch_scans_total{page="check\"out",status="error"} 1"#), "{text}");
         assert!(text.contains(r#"skimwatch_open_findings{page="check\"out",severity="high"} 1"#), "{text}");

@@ -7,9 +7,10 @@
 //! because the browser crashed or hangs (or the connection to `[browser] endpoint` was lost),
 //! the browser is checked, replaced (reconnected) if it does not answer, and the scan is retried
 //! once. Every scan is recorded with the alerts it raises in one SQLite
-//! transaction (see [`crate::alert::outbox`]); a delivery task sends queued alerts and retries
-//! failed ones with backoff; a watchdog raises `monitor_blind` when no page scanned
-//! successfully for too long. Shutdown is a [`CancellationToken`]: no new scans, in-flight ones
+//! transaction (see [`crate::alert::outbox`]); one delivery task per destination (the email,
+//! each webhook) sends the alerts queued for it and retries failed ones with backoff, so a
+//! destination that is down or hangs delays only itself; a watchdog raises `monitor_blind` when
+//! no page scanned successfully for too long. Shutdown is a [`CancellationToken`]: no new scans, in-flight ones
 //! get a grace period, pending alerts get one more delivery attempt, the browser is closed.
 //! A lock file beside the database keeps a second daemon off the same database; the kernel
 //! releases it when the process dies, however it dies.
@@ -19,7 +20,8 @@ pub mod metrics;
 use crate::alert::email::{EmailError, Mailer};
 use crate::alert::outbox;
 use crate::alert::render::{RenderError, Renderer};
-use crate::alert::AlertPolicy;
+use crate::alert::webhook::{Webhook, WebhookError};
+use crate::alert::{Alert, AlertPolicy, Route};
 use crate::baseline::BaselineDir;
 use crate::capture::{BrowserSource, CaptureError, Chromium};
 use crate::config::{Config, PageConfig};
@@ -47,7 +49,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 const FINAL_DELIVERY: Duration = Duration::from_secs(60);
 /// Longest the delivery task sleeps without looking at the outbox.
 const DELIVERY_POLL: Duration = Duration::from_secs(60);
-/// Alerts sent per delivery round.
+/// Alerts sent per delivery round (per destination).
 const DELIVERY_BATCH: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,8 @@ pub enum WatchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Email(#[from] EmailError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -87,8 +91,9 @@ pub struct WatchOptions {
 pub struct Summary {
     pub scans_ok: usize,
     pub scans_failed: usize,
+    /// Deliveries destinations accepted (an alert sent by email and to a webhook counts twice).
     pub alerts_sent: usize,
-    /// Alerts still in the outbox when the run ended.
+    /// Deliveries still in the outbox when the run ended.
     pub alerts_pending: usize,
 }
 
@@ -246,12 +251,11 @@ struct Daemon {
     store: Arc<Mutex<Store>>,
     baselines: Arc<BaselineDir>,
     browser: BrowserSlot,
-    mailer: Option<Mailer>,
+    /// Where alerts go: the email first, then the webhooks, each delivered by its own task.
+    channels: Vec<Channel>,
     renderer: Renderer,
     policy: AlertPolicy,
     hook: RecordHook,
-    /// Wakes the delivery task: something may have been queued.
-    wake: Notify,
     /// The full-storage episode: see [`Daemon::on_storage_full`].
     full: Mutex<FullStorage>,
     /// When the database was last pruned (none yet: prune after the first scan).
@@ -266,7 +270,43 @@ struct Daemon {
 #[derive(Default)]
 struct FullStorage {
     alerted: bool,
-    unqueued: Vec<crate::alert::Alert>,
+    /// Each alert with the destinations that have not accepted it yet.
+    unqueued: Vec<(u64, Alert, Vec<String>)>,
+    /// Numbers the unqueued alerts.
+    next: u64,
+}
+
+/// One destination and what delivers to it.
+struct Channel {
+    route: Route,
+    sender: Sender,
+    /// Wakes its delivery task: something may have been queued.
+    wake: Notify,
+}
+
+enum Sender {
+    Email(Mailer),
+    Webhook(Webhook),
+}
+
+impl Channel {
+    fn destination(&self) -> &str {
+        &self.route.destination
+    }
+
+    /// Where it delivers, without secrets.
+    fn target(&self) -> &str {
+        match &self.sender {
+            Sender::Email(m) => m.server(),
+            Sender::Webhook(w) => w.target(),
+        }
+    }
+}
+
+/// A failed delivery attempt: the error, and whether it shows the destination is down.
+struct Failure {
+    error: String,
+    down: bool,
 }
 
 /// Least time between two prunes of the database by the daemon.
@@ -355,7 +395,9 @@ async fn watch_until_shutdown(
     shutdown: &CancellationToken,
 ) {
     let since = OffsetDateTime::now_utc();
-    let delivery = tokio::spawn(daemon.clone().deliver_loop(shutdown.clone(), counts.clone()));
+    let deliveries: Vec<_> = (0..daemon.channels.len())
+        .map(|i| tokio::spawn(daemon.clone().deliver_loop(i, shutdown.clone(), counts.clone())))
+        .collect();
     let watchdog = tokio::spawn(daemon.clone().watchdog(pages.clone(), since, shutdown.clone()));
     let scans = {
         let daemon = daemon.clone();
@@ -366,12 +408,14 @@ async fn watch_until_shutdown(
             async move {
                 let report = daemon.scan(&page).await;
                 count(&counts, &report);
-                daemon.wake.notify_one();
+                daemon.wake();
             }
         })
     };
     scans.await;
-    let _ = delivery.await;
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
     let _ = watchdog.await;
     tracing::info!("shutting down: last delivery attempt for pending alerts");
 }
@@ -380,25 +424,45 @@ impl Daemon {
     /// Sets everything up; whatever can be wrong in the setup fails here, before the first scan.
     async fn start(config: &Config, pages: &[PageConfig], lock: &DaemonLock) -> Result<Daemon, WatchError> {
         let renderer = Renderer::load(config.alerts.templates.as_deref(), &config.path)?;
-        let mailer = config.alerts.email.as_ref().map(Mailer::new).transpose()?;
+        let mut senders = Vec::new();
+        if let Some(email) = &config.alerts.email {
+            senders.push(Sender::Email(Mailer::new(email)?));
+        }
+        for hook in &config.alerts.webhooks {
+            let hook = Webhook::new(hook)?;
+            if hook.kind() == crate::config::WebhookKind::Json && !hook.signed() {
+                tracing::warn!(webhook = hook.name(), target = hook.target(), "webhook bodies are not signed: set `secret_env` so the receiver can check they come from skimwatch");
+            }
+            senders.push(Sender::Webhook(hook));
+        }
         let source = BrowserSource::from_config(&config.browser)?;
         let store = scan::open_store(config, false).await?;
         let policy = AlertPolicy::from_config(&config.alerts);
+        let channels: Vec<Channel> = policy
+            .routes
+            .iter()
+            .cloned()
+            .zip(senders)
+            .map(|(route, sender)| Channel { route, sender, wake: Notify::new() })
+            .collect();
         let hook: RecordHook = {
             let policy = policy.clone();
             Arc::new(move |tx, scan_id, scan| {
                 outbox::on_scan_recorded(tx, scan_id, scan, &policy, OffsetDateTime::now_utc()).map(|_| ())
             })
         };
-        if mailer.is_none() {
-            tracing::warn!("no [alerts.email] configured: alerts are only logged");
+        if channels.is_empty() {
+            tracing::warn!("no [alerts.email] or [[alerts.webhook]] configured: alerts are only logged");
         }
+        let destinations: Vec<String> =
+            channels.iter().map(|c| format!("{} ({})", c.destination(), c.target())).collect();
         tracing::info!(
             pages = pages.len(),
             max_pages = config.browser.max_pages,
             database = %config.storage.database.display(),
             lock = %lock.path().display(),
-            mail = mailer.as_ref().map_or("none", |m| m.server()),
+            mail = channels.iter().find_map(|c| match &c.sender { Sender::Email(m) => Some(m.server()), _ => None }).unwrap_or("none"),
+            destinations = ?destinations,
             "watch started"
         );
         Ok(Daemon {
@@ -406,11 +470,10 @@ impl Daemon {
             store,
             baselines: Arc::new(BaselineDir::for_scanning(config.storage.baselines.clone())),
             browser: BrowserSlot::new(source),
-            mailer,
+            channels,
             renderer,
             policy,
             hook,
-            wake: Notify::new(),
             full: Mutex::new(FullStorage::default()),
             last_prune: Mutex::new(None),
             metrics: metrics::Metrics::new(),
@@ -595,11 +658,16 @@ impl Daemon {
             .await;
         if let Err(e) = result {
             tracing::error!("storage_full alert kept in memory and sent directly, the outbox cannot take it: {e}");
-            if self.mailer.is_some() {
-                lock_or_recover(&self.full).unqueued.push(alert);
+            let destinations: Vec<String> =
+                self.policy.destinations_for(&alert).into_iter().map(str::to_string).collect();
+            if !destinations.is_empty() {
+                let mut full = lock_or_recover(&self.full);
+                full.next += 1;
+                let seq = full.next;
+                full.unqueued.push((seq, alert, destinations));
             }
         }
-        self.wake.notify_one();
+        self.wake();
     }
 
     /// Prunes old script bodies (see [`scan::prune_store`]) at most every [`PRUNE_EVERY`], or
@@ -617,38 +685,55 @@ impl Daemon {
         }
     }
 
-    /// Sends the `storage_full` alerts that could not be queued, directly; those the server
-    /// does not accept stay for the next round.
-    async fn deliver_unqueued(&self, mailer: &Mailer, counts: &Mutex<Summary>) {
-        let alerts = std::mem::take(&mut lock_or_recover(&self.full).unqueued);
-        for alert in alerts {
+    /// Wakes every delivery task: something may have been queued.
+    fn wake(&self) {
+        for channel in &self.channels {
+            channel.wake.notify_one();
+        }
+    }
+
+    /// Sends the `storage_full` alerts that could not be queued to `channel`, directly; those
+    /// it does not accept stay for its next round.
+    async fn deliver_unqueued(&self, channel: &Channel, counts: &Mutex<Summary>) {
+        let mine: Vec<(u64, Alert)> = lock_or_recover(&self.full)
+            .unqueued
+            .iter()
+            .filter(|(_, _, left)| left.iter().any(|d| d == channel.destination()))
+            .map(|(seq, alert, _)| (*seq, alert.clone()))
+            .collect();
+        for (seq, alert) in mine {
             let key = format!("full.{}", alert.raised_at.to_string().replace(|c: char| !c.is_ascii_digit(), ""));
-            let sent = match self.renderer.render(&alert) {
-                Ok(email) => match mailer.message(&email, &key, &[]) {
-                    Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
-                Err(e) => Err(e.to_string()),
-            };
-            match sent {
+            match self.send(channel, &alert, &key).await {
                 Ok(()) => {
+                    let mut full = lock_or_recover(&self.full);
+                    for (s, _, left) in full.unqueued.iter_mut() {
+                        if *s == seq {
+                            left.retain(|d| d != channel.destination());
+                        }
+                    }
+                    full.unqueued.retain(|(_, _, left)| !left.is_empty());
+                    drop(full);
                     lock_or_recover(counts).alerts_sent += 1;
-                    tracing::info!(kind = %alert.kind, server = mailer.server(), "unqueued alert delivered");
+                    tracing::info!(kind = %alert.kind, destination = channel.destination(), target = channel.target(), "unqueued alert delivered");
                 }
-                Err(e) => {
-                    tracing::warn!(kind = %alert.kind, "unqueued alert not delivered, kept in memory: {e}");
-                    lock_or_recover(&self.full).unqueued.push(alert);
+                Err(f) => {
+                    tracing::warn!(kind = %alert.kind, destination = channel.destination(), "unqueued alert not delivered, kept in memory: {}", f.error);
                 }
             }
         }
     }
 
-    /// Delivers queued alerts until cancelled: due ones now, then sleeps until the next is
-    /// due or something new is queued.
-    async fn deliver_loop(self: Arc<Self>, shutdown: CancellationToken, counts: Arc<Mutex<Summary>>) {
+    /// Delivers the alerts queued for channel `index` until cancelled: due ones now, then
+    /// sleeps until the next is due or something new is queued.
+    async fn deliver_loop(self: Arc<Self>, index: usize, shutdown: CancellationToken, counts: Arc<Mutex<Summary>>) {
+        let channel = &self.channels[index];
         loop {
-            self.deliver(Some(OffsetDateTime::now_utc()), &counts).await;
-            let next = self.with_store("reading the outbox", |s| outbox::next_due(s)).await.ok().flatten();
+            // A round is not cut short by shutdown (an accepted alert must get marked): it ends
+            // by itself, within one request's time limit once a destination is found down.
+            self.deliver_to(channel, Some(OffsetDateTime::now_utc()), &counts).await;
+            let destination = channel.destination().to_string();
+            let next =
+                self.with_store("reading the outbox", move |s| outbox::next_due(s, &destination)).await.ok().flatten();
             let wait = match next {
                 Some(at) => {
                     let secs = (at - OffsetDateTime::now_utc()).as_seconds_f64().max(0.0);
@@ -658,66 +743,111 @@ impl Daemon {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = channel.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// One delivery round: every alert due at `now` (all unsent ones when `None`) gets one
-    /// attempt. An alert is marked sent only after the server accepted it.
+    /// One delivery round on every channel at once: each alert due at `now` (all undelivered
+    /// ones when `None`) gets one attempt per destination that has not accepted it.
     async fn deliver(&self, now: Option<OffsetDateTime>, counts: &Mutex<Summary>) {
-        let Some(mailer) = &self.mailer else { return };
-        self.deliver_unqueued(mailer, counts).await;
-        let due = match self.with_store("reading the outbox", move |s| outbox::due(s, now, DELIVERY_BATCH)).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::error!("{e}");
-                return;
+        futures::future::join_all(self.channels.iter().map(|c| self.deliver_to(c, now, counts))).await;
+    }
+
+    /// One delivery round to one destination. An alert is marked delivered only after the
+    /// destination accepted it. When an attempt shows a webhook is down, its other due alerts
+    /// wait for the same retry instead of each timing out on it now.
+    async fn deliver_to(&self, channel: &Channel, now: Option<OffsetDateTime>, counts: &Mutex<Summary>) {
+        self.deliver_unqueued(channel, counts).await;
+        let destination = channel.destination().to_string();
+        let due = {
+            let destination = destination.clone();
+            match self
+                .with_store("reading the outbox", move |s| outbox::due(s, &destination, now, DELIVERY_BATCH))
+                .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return;
+                }
             }
         };
         for queued in due {
-            let key = format!("{}.{}", queued.id, queued.created_at.replace(|c: char| !c.is_ascii_digit(), ""));
-            let pictures = self.pictures(&queued.alert).await;
-            let attached: Vec<(&str, &[u8])> = pictures.iter().map(|(n, p)| (*n, p.as_slice())).collect();
-            let sent = match self.renderer.render(&queued.alert) {
-                Ok(email) => match mailer.message(&email, &key, &attached) {
-                    Ok(message) => mailer.send(message).await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
-                Err(e) => Err(e.to_string()),
-            };
-            let id = queued.id;
-            let kind = queued.alert.kind;
+            let (id, kind) = (queued.id, queued.alert.kind);
             let page = queued.alert.page.clone().unwrap_or_default();
+            let key = format!("{}.{}", queued.id, queued.created_at.replace(|c: char| !c.is_ascii_digit(), ""));
+            let sent = match queued.alert.for_destination(channel.route.min_severity) {
+                Some(alert) => self.send(channel, &alert, &key).await,
+                None => {
+                    // Its min_severity was raised since the alert was queued: nothing left for it.
+                    tracing::info!(id, %kind, destination, "nothing in this alert reaches the destination's min_severity any more; not sent");
+                    Ok(())
+                }
+            };
             match sent {
                 Ok(()) => {
+                    let d = destination.clone();
                     let marked = self
                         .with_store("marking an alert sent", move |s| {
-                            outbox::mark_sent(s, id, OffsetDateTime::now_utc())
+                            outbox::mark_sent(s, id, &d, OffsetDateTime::now_utc())
                         })
                         .await;
                     if let Err(e) = marked {
-                        tracing::error!(id, "alert delivered but not marked sent: {e}");
+                        tracing::error!(id, destination, "alert delivered but not marked sent: {e}");
                     }
                     lock_or_recover(counts).alerts_sent += 1;
-                    tracing::info!(id, %kind, page, server = mailer.server(), "alert delivered");
+                    tracing::info!(id, %kind, page, destination, target = channel.target(), "alert delivered");
                 }
-                Err(error) => {
+                Err(Failure { error, down }) => {
                     let policy = self.policy.clone();
                     let attempts = queued.attempts + 1;
                     let retry_in = humantime::format_duration(policy.backoff(attempts)).to_string();
                     let logged = error.clone();
+                    let d = destination.clone();
+                    let webhook = matches!(channel.sender, Sender::Webhook(_));
                     let marked = self
                         .with_store("recording a failed delivery", move |s| {
-                            outbox::mark_failed(s, id, &error, &policy, OffsetDateTime::now_utc())
+                            let next = outbox::mark_failed(s, id, &d, &error, &policy, OffsetDateTime::now_utc())?;
+                            if down && webhook {
+                                outbox::defer(s, &d, next, &error)?;
+                            }
+                            Ok(())
                         })
                         .await;
                     if let Err(e) = marked {
-                        tracing::error!(id, "{e}");
+                        tracing::error!(id, destination, "{e}");
                     }
-                    tracing::warn!(id, %kind, page, attempts, retry_in, "alert not delivered, kept in the outbox: {logged}");
+                    tracing::warn!(id, %kind, page, destination, attempts, retry_in, "alert not delivered, kept in the outbox: {logged}");
+                    if down && webhook {
+                        break;
+                    }
                 }
+            }
+        }
+    }
+
+    /// One attempt to deliver `alert` (as `channel` sees it) to `channel`; `key` names this
+    /// alert across retries (the Message-ID, the webhook id of alerts queued without `uid`).
+    async fn send(&self, channel: &Channel, alert: &Alert, key: &str) -> Result<(), Failure> {
+        let refused = |error: String| Failure { error, down: false };
+        match &channel.sender {
+            Sender::Email(mailer) => {
+                let pictures = self.pictures(alert).await;
+                let attached: Vec<(&str, &[u8])> = pictures.iter().map(|(n, p)| (*n, p.as_slice())).collect();
+                let email = self.renderer.render(alert).map_err(|e| refused(e.to_string()))?;
+                let message = mailer.message(&email, key, &attached).map_err(|e| refused(e.to_string()))?;
+                mailer.send(message).await.map_err(|e| Failure { error: e.to_string(), down: true })
+            }
+            Sender::Webhook(hook) => {
+                let view = self.renderer.view(alert);
+                let summary = self.renderer.summary(alert).map_err(|e| refused(e.to_string()))?;
+                let id = if alert.uid.is_empty() { key } else { alert.uid.as_str() };
+                let body = hook.body(alert, &view, &summary, id);
+                hook.send(body, id, alert.kind.as_str())
+                    .await
+                    .map_err(|e| Failure { down: e.destination_down(), error: e.to_string() })
             }
         }
     }
@@ -743,7 +873,7 @@ impl Daemon {
                 })
                 .await;
             match raised {
-                Ok(Some(_)) => self.wake.notify_one(),
+                Ok(Some(_)) => self.wake(),
                 Ok(None) => {}
                 Err(e) => tracing::error!("{e}"),
             }
@@ -751,7 +881,7 @@ impl Daemon {
     }
 
     async fn pending(&self) -> usize {
-        self.with_store("reading the outbox", |s| outbox::due(s, None, usize::MAX >> 1)).await.map_or(0, |d| d.len())
+        self.with_store("reading the outbox", |s| s.undelivered()).await.map_or(0, |n| n as usize)
     }
 
     /// The pictures attached to an alert: the payment page as the scan saw it

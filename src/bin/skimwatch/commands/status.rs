@@ -1,5 +1,7 @@
 //! `skimwatch status`: per page the last successful scan and the open findings, and the
-//! alert outbox. Stored text from pages and errors is flattened to one line for a terminal.
+//! alert outbox with each destination's deliveries (named by scheme and host only, never a
+//! webhook's path or a secret). Stored text from pages and errors is flattened to one line for
+//! a terminal.
 
 use crate::exit::ExitCode;
 use crate::formatters::TextOrJson;
@@ -40,6 +42,8 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         }
         Status::merge(parts)
     };
+    let mut status = status;
+    status.name_destinations(&skimwatch::alert::targets(&config.alerts));
     let mut out = io::stdout().lock();
     match args.format {
         TextOrJson::Json => {
@@ -116,8 +120,22 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
         "\noutbox: {} queued, {} sent{}",
         o.queued,
         o.sent,
-        o.last_sent.as_deref().map(|t| format!(" (last accepted by the mail server {t})")).unwrap_or_default()
+        o.last_sent.as_deref().map(|t| format!(" (last delivered {t})")).unwrap_or_default()
     )?;
+    for d in &o.destinations {
+        let target = d.target.as_deref().map(|t| format!(" {}", flatten(t))).unwrap_or_default();
+        let configured = if d.configured { "" } else { " (no longer configured: its pending alerts wait)" };
+        writeln!(
+            out,
+            "   {}{target}{configured}: {} pending ({} failed), {} sent{}{}",
+            d.destination,
+            d.pending,
+            d.failed,
+            d.sent,
+            d.last_sent.as_deref().map(|t| format!(", last {t}")).unwrap_or_default(),
+            d.last_error.as_deref().map(|e| format!(", last error: {}", flatten(e))).unwrap_or_default()
+        )?;
+    }
     for a in &o.pending {
         writeln!(
             out,
@@ -130,6 +148,16 @@ fn write_text(status: &Status, out: &mut dyn Write) -> io::Result<()> {
             a.next_attempt_at,
             a.last_error.as_deref().map(|e| format!(", last error: {}", flatten(e))).unwrap_or_default()
         )?;
+        for d in &a.deliveries {
+            writeln!(
+                out,
+                "      to {}: {} attempt(s), next attempt {}{}",
+                d.destination,
+                d.attempts,
+                d.next_attempt_at,
+                d.last_error.as_deref().map(|e| format!(", last error: {}", flatten(e))).unwrap_or_default()
+            )?;
+        }
     }
     Ok(())
 }
