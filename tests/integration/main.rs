@@ -16,3 +16,4 @@ mod quiet;
 mod release_gate;
 mod wake;
 mod watch;
+mod webhooks;

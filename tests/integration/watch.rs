@@ -3,171 +3,14 @@
 //! Every wait is on an observable event (a mail arriving, a row in the database, a request
 //! reaching the shop), bounded by a timeout.
 
+use crate::util::daemon::*;
 use crate::util::smtp::{free_port, Received, SmtpServer};
 use crate::util::Workspace;
 use skimwatch::alert::outbox::Status;
-use skimwatch::model::{Finding, FindingKind};
+use skimwatch::model::FindingKind;
 use skimwatch_testshop::{Origin, Resource};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-const PASSWORD_ENV: &str = "SKIMWATCH_TEST_SMTP_PASSWORD";
-const PASSWORD: &str = "s3cret-from-env";
-/// Bound for anything that needs a few scans (each launches pages in real Chromium).
-const LONG: Duration = Duration::from_secs(120);
-
-/// The daemons drive Chromium; one test at a time keeps their timing sane on a small CI box.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-// ---------------------------------------------------------------------------------------------
-// harness
-// ---------------------------------------------------------------------------------------------
-
-fn email_config(smtp_port: u16) -> String {
-    format!(
-        "\n[alerts]\nretry = \"1s\"\n\n[alerts.email]\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\nfrom = \"skimwatch <skimwatch@shop.example>\"\nto = [\"secops@shop.example\"]\nmin_severity = \"medium\"\n"
-    )
-}
-
-/// Appends to the workspace config: `page_keys` go into the last `[[page]]` table.
-fn configure(ws: &Workspace, page_keys: &str, rest: &str) {
-    let mut text = std::fs::read_to_string(&ws.config).unwrap();
-    text.push_str(page_keys);
-    text.push_str(rest);
-    std::fs::write(&ws.config, text).unwrap();
-}
-
-/// A running `skimwatch watch`, its stderr in a file. Killed (with its browser) on drop.
-struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(ws: &Workspace) -> Daemon {
-        let n = std::fs::read_dir(ws.dir.path()).unwrap().count();
-        let log = ws.dir.path().join(format!("daemon-{n}.log"));
-        let child = Command::new(assert_cmd::cargo::cargo_bin("skimwatch"))
-            .arg("--config")
-            .arg(&ws.config)
-            .arg("watch")
-            .env("SKIMWATCH_LOG", "skimwatch=debug,info,chromiumoxide=off")
-            .env(PASSWORD_ENV, PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child: Some(child), log }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL, as the OOM killer or a power cut would; the orphaned Chromium goes too.
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let browsers = crate::util::descendants(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            for pid in browsers {
-                signal(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
-
-    /// SIGTERM, and the exit status once it stopped.
-    fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        signal(child.id(), nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + LONG;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "daemon did not stop after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn signal(pid: u32, sig: nix::sys::signal::Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
-}
-
-/// The daemon's Chromium: its direct child whose name says so.
-fn browser_of(daemon: u32) -> Option<u32> {
-    crate::util::processes()
-        .into_iter()
-        .find(|(_, pp, comm)| *pp == daemon && comm.contains("chrom"))
-        .map(|(p, _, _)| p)
-}
-
-/// Polls an observable condition until it holds.
-fn wait_until<T>(what: &str, timeout: Duration, daemon: Option<&Daemon>, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}; daemon log:\n{}", daemon.map(|d| d.log()).unwrap_or_default());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn db(ws: &Workspace) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(ws.dir.path().join("state/skimwatch.db")).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn
-}
-
-fn count(ws: &Workspace, sql: &str) -> i64 {
-    let path = ws.dir.path().join("state/skimwatch.db");
-    if !path.exists() {
-        return 0;
-    }
-    // The table may not exist yet while the daemon creates the database.
-    db(ws).query_row(sql, [], |r| r.get(0)).unwrap_or(0)
-}
-
-fn ok_scans(ws: &Workspace) -> i64 {
-    count(ws, "SELECT count(*) FROM scans WHERE status = 'ok'")
-}
-
-/// Waits until `n` more successful scans than `from` are recorded.
-fn wait_for_scans(ws: &Workspace, daemon: &Daemon, from: i64, n: i64) {
-    wait_until(&format!("{n} more successful scans"), LONG, Some(daemon), || (ok_scans(ws) >= from + n).then_some(()));
-}
-
-/// Requests the shop's checkout page received so far.
-fn checkout_loads(ws: &Workspace) -> usize {
-    ws.shop.requests_to(Origin::Shop).iter().filter(|r| r.path_only() == "/checkout").count()
-}
-
-fn status(ws: &Workspace) -> Status {
-    let out = ws.skimwatch().args(["status", "--format", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 struct Email {
     subject: String,
@@ -217,18 +60,6 @@ fn shell_words(line: &str) -> Vec<String> {
         words.push(cur);
     }
     words
-}
-
-fn latest_findings(ws: &Workspace) -> Vec<Finding> {
-    let conn = db(ws);
-    let mut stmt = conn
-        .prepare(
-            "SELECT finding_json FROM findings WHERE scan_id =
-               (SELECT max(id) FROM scans WHERE page = 'checkout' AND status = 'ok') ORDER BY position",
-        )
-        .unwrap();
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-    rows.map(|j| serde_json::from_str(&j.unwrap()).unwrap()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
+pub mod http;
 pub mod smtp;
 
 use assert_cmd::Command;
