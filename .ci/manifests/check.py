@@ -482,6 +482,8 @@ def check_config(config: dict, cw: str, r: Report, config_keys: dict[str, set[st
     for table in ("storage", "browser", "watch", "alerts"):
         keys(table, config.get(table))
     keys("alerts.email", config.get("alerts", {}).get("email"))
+    for hook in config.get("alerts", {}).get("webhook", []):
+        keys("alerts.webhook", hook)
     pages = config.get("page", [])
     r.check(isinstance(pages, list) and pages, cw, "no [[page]]")
     names = []
@@ -508,7 +510,7 @@ def config_keys_from_source(r: Report) -> dict[str, set[str]] | None:
     consts = {m.group(1): set(re.findall(r'"([^"]*)"', m.group(2)))
               for m in re.finditer(r"const (\w+)_KEYS: &\[&str\] =\s*&\[(.*?)\];", path.read_text(), flags=re.S)}
     tables = {"root": "ROOT", "storage": "STORAGE", "browser": "BROWSER", "watch": "WATCH", "alerts": "ALERTS",
-              "alerts.email": "EMAIL", "page": "PAGE", "page.basic_auth": "BASIC_AUTH",
+              "alerts.email": "EMAIL", "alerts.webhook": "WEBHOOK", "page": "PAGE", "page.basic_auth": "BASIC_AUTH",
               "page.geolocation": "GEOLOCATION", "page.step": "STEP", "page.policy": "POLICY"}
     missing = [c for c in tables.values() if c not in consts]
     if not r.check(not missing, rel(path), f"cannot find the key lists {missing}_KEYS: update {rel(Path(__file__))}"):

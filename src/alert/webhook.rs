@@ -169,11 +169,9 @@ impl Webhook {
             }
         };
         let target = redacted(&url);
-        let parsed = reqwest::Url::parse(&url).map_err(|_| WebhookError::BadUrl {
-            name: name.clone(),
-            var: String::new(),
-            reason: "not a URL".to_string(),
-        })?;
+        // Checked when the config was read (`url`) or just above (`url_env`).
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|_| WebhookError::Client { name: name.clone(), reason: format!("{target} is not a URL") })?;
         let secret = config.secret_env.as_deref().map(|var| env(&name, "secret_env", var)).transpose()?;
         let client = client(config.timeout)
             .map_err(|e| WebhookError::Client { name: name.clone(), reason: scrub(&error_chain(&e), &url) })?;

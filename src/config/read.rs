@@ -244,10 +244,19 @@ fn webhook(t: &Table<'_, '_, '_>) -> Result<WebhookConfig, ConfigError> {
     let timeout = t.opt("timeout", Field::timeout)?.unwrap_or(DEFAULT_WEBHOOK_TIMEOUT);
     let name = match t.opt("name", |f| f.non_empty_where(destination_name_problem))? {
         Some(name) => name.to_string(),
+        // The host as a name: `[::1]` becomes `--1` (a character a name cannot have becomes `-`).
         None => match &url {
-            WebhookUrl::Literal(u) => {
-                url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default()
-            }
+            WebhookUrl::Literal(u) => url::Url::parse(u)
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|h| {
+                        h.trim_matches(['[', ']'])
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+                            .collect()
+                    })
+                })
+                .unwrap_or_default(),
             WebhookUrl::Env(_) => kind.as_str().to_string(),
         },
     };
@@ -1395,6 +1404,8 @@ timeout = "1m"
             (WebhookKind::Slack, Severity::High, Duration::from_secs(3))
         );
         assert_eq!((w[2].name.as_str(), w[2].kind), ("teams", WebhookKind::Teams), "named after the kind with url_env");
+        let v6 = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[alerts.webhook]]\nurl = \"http://[::1]:9/h\"\nkind = \"json\"\n");
+        assert_eq!(v6.unwrap().alerts.webhooks[0].name, "--1");
         assert!(c.alerts.email.is_none());
     }
 

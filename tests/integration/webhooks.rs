@@ -365,3 +365,46 @@ fn a_webhook_that_never_answers_does_not_delay_email() {
     wait_until("both emails marked delivered", LONG, Some(&daemon), || (count(&ws, mailed) == 2).then_some(()));
     assert_eq!(hook.requests().len(), 1, "and the webhook still holds the first");
 }
+
+#[test]
+fn a_webhook_secret_or_url_missing_from_the_environment_stops_the_start() {
+    // Fails before any scan: no browser is started.
+    let ws = Workspace::new().without_shopper();
+    configure(
+        &ws,
+        "",
+        &format!(
+            "\n[[alerts.webhook]]\nname = \"siem\"\nurl = \"http://127.0.0.1:9/hook\"\nkind = \"json\"\nsecret_env = \"{SECRET_ENV}\"\n\n\
+             [[alerts.webhook]]\nurl_env = \"{SLACK_ENV}\"\nkind = \"slack\"\n"
+        ),
+    );
+    let run = |env: &[(&str, &str)]| {
+        let out = ws
+            .skimwatch()
+            .args(["watch", "--once"])
+            .env_remove(SECRET_ENV)
+            .env_remove(SLACK_ENV)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout))
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("[[alerts.webhook]] siem: secret_env: the environment variable {SECRET_ENV} is not set")),
+        "{out}"
+    );
+    let (code, out) = run(&[(SECRET_ENV, SECRET)]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("[[alerts.webhook]] slack: url_env: the environment variable {SLACK_ENV} is not set")),
+        "{out}"
+    );
+    // A bad URL in the variable is refused without quoting it: it may be the token.
+    let (code, out) = run(&[(SECRET_ENV, SECRET), (SLACK_ENV, &format!("ftp://hooks.example/services/{SLACK_TOKEN}"))]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("url_env: the URL in ${SLACK_ENV} is not usable")), "{out}");
+    assert!(!out.contains("xoxhooktoken42") && !out.contains(SECRET), "{out}");
+    assert_eq!(count(&ws, "SELECT count(*) FROM scans"), 0, "nothing scanned");
+}
