@@ -247,6 +247,11 @@ impl PageConfig {
     }
 }
 
+/// Whether `name` may name a page: letters, digits, `_` and `-` (it names the baseline file).
+pub fn is_page_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// What a policy trusts. Only `url` for now: the script's content may change at will as long
 /// as it is served from a URL matching the pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -105,6 +105,28 @@ impl Config {
     }
 }
 
+/// An error about a key the reader accepted but a later check refused (`[alerts] templates`
+/// naming a folder that is not there), pointing at that key's value in `text` as the reader's
+/// own errors do: `key` is the path of table names and the key (`["alerts", "templates"]`).
+/// When the key is not found the error points at the start of the file.
+pub fn error_at(text: &str, path: &Path, key: &[&str], message: impl Into<String>) -> ConfigError {
+    let offset = DeTable::parse(text).ok().and_then(|doc| {
+        let mut table = doc.get_ref();
+        let mut found = None;
+        for (i, name) in key.iter().enumerate() {
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *name)?;
+            match value.get_ref() {
+                DeValue::Table(t) if i + 1 < key.len() => table = t,
+                _ if i + 1 == key.len() => found = Some(value.span().start),
+                _ => return None,
+            }
+        }
+        found
+    });
+    let (line, column) = line_col(text, offset.unwrap_or(0));
+    ConfigError::Invalid { path: path.to_path_buf(), line, column, key: key.join("."), message: message.into() }
+}
+
 fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let dir = config_dir(root.doc.path);
     let storage = root.opt("storage", |f| storage(&f.table(STORAGE_KEYS)?, dir))?;
@@ -256,7 +278,7 @@ fn pages(root: &Table<'_, '_, '_>, browser: &Browser) -> Result<Vec<PageConfig>,
 fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)>) -> Result<PageConfig, ConfigError> {
     let name_field = t.required("name")?;
     let name = name_field.non_empty_where(|name| {
-        (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        (!super::is_page_name(name))
             .then(|| format!("{name:?} is not a valid page name (use only letters, digits, `_` and `-`)"))
     })?;
     if let Some((_, first_line)) = seen.iter().find(|(n, _)| n == name) {
@@ -1176,6 +1198,16 @@ timeout = "1m"
         assert_eq!(msg, "skimwatch.toml:1:11: storage: expected a table, found string");
         let msg = error("[page]\nname = \"a\"\nurl = \"https://x.example/\"\n");
         assert!(msg.starts_with("skimwatch.toml:1:1: page: expected [[page]] tables"), "{msg}");
+    }
+
+    #[test]
+    fn error_at_points_at_the_key() {
+        let text =
+            "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[alerts]\nretry = \"1m\"\ntemplates = \"mail\"\n";
+        let e = error_at(text, Path::new("skimwatch.toml"), &["alerts", "templates"], "no such folder");
+        assert_eq!(e.to_string(), "skimwatch.toml:7:13: alerts.templates: no such folder");
+        let e = error_at(text, Path::new("skimwatch.toml"), &["alerts", "email"], "x");
+        assert_eq!(e.to_string(), "skimwatch.toml:1:1: alerts.email: x", "not there: the start of the file");
     }
 
     #[test]

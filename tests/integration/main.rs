@@ -14,5 +14,6 @@ mod journeys;
 mod layout;
 mod quiet;
 mod release_gate;
+mod setup;
 mod wake;
 mod watch;
