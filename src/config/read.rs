@@ -10,7 +10,7 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, PageConfig, Policy, Storage, Trust, Watch,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
     DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER, MIN_DATABASE_SIZE,
 };
 use crate::model::{
@@ -189,7 +189,7 @@ fn browser(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Browser, ConfigError> {
         endpoint: t.opt("endpoint", |f| f.non_empty_where(endpoint_problem).map(|e| e.trim().to_string()))?,
         timeout: t.opt("timeout", Field::timeout)?.unwrap_or(defaults.timeout),
         settle: t.opt("settle", Field::duration)?.unwrap_or(defaults.settle),
-        max_pages: t.opt("max_pages", |f| f.count(1, 64))?.map_or(defaults.max_pages, |n| n as usize),
+        max_pages: t.opt("max_pages", Field::max_pages)?.unwrap_or(defaults.max_pages),
     })
 }
 
@@ -720,6 +720,15 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
     }
 
+    /// `[browser] max_pages`: a whole number from 1 to 64, or `"auto"`.
+    fn max_pages(&self) -> Result<MaxPages, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::String(s) if s.as_ref() == "auto" => Ok(MaxPages::Auto),
+            DeValue::Integer(_) => Ok(MaxPages::Fixed(self.count(1, 64)? as usize)),
+            _ => Err(self.expected("a whole number from 1 to 64, or \"auto\"")),
+        }
+    }
+
     /// `[storage] keep`: a number of scans (1–100000) or a retention period of at least a day.
     fn keep(&self) -> Result<Keep, ConfigError> {
         match self.value.get_ref() {
@@ -872,7 +881,6 @@ fn is_http_url(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_MAX_PAGES;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("skimwatch.toml"))
@@ -1242,7 +1250,7 @@ timeout = "1m"
              to = [\"secops@shop.example\", \"Ops <ops@shop.example>\"]\nusername = \"sw\"\npassword_env = \"SW_SMTP_PASSWORD\"\nmin_severity = \"high\"\n",
         )
         .unwrap();
-        assert_eq!(c.browser.max_pages, 2);
+        assert_eq!(c.browser.max_pages, MaxPages::Fixed(2));
         assert_eq!(c.pages[0].interval, Duration::from_secs(300));
         assert_eq!(c.alerts.renotify, Duration::from_secs(12 * 3600));
         assert_eq!(c.alerts.failures_before_alert, 5);
@@ -1256,7 +1264,9 @@ timeout = "1m"
 
         // Defaults.
         let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
-        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, DEFAULT_MAX_PAGES));
+        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, MaxPages::Auto));
+        let auto = parse("[browser]\nmax_pages = \"auto\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(auto.unwrap().browser.max_pages, MaxPages::Auto);
         assert_eq!(c.alerts, Alerts::default());
     }
 
@@ -1298,7 +1308,11 @@ timeout = "1m"
         );
         assert_eq!(
             error(&format!("[browser]\nmax_pages = \"4\"\n{page}")),
-            "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string"
+            "skimwatch.toml:2:13: browser.max_pages: expected a whole number from 1 to 64, or \"auto\", found string"
+        );
+        assert_eq!(
+            error(&format!("[browser]\nmax_pages = 0\n{page}")),
+            "skimwatch.toml:2:13: browser.max_pages: must be a whole number from 1 to 64"
         );
         assert_eq!(
             error(&format!("{page}interval = \"0s\"\n")),
