@@ -7,8 +7,10 @@
 //!
 //! Printed: one page in a fresh process (CPU-s, median of `SKIMWATCH_BENCH_RUNS`), 12 pages at
 //! concurrency 4 (wall, CPU-s per page, pages per minute), pages per minute with the default
-//! `interact = "type"`, and the watch daemon's own RSS (Chromium excluded) after
-//! `SKIMWATCH_BENCH_DAEMON_SCANS` scans (default 200; the figure is for 1000).
+//! `interact = "type"`, the best fixed concurrency against `watch` choosing by CPU
+//! (`max_pages = "auto"`), and the watch daemon's own RSS (Chromium excluded) after
+//! `SKIMWATCH_BENCH_DAEMON_SCANS` scans (default 1000, the figure).
+//! `SKIMWATCH_BENCH_ONLY=daemon` measures only the RSS row.
 //!
 //! `cargo bench --bench throughput`.
 
@@ -38,12 +40,16 @@ fn main() {
         return;
     }
     let runs: usize = env_number("SKIMWATCH_BENCH_RUNS", 5);
-    let daemon_scans: usize = env_number("SKIMWATCH_BENCH_DAEMON_SCANS", 200);
+    let daemon_scans: usize = env_number("SKIMWATCH_BENCH_DAEMON_SCANS", 1000);
     become_subreaper();
     let shop = skimwatch_testshop::Shop::start_in_background().expect("start the shop");
     let url = shop.checkout_url();
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = skimwatch::capture::find_chromium(None).expect("chromium");
+    if std::env::var("SKIMWATCH_BENCH_ONLY").as_deref() == Ok("daemon") {
+        print_rss(dir.path(), &url, daemon_scans);
+        return;
+    }
 
     println!("throughput: the shop's checkout, settle {} s, no interaction, {runs} runs for medians", SETTLE.as_secs());
     // Warm the page cache for both (binary, Chromium, fonts), so neither pays a cold start.
@@ -74,6 +80,9 @@ fn main() {
         best(WIDE_CONCURRENCY.iter().map(|&c| (c, measure(&mut floor_cmd(&exe, WIDE_PAGES, c, &url)).0)).collect());
     let (type_best_c, type_best) =
         best(TYPE_CONCURRENCY.iter().map(|&c| (c, measure(&mut skimwatch_cmd(&typing_wide, c)).0)).collect());
+    // The daemon choosing for itself (`max_pages = "auto"`, the default): one round of `watch`.
+    let (auto_wall, _) = measure(&mut watch_once_cmd(&config(dir.path(), "auto", &url, WIDE_PAGES, "none")));
+    let (auto_type_wall, _) = measure(&mut watch_once_cmd(&config(dir.path(), "auto-type", &url, WIDE_PAGES, "type")));
 
     let ppm = |wall: Duration| PAGES as f64 * 60.0 / wall.as_secs_f64();
     let per_page = |cpu: f64| cpu / PAGES as f64;
@@ -111,7 +120,23 @@ fn main() {
         wide_ppm(type_best)
     );
 
-    let (rss_early, rss_late) = daemon_rss(dir.path(), &url, daemon_scans);
+    println!(
+        "| pages per minute, `watch` with max_pages = \"auto\" ({WIDE_PAGES} pages), no interaction | {:.1} | {:.1} (best, at {floor_best_c}) | {:.2}× | ≥ 0.95× |",
+        wide_ppm(auto_wall),
+        wide_ppm(floor_best),
+        wide_ppm(auto_wall) / wide_ppm(floor_best)
+    );
+    println!(
+        "| pages per minute, `watch` with max_pages = \"auto\", interact = \"type\" | {:.1} | {:.1} (skimwatch's best fixed, at {type_best_c}) | {:.2}× | |",
+        wide_ppm(auto_type_wall),
+        wide_ppm(type_best),
+        wide_ppm(auto_type_wall) / wide_ppm(type_best)
+    );
+    print_rss(dir.path(), &url, daemon_scans);
+}
+
+fn print_rss(dir: &Path, url: &str, daemon_scans: usize) {
+    let (rss_early, rss_late) = daemon_rss(dir, url, daemon_scans);
     println!(
         "| watch daemon RSS without Chromium, after 20 / {daemon_scans} scans, MB | {:.1} / {:.1} | — | | ≤ 40 MB after 1000 |",
         rss_early, rss_late
@@ -162,6 +187,13 @@ fn measure(cmd: &mut Command) -> (Duration, f64) {
 fn skimwatch_cmd(config: &Path, jobs: usize) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_skimwatch"));
     cmd.arg("--config").arg(config).args(["-q", "scan", "--format", "json", "--jobs", &jobs.to_string()]);
+    cmd
+}
+
+/// One round of the watch daemon over the config's pages (`watch --once`).
+fn watch_once_cmd(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skimwatch"));
+    cmd.arg("--config").arg(config).args(["-q", "watch", "--once"]);
     cmd
 }
 

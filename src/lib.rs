@@ -23,6 +23,8 @@
 //! 8. [`scan`]: runs 3–7 for a set of pages: evaluate → follow policies → record.
 //! 9. [`alert`] (e-mail through the outbox), [`watch`] (the daemon, its shards and its
 //!    `/metrics`), [`evidence`] (the assessor's reports, over one database or several).
+//! 10. [`setup`]: a first config from one trial load of a page (`init`), and the check of a
+//!     config and its alert templates (`config check`).
 //!
 //! The command-line interface lives in `src/bin/skimwatch/` (`main.rs` parses and dispatches,
 //! one file per command in `commands/`, one per output format in `formatters/`); the
@@ -48,3 +50,5 @@ pub mod scan;
 pub mod alert;
 pub mod evidence;
 pub mod watch;
+
+pub mod setup;

@@ -41,6 +41,16 @@ pub fn label(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// Quotes an argument for a POSIX shell when it needs it (a command printed for a person to
+/// copy, such as the approve command of an alert).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 /// True for characters that reorder or hide text without showing themselves: the bidirectional
 /// embeddings, overrides, isolates and marks, and the zero-width ones. A page uses them to make
 /// `evil.js` read as `sj.live` or to hide a host inside an innocent one.

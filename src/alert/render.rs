@@ -13,6 +13,7 @@
 
 use super::{Alert, AlertKind};
 use crate::model::{Finding, Severity};
+use crate::text::shell_quote;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -207,15 +208,6 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
-    }
-}
-
-/// Quotes an argument for a POSIX shell when it needs it.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

@@ -108,9 +108,9 @@ pub enum CaptureError {
     /// A journey step failed: the payment form was not reached.
     #[error("{url}: journey step {step} ({action}) failed: {reason}")]
     Step { url: String, step: usize, action: String, reason: String, done: Vec<crate::model::StepRecord> },
-    /// The document the capture ended on is not the payment page it should be.
+    /// The document the capture ended on (`final_url`) is not the payment page it should be.
     #[error("{url}: {reason}")]
-    NotThePaymentPage { url: String, reason: String },
+    NotThePaymentPage { url: String, final_url: String, reason: String },
 }
 
 /// Per-capture settings.
@@ -323,7 +323,7 @@ async fn capture_page(
     let payment_fields = probed.payment_fields(&observed, &main_frame, &final_url);
     if payment_fields.is_empty() {
         if let Some(reason) = not_the_payment_page(url, &final_url, opts) {
-            return Err(CaptureError::NotThePaymentPage { url: url.to_string(), reason });
+            return Err(CaptureError::NotThePaymentPage { url: url.to_string(), final_url, reason });
         }
     }
     // The page's last moments (pagehide beacons), after its scripts' sources are read.

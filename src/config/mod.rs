@@ -33,7 +33,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(10);
 /// How often `watch` scans a page when the page sets no `interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
-/// Pages `watch` scans at the same time when `[browser] max_pages` is not set.
+/// Pages `scan` scans at the same time when `--jobs` is not given (and the fixed number
+/// `[browser] max_pages` meant for `watch` before it chose by CPU).
 pub const DEFAULT_MAX_PAGES: usize = 4;
 /// When a finding still unapproved is mailed again, when `[alerts] renotify` is not set.
 pub const DEFAULT_RENOTIFY: Duration = Duration::from_secs(24 * 3600);
@@ -124,7 +125,27 @@ pub struct Browser {
     /// Default minimum time to keep watching after load.
     pub settle: Duration,
     /// Pages `watch` scans at the same time in the one Chromium.
-    pub max_pages: usize,
+    pub max_pages: MaxPages,
+}
+
+/// `[browser] max_pages`: how many scans `watch` runs at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxPages {
+    /// Exactly this many (1–64).
+    Fixed(usize),
+    /// `"auto"` (the default): one per core, and more while the CPU and memory have room (see
+    /// `watch::admission`).
+    #[default]
+    Auto,
+}
+
+impl std::fmt::Display for MaxPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxPages::Fixed(n) => write!(f, "{n}"),
+            MaxPages::Auto => f.write_str("auto"),
+        }
+    }
 }
 
 impl Default for Browser {
@@ -134,7 +155,7 @@ impl Default for Browser {
             endpoint: None,
             timeout: DEFAULT_TIMEOUT,
             settle: DEFAULT_SETTLE,
-            max_pages: DEFAULT_MAX_PAGES,
+            max_pages: MaxPages::Auto,
         }
     }
 }
@@ -206,6 +227,16 @@ pub struct WebhookConfig {
     pub secret_env: Option<String>,
     /// Limit for one request (connect, send, answer).
     pub timeout: Duration,
+}
+
+impl WebhookConfig {
+    /// The environment variable holding the URL, with `url_env`.
+    pub fn url_env(&self) -> Option<&str> {
+        match &self.url {
+            WebhookUrl::Env(name) => Some(name),
+            WebhookUrl::Literal(_) => None,
+        }
+    }
 }
 
 /// Where a webhook posts: the URL itself, or the environment variable that holds it (a Slack or
@@ -305,6 +336,11 @@ impl PageConfig {
             session: Default::default(),
         }
     }
+}
+
+/// Whether `name` may name a page: letters, digits, `_` and `-` (it names the baseline file).
+pub fn is_page_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// What a policy trusts. Only `url` for now: the script's content may change at will as long

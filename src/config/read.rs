@@ -10,9 +10,9 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, PageConfig, Policy, Storage, Trust, Watch, WebhookConfig,
-    WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER,
-    DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
+    WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
+    DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
 use crate::model::{
     Geolocation, InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
@@ -108,6 +108,28 @@ impl Config {
     }
 }
 
+/// An error about a key the reader accepted but a later check refused (`[alerts] templates`
+/// naming a folder that is not there), pointing at that key's value in `text` as the reader's
+/// own errors do: `key` is the path of table names and the key (`["alerts", "templates"]`).
+/// When the key is not found the error points at the start of the file.
+pub fn error_at(text: &str, path: &Path, key: &[&str], message: impl Into<String>) -> ConfigError {
+    let offset = DeTable::parse(text).ok().and_then(|doc| {
+        let mut table = doc.get_ref();
+        let mut found = None;
+        for (i, name) in key.iter().enumerate() {
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *name)?;
+            match value.get_ref() {
+                DeValue::Table(t) if i + 1 < key.len() => table = t,
+                _ if i + 1 == key.len() => found = Some(value.span().start),
+                _ => return None,
+            }
+        }
+        found
+    });
+    let (line, column) = line_col(text, offset.unwrap_or(0));
+    ConfigError::Invalid { path: path.to_path_buf(), line, column, key: key.join("."), message: message.into() }
+}
+
 fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let dir = config_dir(root.doc.path);
     let storage = root.opt("storage", |f| storage(&f.table(STORAGE_KEYS)?, dir))?;
@@ -170,7 +192,7 @@ fn browser(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Browser, ConfigError> {
         endpoint: t.opt("endpoint", |f| f.non_empty_where(endpoint_problem).map(|e| e.trim().to_string()))?,
         timeout: t.opt("timeout", Field::timeout)?.unwrap_or(defaults.timeout),
         settle: t.opt("settle", Field::duration)?.unwrap_or(defaults.settle),
-        max_pages: t.opt("max_pages", |f| f.count(1, 64))?.map_or(defaults.max_pages, |n| n as usize),
+        max_pages: t.opt("max_pages", Field::max_pages)?.unwrap_or(defaults.max_pages),
     })
 }
 
@@ -342,7 +364,7 @@ fn pages(root: &Table<'_, '_, '_>, browser: &Browser) -> Result<Vec<PageConfig>,
 fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)>) -> Result<PageConfig, ConfigError> {
     let name_field = t.required("name")?;
     let name = name_field.non_empty_where(|name| {
-        (!name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        (!super::is_page_name(name))
             .then(|| format!("{name:?} is not a valid page name (use only letters, digits, `_` and `-`)"))
     })?;
     if let Some((_, first_line)) = seen.iter().find(|(n, _)| n == name) {
@@ -784,6 +806,15 @@ impl<'a, 't, 'i> Field<'a, 't, 'i> {
         }
     }
 
+    /// `[browser] max_pages`: a whole number from 1 to 64, or `"auto"`.
+    fn max_pages(&self) -> Result<MaxPages, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::String(s) if s.as_ref() == "auto" => Ok(MaxPages::Auto),
+            DeValue::Integer(_) => Ok(MaxPages::Fixed(self.count(1, 64)? as usize)),
+            _ => Err(self.expected("a whole number from 1 to 64, or \"auto\"")),
+        }
+    }
+
     /// `[storage] keep`: a number of scans (1–100000) or a retention period of at least a day.
     fn keep(&self) -> Result<Keep, ConfigError> {
         match self.value.get_ref() {
@@ -952,7 +983,6 @@ fn is_http_url(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_MAX_PAGES;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("skimwatch.toml"))
@@ -1281,6 +1311,16 @@ timeout = "1m"
     }
 
     #[test]
+    fn error_at_points_at_the_key() {
+        let text =
+            "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n\n[alerts]\nretry = \"1m\"\ntemplates = \"mail\"\n";
+        let e = error_at(text, Path::new("skimwatch.toml"), &["alerts", "templates"], "no such folder");
+        assert_eq!(e.to_string(), "skimwatch.toml:7:13: alerts.templates: no such folder");
+        let e = error_at(text, Path::new("skimwatch.toml"), &["alerts", "email"], "x");
+        assert_eq!(e.to_string(), "skimwatch.toml:1:1: alerts.email: x", "not there: the start of the file");
+    }
+
+    #[test]
     fn no_pages_is_an_error() {
         assert_eq!(error(""), "skimwatch.toml:1:1: page: no [[page]] tables: add at least one page to monitor");
     }
@@ -1312,7 +1352,7 @@ timeout = "1m"
              to = [\"secops@shop.example\", \"Ops <ops@shop.example>\"]\nusername = \"sw\"\npassword_env = \"SW_SMTP_PASSWORD\"\nmin_severity = \"high\"\n",
         )
         .unwrap();
-        assert_eq!(c.browser.max_pages, 2);
+        assert_eq!(c.browser.max_pages, MaxPages::Fixed(2));
         assert_eq!(c.pages[0].interval, Duration::from_secs(300));
         assert_eq!(c.alerts.renotify, Duration::from_secs(12 * 3600));
         assert_eq!(c.alerts.failures_before_alert, 5);
@@ -1326,7 +1366,9 @@ timeout = "1m"
 
         // Defaults.
         let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n").unwrap();
-        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, DEFAULT_MAX_PAGES));
+        assert_eq!((c.pages[0].interval, c.browser.max_pages), (DEFAULT_INTERVAL, MaxPages::Auto));
+        let auto = parse("[browser]\nmax_pages = \"auto\"\n[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n");
+        assert_eq!(auto.unwrap().browser.max_pages, MaxPages::Auto);
         assert_eq!(c.alerts, Alerts::default());
     }
 
@@ -1368,7 +1410,11 @@ timeout = "1m"
         );
         assert_eq!(
             error(&format!("[browser]\nmax_pages = \"4\"\n{page}")),
-            "skimwatch.toml:2:13: browser.max_pages: expected a whole number, found string"
+            "skimwatch.toml:2:13: browser.max_pages: expected a whole number from 1 to 64, or \"auto\", found string"
+        );
+        assert_eq!(
+            error(&format!("[browser]\nmax_pages = 0\n{page}")),
+            "skimwatch.toml:2:13: browser.max_pages: must be a whole number from 1 to 64"
         );
         assert_eq!(
             error(&format!("{page}interval = \"0s\"\n")),

@@ -81,6 +81,16 @@ pub struct Metrics {
     deliveries_pending: Family<DestinationLabels, Gauge>,
     deliveries_failed: Family<DestinationLabels, Gauge>,
     blind: Gauge,
+    running: Gauge,
+}
+
+/// One scan counted in `skimwatch_scans_running` while it lives.
+pub struct Running(Gauge);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for Metrics {
@@ -103,6 +113,7 @@ impl Metrics {
             deliveries_pending: Family::default(),
             deliveries_failed: Family::default(),
             blind: Gauge::default(),
+            running: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,7 +154,18 @@ impl Metrics {
             "1 while no page scanned successfully within stale_after (monitor_blind)",
             m.blind.clone(),
         );
+        registry.register(
+            "scans_running",
+            "Scans in progress now (with max_pages = \"auto\", as many as CPU and memory allow)",
+            m.running.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Counts a scan as running until the returned guard is dropped.
+    pub fn running(&self) -> Running {
+        self.running.inc();
+        Running(self.running.clone())
     }
 
     /// Counts one finished scan of `page` that took `elapsed`.

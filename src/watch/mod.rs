@@ -1,8 +1,9 @@
 //! The watch daemon: scans every page on its own schedule, for as long as it runs, and makes
 //! sure the alerts reach security operations.
 //!
-//! One Chromium serves all pages; at most `[browser] max_pages` scans run at once (a
-//! semaphore), each in a fresh browser context. Each page is scanned every `interval`, with
+//! One Chromium serves all pages; the scans run at once that [`admission`] lets in (a fixed
+//! `[browser] max_pages`, or by default as many as CPU and memory allow), each in a fresh
+//! browser context. Each page is scanned every `interval`, with
 //! jitter so that pages do not scan in lockstep. A scan has a hard time limit; when it fails
 //! because the browser crashed or hangs (or the connection to `[browser] endpoint` was lost),
 //! the browser is checked, replaced (reconnected) if it does not answer, and the scan is retried
@@ -15,6 +16,7 @@
 //! A lock file beside the database keeps a second daemon off the same database; the kernel
 //! releases it when the process dies, however it dies.
 
+pub mod admission;
 pub mod metrics;
 
 use crate::alert::email::{EmailError, Mailer};
@@ -35,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -364,19 +366,20 @@ pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationTok
     Ok(summary)
 }
 
-/// `--once`: every page scanned once, at most `max_pages` at a time.
+/// `--once`: every page scanned once, as many at a time as [`admission`] lets in.
 async fn scan_once(
     daemon: &Arc<Daemon>,
     pages: Vec<PageConfig>,
     counts: &Arc<Mutex<Summary>>,
     shutdown: &CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(daemon.config.browser.max_pages.max(1)));
+    let admission =
+        admission::Admission::new(daemon.config.browser.max_pages, daemon.config.browser.endpoint.is_some());
     let mut tasks = tokio::task::JoinSet::new();
     for page in pages {
-        let (daemon, permits, counts) = (daemon.clone(), permits.clone(), counts.clone());
+        let (daemon, admission, counts) = (daemon.clone(), admission.clone(), counts.clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _admitted = admission.admit().await;
             let report = daemon.scan(&page).await;
             count(&counts, &report);
         });
@@ -402,7 +405,9 @@ async fn watch_until_shutdown(
     let scans = {
         let daemon = daemon.clone();
         let counts = counts.clone();
-        schedule(pages, daemon.config.browser.max_pages, true, shutdown.clone(), move |page| {
+        let admission =
+            admission::Admission::new(daemon.config.browser.max_pages, daemon.config.browser.endpoint.is_some());
+        schedule(pages, admission, true, shutdown.clone(), move |page| {
             let daemon = daemon.clone();
             let counts = counts.clone();
             async move {
@@ -458,7 +463,7 @@ impl Daemon {
             channels.iter().map(|c| format!("{} ({})", c.destination(), c.target())).collect();
         tracing::info!(
             pages = pages.len(),
-            max_pages = config.browser.max_pages,
+            max_pages = %config.browser.max_pages,
             database = %config.storage.database.display(),
             lock = %lock.path().display(),
             mail = channels.iter().find_map(|c| match &c.sender { Sender::Email(m) => Some(m.server()), _ => None }).unwrap_or("none"),
@@ -534,7 +539,10 @@ impl Daemon {
     /// Scans `page` ([`Daemon::scan_with_retry`]) and counts it for `/metrics`.
     async fn scan(&self, page: &PageConfig) -> PageReport {
         let started = Instant::now();
-        let report = self.scan_with_retry(page).await;
+        let report = {
+            let _running = self.metrics.running();
+            self.scan_with_retry(page).await
+        };
         self.metrics.scanned(&page.name, report.status, started.elapsed());
         report
     }
@@ -931,15 +939,15 @@ impl Daemon {
 // the scheduler
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `scan` for each page every `interval` until `shutdown` is cancelled, at most
-/// `max_concurrent` at a time. With `jitter`, the first scan of each page comes after a random
+/// Runs `scan` for each page every `interval` until `shutdown` is cancelled, as many at a
+/// time as `admission` lets in. With `jitter`, the first scan of each page comes after a random
 /// delay of up to a quarter of its interval (at most a minute) and each next one after 90–110 %
 /// of the interval, so that pages drift apart instead of scanning in lockstep. A scan that
 /// overruns its interval is followed directly by the next. On shutdown no new scan starts and
 /// the ones in flight get [`SHUTDOWN_GRACE`] before they are abandoned.
 pub async fn schedule<F, Fut>(
     pages: Vec<PageConfig>,
-    max_concurrent: usize,
+    admission: Arc<admission::Admission>,
     jitter: bool,
     shutdown: CancellationToken,
     scan: F,
@@ -947,13 +955,12 @@ pub async fn schedule<F, Fut>(
     F: Fn(PageConfig) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
     let mut loops = tokio::task::JoinSet::new();
     // The scans run in their own set, so that a shutdown can stop the waiting loops at once and
     // still give the scans in flight their grace period.
     let scans = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
     for page in pages {
-        let (permits, shutdown, scan, scans) = (permits.clone(), shutdown.clone(), scan.clone(), scans.clone());
+        let (admission, shutdown, scan, scans) = (admission.clone(), shutdown.clone(), scan.clone(), scans.clone());
         loops.spawn(async move {
             let first = if jitter {
                 fraction(page.interval / 4, 0.0, 1.0).min(Duration::from_secs(60))
@@ -968,7 +975,7 @@ pub async fn schedule<F, Fut>(
                 }
                 let permit = tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                    p = admission.admit() => match p { Some(p) => p, None => return },
                 };
                 let started = Instant::now();
                 let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -1025,17 +1032,23 @@ mod tests {
         let pages = vec![page("a", 60), page("b", 600), page("c", 60)];
         let task = {
             let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
-            tokio::spawn(schedule(pages, 2, true, shutdown.clone(), move |p: PageConfig| {
-                let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
-                async move {
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    peak.fetch_max(now, Ordering::SeqCst);
-                    log.lock().unwrap().push((p.name.clone(), Instant::now()));
-                    // A scan takes 20 s of (virtual) time.
-                    tokio::time::sleep(Duration::from_secs(20)).await;
-                    running.fetch_sub(1, Ordering::SeqCst);
-                }
-            }))
+            tokio::spawn(schedule(
+                pages,
+                admission::Admission::new(crate::config::MaxPages::Fixed(2), false),
+                true,
+                shutdown.clone(),
+                move |p: PageConfig| {
+                    let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
+                    async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        log.lock().unwrap().push((p.name.clone(), Instant::now()));
+                        // A scan takes 20 s of (virtual) time.
+                        tokio::time::sleep(Duration::from_secs(20)).await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }
+                },
+            ))
         };
         tokio::time::sleep(Duration::from_secs(3600)).await;
         shutdown.cancel();
@@ -1072,14 +1085,20 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = {
             let (started, finished) = (started.clone(), finished.clone());
-            tokio::spawn(schedule(vec![page("a", 10)], 4, false, shutdown.clone(), move |_| {
-                let (started, finished) = (started.clone(), finished.clone());
-                async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    finished.fetch_add(1, Ordering::SeqCst);
-                }
-            }))
+            tokio::spawn(schedule(
+                vec![page("a", 10)],
+                admission::Admission::new(crate::config::MaxPages::Fixed(4), false),
+                false,
+                shutdown.clone(),
+                move |_| {
+                    let (started, finished) = (started.clone(), finished.clone());
+                    async move {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    }
+                },
+            ))
         };
         // t = 0 first scan, t = 10 second scan; cancel at t = 12 while it runs.
         tokio::time::sleep(Duration::from_secs(12)).await;
@@ -1095,9 +1114,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_hung_scan_is_abandoned_after_the_grace_period() {
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(schedule(vec![page("a", 10)], 4, false, shutdown.clone(), |_| async {
-            std::future::pending::<()>().await;
-        }));
+        let task = tokio::spawn(schedule(
+            vec![page("a", 10)],
+            admission::Admission::new(crate::config::MaxPages::Fixed(4), false),
+            false,
+            shutdown.clone(),
+            |_| async {
+                std::future::pending::<()>().await;
+            },
+        ));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let cancelled_at = Instant::now();
         shutdown.cancel();

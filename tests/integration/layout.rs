@@ -15,6 +15,7 @@ const ORDER: &[&[&str]] = &[
     &["scan"],
     &["alert"],
     &["watch", "evidence"],
+    &["setup"],
 ];
 
 fn rank(module: &str) -> Option<usize> {

@@ -14,6 +14,7 @@ mod journeys;
 mod layout;
 mod quiet;
 mod release_gate;
+mod setup;
 mod wake;
 mod watch;
 mod webhooks;

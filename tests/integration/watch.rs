@@ -394,6 +394,7 @@ fn metrics_parse_as_prometheus_text_and_move_after_a_scan() {
     assert!(text.contains("skimwatch_open_findings{page=\"checkout\",severity=\"high\"}"), "{text}");
     assert!(text.contains("skimwatch_last_successful_scan_timestamp_seconds{page=\"checkout\"}"), "{text}");
     assert!(text.contains("skimwatch_scan_duration_seconds_count 1"), "{text}");
+    assert!(text.contains("\nskimwatch_scans_running 0\n"), "the one scan is over: {text}");
     assert_eq!(http_get(port, "/nothing").map(|(c, _)| c), Some(404));
 }
 

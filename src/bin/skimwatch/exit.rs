@@ -19,6 +19,15 @@ pub const HELP: &str = "Exit codes:
   2  usage or configuration error
   3  at least one page could not be scanned";
 
+pub const INIT_HELP: &str = "Exit codes:
+  0  the config was written
+  2  usage error: not an http(s) URL, a bad --name, or the file exists (without --force)
+  3  the page could not be loaded (nothing written)";
+
+pub const CHECK_HELP: &str = "Exit codes:
+  0  the config and its alert templates are valid
+  2  they are not (the error names the file, line, column and key)";
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         std::process::ExitCode::from(code as u8)

@@ -68,6 +68,13 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// Show per page the last successful scan and the open findings, and the alert outbox.
     Status(commands::status::StatusArgs),
+    /// Write a first, commented config from one load of a payment page with the shopper: the
+    /// card fields, the payment provider's hosts, a journey skeleton when the page redirects.
+    #[command(after_help = exit::INIT_HELP)]
+    Init(commands::init::InitArgs),
+    /// Check the config without scanning.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
     /// Run one page's journey once (no shopper, nothing stored) and print each step with its
     /// timing, URL and outcome: to debug `[[page.step]]`s before committing them.
     #[command(after_help = exit::HELP)]
@@ -102,6 +109,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => commands::watch::run(config, args),
         Command::Status(args) => commands::status::run(config, args),
         Command::Try(args) => commands::try_journey::run(config, args),
+        Command::Init(args) => commands::init::run(config, args),
+        Command::Config(command) => commands::config::run(config, command),
     }
 }
 

@@ -4,10 +4,12 @@
 //! line prints, and the scan database that history commands need.
 
 pub mod baseline;
+pub mod config;
 pub mod demo;
 pub mod evidence;
 pub mod html;
 pub mod incident;
+pub mod init;
 pub mod inventory;
 pub mod log;
 pub mod scan;
