@@ -64,6 +64,9 @@ impl Daemon {
             .arg("watch")
             .env("SKIMWATCH_LOG", "skimwatch=debug,info,chromiumoxide=off")
             .env(PASSWORD_ENV, PASSWORD)
+            // The receivers are on loopback: a proxy set for the machine must not take them.
+            .env("NO_PROXY", "127.0.0.1,localhost,::1")
+            .env("no_proxy", "127.0.0.1,localhost,::1")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
