@@ -46,6 +46,9 @@ pub struct Admission {
 
 /// The state of `auto`.
 struct Auto {
+    /// Scans admitted and not yet finished (those waiting for room hold a permit of the cap,
+    /// but do not count here).
+    active: Mutex<usize>,
     load: Mutex<LoadMeter>,
     last_extra: Mutex<Option<Instant>>,
     released: Notify,
@@ -60,6 +63,7 @@ pub struct Admitted {
 impl Drop for Admitted {
     fn drop(&mut self) {
         if let Some(auto) = &self.admission.auto {
+            *crate::model::lock_or_recover(&auto.active) -= 1;
             auto.released.notify_waiters();
         }
     }
@@ -75,11 +79,20 @@ impl Admission {
             MaxPages::Auto => {
                 let meter = LoadMeter::new();
                 let cap = if meter.source.is_some() { (cores * AUTO_PER_CORE).min(64) } else { cores };
-                let auto = Auto { load: Mutex::new(meter), last_extra: Mutex::new(None), released: Notify::new() };
-                (cores, cap, Some(auto))
+                return Admission::auto(cores, cap, meter);
             }
         };
         Arc::new(Admission { permits: Arc::new(Semaphore::new(cap)), floor, cap, auto })
+    }
+
+    fn auto(floor: usize, cap: usize, meter: LoadMeter) -> Arc<Admission> {
+        let auto = Auto {
+            active: Mutex::new(0),
+            load: Mutex::new(meter),
+            last_extra: Mutex::new(None),
+            released: Notify::new(),
+        };
+        Arc::new(Admission { permits: Arc::new(Semaphore::new(cap)), floor, cap, auto: Some(auto) })
     }
 
     /// The most scans that may ever run at once.
@@ -87,17 +100,19 @@ impl Admission {
         self.cap
     }
 
-    /// Scans running now.
+    /// Scans running now (admitted, not finished).
     pub fn running(&self) -> usize {
-        self.cap - self.permits.available_permits()
+        match &self.auto {
+            Some(auto) => *crate::model::lock_or_recover(&auto.active),
+            None => self.cap - self.permits.available_permits(),
+        }
     }
 
     /// Waits until one more scan may run. `None` when the admission is closed (never, today).
     pub async fn admit(self: &Arc<Self>) -> Option<Admitted> {
         let permit = self.permits.clone().acquire_owned().await.ok()?;
         if let Some(auto) = &self.auto {
-            // `running` counts this scan's permit: it is one of the floor while running ≤ floor.
-            while self.running() > self.floor && !self.take_room(auto) {
+            while !self.enter(auto) {
                 let released = auto.released.notified();
                 tokio::select! {
                     _ = released => {}
@@ -108,14 +123,24 @@ impl Admission {
         Some(Admitted { _permit: permit, admission: self.clone() })
     }
 
-    /// Whether a scan beyond the floor may start now (see [`room`]); when it may, the ramp
-    /// starts again from now, under the same lock, so two waiting scans cannot both go.
-    fn take_room(&self, auto: &Auto) -> bool {
+    /// Counts the scan as active when it may start now: always below the floor, beyond it
+    /// when [`room`] says so (and then the ramp starts again from now). Decided and counted
+    /// under one lock, so two waiting scans cannot both take the last place.
+    fn enter(&self, auto: &Auto) -> bool {
+        let mut active = crate::model::lock_or_recover(&auto.active);
+        if *active < self.floor || self.take_room(auto, *active) {
+            *active += 1;
+            return true;
+        }
+        false
+    }
+
+    fn take_room(&self, auto: &Auto, active: usize) -> bool {
         let mut last = crate::model::lock_or_recover(&auto.last_extra);
         let busy = crate::model::lock_or_recover(&auto.load).busy();
         let memory = available_memory();
         let go = room(last.map(|t| t.elapsed()), busy, memory);
-        tracing::trace!(?busy, ?memory, running = self.running(), go, "admission");
+        tracing::trace!(?busy, ?memory, active, go, "admission");
         if go {
             *last = Some(Instant::now());
         }
@@ -294,6 +319,32 @@ mod tests {
         assert!(!room(None, Some(0.9), None), "the CPU is busy");
         assert!(!room(None, None, None), "CPU use not known yet");
         assert!(!room(None, idle, Some(MEMORY_PER_PAGE - 1)), "no memory for another page");
+    }
+
+    #[tokio::test]
+    async fn scans_waiting_for_room_do_not_hold_the_floor() {
+        // CPU use that cannot be read: never room beyond the floor of 2.
+        let a = Admission::auto(2, 8, LoadMeter { source: None, last: None, value: None });
+        let mut held = vec![a.admit().await.unwrap(), a.admit().await.unwrap()];
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..3 {
+            let (a, tx) = (a.clone(), tx.clone());
+            tokio::spawn(async move {
+                let admitted = a.admit().await;
+                let _ = tx.send(());
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                drop(admitted);
+            });
+        }
+        let early = tokio::time::timeout(RECHECK * 3, rx.recv()).await;
+        assert!(early.is_err(), "no room beyond the floor");
+        assert_eq!(a.running(), 2, "waiting scans are not running");
+        drop(held.pop());
+        let next = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert!(next.is_ok(), "a finished scan lets a waiting one in");
+        assert_eq!(a.running(), 2);
+        let again = tokio::time::timeout(RECHECK * 3, rx.recv()).await;
+        assert!(again.is_err(), "and only one");
     }
 
     #[tokio::test]
