@@ -10,7 +10,8 @@
 //! `interact = "type"`, the best fixed concurrency against `watch` choosing by CPU
 //! (`max_pages = "auto"`), and the watch daemon's own RSS (Chromium excluded) after
 //! `SKIMWATCH_BENCH_DAEMON_SCANS` scans (default 1000, the figure).
-//! `SKIMWATCH_BENCH_ONLY=daemon` measures only the RSS row.
+//! `SKIMWATCH_BENCH_ONLY=daemon` measures only the RSS row, `SKIMWATCH_BENCH_ONLY=auto` only the
+//! best fixed concurrencies against `watch` choosing by CPU.
 //!
 //! `cargo bench --bench throughput`.
 
@@ -48,6 +49,10 @@ fn main() {
     let exe = skimwatch::capture::find_chromium(None).expect("chromium");
     if std::env::var("SKIMWATCH_BENCH_ONLY").as_deref() == Ok("daemon") {
         print_rss(dir.path(), &url, daemon_scans);
+        return;
+    }
+    if std::env::var("SKIMWATCH_BENCH_ONLY").as_deref() == Ok("auto") {
+        print_auto(dir.path(), &url, &exe);
         return;
     }
 
@@ -133,6 +138,36 @@ fn main() {
         wide_ppm(auto_type_wall) / wide_ppm(type_best)
     );
     print_rss(dir.path(), &url, daemon_scans);
+}
+
+/// The best fixed concurrency (the floor's and skimwatch's with typing) against `watch` with
+/// `max_pages = "auto"`, in one run.
+fn print_auto(dir: &Path, url: &str, exe: &Path) {
+    let wide_ppm = |wall: Duration| WIDE_PAGES as f64 * 60.0 / wall.as_secs_f64();
+    let best = |walls: Vec<(usize, Duration)>| walls.into_iter().min_by_key(|(_, w)| *w).expect("a run");
+    measure(&mut floor_cmd(exe, 1, 1, url));
+    let (floor_c, floor_best) =
+        best(WIDE_CONCURRENCY.iter().map(|&c| (c, measure(&mut floor_cmd(exe, WIDE_PAGES, c, url)).0)).collect());
+    let auto = config(dir, "auto", url, WIDE_PAGES, "none");
+    let (auto_wall, _) = measure(&mut watch_once_cmd(&auto));
+    let typing = config(dir, "type-wide", url, WIDE_PAGES, "type");
+    let (type_c, type_best) =
+        best(TYPE_CONCURRENCY.iter().map(|&c| (c, measure(&mut skimwatch_cmd(&typing, c)).0)).collect());
+    let (auto_type_wall, _) = measure(&mut watch_once_cmd(&config(dir, "auto-type", url, WIDE_PAGES, "type")));
+    println!("| | skimwatch `watch`, max_pages = \"auto\" | best fixed | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| pages per minute, {WIDE_PAGES} pages, no interaction | {:.1} | {:.1} (floor, at {floor_c}) | {:.2}× |",
+        wide_ppm(auto_wall),
+        wide_ppm(floor_best),
+        wide_ppm(auto_wall) / wide_ppm(floor_best)
+    );
+    println!(
+        "| pages per minute, {WIDE_PAGES} pages, interact = \"type\" | {:.1} | {:.1} (skimwatch, at {type_c}) | {:.2}× |",
+        wide_ppm(auto_type_wall),
+        wide_ppm(type_best),
+        wide_ppm(auto_type_wall) / wide_ppm(type_best)
+    );
 }
 
 fn print_rss(dir: &Path, url: &str, daemon_scans: usize) {
