@@ -4,12 +4,14 @@
 //! line prints, and the scan database that history commands need.
 
 pub mod baseline;
+pub mod completions;
 pub mod demo;
 pub mod evidence;
 pub mod html;
 pub mod incident;
 pub mod inventory;
 pub mod log;
+pub mod manpage;
 pub mod scan;
 pub mod status;
 pub mod try_journey;
