@@ -10,6 +10,7 @@ mod endpoint;
 mod evasion;
 mod evidence;
 mod hostile;
+mod install;
 mod journeys;
 mod layout;
 mod quiet;

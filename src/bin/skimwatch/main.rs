@@ -6,7 +6,7 @@ mod commands;
 mod exit;
 mod formatters;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use commands::baseline::BaselineCommand;
 use exit::ExitCode;
 use std::io;
@@ -79,6 +79,10 @@ enum Command {
     /// timing, URL and outcome: to debug `[[page.step]]`s before committing them.
     #[command(after_help = exit::HELP)]
     Try(commands::try_journey::TryArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    Completions(commands::completions::CompletionsArgs),
+    /// Write the man pages (skimwatch.1 and one page per command) into a folder.
+    Manpage(commands::manpage::ManpageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -111,6 +115,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Try(args) => commands::try_journey::run(config, args),
         Command::Init(args) => commands::init::run(config, args),
         Command::Config(command) => commands::config::run(config, command),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
+        Command::Manpage(args) => commands::manpage::run(args, Cli::command()),
     }
 }
 

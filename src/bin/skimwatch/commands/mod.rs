@@ -4,6 +4,7 @@
 //! line prints, and the scan database that history commands need.
 
 pub mod baseline;
+pub mod completions;
 pub mod config;
 pub mod demo;
 pub mod evidence;
@@ -12,6 +13,7 @@ pub mod incident;
 pub mod init;
 pub mod inventory;
 pub mod log;
+pub mod manpage;
 pub mod scan;
 pub mod status;
 pub mod try_journey;
