@@ -130,7 +130,7 @@ impl Mailer {
         match tokio::time::timeout(SMTP_TIMEOUT + Duration::from_secs(5), send).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
-                let reason = error_chain(&e);
+                let reason = super::error_chain(&e);
                 if self.starttls_required && reason.to_ascii_lowercase().contains("starttls") {
                     return Err(EmailError::NoStartTls { server: self.server.clone(), reason });
                 }
@@ -147,19 +147,4 @@ fn parse_mailbox(key: &'static str, value: &str) -> Result<Mailbox, EmailError> 
         value: value.to_string(),
         reason: e.to_string(),
     })
-}
-
-/// The error and its causes on one line ("connection refused" is usually in a source).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
 }

@@ -174,7 +174,7 @@ impl Webhook {
             .map_err(|_| WebhookError::Client { name: name.clone(), reason: format!("{target} is not a URL") })?;
         let secret = config.secret_env.as_deref().map(|var| env(&name, "secret_env", var)).transpose()?;
         let client = client(config.timeout)
-            .map_err(|e| WebhookError::Client { name: name.clone(), reason: scrub(&error_chain(&e), &url) })?;
+            .map_err(|e| WebhookError::Client { name: name.clone(), reason: scrub(&super::error_chain(&e), &url) })?;
         Ok(Webhook {
             name,
             kind: config.kind,
@@ -234,7 +234,8 @@ impl Webhook {
         };
         // reqwest's own timeout covers connect, send and answer; this one is the backstop.
         let attempt = async {
-            let response = request.body(body).send().await.map_err(|e| send_err(error_chain(&e.without_url())))?;
+            let response =
+                request.body(body).send().await.map_err(|e| send_err(super::error_chain(&e.without_url())))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -291,21 +292,6 @@ fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         builder = builder.tls_backend_preconfigured(tls);
     }
     builder.build()
-}
-
-/// The error and its causes on one line ("connection refused" is usually in a source).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
 }
 
 /// `text` without the URL or its path, in case a layer below quoted it.
