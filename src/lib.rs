@@ -9,6 +9,7 @@
 //!    [`text`]: the only ways text from a page is cut or flattened for display.
 //! 2. [`config`]: the configuration types, the reader (errors name file, line and key), page
 //!    selection, host allow-lists.
+//!    [`intel`]: the known-bad domain lists, retire.js data and YARA rules scans check against.
 //! 3. [`capture`]: headless Chromium → [`model::Snapshot`]: the browser, CDP events, the
 //!    journey's steps (`[[page.step]]`), the shopper and its canary card, the probe, script
 //!    classification, card-data leaks.
@@ -34,6 +35,8 @@ pub mod model;
 pub mod text;
 
 pub mod config;
+
+pub mod intel;
 
 pub mod capture;
 

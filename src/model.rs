@@ -637,10 +637,14 @@ pub enum FindingKind {
     /// A capture limit dropped data (scripts, requests, frames, bodies, accesses, bytes searched):
     /// flooding the monitor is itself an alert, never a blind spot.
     CaptureTruncated,
+    /// The page contacted, or new code names, a host on a known-bad indicator list (intel).
+    KnownBadHost,
+    /// An external script is a library version with published vulnerabilities (retire.js data).
+    VulnerableLibrary,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 11] = [
         FindingKind::NewScript,
         FindingKind::AlteredScript,
         FindingKind::RemovedScript,
@@ -650,6 +654,8 @@ impl FindingKind {
         FindingKind::PaymentFieldAccess,
         FindingKind::PaymentFieldMissing,
         FindingKind::CaptureTruncated,
+        FindingKind::KnownBadHost,
+        FindingKind::VulnerableLibrary,
     ];
 
     pub fn parse(s: &str) -> Option<FindingKind> {
@@ -667,6 +673,8 @@ impl FindingKind {
             FindingKind::PaymentFieldAccess => "payment_field_access",
             FindingKind::PaymentFieldMissing => "payment_field_missing",
             FindingKind::CaptureTruncated => "capture_truncated",
+            FindingKind::KnownBadHost => "known_bad_host",
+            FindingKind::VulnerableLibrary => "vulnerable_library",
         }
     }
 }
@@ -740,6 +748,79 @@ pub struct Finding {
     /// For a truncated capture: which limit dropped what, and how much.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub truncation: Option<Truncation>,
+    /// For a known-bad host: the indicator list and the entry that matched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub indicator: Option<IndicatorMatch>,
+    /// For a vulnerable library: which library and version, and its advisories.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub library: Option<LibraryMatch>,
+}
+
+/// Where a known-bad host was found and which list named it (JSON: `indicator`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorMatch {
+    /// The list's name (`maltrail-magentocore`, or a user list's file name).
+    pub list: String,
+    /// The list's entry, as written (the host itself or a parent domain of it).
+    pub entry: String,
+    /// `request` (the page sent a request there) or `code` (a new or altered script names it).
+    pub found_in: String,
+}
+
+/// A vulnerable library version in an external script (JSON: `library`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryMatch {
+    /// The library as retire.js names it (`jquery`).
+    pub name: String,
+    pub version: String,
+    /// What revealed the version: `uri`, `filename` or `filecontent`.
+    pub detected_by: String,
+    /// The data it came from (`retirejs`).
+    pub source: String,
+    pub advisories: Vec<LibraryAdvisory>,
+}
+
+/// One advisory of a [`LibraryMatch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryAdvisory {
+    /// The data's severity (`low`, `medium`, `high`, `critical`).
+    pub severity: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub summary: Option<String>,
+    /// CVE, GHSA and bug ids.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub identifiers: Vec<String>,
+    /// The affected range (`>=1.2.0 <3.5.0`).
+    pub range: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub info: Vec<String>,
+}
+
+/// One intelligence source a scan checked against (JSON: `intel` of the scan report), so that
+/// the evidence shows what was checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntelVersion {
+    /// `maltrail-magentocore`, `retirejs`, `skimwatch-yara`, a `[[intel.source]]` name or a
+    /// user file's name.
+    pub name: String,
+    /// `domains`, `retirejs` or `yara`.
+    pub kind: String,
+    /// `shipped` (built into skimwatch), `updated` (fetched by `intel update`) or `file` (a
+    /// user list or rule file).
+    pub origin: String,
+    /// Where it came from: the upstream URL of an updated copy, the path of a file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// Usable entries: domains, libraries with advisories, rules.
+    pub entries: u64,
+    /// Lines or extractors that could not be used.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub skipped: u64,
+    /// SHA-256 of the data as read.
+    pub sha256: String,
+    /// When the data is from: the upstream snapshot date of a shipped copy, the fetch time of
+    /// an updated one, the modification time of a file (RFC 3339 or a date).
+    pub date: String,
 }
 
 /// Where card data was sent (JSON contract: `destination` of a `card_exfiltration` finding).
@@ -1139,6 +1220,9 @@ pub struct PageReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanReport {
     pub pages: Vec<PageReport>,
+    /// The intelligence data the scan checked against (which list, which date).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intel: Vec<IntelVersion>,
 }
 
 impl Finding {

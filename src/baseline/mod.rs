@@ -491,8 +491,12 @@ pub fn apply_approval(
                 crate::compare::behaviour::approve_card_destination(baseline, finding, approval)
             }
             // Not approvable: a missing field is fixed in the config (`payment_fields`), and a
-            // truncated capture is raised again by every scan that hits a limit.
-            FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
+            // truncated capture is raised again by every scan that hits a limit. A known-bad
+            // host or a vulnerable library is fixed on the page (remove or upgrade it).
+            FindingKind::PaymentFieldMissing
+            | FindingKind::CaptureTruncated
+            | FindingKind::KnownBadHost
+            | FindingKind::VulnerableLibrary => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());

@@ -126,7 +126,11 @@ fn plan_page(
             .filter(|f| {
                 matches!(
                     f.kind,
-                    FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated
+                    FindingKind::CardExfiltration
+                        | FindingKind::PaymentFieldMissing
+                        | FindingKind::CaptureTruncated
+                        | FindingKind::KnownBadHost
+                        | FindingKind::VulnerableLibrary
                 )
             })
             .filter(|f| outcome.skipped.contains(&f.id))

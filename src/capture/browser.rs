@@ -126,8 +126,9 @@ pub fn command_line() -> Vec<String> {
 /// Where the browser comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrowserSource {
-    /// Launch this Chromium (headless, temporary profile, cleared environment).
-    Launch(PathBuf),
+    /// Launch this Chromium (headless, temporary profile, cleared environment), with
+    /// `[browser] host_resolver_rules` when set.
+    Launch(PathBuf, Option<String>),
     /// Connect to the DevTools endpoint of a Chromium already running (`[browser] endpoint`):
     /// `ws(s)://…/devtools/browser/<id>`, or `http(s)://host:port` to look that up.
     Connect(String),
@@ -139,7 +140,8 @@ impl BrowserSource {
     pub fn from_config(browser: &crate::config::Browser) -> Result<BrowserSource, CaptureError> {
         match &browser.endpoint {
             Some(endpoint) => Ok(BrowserSource::Connect(endpoint.clone())),
-            None => find_chromium(browser.executable.as_deref()).map(BrowserSource::Launch),
+            None => find_chromium(browser.executable.as_deref())
+                .map(|exe| BrowserSource::Launch(exe, browser.host_resolver_rules.clone())),
         }
     }
 }
@@ -147,7 +149,7 @@ impl BrowserSource {
 impl std::fmt::Display for BrowserSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BrowserSource::Launch(exe) => write!(f, "{}", exe.display()),
+            BrowserSource::Launch(exe, _) => write!(f, "{}", exe.display()),
             BrowserSource::Connect(endpoint) => f.write_str(&shown_endpoint(endpoint)),
         }
     }
@@ -230,12 +232,18 @@ impl Chromium {
     /// The browser `source` names: launched, or connected to.
     pub async fn start(source: &BrowserSource) -> Result<Chromium, CaptureError> {
         match source {
-            BrowserSource::Launch(exe) => Chromium::launch(exe).await,
+            BrowserSource::Launch(exe, rules) => Chromium::launch_with(exe, rules.as_deref()).await,
             BrowserSource::Connect(endpoint) => Chromium::connect(endpoint).await,
         }
     }
 
     pub async fn launch(exe: &Path) -> Result<Chromium, CaptureError> {
+        Chromium::launch_with(exe, None).await
+    }
+
+    /// [`Chromium::launch`] with Chromium's host resolver rules (`MAP host 127.0.0.1`, from
+    /// `[browser] host_resolver_rules`): a staging host or a test's fake domain served locally.
+    pub async fn launch_with(exe: &Path, host_resolver_rules: Option<&str>) -> Result<Chromium, CaptureError> {
         let launch_err = |reason: String| CaptureError::Launch { exe: exe.to_path_buf(), reason };
         let profile = tempfile::Builder::new()
             .prefix("skimwatch-profile-")
@@ -245,6 +253,7 @@ impl Chromium {
         cmd.args(command_line().iter().map(|a| format!("--{a}")))
             .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(host_resolver_rules.map(|r| format!("--host-resolver-rules={r}")))
             .env_clear()
             .envs(browser_env(profile.path()))
             .stdin(std::process::Stdio::null())

@@ -15,6 +15,7 @@ pub mod churn;
 pub mod diff;
 pub mod headers;
 pub mod hints;
+pub mod intel;
 pub mod policy;
 
 use crate::inventory::normalize;

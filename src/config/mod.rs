@@ -54,6 +54,8 @@ pub struct Config {
     pub alerts: Alerts,
     /// `[watch]`: the daemon's own endpoints.
     pub watch: Watch,
+    /// `[intel]`: known-bad domains, vulnerable libraries, YARA rules.
+    pub intel: Intel,
 }
 
 /// `[watch]`: what the daemon serves besides scanning.
@@ -126,6 +128,9 @@ pub struct Browser {
     pub settle: Duration,
     /// Pages `watch` scans at the same time in the one Chromium.
     pub max_pages: MaxPages,
+    /// `host_resolver_rules`: Chromium's `--host-resolver-rules` for a launched Chromium
+    /// (`MAP shop.example 10.0.0.5`): a staging host, or a test's fake domain on loopback.
+    pub host_resolver_rules: Option<String>,
 }
 
 /// `[browser] max_pages`: how many scans `watch` runs at once.
@@ -156,6 +161,86 @@ impl Default for Browser {
             timeout: DEFAULT_TIMEOUT,
             settle: DEFAULT_SETTLE,
             max_pages: MaxPages::Auto,
+            host_resolver_rules: None,
+        }
+    }
+}
+
+/// `[intel]`: the known-bad and vulnerable-library data scans check against (see
+/// docs/intel.md). The shipped lists are always used; these add to them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Intel {
+    /// `lists`: the user's own domain lists (one domain a line, `#` comments).
+    pub lists: Vec<PathBuf>,
+    /// `rules`: a folder of the user's own YARA rules (`*.yar`, `*.yara`).
+    pub rules: Option<PathBuf>,
+    /// `cache_dir`: where `intel update` keeps what it fetched (default: `intel` beside the
+    /// database).
+    pub cache_dir: PathBuf,
+    /// `[[intel.source]]`: upstream URLs; one named like a shipped source replaces its URL.
+    pub sources: Vec<IntelSource>,
+}
+
+/// `[[intel.source]]`: where `intel update` fetches one source from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntelSource {
+    pub name: String,
+    pub url: String,
+    /// `domains` or `retirejs` (optional for a shipped source's name).
+    pub kind: IntelKind,
+}
+
+/// The sources skimwatch ships a copy of (`intel/` in the repository), with the upstream URL
+/// `intel update` fetches each from unless a `[[intel.source]]` of that name gives another.
+pub const SHIPPED_INTEL: [(&str, IntelKind, &str); 2] = [
+    (
+        "maltrail-magentocore",
+        IntelKind::Domains,
+        "https://raw.githubusercontent.com/stamparm/maltrail/master/trails/static/malicious/magentocore.txt",
+    ),
+    (
+        "retirejs",
+        IntelKind::RetireJs,
+        "https://raw.githubusercontent.com/RetireJS/retire.js/master/repository/jsrepository-v4.json",
+    ),
+];
+
+/// The kind of the shipped source named `name`.
+pub fn shipped_intel_kind(name: &str) -> Option<IntelKind> {
+    SHIPPED_INTEL.iter().find(|(n, _, _)| *n == name).map(|(_, k, _)| *k)
+}
+
+impl Intel {
+    /// Every source `intel update` fetches: the shipped ones (with their URL replaced by a
+    /// `[[intel.source]]` of the same name), then the others configured.
+    pub fn update_sources(&self) -> Vec<IntelSource> {
+        let mut out: Vec<IntelSource> = SHIPPED_INTEL
+            .iter()
+            .map(|(name, kind, url)| {
+                self.sources.iter().find(|s| s.name == *name).cloned().unwrap_or(IntelSource {
+                    name: name.to_string(),
+                    url: url.to_string(),
+                    kind: *kind,
+                })
+            })
+            .collect();
+        out.extend(self.sources.iter().filter(|s| shipped_intel_kind(&s.name).is_none()).cloned());
+        out
+    }
+}
+
+/// The formats an intelligence source can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntelKind {
+    Domains,
+    RetireJs,
+}
+
+impl IntelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntelKind::Domains => "domains",
+            IntelKind::RetireJs => "retirejs",
         }
     }
 }
@@ -398,6 +483,7 @@ impl Config {
             pages,
             alerts: Alerts::default(),
             watch: Watch::default(),
+            intel: Intel { cache_dir: config_dir(path).join("intel"), ..Intel::default() },
         }
     }
 

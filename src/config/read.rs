@@ -10,7 +10,7 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
+    config_dir, Alerts, Browser, Config, EmailConfig, Intel, IntelKind, IntelSource, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
     WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
     DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
@@ -43,10 +43,12 @@ pub enum ConfigError {
 }
 
 // The keys each table allows, in the order the "unknown key" message lists them.
-const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
+const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch", "intel"];
+const INTEL_KEYS: &[&str] = &["lists", "rules", "cache_dir", "source"];
+const INTEL_SOURCE_KEYS: &[&str] = &["name", "url", "kind"];
 const WATCH_KEYS: &[&str] = &["listen"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
-const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
+const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages", "host_resolver_rules"];
 const ALERTS_KEYS: &[&str] =
     &["email", "webhook", "renotify", "failures_before_alert", "stale_after", "retry", "templates"];
 const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "username", "password_env", "min_severity"];
@@ -137,9 +139,13 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let pages = pages(root, &browser)?;
     let alerts = root.opt("alerts", |f| alerts(&f.table(ALERTS_KEYS)?, dir))?.unwrap_or_default();
     let watch = root.opt("watch", |f| watch(&f.table(WATCH_KEYS)?))?.unwrap_or_default();
+    let storage = storage.unwrap_or_else(|| Storage::beside(dir));
+    let default_cache = storage.database.parent().unwrap_or(dir).join("intel");
+    let intel = root.opt("intel", |f| intel(&f.table(INTEL_KEYS)?, dir, &default_cache))?;
     Ok(Config {
         path: root.doc.path.to_path_buf(),
-        storage: storage.unwrap_or_else(|| Storage::beside(dir)),
+        intel: intel.unwrap_or(Intel { cache_dir: default_cache, ..Intel::default() }),
+        storage,
         browser,
         pages,
         alerts,
@@ -193,6 +199,52 @@ fn browser(t: &Table<'_, '_, '_>, dir: &Path) -> Result<Browser, ConfigError> {
         timeout: t.opt("timeout", Field::timeout)?.unwrap_or(defaults.timeout),
         settle: t.opt("settle", Field::duration)?.unwrap_or(defaults.settle),
         max_pages: t.opt("max_pages", Field::max_pages)?.unwrap_or(defaults.max_pages),
+        host_resolver_rules: t.opt("host_resolver_rules", |f| {
+            f.non_empty_where(|s| {
+                s.chars().any(char::is_control).then(|| "must be one line (rules are separated by commas)".to_string())
+            })
+            .map(|s| s.trim().to_string())
+        })?,
+    })
+}
+
+/// `[intel]`: user lists, a user rules folder, the update cache and `[[intel.source]]`s.
+fn intel(t: &Table<'_, '_, '_>, dir: &Path, default_cache: &Path) -> Result<Intel, ConfigError> {
+    let lists = t.opt("lists", |f| f.string_list(|s| s.trim().is_empty().then(|| "a list path is empty".into())))?;
+    let mut sources: Vec<IntelSource> = Vec::new();
+    if let Some(f) = t.get("source") {
+        for elem in f.items("[[intel.source]] tables")? {
+            let s = elem.table(INTEL_SOURCE_KEYS)?;
+            let name = s.required("name")?.non_empty_where(|n| {
+                (!n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) || n.starts_with('.'))
+                    .then(|| "use letters, digits, `-`, `_` and `.` (it names the cached file)".to_string())
+            })?;
+            let url = s.required("url")?.non_empty_where(|u| {
+                (!is_http_url(u)).then(|| format!("{u:?} is not an http:// or https:// URL"))
+            })?;
+            let shipped = crate::config::shipped_intel_kind(name);
+            let kind = match s.get("kind") {
+                Some(k) => match k.string()? {
+                    "domains" => IntelKind::Domains,
+                    "retirejs" => IntelKind::RetireJs,
+                    other => return Err(k.err(format!("unknown kind {other:?} (expected \"domains\" or \"retirejs\")"))),
+                },
+                None => match shipped {
+                    Some(kind) => kind,
+                    None => return Err(s.err("kind", "missing required key: `kind` (\"domains\" or \"retirejs\") for a source that is not shipped")),
+                },
+            };
+            if sources.iter().any(|x| x.name == name) {
+                return Err(s.required("name")?.err(format!("two sources are named {name:?}")));
+            }
+            sources.push(IntelSource { name: name.to_string(), url: url.trim().to_string(), kind });
+        }
+    }
+    Ok(Intel {
+        lists: lists.unwrap_or_default().into_iter().map(|p| dir.join(p)).collect(),
+        rules: t.opt("rules", Field::non_empty)?.map(|p| dir.join(p)),
+        cache_dir: t.opt("cache_dir", Field::non_empty)?.map(|p| dir.join(p)).unwrap_or_else(|| default_cache.to_path_buf()),
+        sources,
     })
 }
 

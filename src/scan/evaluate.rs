@@ -7,6 +7,7 @@ use super::PageError;
 use crate::baseline::BaselineDir;
 use crate::compare::{self, behaviour, churn, policy};
 use crate::config::PageConfig;
+use crate::intel::Intel;
 use crate::inventory;
 use crate::model::{lock_or_recover, Baseline, Finding, Interaction, Inventory, Snapshot};
 use crate::store::{self, Store};
@@ -38,8 +39,9 @@ pub(super) async fn evaluate(
     snapshot: Snapshot,
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
+    intel: &Arc<Intel>,
 ) -> Result<Evaluated, PageError> {
-    let (page, store, baselines) = (page.clone(), store.clone(), baselines.clone());
+    let (page, store, baselines, intel) = (page.clone(), store.clone(), baselines.clone(), intel.clone());
     // Everything here is CPU-heavy on page data (normalising, hashing, hints, diffs) or
     // blocking I/O: all of it on the blocking pool, none on the async workers.
     tokio::task::spawn_blocking(move || {
@@ -56,6 +58,7 @@ pub(super) async fn evaluate(
             .and_then(|png| inventory::picture::picture_key(png).map(|key| (key, png.clone())));
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
+        compare::intel::apply(&page.name, &inv, &mut findings, &intel, !baseline.is_empty());
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         crate::model::sort_findings(&mut findings);

@@ -15,6 +15,7 @@ mod report;
 use crate::baseline::{BaselineDir, BaselineError};
 use crate::capture::{self, BrowserSource, CaptureOptions, Chromium};
 use crate::config::{select_pages, Config, PageConfig, SelectError};
+use crate::intel::Intel;
 use crate::model::{PageReport, ScanReport, Snapshot};
 use crate::store::{self, NewScan, ScanTx, Store, StoreError};
 use report::error_report;
@@ -31,6 +32,8 @@ pub enum ScanError {
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Task(String),
+    #[error(transparent)]
+    Intel(#[from] crate::intel::IntelError),
 }
 
 /// Why a page scan failed, from the capture to the stored result. The message is what the
@@ -182,6 +185,7 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
                 crate::config::rebase::rebase_url(&page.url, base).map_err(|e| ScanError::Task(e.to_string()))?;
         }
     }
+    let intel = load_intel(config).await?;
     let store = open_store(config, opts.ephemeral).await?;
     let root = config.storage.baselines.clone();
     let baselines =
@@ -204,9 +208,10 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
         let chromium = chromium.clone();
         let store = store.clone();
         let baselines = baselines.clone();
+        let intel = intel.clone();
         let task = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let report = scan_page(&chromium, &page, &store, &baselines).await;
+            let report = scan_page(&chromium, &page, &store, &baselines, &intel).await;
             (index, report)
         });
         index_of_task.insert(task.id(), index);
@@ -232,11 +237,21 @@ pub async fn run(config: &Config, opts: &ScanOptions) -> Result<ScanReport, Scan
             tracing::error!("could not prune the scan database: {e}");
         }
     }
-    Ok(ScanReport { pages: reports.into_iter().flatten().collect() })
+    Ok(ScanReport { pages: reports.into_iter().flatten().collect(), intel: intel.versions.clone() })
+}
+
+/// The intelligence data of `[intel]` (shipped, updated and the user's), compiled once for
+/// the run on the blocking pool (regexes and rules take a moment to compile).
+pub async fn load_intel(config: &Config) -> Result<Arc<Intel>, ScanError> {
+    let cfg = config.intel.clone();
+    let intel = tokio::task::spawn_blocking(move || Intel::load(&cfg))
+        .await
+        .map_err(|e| ScanError::Task(e.to_string()))??;
+    Ok(Arc::new(intel))
 }
 
 fn all_failed(pages: &[PageConfig], message: &str) -> ScanReport {
-    ScanReport { pages: pages.iter().map(|p| error_report(p, message.to_string())).collect() }
+    ScanReport { pages: pages.iter().map(|p| error_report(p, message.to_string())).collect(), intel: Vec::new() }
 }
 
 /// What capture needs to know of a page's settings.
@@ -319,6 +334,7 @@ pub async fn scan_page(
     page: &PageConfig,
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
+    intel: &Arc<Intel>,
 ) -> PageReport {
     let started_at = store::now_rfc3339();
     let opts = capture_options(page);
@@ -329,7 +345,7 @@ pub async fn scan_page(
         Ok(Err(panicked)) => Err(panicked.to_string()),
         Err(_) => Err(over_limit(page).to_string()),
     };
-    finish_scan(page, started_at, snapshot, store, baselines, None, deadline).await.report
+    finish_scan(page, started_at, snapshot, store, baselines, intel, None, deadline).await.report
 }
 
 fn over_limit(page: &PageConfig) -> PageError {
@@ -360,6 +376,7 @@ pub async fn finish_scan(
     snapshot: Result<Snapshot, String>,
     store: &Arc<Mutex<Store>>,
     baselines: &Arc<BaselineDir>,
+    intel: &Arc<Intel>,
     hook: Option<RecordHook>,
     deadline: Instant,
 ) -> Finished {
@@ -368,7 +385,7 @@ pub async fn finish_scan(
             let analysis = catch_panic(async {
                 #[cfg(debug_assertions)]
                 test_injected_panic(page);
-                evaluate::evaluate(page, snapshot, store, baselines).await
+                evaluate::evaluate(page, snapshot, store, baselines, intel).await
             });
             match tokio::time::timeout_at(deadline, analysis).await {
                 Ok(Ok(evaluated)) => evaluated,

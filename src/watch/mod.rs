@@ -252,6 +252,8 @@ struct Daemon {
     config: Config,
     store: Arc<Mutex<Store>>,
     baselines: Arc<BaselineDir>,
+    /// The intelligence data, loaded at start (restart the daemon after `intel update`).
+    intel: Arc<crate::intel::Intel>,
     browser: BrowserSlot,
     /// Where alerts go: the email first, then the webhooks, each delivered by its own task.
     channels: Vec<Channel>,
@@ -442,6 +444,7 @@ impl Daemon {
         }
         let source = BrowserSource::from_config(&config.browser)?;
         let store = scan::open_store(config, false).await?;
+        let intel = scan::load_intel(config).await?;
         let policy = AlertPolicy::from_config(&config.alerts);
         let channels: Vec<Channel> = policy
             .routes
@@ -474,6 +477,7 @@ impl Daemon {
             config: config.clone(),
             store,
             baselines: Arc::new(BaselineDir::for_scanning(config.storage.baselines.clone())),
+            intel,
             browser: BrowserSlot::new(source),
             channels,
             renderer,
@@ -621,6 +625,7 @@ impl Daemon {
             result,
             &self.store,
             &self.baselines,
+            &self.intel,
             Some(self.hook.clone()),
             deadline,
         )

@@ -18,7 +18,7 @@ use std::sync::Arc;
 const SCANS: usize = 20;
 
 fn describe_page(p: &PageReport) -> String {
-    describe(&ScanReport { pages: vec![p.clone()] })
+    describe(&ScanReport { pages: vec![p.clone()], intel: Vec::new() })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,11 +39,12 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
     let page = config.page("volatile").unwrap().clone();
     let store = scan::open_store(&config, false).await.unwrap();
     let baselines = Arc::new(BaselineDir::new(config.storage.baselines.clone()));
+    let intel = scan::load_intel(&config).await.unwrap();
     let exe = capture::find_chromium(config.browser.executable.as_deref()).expect("chromium");
     let chromium = Chromium::launch(&exe).await.expect("launch chromium");
 
     // First scan: everything is new on a payment page.
-    let first = scan::scan_page(&chromium, &page, &store, &baselines).await;
+    let first = scan::scan_page(&chromium, &page, &store, &baselines, &intel).await;
     assert_eq!(first.status, PageStatus::Ok, "{:?}", first.error);
     assert!(!first.payment_fields.is_empty());
     assert!(first.findings.iter().any(|f| f.kind == FindingKind::NewScript));
@@ -71,7 +72,7 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
         if i == 1 {
             after_first = used(&store);
         }
-        let report = scan::scan_page(&chromium, &page, &store, &baselines).await;
+        let report = scan::scan_page(&chromium, &page, &store, &baselines, &intel).await;
         assert_eq!(report.status, PageStatus::Ok, "scan {i}: {:?}", report.error);
         for f in report.findings.iter().filter(|f| f.severity >= Severity::Low) {
             false_findings.push(format!("scan {i}: {} {} {}", f.severity, f.kind, f.title));
@@ -100,7 +101,7 @@ async fn volatile_checkout_is_silent_for_20_scans_and_code_changes_are_still_cau
         (VolatileChange::CallInsertedInCart, "window.cart"),
     ] {
         shop.serve_volatile_checkout(change);
-        let report = scan::scan_page(&chromium, &page, &store, &baselines).await;
+        let report = scan::scan_page(&chromium, &page, &store, &baselines, &intel).await;
         let altered: Vec<_> = report
             .findings
             .iter()

@@ -72,6 +72,10 @@ enum Command {
     /// card fields, the payment provider's hosts, a journey skeleton when the page redirects.
     #[command(after_help = exit::INIT_HELP)]
     Init(commands::init::InitArgs),
+    /// The known-bad domain lists, vulnerable-library data and YARA rules scans check against:
+    /// fetch newer copies (`update`) or show what is in use (`show`).
+    #[command(subcommand)]
+    Intel(commands::intel::IntelCommand),
     /// Check the config without scanning.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -115,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Try(args) => commands::try_journey::run(config, args),
         Command::Init(args) => commands::init::run(config, args),
         Command::Config(command) => commands::config::run(config, command),
+        Command::Intel(command) => commands::intel::run(config, command),
         Command::Completions(args) => commands::completions::run(args, Cli::command()),
         Command::Manpage(args) => commands::manpage::run(args, Cli::command()),
     }

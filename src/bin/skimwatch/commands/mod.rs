@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod html;
 pub mod incident;
 pub mod init;
+pub mod intel;
 pub mod inventory;
 pub mod log;
 pub mod manpage;

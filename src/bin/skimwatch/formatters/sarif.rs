@@ -109,6 +109,25 @@ fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'
             "error",
             "7.0",
         ),
+        FindingKind::KnownBadHost => (
+            "KnownBadHost",
+            "The page contacted, or new code names, a host on a known-bad indicator list",
+            "A host the page sent a request to, or a host named in code a new or altered script added, is on an \
+             indicator list of skimmer domains (the shipped maltrail Magecart trail or a list of your own). The \
+             finding names the list and its entry. Treat the page as compromised: remove the code that loads or \
+             names the host and start incident response (PCI DSS 11.6.1). It cannot be approved.",
+            "error",
+            "10.0",
+        ),
+        FindingKind::VulnerableLibrary => (
+            "VulnerableLibrary",
+            "An external script is a library version with published vulnerabilities",
+            "retire.js's data lists advisories for this library version (named in the finding with its CVE and \
+             GHSA ids). An outdated library on a payment page is what assessors flag under PCI DSS 6.4.3 and \
+             6.3.3. Upgrade the library; the finding ends when the page no longer loads that version.",
+            "warning",
+            "6.0",
+        ),
     }
 }
 
