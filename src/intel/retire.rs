@@ -168,7 +168,20 @@ fn first_version(res: &[regex::Regex], text: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    res.iter().find_map(|re| re.captures(text).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()))
+    res.iter().find_map(|re| re.captures(text).and_then(|c| c.get(1)).map(|m| clean_version(m.as_str())))
+}
+
+/// The version pattern also takes the `.min` of `jquery-1.8.1.min.js` (the `(\.min)?` after
+/// it is optional, so the greedy version wins): cut such suffixes off.
+fn clean_version(v: &str) -> String {
+    let mut v = v;
+    loop {
+        let cut = [".min", "-min", ".js", ".", "-", "_"].iter().find_map(|s| v.strip_suffix(s));
+        match cut {
+            Some(rest) if !rest.is_empty() => v = rest,
+            _ => return v.to_string(),
+        }
+    }
 }
 
 fn applies(v: &RawVulnerability, version: &str) -> bool {

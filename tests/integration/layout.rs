@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 const ORDER: &[&[&str]] = &[
     &["model", "text"],
     &["config"],
+    &["intel"],
     &["capture"],
     &["inventory"],
     &["compare"],

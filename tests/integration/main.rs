@@ -11,6 +11,7 @@ mod evasion;
 mod evidence;
 mod hostile;
 mod install;
+mod intel;
 mod journeys;
 mod layout;
 mod quiet;

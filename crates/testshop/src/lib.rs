@@ -28,6 +28,7 @@ mod checkouts;
 mod content;
 mod evasive;
 mod journeys;
+mod known_bad;
 mod volatile;
 
 pub use attacks::Planted;
@@ -36,6 +37,7 @@ pub use journeys::{
     Proxy, B2B_SKIMMER_EXFIL_PATH, BASIC_SKIMMER_EXFIL_PATH, M2_SKIMMER_EXFIL_PATH, PROXY_SKIMMER_EXFIL_PATH,
     REGION_SKIMMER_EXFIL_PATH,
 };
+pub use known_bad::OLD_JQUERY_PATH;
 pub use volatile::{VolatileChange, VOLATILE_PATH};
 
 use axum::body::{Body, Bytes};
