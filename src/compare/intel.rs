@@ -91,13 +91,19 @@ fn vulnerable_libraries(page: &str, inv: &Inventory, intel: &Intel) -> Vec<Findi
         }
         for (source, d) in intel.vulnerable(script.url.as_deref(), &script.source) {
             let severity = d.advisories.iter().map(|a| data_severity(&a.severity)).max().unwrap_or(Severity::Medium);
-            let mut ids: Vec<&str> = d.advisories.iter().flat_map(|a| a.identifiers.iter().map(String::as_str)).collect();
+            let mut ids: Vec<&str> =
+                d.advisories.iter().flat_map(|a| a.identifiers.iter().map(String::as_str)).collect();
             ids.sort();
             ids.dedup();
             let shown: Vec<&str> = ids.iter().filter(|i| i.starts_with("CVE-")).take(5).copied().collect();
             let url = script.url.as_deref().unwrap_or_default();
             out.push(Finding {
-                id: finding_id(page, FindingKind::VulnerableLibrary, &script.id, &format!("{}@{}", d.library, d.version)),
+                id: finding_id(
+                    page,
+                    FindingKind::VulnerableLibrary,
+                    &script.id,
+                    &format!("{}@{}", d.library, d.version),
+                ),
                 kind: FindingKind::VulnerableLibrary,
                 severity,
                 title: one_line(&format!(

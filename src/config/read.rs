@@ -10,9 +10,9 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Intel, IntelKind, IntelSource, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
-    WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
-    DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
+    config_dir, Alerts, Browser, Config, EmailConfig, Intel, IntelKind, IntelSource, Keep, MaxPages, PageConfig,
+    Policy, Storage, Trust, Watch, WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE,
+    DEFAULT_INTERVAL, DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
 use crate::model::{
     Geolocation, InteractMode, JourneyStep, Profile, Session, Severity, ShopperField, StepAction, StepValue, StepWait,
@@ -219,19 +219,24 @@ fn intel(t: &Table<'_, '_, '_>, dir: &Path, default_cache: &Path) -> Result<Inte
                 (!n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) || n.starts_with('.'))
                     .then(|| "use letters, digits, `-`, `_` and `.` (it names the cached file)".to_string())
             })?;
-            let url = s.required("url")?.non_empty_where(|u| {
-                (!is_http_url(u)).then(|| format!("{u:?} is not an http:// or https:// URL"))
-            })?;
+            let url = s
+                .required("url")?
+                .non_empty_where(|u| (!is_http_url(u)).then(|| format!("{u:?} is not an http:// or https:// URL")))?;
             let shipped = crate::config::shipped_intel_kind(name);
             let kind = match s.get("kind") {
                 Some(k) => match k.string()? {
                     "domains" => IntelKind::Domains,
                     "retirejs" => IntelKind::RetireJs,
-                    other => return Err(k.err(format!("unknown kind {other:?} (expected \"domains\" or \"retirejs\")"))),
+                    other => {
+                        return Err(k.err(format!("unknown kind {other:?} (expected \"domains\" or \"retirejs\")")))
+                    }
                 },
                 None => match shipped {
                     Some(kind) => kind,
-                    None => return Err(s.err("kind", "missing required key: `kind` (\"domains\" or \"retirejs\") for a source that is not shipped")),
+                    None => return Err(s.err(
+                        "kind",
+                        "missing required key: `kind` (\"domains\" or \"retirejs\") for a source that is not shipped",
+                    )),
                 },
             };
             if sources.iter().any(|x| x.name == name) {
@@ -243,7 +248,10 @@ fn intel(t: &Table<'_, '_, '_>, dir: &Path, default_cache: &Path) -> Result<Inte
     Ok(Intel {
         lists: lists.unwrap_or_default().into_iter().map(|p| dir.join(p)).collect(),
         rules: t.opt("rules", Field::non_empty)?.map(|p| dir.join(p)),
-        cache_dir: t.opt("cache_dir", Field::non_empty)?.map(|p| dir.join(p)).unwrap_or_else(|| default_cache.to_path_buf()),
+        cache_dir: t
+            .opt("cache_dir", Field::non_empty)?
+            .map(|p| dir.join(p))
+            .unwrap_or_else(|| default_cache.to_path_buf()),
         sources,
     })
 }

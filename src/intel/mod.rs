@@ -145,7 +145,8 @@ impl Intel {
                     // A shipped copy always parses (a unit test says so); a cached one may not.
                     Err(message) if version.origin == "updated" => {
                         tracing::warn!(path = %path.display(), "{message}: using the shipped copy");
-                        let (text, date) = shipped::data(&version.name).unwrap_or((shipped::RETIREJS, shipped::RETIREJS_DATE));
+                        let (text, date) =
+                            shipped::data(&version.name).unwrap_or((shipped::RETIREJS, shipped::RETIREJS_DATE));
                         let v = IntelVersion { origin: "shipped".into(), location: None, date: date.into(), ..version };
                         return self.add(kind, text, v, path);
                     }

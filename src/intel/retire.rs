@@ -118,11 +118,8 @@ impl Repository {
                     })
                     .collect()
             };
-            let (uri, filename, filecontent) = (
-                compile(&lib.extractors.uri),
-                compile(&lib.extractors.filename),
-                compile(&lib.extractors.filecontent),
-            );
+            let (uri, filename, filecontent) =
+                (compile(&lib.extractors.uri), compile(&lib.extractors.filename), compile(&lib.extractors.filecontent));
             repo.libraries.push(Library { name, uri, filename, filecontent, vulnerabilities: lib.vulnerabilities });
         }
         if repo.libraries.is_empty() {
@@ -185,8 +182,8 @@ fn clean_version(v: &str) -> String {
 }
 
 fn applies(v: &RawVulnerability, version: &str) -> bool {
-    let above = v.at_or_above.as_deref().is_none_or(|low| at_or_above(version, low));
-    let below = v.below.as_deref().is_none_or(|high| !at_or_above(version, high));
+    let above = v.at_or_above.as_deref().map_or(true, |low| at_or_above(version, low));
+    let below = v.below.as_deref().map_or(true, |high| !at_or_above(version, high));
     above && below && (v.at_or_above.is_some() || v.below.is_some())
 }
 
@@ -272,9 +269,13 @@ mod tests {
         assert!(repo.len() > 50, "{}", repo.len());
         let by_name = repo.scan(Some("https://shop.example/js/jquery-1.8.1.min.js?v=3"), "x");
         assert_eq!(by_name.len(), 1, "{by_name:?}");
-        assert_eq!((by_name[0].library.as_str(), by_name[0].version.as_str(), by_name[0].by), ("jquery", "1.8.1", "filename"));
+        assert_eq!(
+            (by_name[0].library.as_str(), by_name[0].version.as_str(), by_name[0].by),
+            ("jquery", "1.8.1", "filename")
+        );
         assert!(by_name[0].advisories.iter().any(|a| a.identifiers.iter().any(|i| i == "CVE-2012-6708")));
-        let by_banner = repo.scan(Some("https://shop.example/js/lib.js"), "/*! jQuery v1.8.1 jquery.com | jquery.org/license */\n");
+        let by_banner =
+            repo.scan(Some("https://shop.example/js/lib.js"), "/*! jQuery v1.8.1 jquery.com | jquery.org/license */\n");
         assert_eq!(by_banner.first().map(|d| (d.version.as_str(), d.by)), Some(("1.8.1", "filecontent")));
         assert!(repo.scan(Some("https://shop.example/js/jquery-3.7.1.min.js"), "/*! jQuery v3.7.1 */").is_empty());
         assert!(repo.scan(Some("https://shop.example/js/app.js"), "var jq = 1;").is_empty());

@@ -61,7 +61,8 @@ pub fn cached(dir: &Path, name: &str) -> Option<(String, CacheMeta)> {
 /// Fetches every source (shipped ones at their configured URL) and reports each outcome.
 /// Fails only when the cache folder cannot be written.
 pub async fn update(cfg: &config::Intel) -> Result<Vec<Outcome>, IntelError> {
-    std::fs::create_dir_all(&cfg.cache_dir).map_err(|source| IntelError::Read { path: cfg.cache_dir.clone(), source })?;
+    std::fs::create_dir_all(&cfg.cache_dir)
+        .map_err(|source| IntelError::Read { path: cfg.cache_dir.clone(), source })?;
     let client = client();
     let mut out = Vec::new();
     for source in cfg.update_sources() {
@@ -128,7 +129,9 @@ fn store(dir: &Path, source: &IntelSource, text: &str) -> Result<(), IntelError>
         sha256: sha256_hex(text.as_bytes()),
     };
     let meta_json = serde_json::to_string_pretty(&meta).unwrap_or_default();
-    for (path, bytes) in [(data_path(dir, &source.name), text.as_bytes()), (meta_path(dir, &source.name), meta_json.as_bytes())] {
+    for (path, bytes) in
+        [(data_path(dir, &source.name), text.as_bytes()), (meta_path(dir, &source.name), meta_json.as_bytes())]
+    {
         let write = || -> std::io::Result<()> {
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             std::io::Write::write_all(&mut tmp, bytes)?;

@@ -73,7 +73,11 @@ fn listed_domain_old_jquery_and_base64_loader_are_recognised() {
 #[test]
 fn intel_update_refreshes_from_loopback_and_keeps_the_copy_in_use_offline() {
     let shop = Shop::start_in_background().expect("shop");
-    shop.set_resource(Origin::Vendor, "/trail.txt", Resource::new("text/plain", "# mine\nskim-a.example\nskim-b.example\n"));
+    shop.set_resource(
+        Origin::Vendor,
+        "/trail.txt",
+        Resource::new("text/plain", "# mine\nskim-a.example\nskim-b.example\n"),
+    );
     let repo = r#"{"jquery":{"extractors":{"filename":["jquery-(§§version§§)(\\.min)?\\.js"]},"vulnerabilities":[{"below":"9.0.0","severity":"high","identifiers":{"summary":"test"}}]}}"#;
     shop.set_resource(Origin::Vendor, "/repo.json", Resource::json(repo));
     let dir = tempfile::tempdir().unwrap();
@@ -96,8 +100,9 @@ fn intel_update_refreshes_from_loopback_and_keeps_the_copy_in_use_offline() {
             .timeout(crate::util::RUN_TIMEOUT)
             .output()
             .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        });
         (out.status.code().unwrap(), json)
     };
     let origin_of = |show: &serde_json::Value, name: &str| -> (String, u64) {
