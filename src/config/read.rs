@@ -1273,6 +1273,40 @@ timeout = "1m"
     }
 
     #[test]
+    fn intel_keys_resolve_paths_and_sources_are_checked() {
+        let c = parse(PAGE).unwrap();
+        assert_eq!(c.intel.cache_dir, Path::new("intel"), "beside the database");
+        assert_eq!(c.intel.update_sources().len(), 2, "the shipped sources");
+        let c = parse(&format!(
+            "[storage]\ndatabase = \"state/sw.db\"\n[browser]\nhost_resolver_rules = \"MAP evil.example 127.0.0.4\"\n\
+             [intel]\nlists = [\"lists/ours.txt\"]\nrules = \"yara\"\n\
+             [[intel.source]]\nname = \"retirejs\"\nurl = \"http://mirror.example/repo.json\"\n\
+             [[intel.source]]\nname = \"ours\"\nurl = \"https://intel.example/d.txt\"\nkind = \"domains\"\n{PAGE}"
+        ))
+        .unwrap();
+        assert_eq!(c.intel.cache_dir, Path::new("state/intel"));
+        assert_eq!(c.intel.lists, [Path::new("lists/ours.txt")]);
+        assert_eq!(c.intel.rules.as_deref(), Some(Path::new("yara")));
+        assert_eq!(c.browser.host_resolver_rules.as_deref(), Some("MAP evil.example 127.0.0.4"));
+        let sources = c.intel.update_sources();
+        let urls: Vec<(&str, &str)> = sources.iter().map(|s| (s.name.as_str(), s.url.as_str())).collect();
+        assert_eq!(
+            urls[1..],
+            [("retirejs", "http://mirror.example/repo.json"), ("ours", "https://intel.example/d.txt")]
+        );
+        let e = error(&format!("[[intel.source]]\nname = \"x\"\nurl = \"https://a.example/x\"\n{PAGE}"));
+        assert!(e.starts_with("skimwatch.toml:1:1: intel.source[0].kind: missing required key"), "{e}");
+        let e = error(&format!(
+            "[[intel.source]]\nname = \"../x\"\nurl = \"https://a.example/x\"\nkind = \"domains\"\n{PAGE}"
+        ));
+        assert!(e.contains("intel.source[0].name: use letters"), "{e}");
+        let e = error(&format!("[intel]\nlist = []\n{PAGE}"));
+        assert!(e.contains("intel.list: unknown key (expected lists, rules, cache_dir, source)"), "{e}");
+        let e = error(&format!("[[intel.source]]\nname = \"retirejs\"\nurl = \"ftp://a.example/x\"\n{PAGE}"));
+        assert!(e.contains("intel.source[0].url: \"ftp://a.example/x\" is not an http"), "{e}");
+    }
+
+    #[test]
     fn watch_listen_is_an_address_or_a_loopback_port() {
         let c = parse(&format!("[watch]\nlisten = 9187\n{PAGE}")).unwrap();
         assert_eq!(c.watch.listen, Some("127.0.0.1:9187".parse().unwrap()));

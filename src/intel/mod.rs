@@ -176,6 +176,18 @@ impl Intel {
         Ok(())
     }
 
+    /// Reads the user's lists and compiles the user's rules (with the `yara` feature), without
+    /// the shipped data: what `config check` checks. The error names the file; `Err` carries
+    /// whether it was a rule (`true`) or a list.
+    pub fn check_user_files(cfg: &config::Intel) -> Result<(), (bool, IntelError)> {
+        for path in &cfg.lists {
+            read_bounded(path).map_err(|e| (false, e))?;
+        }
+        #[cfg(feature = "yara")]
+        yara::Rules::load(cfg.rules.as_deref()).map_err(|e| (true, e))?;
+        Ok(())
+    }
+
     /// The first list naming `host` (or a parent domain of it).
     pub fn bad_host(&self, host: &str) -> Option<BadHost<'_>> {
         self.domains.iter().find_map(|l| l.lookup(host).map(|entry| BadHost { list: &l.name, entry }))

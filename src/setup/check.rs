@@ -41,6 +41,10 @@ pub fn check(path: &Path) -> Result<Checked, ConfigError> {
         };
         return Err(error_at(&text, path, &["alerts", "templates"], message));
     }
+    if let Err((rule, e)) = crate::intel::Intel::check_user_files(&config.intel) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        return Err(error_at(&text, path, &["intel", if rule { "rules" } else { "lists" }], e.to_string()));
+    }
     let mut destinations = Vec::new();
     let mut unset_env = Vec::new();
     if let Some(email) = &config.alerts.email {

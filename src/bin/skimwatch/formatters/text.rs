@@ -165,10 +165,34 @@ fn finding(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "     hint:    {}", clean(h))?;
     }
     behaviour(f, out)?;
+    intel(f, out)?;
     if let Some(diff) = &f.diff {
         writeln!(out, "     diff:")?;
         for line in diff.lines() {
             writeln!(out, "       {}", clean(line))?;
+        }
+    }
+    Ok(())
+}
+
+/// Which indicator list named a host; which advisories a library version has.
+fn intel(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(i) = &f.indicator {
+        writeln!(out, "     listed:  {} in {} (found in the {})", clean(&i.entry), clean(&i.list), clean(&i.found_in))?;
+    }
+    if let Some(l) = &f.library {
+        writeln!(
+            out,
+            "     library: {} {} (by {}, {} data)",
+            clean(&l.name),
+            clean(&l.version),
+            l.detected_by,
+            clean(&l.source)
+        )?;
+        for a in l.advisories.iter().take(10) {
+            let ids = a.identifiers.iter().map(|i| clean(i)).collect::<Vec<_>>().join(", ");
+            let summary = a.summary.as_deref().map(|s| format!(": {}", clean(s))).unwrap_or_default();
+            writeln!(out, "     advisory: {} {} {ids}{summary}", clean(&a.severity), clean(&a.range))?;
         }
     }
     Ok(())
