@@ -132,6 +132,7 @@ impl Intel {
     }
 
     fn add(&mut self, kind: IntelKind, text: &str, mut version: IntelVersion, path: &Path) -> Result<(), IntelError> {
+        let _timing = Timing(std::time::Instant::now(), version.name.clone());
         version.sha256 = sha256_hex(text.as_bytes());
         match kind {
             IntelKind::Domains => {
@@ -162,6 +163,7 @@ impl Intel {
 
     #[cfg(feature = "yara")]
     fn load_rules(&mut self, folder: Option<&Path>) -> Result<(), IntelError> {
+        let _timing = Timing(std::time::Instant::now(), shipped::YARA_NAME.into());
         let (rules, versions) = yara::Rules::load(folder)?;
         self.yara = Some(rules);
         self.versions.extend(versions);
@@ -214,6 +216,15 @@ impl Intel {
         }
         let _ = source;
         Vec::new()
+    }
+}
+
+/// Logs how long loading one source took (on drop), at debug level.
+struct Timing(std::time::Instant, String);
+
+impl Drop for Timing {
+    fn drop(&mut self) {
+        tracing::debug!(source = %self.1, ms = self.0.elapsed().as_millis() as u64, "intelligence source loaded");
     }
 }
 
