@@ -141,6 +141,24 @@ fn intel_update_refreshes_from_loopback_and_keeps_the_copy_in_use_offline() {
     let (_, show) = run(&["intel", "show", "--format", "json"]);
     let (origin, entries) = origin_of(&show, "maltrail-magentocore");
     assert!(origin == "shipped" && entries > 10_000, "{origin} {entries}");
+
+    // A user list that is not there is a configuration error naming the key and the file.
+    std::fs::write(
+        &config,
+        "[intel]\nlists = [\"ours.txt\"]\n\n[[page]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("skimwatch")
+        .unwrap()
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .timeout(crate::util::RUN_TIMEOUT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("skimwatch.toml:2:9: intel.lists:") && stderr.contains("ours.txt"), "{stderr}");
 }
 
 fn ws_requests(shop: &Shop) -> Vec<String> {
