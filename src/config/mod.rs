@@ -54,6 +54,24 @@ pub struct Config {
     pub alerts: Alerts,
     /// `[watch]`: the daemon's own endpoints.
     pub watch: Watch,
+    /// `[reports]`: where browsers send CSP violation reports.
+    pub reports: Reports,
+}
+
+/// `[reports]`: the CSP violation reports of real browsers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reports {
+    /// `public_url`: the collector's address as browsers reach it (`https://monitor.example`,
+    /// no query); a page's policy reports to `<public_url>/csp/<page>`. `None`: generated
+    /// policies name no `report-uri` unless one is given on the command line.
+    pub public_url: Option<String>,
+}
+
+impl Reports {
+    /// The `report-uri` of `page`'s policy, from `public_url`.
+    pub fn report_uri(&self, page: &str) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{}/csp/{}", u.trim_end_matches('/'), page))
+    }
 }
 
 /// `[watch]`: what the daemon serves besides scanning.
@@ -398,6 +416,7 @@ impl Config {
             pages,
             alerts: Alerts::default(),
             watch: Watch::default(),
+            reports: Reports::default(),
         }
     }
 

@@ -10,8 +10,8 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
-    WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Reports, Storage, Trust,
+    Watch, WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
     DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
 use crate::model::{
@@ -43,8 +43,9 @@ pub enum ConfigError {
 }
 
 // The keys each table allows, in the order the "unknown key" message lists them.
-const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
+const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch", "reports"];
 const WATCH_KEYS: &[&str] = &["listen"];
+const REPORTS_KEYS: &[&str] = &["public_url"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] =
@@ -137,6 +138,7 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let pages = pages(root, &browser)?;
     let alerts = root.opt("alerts", |f| alerts(&f.table(ALERTS_KEYS)?, dir))?.unwrap_or_default();
     let watch = root.opt("watch", |f| watch(&f.table(WATCH_KEYS)?))?.unwrap_or_default();
+    let reports = root.opt("reports", |f| reports(&f.table(REPORTS_KEYS)?))?.unwrap_or_default();
     Ok(Config {
         path: root.doc.path.to_path_buf(),
         storage: storage.unwrap_or_else(|| Storage::beside(dir)),
@@ -144,7 +146,28 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
         pages,
         alerts,
         watch,
+        reports,
     })
+}
+
+/// `[reports] public_url = "https://monitor.example"`: an http(s) URL without credentials,
+/// query or fragment (the page name is appended as a path).
+fn reports(t: &Table<'_, '_, '_>) -> Result<Reports, ConfigError> {
+    let public_url = t.opt("public_url", |f| f.non_empty_where(|s| check_public_url(s).err()))?;
+    Ok(Reports { public_url: public_url.map(|u| u.trim().trim_end_matches('/').to_string()) })
+}
+
+/// The collector's public address: `http(s)://host[:port][/path]`, nothing else.
+pub fn check_public_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s.trim())
+        .map_err(|e| format!("{s:?} is not a URL such as \"https://monitor.example\" ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?}: the collector's URL is http:// or https:// with a host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() || u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{s:?}: no credentials, query or fragment (browsers append /csp/<page>)"));
+    }
+    Ok(())
 }
 
 /// `[watch] listen = "127.0.0.1:9187"` (or a bare port, on loopback).
