@@ -317,7 +317,7 @@ fn resolve(
         }
         // Missing fields and truncated captures cannot be approved (nor card leaks to another
         // origin): they end when no longer seen.
-        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => {}
+        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated | FindingKind::CspViolation => {}
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {

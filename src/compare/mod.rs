@@ -16,6 +16,7 @@ pub mod diff;
 pub mod headers;
 pub mod hints;
 pub mod policy;
+pub mod violations;
 
 use crate::inventory::normalize;
 use crate::inventory::sha256_hex;

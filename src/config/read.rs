@@ -45,7 +45,7 @@ pub enum ConfigError {
 // The keys each table allows, in the order the "unknown key" message lists them.
 const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch", "reports"];
 const WATCH_KEYS: &[&str] = &["listen"];
-const REPORTS_KEYS: &[&str] = &["public_url"];
+const REPORTS_KEYS: &[&str] = &["listen", "public_url", "max_body", "per_source_per_minute", "max_violations"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] =
@@ -154,7 +154,22 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
 /// query or fragment (the page name is appended as a path).
 fn reports(t: &Table<'_, '_, '_>) -> Result<Reports, ConfigError> {
     let public_url = t.opt("public_url", |f| f.non_empty_where(|s| check_public_url(s).err()))?;
-    Ok(Reports { public_url: public_url.map(|u| u.trim().trim_end_matches('/').to_string()) })
+    let listen = t.opt("listen", |f| match f.value.get_ref() {
+        DeValue::Integer(_) => Ok(std::net::SocketAddr::from(([127, 0, 0, 1], f.count(1, 65_535)? as u16))),
+        _ => f.parsed(parse_listen),
+    })?;
+    let d = Reports::default();
+    let max_body = t.opt("max_body", |f| f.count(256, 1024 * 1024))?.map_or(d.max_body, |n| n as u64);
+    let per_source_per_minute =
+        t.opt("per_source_per_minute", |f| f.count(1, 100_000))?.map_or(d.per_source_per_minute, |n| n as u32);
+    let max_violations = t.opt("max_violations", |f| f.count(1, 10_000_000))?.map_or(d.max_violations, |n| n as u64);
+    Ok(Reports {
+        listen,
+        max_body,
+        per_source_per_minute,
+        max_violations,
+        public_url: public_url.map(|u| u.trim().trim_end_matches('/').to_string()),
+    })
 }
 
 /// The collector's public address: `http(s)://host[:port][/path]`, nothing else.
@@ -1233,6 +1248,23 @@ timeout = "1m"
         assert!(e.contains("page[0].geolocation.latitude: must be a number from -90 to 90"), "{e}");
         let e = error(&format!("{PAGE}geolocation = {{ latitude = 52.5 }}\n"));
         assert!(e.contains("page[0].geolocation.longitude: missing required key"), "{e}");
+    }
+
+    #[test]
+    fn reports_keys_are_read_and_checked() {
+        let c =
+            parse(&format!("[reports]\nlisten = 9899\npublic_url = \"https://mon.example/\"\nmax_body = 8192\n{PAGE}"))
+                .unwrap();
+        assert_eq!(c.reports.listen, Some("127.0.0.1:9899".parse().unwrap()));
+        assert_eq!(c.reports.report_uri("checkout").as_deref(), Some("https://mon.example/csp/checkout"));
+        assert_eq!((c.reports.max_body, c.reports.per_source_per_minute), (8 * 1024, 60));
+        assert_eq!(parse(PAGE).unwrap().reports, Reports::default());
+        let e = error(&format!("[reports]\npublic_url = \"https://mon.example/?x=1\"\n{PAGE}"));
+        assert!(e.starts_with("skimwatch.toml:2:14: reports.public_url:"), "{e}");
+        let e = error(&format!("[reports]\nmax_body = 10\n{PAGE}"));
+        assert!(e.contains("reports.max_body"), "{e}");
+        let e = error(&format!("[reports]\nlisten_on = 1\n{PAGE}"));
+        assert!(e.contains("listen_on"), "{e}");
     }
 
     #[test]
