@@ -1288,7 +1288,10 @@ timeout = "1m"
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
-        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch)");
+        assert_eq!(
+            msg,
+            "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch, reports)"
+        );
     }
 
     #[test]
