@@ -3,7 +3,7 @@
 //! blocks a planted inline skimmer (the browser's report reaches a receiver on loopback); the
 //! SRI attributes are those of the served files, and Chromium refuses a changed file.
 
-use crate::util::daemon::{configure, count, latest_findings, serial, wait_until, Daemon};
+use crate::util::daemon::{configure, count, latest_findings, ok_scans, serial, wait_until, Daemon};
 use crate::util::http::{HttpReceiver, Mode};
 use crate::util::smtp::free_port;
 use crate::util::{describe, findings_of, Workspace};
@@ -142,7 +142,8 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 
 const LONG: Duration = Duration::from_secs(90);
 
-/// The report endpoint's bounds, over plain HTTP (the daemon's one scan is not waited for):
+/// The report endpoint's bounds, over plain HTTP (the reports need no browser; the daemon's
+/// scan is waited for only by the inventory at the end):
 /// an unknown page is 404, an oversize body 413, a flood from one source 429, a report of
 /// either format 204, and each outcome is counted in `/metrics`; identical reports are one
 /// stored group with a count.
@@ -153,7 +154,8 @@ fn report_endpoint_refuses_oversize_and_flood_bodies_and_counts_them() {
     let (reports, metrics) = (free_port(), free_port());
     configure(
         &ws,
-        "interval = \"1h\"\n",
+        // Short: the daemon's first scan comes within a quarter interval (jitter).
+        "interval = \"4s\"\n",
         &format!("\n[watch]\nlisten = {metrics}\n\n[reports]\nlisten = {reports}\nmax_body = 1024\nper_source_per_minute = 6\n"),
     );
     let daemon = Daemon::start(&ws);
@@ -185,6 +187,15 @@ fn report_endpoint_refuses_oversize_and_flood_bodies_and_counts_them() {
         let line = format!("skimwatch_csp_reports_total{{outcome=\"{outcome}\"}} {n}\n");
         assert!(text.contains(&line), "{line} in\n{text}");
     }
+    // The inventory merges what real browsers reported: a script origin the monitor never saw.
+    wait_until("the daemon's scan", LONG, Some(&daemon), || (ok_scans(&ws) >= 1).then_some(()));
+    let out = ws.skimwatch().args(["inventory", "--format", "json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cloaked: Vec<_> = rows.as_array().unwrap().iter().filter(|r| r["browser_reports"] != 0).collect();
+    assert_eq!(cloaked.len(), 1, "{rows:#}");
+    assert_eq!(cloaked[0]["script"], "http://127.0.0.4:1");
+    assert_eq!(cloaked[0]["status"], "reported by browsers, never seen by the monitor");
+    assert_eq!(cloaked[0]["browser_reports"], 2);
 }
 
 /// Real-user coverage end to end: the shop sends the generated policy with the daemon's
