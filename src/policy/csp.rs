@@ -176,6 +176,11 @@ pub fn generate_csp(baseline: &Baseline, scan: Option<&Inventory>, options: &Csp
             ),
         }
     }
+    // 'self' first, as people write it.
+    if let Some(i) = script_src.iter().position(|s| s == "'self'") {
+        let own = script_src.remove(i);
+        script_src.insert(0, own);
+    }
     script_src.extend(hashes);
     if !handler_hashes.is_empty() {
         script_src.push("'unsafe-hashes'".to_string());
@@ -372,13 +377,13 @@ mod tests {
             page: "checkout".into(),
             url: "https://shop.example/checkout".into(),
             scripts: vec![
-                script("self:/js/app.js", ScriptKind::External, Some("https://shop.example/js/app.js"), &sha("a")),
                 script(
                     "https://cdn.example/lib.js",
                     ScriptKind::External,
                     Some("https://cdn.example/lib.js?v=2"),
                     &sha("b"),
                 ),
+                script("self:/js/app.js", ScriptKind::External, Some("https://shop.example/js/app.js"), &sha("a")),
                 script("main|inline|#config", ScriptKind::Inline, None, &sha("alert('Hello, world.');")),
                 frame,
             ],
