@@ -29,6 +29,8 @@ pub const MAX_REPORTS_PER_BODY: usize = 100;
 /// Source IPs the rate limiter remembers; beyond, buckets that are full again are forgotten.
 const MAX_SOURCES: usize = 65_536;
 const MAX_FIELD_CHARS: usize = 300;
+/// How long reading one body may take.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MAX_SAMPLE_CHARS: usize = 200;
 /// Schemes of browser extensions: their code is the shopper's, not the page's.
 const EXTENSION_SCHEMES: &[&str] = &["chrome-extension", "moz-extension", "safari-web-extension", "safari-extension"];
@@ -90,10 +92,17 @@ pub fn normalise_blocked(blocked: &str) -> (String, bool) {
     }
 }
 
-/// A URL without query and fragment, cut to a bounded length (empty when absent).
+/// An http(s) URL without query and fragment, cut to a bounded length; empty for anything
+/// else (the report is the browser's word, but anyone can post one: no free text is kept).
 fn without_query(s: &str) -> String {
-    let s = s.split(['?', '#']).next().unwrap_or_default();
-    crate::text::cut_chars(&crate::text::one_line(s, MAX_FIELD_CHARS), MAX_FIELD_CHARS)
+    match url::Url::parse(s.trim()) {
+        Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+            u.set_query(None);
+            u.set_fragment(None);
+            crate::text::cut_chars(&crate::text::one_line(u.as_str(), MAX_FIELD_CHARS), MAX_FIELD_CHARS)
+        }
+        _ => String::new(),
+    }
 }
 
 fn field<'a>(v: &'a Value, names: &[&str]) -> &'a str {
@@ -192,9 +201,17 @@ async fn receive(
         metrics.csp_report("too_large", 1);
         return StatusCode::PAYLOAD_TOO_LARGE;
     }
-    let Ok(bytes) = axum::body::to_bytes(body, c.max_body).await else {
-        metrics.csp_report("too_large", 1);
-        return StatusCode::PAYLOAD_TOO_LARGE;
+    // A body trickled in slowly holds a connection: it gets a few seconds in all.
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, c.max_body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            metrics.csp_report("too_large", 1);
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        Err(_) => {
+            metrics.csp_report("invalid", 1);
+            return StatusCode::REQUEST_TIMEOUT;
+        }
     };
     if !c.pages.contains(&page) {
         metrics.csp_report("unknown_page", 1);
@@ -259,6 +276,8 @@ mod tests {
         assert!(v[1].noise && v[1].blocked == "chrome-extension");
         assert!(parse_reports("checkout", b"{\"x\":1}").is_err());
         assert!(parse_reports("checkout", b"\xff").is_err());
+        assert_eq!(without_query("javascript:alert(1)//\u{202e}"), "");
+        assert_eq!(without_query("https://shop.example/a.js?x=1#f"), "https://shop.example/a.js");
         assert_eq!(normalise_blocked("eval"), ("eval".into(), false));
         assert_eq!(normalise_blocked("data"), ("data".into(), false));
         assert_eq!(normalise_blocked("moz-extension://x/y.js"), ("moz-extension".into(), true));
