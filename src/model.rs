@@ -637,6 +637,9 @@ pub enum FindingKind {
     /// A capture limit dropped data (scripts, requests, frames, bodies, accesses, bytes searched):
     /// flooding the monitor is itself an alert, never a blind spot.
     CaptureTruncated,
+    /// Real browsers reported (CSP violation reports) a blocked script from a host the
+    /// baseline does not approve, or a blocked inline script or eval, on a monitored page.
+    CspViolation,
     /// The page contacted, or new code names, a host on a known-bad indicator list (intel).
     KnownBadHost,
     /// An external script is a library version with published vulnerabilities (retire.js data).
@@ -644,7 +647,7 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 11] = [
+    pub const ALL: [FindingKind; 12] = [
         FindingKind::NewScript,
         FindingKind::AlteredScript,
         FindingKind::RemovedScript,
@@ -654,6 +657,7 @@ impl FindingKind {
         FindingKind::PaymentFieldAccess,
         FindingKind::PaymentFieldMissing,
         FindingKind::CaptureTruncated,
+        FindingKind::CspViolation,
         FindingKind::KnownBadHost,
         FindingKind::VulnerableLibrary,
     ];
@@ -673,6 +677,7 @@ impl FindingKind {
             FindingKind::PaymentFieldAccess => "payment_field_access",
             FindingKind::PaymentFieldMissing => "payment_field_missing",
             FindingKind::CaptureTruncated => "capture_truncated",
+            FindingKind::CspViolation => "csp_violation",
             FindingKind::KnownBadHost => "known_bad_host",
             FindingKind::VulnerableLibrary => "vulnerable_library",
         }
@@ -748,12 +753,40 @@ pub struct Finding {
     /// For a truncated capture: which limit dropped what, and how much.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub truncation: Option<Truncation>,
+    /// For a CSP violation: what real browsers reported, grouped, with how many reports.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub violation: Option<CspViolation>,
     /// For a known-bad host: the indicator list and the entry that matched.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub indicator: Option<IndicatorMatch>,
     /// For a vulnerable library: which library and version, and its advisories.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub library: Option<LibraryMatch>,
+}
+
+/// One group of CSP violation reports from real browsers: every report of one page with the
+/// same directive, blocked resource and source file is one group with a count (JSON contract:
+/// `violation` of a `csp_violation` finding).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CspViolation {
+    pub page: String,
+    /// The effective directive, e.g. `script-src-elem`.
+    pub directive: String,
+    /// The blocked resource normalised: its origin (`https://evil.example`), or `inline`,
+    /// `eval`, `data`, `blob`, or the scheme of a browser extension (`chrome-extension`).
+    pub blocked: String,
+    /// The document or script that caused it, without query or fragment (empty if unknown).
+    pub source: String,
+    /// The first reported code sample (cut to 200 characters), if the policy asked for one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sample: Option<String>,
+    /// Reports in this group.
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Known noise (browser extensions): counted, never a finding.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub noise: bool,
 }
 
 /// Where a known-bad host was found and which list named it (JSON: `indicator`).

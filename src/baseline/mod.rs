@@ -491,10 +491,13 @@ pub fn apply_approval(
                 crate::compare::behaviour::approve_card_destination(baseline, finding, approval)
             }
             // Not approvable: a missing field is fixed in the config (`payment_fields`), and a
-            // truncated capture is raised again by every scan that hits a limit. A known-bad
-            // host or a vulnerable library is fixed on the page (remove or upgrade it).
+            // truncated capture is raised again by every scan that hits a limit; a CSP
+            // violation real browsers report ends when they stop reporting it (fix the page,
+            // or approve the script so that the generated policy allows it). A known-bad host
+            // or a vulnerable library is fixed on the page (remove or upgrade it).
             FindingKind::PaymentFieldMissing
             | FindingKind::CaptureTruncated
+            | FindingKind::CspViolation
             | FindingKind::KnownBadHost
             | FindingKind::VulnerableLibrary => false,
         };

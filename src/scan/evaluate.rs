@@ -61,6 +61,10 @@ pub(super) async fn evaluate(
         compare::intel::apply(&page.name, &inv, &mut findings, &intel, !baseline.is_empty());
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
+        // What real browsers reported in the last day (CSP violation reports, issue 14).
+        let since = crate::model::Timestamp::now() + -time::Duration::seconds(compare::violations::WINDOW_SECS);
+        let reported = lock_or_recover(&store).csp_violations(&page.name, since)?;
+        findings.extend(compare::violations::findings(&page.name, &reported, &baseline, &inv));
         crate::model::sort_findings(&mut findings);
         Ok(Evaluated {
             inventory: inv,

@@ -12,7 +12,7 @@ const ORDER: &[&[&str]] = &[
     &["inventory"],
     &["compare"],
     &["store"],
-    &["baseline"],
+    &["baseline", "policy"],
     &["scan"],
     &["alert"],
     &["watch", "evidence"],

@@ -15,6 +15,7 @@ pub mod intel;
 pub mod inventory;
 pub mod log;
 pub mod manpage;
+pub mod policy;
 pub mod scan;
 pub mod status;
 pub mod try_journey;
