@@ -317,7 +317,21 @@ fn resolve(
         }
         // Missing fields and truncated captures cannot be approved (nor card leaks to another
         // origin): they end when no longer seen.
-        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => {}
+        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated | FindingKind::PersonalDataFlow => {}
+        FindingKind::CookieChange => {
+            if let Some(c) = &finding.cookie {
+                let fits = |a: &&crate::model::ApprovedCookie| {
+                    // Approved as it was then (lifetimes counted from the scan move by a day).
+                    a.id == c.id
+                        && a.secure == c.secure
+                        && a.http_only == c.http_only
+                        && a.lifetime_days.unwrap_or(0) + 2 >= c.lifetime_days.unwrap_or(0)
+                };
+                if let Some(a) = baseline.cookies.iter().find(fits) {
+                    return Ok(approved(&a.approval));
+                }
+            }
+        }
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {

@@ -493,6 +493,16 @@ pub fn apply_approval(
             // Not approvable: a missing field is fixed in the config (`payment_fields`), and a
             // truncated capture is raised again by every scan that hits a limit.
             FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
+            FindingKind::CookieChange => match &finding.cookie {
+                Some(c) => {
+                    crate::compare::privacy::approve_cookie(baseline, c, approval);
+                    true
+                }
+                None => false,
+            },
+            // Not approvable: a recipient of personal data is allowed in the page's
+            // `personal_data_hosts` (a reviewed config change), like card data.
+            FindingKind::PersonalDataFlow => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());
@@ -501,6 +511,14 @@ pub fn apply_approval(
         }
     }
 
+    if matches!(selection, Selection::All) {
+        // The whole cookie audit as it is now: first-party cookies too, which raise no finding.
+        for c in &scan.cookies {
+            if !baseline.cookies.iter().any(|a| a.id == c.id) {
+                crate::compare::privacy::approve_cookie(baseline, c, approval);
+            }
+        }
+    }
     if first_full_approval {
         for name in SECURITY_HEADERS {
             if let Some(value) = scan.headers.get(name) {
@@ -630,6 +648,7 @@ mod tests {
 
     fn inventory(scripts: Vec<Script>, headers: &[(&str, &str)], hosts: &[&str]) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".to_string(),
             final_url: "https://shop.example/checkout".to_string(),
             status: 200,

@@ -126,7 +126,10 @@ fn plan_page(
             .filter(|f| {
                 matches!(
                     f.kind,
-                    FindingKind::CardExfiltration | FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated
+                    FindingKind::CardExfiltration
+                        | FindingKind::PaymentFieldMissing
+                        | FindingKind::CaptureTruncated
+                        | FindingKind::PersonalDataFlow
                 )
             })
             .filter(|f| outcome.skipped.contains(&f.id))
@@ -195,6 +198,7 @@ mod tests {
             vec![PageConfig::new("checkout", "https://shop.example/checkout")],
         );
         let inventory = Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,

@@ -350,7 +350,7 @@ impl Targets {
         let Some(params) = msg.get_mut("params") else { return };
         if source.kind == TAB {
             // The tab's requests come typed; only the headers really sent are new here.
-            if method == "Network.requestWillBeSentExtraInfo" {
+            if method == "Network.requestWillBeSentExtraInfo" || method == "Network.responseReceivedExtraInfo" {
                 if let Some(ev) = network_event(&method, params, "") {
                     let _ = self.tx.unbounded_send(ev);
                 }
@@ -411,6 +411,21 @@ fn network_event(method: &str, params: &mut Value, prefix: &str) -> Option<Ev> {
         "Network.requestWillBeSentExtraInfo" => {
             let headers = p.get("headers").map(header_list).unwrap_or_default();
             Ev::SentHeaders(p.get("requestId").and_then(Value::as_str)?.to_string(), headers)
+        }
+        "Network.responseReceivedExtraInfo" => {
+            // Several `Set-Cookie` headers come joined by newlines under one name.
+            let lines = p
+                .get("headers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                .filter_map(|(_, v)| v.as_str())
+                .flat_map(|v| v.split('\n'))
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            Ev::SetCookies(p.get("requestId").and_then(Value::as_str)?.to_string(), lines)
         }
         "Network.responseReceived" => Ev::Response(Arc::new(serde_json::from_value::<EventResponseReceived>(p).ok()?)),
         "Network.loadingFinished" => {

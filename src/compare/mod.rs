@@ -16,6 +16,7 @@ pub mod diff;
 pub mod headers;
 pub mod hints;
 pub mod policy;
+pub mod privacy;
 
 use crate::inventory::normalize;
 use crate::inventory::sha256_hex;
@@ -513,6 +514,7 @@ mod tests {
 
     fn inventory(scripts: Vec<Script>) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: PAGE_URL.into(),
             final_url: PAGE_URL.into(),
             status: 200,

@@ -64,6 +64,8 @@ const PAGE_KEYS: &[&str] = &[
     "profile",
     "payment_fields",
     "card_data_hosts",
+    "personal_data_hosts",
+    "max_cookie_lifetime",
     "step",
     "headers",
     "cookies",
@@ -400,17 +402,21 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
             })?
             .unwrap_or_default(),
         payment_fields: t.opt("payment_fields", |f| f.string_list(|_| None))?.unwrap_or_default(),
-        card_data_hosts: t
-            .opt("card_data_hosts", |f| {
-                f.string_list(|h| {
-                    (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace)).then(|| {
-                        format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path")
-                    })
-                })
-            })?
-            .unwrap_or_default(),
+        card_data_hosts: t.opt("card_data_hosts", host_list)?.unwrap_or_default(),
+        personal_data_hosts: t.opt("personal_data_hosts", host_list)?.unwrap_or_default(),
+        max_cookie_lifetime: t
+            .opt("max_cookie_lifetime", Field::duration)?
+            .unwrap_or(crate::config::DEFAULT_MAX_COOKIE_LIFETIME),
         steps: t.opt("step", steps)?.unwrap_or_default(),
         session: session(t)?,
+    })
+}
+
+/// A host allow-list (`card_data_hosts`, `personal_data_hosts`).
+fn host_list(f: &Field<'_, '_, '_>) -> Result<Vec<String>, ConfigError> {
+    f.string_list(|h| {
+        (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace))
+            .then(|| format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"))
     })
 }
 
@@ -1231,7 +1237,7 @@ timeout = "1m"
             "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
         );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, personal_data_hosts, max_cookie_lifetime, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch)");
     }

@@ -5,7 +5,7 @@
 
 use super::PageError;
 use crate::baseline::BaselineDir;
-use crate::compare::{self, behaviour, churn, policy};
+use crate::compare::{self, behaviour, churn, policy, privacy};
 use crate::config::PageConfig;
 use crate::inventory;
 use crate::model::{lock_or_recover, Baseline, Finding, Interaction, Inventory, Snapshot};
@@ -44,8 +44,11 @@ pub(super) async fn evaluate(
     // blocking I/O: all of it on the blocking pool, none on the async workers.
     tokio::task::spawn_blocking(move || {
         // The inventory, and what scripts did with card data named by its identities.
-        let inventory::PageInventory { inventory: inv, behaviour, interaction } =
+        let inventory::PageInventory { inventory: mut inv, behaviour, interaction } =
             inventory::inventory_page(&snapshot, &page.ignore_query);
+        // Cookie values leave memory only as a keyed hash under this database's key.
+        let key = lock_or_recover(&store).cookie_hash_key()?;
+        inventory::key_cookie_values(&mut inv.cookies, &key);
         let elapsed_ms = snapshot.elapsed_ms;
         let guard = snapshot.guard.clone();
         let refused_requests = snapshot.refused_requests.clone();
@@ -58,6 +61,8 @@ pub(super) async fn evaluate(
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
+        let rules = privacy::PrivacyRules { max_cookie_days: page.max_cookie_lifetime.as_secs() / 86_400 };
+        findings.extend(privacy::findings(&page.name, &inv, &behaviour, &baseline, rules));
         crate::model::sort_findings(&mut findings);
         Ok(Evaluated {
             inventory: inv,

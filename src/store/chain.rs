@@ -283,6 +283,7 @@ mod tests {
 
     fn inv(code: &str) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,
