@@ -1389,6 +1389,11 @@ pub struct Cookie {
     /// The response URL (Set-Cookie), or the writing script's identity (else its URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_by: Option<String>,
+    /// Set when the scan's browser refused the cookie, with Chromium's reasons
+    /// (`UserPreferences`: a third-party cookie, which the scan's off-the-record context
+    /// blocks and a shopper's everyday browser usually keeps). Audited like a kept cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
     /// SHA-256 of the value (capture → inventory only: turned into `value_hash`, never kept).
     #[serde(skip)]
     pub value_sha256: Option<[u8; 32]>,

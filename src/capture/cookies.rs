@@ -17,11 +17,14 @@ use super::limits::{Cap, MAX_COOKIES, MAX_COOKIE_TEXT};
 use crate::model::{Cookie, CookieSource};
 use crate::text::cut_bytes;
 use chromiumoxide::cdp::browser_protocol::network::CookieSameSite;
-use chromiumoxide::cdp::browser_protocol::storage::GetCookiesParams;
+use chromiumoxide::cdp::browser_protocol::network::GetCookiesParams;
 use chromiumoxide::Page;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// URLs the cookies are asked for at most (distinct request URLs without query).
+const MAX_COOKIE_URLS: usize = 2_000;
 
 /// The cookies of the tab's browser context now, with their setters. `own` names the cookies
 /// the page's `cookies` setting put there (the monitor's, and secrets: left out).
@@ -32,10 +35,29 @@ pub(super) async fn collect(
     index_of: &HashMap<String, usize>,
     own: &[String],
 ) -> Vec<Cookie> {
-    let answer = tokio::time::timeout(Duration::from_secs(3), page.execute(GetCookiesParams::default())).await;
-    let Ok(Ok(answer)) = answer else {
-        tracing::debug!(url = %final_url, "could not read the cookies");
-        return Vec::new();
+    // `Network.getCookies` for every URL the page requested (the jar's cookies that apply to
+    // them: the documents', the frames', third parties' — `HttpOnly` ones too). On a page
+    // session, `Storage.getCookies` answers for the browser's default context, not the scan's.
+    let mut urls: Vec<String> = std::iter::once(final_url.to_string())
+        .chain(o.request_urls.values().cloned())
+        .filter(|u| u.starts_with("http:") || u.starts_with("https:"))
+        .map(|u| u.split(['?', '#']).next().unwrap_or_default().to_string())
+        .collect();
+    urls.sort();
+    urls.dedup();
+    urls.truncate(MAX_COOKIE_URLS);
+    let params = GetCookiesParams { urls: Some(urls) };
+    let answer = tokio::time::timeout(Duration::from_secs(3), page.execute(params)).await;
+    let answer = match answer {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            tracing::debug!(url = %final_url, "could not read the cookies: {e}");
+            return Vec::new();
+        }
+        Err(_) => {
+            tracing::debug!(url = %final_url, "could not read the cookies: timed out");
+            return Vec::new();
+        }
     };
     let page_host = host_with_port(final_url).unwrap_or_default();
     let page_name = page_host.rsplit_once(':').map_or(page_host.as_str(), |(h, _)| h).to_string();
@@ -71,6 +93,7 @@ pub(super) async fn collect(
             value_hash: String::new(),
             source,
             set_by,
+            blocked: None,
             value_sha256: Some(Sha256::digest(c.value.as_bytes()).into()),
             script_index,
             name,
@@ -78,10 +101,44 @@ pub(super) async fn collect(
             path,
         });
     }
-    let seen = all.iter().filter(|c| !own.iter().any(|n| n == &c.name)).count();
+    // What the browser refused to keep: the page still tried to set it.
+    let mut refused = 0;
+    for (request, b) in &o.blocked_cookies {
+        let kept = out.iter().any(|c| c.name == b.name && c.domain == b.domain && c.path == b.path);
+        if kept || b.name.is_empty() {
+            continue;
+        }
+        refused += 1;
+        if out.len() >= MAX_COOKIES {
+            continue;
+        }
+        out.push(Cookie {
+            name: b.name.clone(),
+            domain: b.domain.clone(),
+            path: b.path.clone(),
+            third_party: !crate::config::hosts::same_site(&b.domain, &page_name),
+            lifetime_days: b.expires.map(|e| lifetime_days(e, now)),
+            secure: b.secure,
+            http_only: b.http_only,
+            same_site: b.same_site.clone(),
+            size: b.size,
+            source: CookieSource::Response,
+            set_by: o.request_urls.get(request).map(|u| shown_url(u)),
+            blocked: Some(b.reasons.clone()),
+            value_sha256: Some(b.value_sha256),
+            ..Cookie::default()
+        });
+    }
+    let seen = all.iter().filter(|c| !own.iter().any(|n| n == &c.name)).count() + refused;
     o.counts.add(Cap::Cookies, seen.max(out.len()), out.len());
     out.sort_by(|a, b| (&a.domain, &a.name, &a.path).cmp(&(&b.domain, &b.name, &b.path)));
     out
+}
+
+/// A setter's URL as reported: without query and fragment (a pixel's query carries what it
+/// was sent, personal data among it), cut to 500 bytes.
+fn shown_url(url: &str) -> String {
+    cut_bytes(url.split(['?', '#']).next().unwrap_or_default(), 500).to_string()
 }
 
 /// Whole days from `now` to `expires` (seconds since the epoch), rounded up; 0 when past.
@@ -130,7 +187,7 @@ fn setter(
         let Some(url) = o.request_urls.get(request) else { continue };
         let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
         if domain_fits(domain, d.as_deref(), &host) {
-            return (CookieSource::Response, Some(cut_bytes(url, 500).to_string()), None);
+            return (CookieSource::Response, Some(shown_url(url)), None);
         }
     }
     for (a, ctx) in o.cookie_writes.iter().rev() {

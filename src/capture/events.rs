@@ -87,6 +87,28 @@ pub(super) struct Observed {
     /// Cookie names scripts wrote to `document.cookie`, as the prelude reported them, with
     /// the execution context.
     pub(super) cookie_writes: Vec<(ReportedAccess, i64)>,
+    /// Cookies a response of the tab tried to set and the browser refused (third-party
+    /// cookies in the scan's off-the-record context, a bad attribute), by request id.
+    pub(super) blocked_cookies: Vec<(String, BlockedCookie)>,
+}
+
+/// A cookie the browser refused to keep, from `blockedCookies` of
+/// `Network.responseReceivedExtraInfo`: its attributes, why, and the SHA-256 of its value
+/// (the value itself is dropped as soon as it is hashed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct BlockedCookie {
+    pub(super) name: String,
+    pub(super) domain: String,
+    pub(super) path: String,
+    /// Seconds since the epoch; `None` for a session cookie.
+    pub(super) expires: Option<f64>,
+    pub(super) secure: bool,
+    pub(super) http_only: bool,
+    pub(super) same_site: Option<String>,
+    pub(super) size: u64,
+    pub(super) value_sha256: [u8; 32],
+    /// Chromium's reasons (`UserPreferences`, `SameSiteNoneInsecure` …), joined by `, `.
+    pub(super) reasons: String,
 }
 
 /// A target other than the scanned tab whose network events are recorded too (see
@@ -140,7 +162,7 @@ pub(super) enum Ev {
     Body(String, String),
     /// The `Set-Cookie` lines of a response of the tab (by request id), from
     /// `Network.responseReceivedExtraInfo` as raw JSON.
-    SetCookies(String, Vec<String>),
+    SetCookies(String, Vec<String>, Vec<BlockedCookie>),
     /// A URL another target was opened with or navigated to (a popup's `window.open` URL,
     /// before its own network events can be listened to).
     TargetUrl(String),
@@ -233,7 +255,12 @@ impl Observed {
             Ev::SocketFrame(f) => self.record_socket_frame(&f),
             Ev::Binding(b) => self.on_binding(&b),
             Ev::SentHeaders(id, headers) => self.on_sent_headers(id, headers),
-            Ev::SetCookies(id, lines) => {
+            Ev::SetCookies(id, lines, blocked) => {
+                for b in blocked {
+                    if self.blocked_cookies.len() < MAX_SET_COOKIES {
+                        self.blocked_cookies.push((id.clone(), b));
+                    }
+                }
                 for line in lines {
                     let keep = self.set_cookies.len() < MAX_SET_COOKIES;
                     self.counts.add(Cap::SetCookies, 1, usize::from(keep));
@@ -336,6 +363,8 @@ impl Observed {
         }
         let room = MAX_SET_COOKIES.saturating_sub(self.set_cookies.len());
         self.set_cookies.extend(late.set_cookies.into_iter().take(room));
+        let room = MAX_SET_COOKIES.saturating_sub(self.blocked_cookies.len());
+        self.blocked_cookies.extend(late.blocked_cookies.into_iter().take(room));
         let room = MAX_COOKIE_WRITES.saturating_sub(self.cookie_writes.len());
         self.cookie_writes.extend(late.cookie_writes.into_iter().take(room));
         let room = 5_000usize.saturating_sub(self.image_senders.len());

@@ -13,6 +13,7 @@ mod hostile;
 mod install;
 mod journeys;
 mod layout;
+mod privacy;
 mod quiet;
 mod release_gate;
 mod setup;
