@@ -880,7 +880,11 @@ pub struct Exposure {
 const MAX_EXPOSURE_SCANS: usize = 500;
 
 /// The exposure facts of `finding` on `page` from the scans that reported it.
-fn exposure(store: &Store, page: &str, sightings: &[crate::store::evidence::FindingSighting]) -> Result<Exposure, StoreError> {
+fn exposure(
+    store: &Store,
+    page: &str,
+    sightings: &[crate::store::evidence::FindingSighting],
+) -> Result<Exposure, StoreError> {
     use std::collections::BTreeSet;
     let Some(last) = sightings.last() else { return Ok(Exposure::default()) };
     let f = &last.finding;

@@ -6,8 +6,8 @@
 
 use super::classify::strip_fragment;
 use super::limits::{
-    head_and_tail, Cap, Counts, MAX_ACCESSES, MAX_COOKIE_WRITES, MAX_HAYSTACK, MAX_SET_COOKIES, MAX_IMAGE_SENDERS, MAX_OUTGOING, MAX_OUTGOING_BYTES,
-    MAX_SCRIPTS,
+    head_and_tail, Cap, Counts, MAX_ACCESSES, MAX_COOKIE_WRITES, MAX_HAYSTACK, MAX_IMAGE_SENDERS, MAX_OUTGOING,
+    MAX_OUTGOING_BYTES, MAX_SCRIPTS, MAX_SET_COOKIES,
 };
 use super::stealth::{parse_access, Own, ReportedAccess};
 use crate::model::{Channel, SECURITY_HEADERS};

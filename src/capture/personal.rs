@@ -99,7 +99,8 @@ impl PersonalNeedles {
             return;
         }
         if text.contains('%') || text.contains('+') {
-            let decoded = percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let decoded =
+                percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
             if decoded != text {
                 layers.push("url");
                 self.search(&decoded, depth - 1, layers, found);
@@ -203,7 +204,7 @@ mod tests {
         let md5 = hex::encode(Md5::digest(email));
         let sha1 = hex::encode(Sha1::digest("+35315550123"));
         let phone_digits_sha = hex::encode(Sha256::digest("35315550123"));
-        let b64 = base64::engine::general_purpose::STANDARD.encode(format!(r#"{{"tel":"+353 1 555 0123"}}"#));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(r#"{"tel":"+353 1 555 0123"}"#);
         let cases: Vec<(String, &str, &str)> = vec![
             (format!("https://t.example/p?em={sha256}"), "email", "sha256"),
             (format!("https://t.example/p?em={}", sha256.to_uppercase()), "email", "sha256"),

@@ -487,7 +487,10 @@ mod tests {
                         "sameSite": "None", "size": 12 }
         });
         let b = blocked_cookie(&entry).unwrap();
-        assert_eq!((b.name.as_str(), b.domain.as_str(), b.reasons.as_str()), ("tw_uid", "127.0.0.3", "UserPreferences"));
+        assert_eq!(
+            (b.name.as_str(), b.domain.as_str(), b.reasons.as_str()),
+            ("tw_uid", "127.0.0.3", "UserPreferences")
+        );
         assert_eq!((b.expires, b.secure, b.same_site.as_deref()), (Some(1831188091.9), true, Some("None")));
         assert!(!format!("{b:?}").contains("secret"));
         assert!(blocked_cookie(&json!({ "blockedReasons": ["SyntaxError"], "cookieLine": "x" })).is_none());

@@ -14,8 +14,7 @@
 
 use super::finding_id;
 use crate::model::{
-    Approval, ApprovedCookie, Baseline, Behaviour, Cookie, Finding, FindingKind, Inventory, PersonalDataFlow,
-    Severity,
+    Approval, ApprovedCookie, Baseline, Behaviour, Cookie, Finding, FindingKind, Inventory, PersonalDataFlow, Severity,
 };
 
 /// The page settings this stage needs.
@@ -227,7 +226,10 @@ mod tests {
             script: Some("https://t.example/tag.js".into()),
             ..Default::default()
         };
-        let b = Behaviour { personal_data: vec![flow("t.example", true), flow("chat.example", false)], ..Default::default() };
+        let b = Behaviour {
+            personal_data: vec![flow("t.example", true), flow("chat.example", false)],
+            ..Default::default()
+        };
         let inv = Inventory {
             url: String::new(),
             final_url: String::new(),

@@ -398,7 +398,9 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
             .unwrap_or_default(),
         profile: t
             .opt("profile", |f| {
-                f.parsed(|s| Profile::parse(s).ok_or_else(|| format!("{s:?} is not a profile (expected {})", Profile::NAMES)))
+                f.parsed(|s| {
+                    Profile::parse(s).ok_or_else(|| format!("{s:?} is not a profile (expected {})", Profile::NAMES))
+                })
             })?
             .unwrap_or_default(),
         payment_fields: t.opt("payment_fields", |f| f.string_list(|_| None))?.unwrap_or_default(),
@@ -415,8 +417,9 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
 /// A host allow-list (`card_data_hosts`, `personal_data_hosts`).
 fn host_list(f: &Field<'_, '_, '_>) -> Result<Vec<String>, ConfigError> {
     f.string_list(|h| {
-        (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace))
-            .then(|| format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"))
+        (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace)).then(|| {
+            format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path")
+        })
     })
 }
 

@@ -50,11 +50,16 @@ fn cookie_audit_personal_data_flows_and_incident_exposure() {
     // Only the new third-party cookie is a change (medium: a payment page).
     let changes = findings_of(&report, FindingKind::CookieChange);
     assert_eq!(changes.len(), 1, "{}", describe(&report));
-    assert_eq!((changes[0].severity, changes[0].cookie.as_ref().map(|c| c.name.as_str())), (Severity::Medium, Some("tw_uid")));
+    assert_eq!(
+        (changes[0].severity, changes[0].cookie.as_ref().map(|c| c.name.as_str())),
+        (Severity::Medium, Some("tw_uid"))
+    );
 
     // Personal data: the hashed e-mail to the allowed analytics host (no finding, still
     // reported), the phone to the chat host (a finding, high: a host never approved).
-    let flow = |host: &str| p.personal_data.iter().find(|f| f.host == host).unwrap_or_else(|| panic!("{host}: {:?}", p.personal_data));
+    let flow = |host: &str| {
+        p.personal_data.iter().find(|f| f.host == host).unwrap_or_else(|| panic!("{host}: {:?}", p.personal_data))
+    };
     let analytics = flow(&vendor);
     assert!(analytics.allowed && analytics.fields == ["email"], "{analytics:?}");
     assert!(analytics.encodings.contains(&"email:sha256".to_string()), "{analytics:?}");
@@ -103,6 +108,9 @@ fn cookie_audit_personal_data_flows_and_incident_exposure() {
     assert!(e["served_from"].as_str().unwrap() < e["served_until"].as_str().unwrap(), "{e}");
     let text = ws.skimwatch().args(["incident", &flow_id]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("Exposure (what the stored scans show):") && text.contains("data it sent:    phone"), "{text}");
+    assert!(
+        text.contains("Exposure (what the stored scans show):") && text.contains("data it sent:    phone"),
+        "{text}"
+    );
     assert!(text.contains(&format!("served from {} until", e["served_from"].as_str().unwrap())), "{text}");
 }
