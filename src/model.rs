@@ -1716,6 +1716,27 @@ mod tests {
     }
 
     #[test]
+    fn baselines_without_cookies_still_load_and_cookies_round_trip() {
+        let old = "page = \"p\"\nurl = \"https://x.example/\"\n\n[[host]]\nhost = \"self\"\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
+        let b: Baseline = toml::from_str(old).unwrap();
+        assert!(b.cookies.is_empty() && !b.is_empty());
+        let text = "id = \"tw_uid@127.0.0.3/\"\npurpose = \"analytics\"\nthird_party = true\nsecure = true\nhttp_only = false\nlifetime_days = 400\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
+        let c: ApprovedCookie = toml::from_str(text).unwrap();
+        assert_eq!((c.purpose, c.lifetime_days), (CookiePurpose::Analytics, Some(400)));
+        assert_eq!(toml::to_string(&c).unwrap(), text);
+        let minimal: ApprovedCookie =
+            toml::from_str("id = \"sid@shop.example/\"\napproved_by = \"a\"\napproved_at = \"t\"\nreason = \"r\"\n")
+                .unwrap();
+        assert_eq!(
+            (minimal.purpose, minimal.lifetime_days, minimal.secure),
+            (CookiePurpose::Unclassified, None, false)
+        );
+        for p in CookiePurpose::ALL {
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+        }
+    }
+
+    #[test]
     fn baseline_field_access_toml_is_unchanged() {
         let text = "script = \"self:/a.js\"\nframe = \"main\"\nfield = \"#cc\"\naction = \"listen\"\nevent = \"input\"\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
         let a: ApprovedFieldAccess = toml::from_str(text).unwrap();

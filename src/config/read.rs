@@ -1246,6 +1246,24 @@ timeout = "1m"
     }
 
     #[test]
+    fn privacy_keys_parse_and_bad_values_name_the_key() {
+        let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let c = parse(&format!("{base}personal_data_hosts = [\"*.tagwell.example\"]\nmax_cookie_lifetime = \"30d\"\n"))
+            .unwrap();
+        assert_eq!(c.pages[0].personal_data_hosts, ["*.tagwell.example"]);
+        assert_eq!(c.pages[0].max_cookie_lifetime, Duration::from_secs(30 * 86_400));
+        let d = parse(base).unwrap();
+        assert!(d.pages[0].personal_data_hosts.is_empty());
+        assert_eq!(d.pages[0].max_cookie_lifetime, crate::config::DEFAULT_MAX_COOKIE_LIFETIME);
+        assert_eq!(
+            error(&format!("{base}personal_data_hosts = [\"https://t.example/\"]\n")),
+            "skimwatch.toml:4:24: page[0].personal_data_hosts[0]: \"https://t.example/\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
+        );
+        assert!(error(&format!("{base}max_cookie_lifetime = \"forever\"\n"))
+            .starts_with("skimwatch.toml:4:23: page[0].max_cookie_lifetime:"));
+    }
+
+    #[test]
     fn interaction_keys_parse_and_bad_values_name_the_key() {
         let c = parse("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\ninteract = \"complete\"\nprofile = \"mobile\"\npayment_fields = [\"#cc\", \"input[name=cvv]\"]\ncard_data_hosts = [\"*.stripe.com\", \"127.0.0.2:*\"]\n").unwrap();
         let p = &c.pages[0];
