@@ -216,9 +216,11 @@ pub fn well_formed_json(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Time limit for the unit tests that run hostile inputs through a bounded step. Generous on
 /// purpose: it catches a quadratic or exponential path (minutes on these inputs), not a slow or
-/// loaded machine; the real figures are printed by `benches/diff.rs`.
+/// loaded machine; the real figures are printed by `benches/diff.rs`. 30 s was exceeded once by
+/// a linear input in a debug build while three other builds loaded the 2 cores: 120 s still
+/// fails a quadratic path long before it ends.
 #[cfg(test)]
-pub(crate) const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[cfg(test)]
 mod tests {
