@@ -155,8 +155,10 @@ fn sender_of_request(
 /// Every destination host that received the shopper's personal data, per sending script:
 /// which fields, how encoded, by which channels. Searched in the same places as the card
 /// (URL, headers the event listed — not the `Cookie` and `Referer` really sent, which carry
-/// back what the page already has — and body). A host of the page's own site, or in
-/// `allow` (`personal_data_hosts`), is allowed.
+/// back what the page already has — and body). Allowed: a host of the page's own site, one in
+/// `allow` (`personal_data_hosts` and `card_data_hosts`: a payment provider processes the
+/// cardholder's name and address), and a cross-origin frame sending to its own origin (a
+/// provider's hosted fields receive what the shopper types into them).
 pub(super) fn find_personal_data(
     o: &Observed,
     needles: &super::personal::PersonalNeedles,
@@ -189,13 +191,21 @@ pub(super) fn find_personal_data(
         let Some(host) = host_with_port(&out.url) else { continue };
         let (script_url, script_index) = sender_of_request(o, out, index_of);
         let first_party = same_site(&host, &page_host);
+        let frame_url = out
+            .frame_id
+            .as_ref()
+            .and_then(|f| o.frames.get(f))
+            .map(|(u, _)| u.as_str())
+            .filter(|u| !u.is_empty() && out.source.is_none())
+            .unwrap_or(final_url);
+        let own_frame = !same_origin(frame_url, final_url) && same_origin(&out.url, frame_url);
         let flow = flows.entry((host.clone(), script_url.clone(), script_index)).or_insert_with(|| {
             let mut shown = needles.mask_in(&out.url);
             if shown.len() > 500 {
                 shown = format!("{}…", cut_bytes(&shown, 500));
             }
             crate::model::PersonalDataFlow {
-                allowed: first_party || host_allowed(&host, allow),
+                allowed: first_party || own_frame || host_allowed(&host, allow),
                 first_party,
                 host: host.clone(),
                 example_url: shown,

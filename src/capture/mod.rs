@@ -358,7 +358,7 @@ async fn capture_page(
         &personal::PersonalNeedles::new(&c.persona),
         &final_url,
         &index_of,
-        &opts.personal_data_hosts,
+        &[opts.personal_data_hosts.as_slice(), opts.card_data_hosts.as_slice()].concat(),
     );
     let own_cookies: Vec<String> = opts.session.cookies.iter().map(|(n, _)| n.clone()).collect();
     let cookies = cookies::collect(page, &mut observed, &final_url, &index_of, &own_cookies).await;
