@@ -56,17 +56,26 @@ pub enum InventoryStatus {
     /// In the baseline, but the latest scan did not see this version.
     #[serde(rename = "approved, not seen in the latest scan")]
     ApprovedNotSeen,
+    /// Real browsers reported (CSP violation reports) a script from this origin that neither
+    /// the baseline nor the latest scan has: the page may be hiding it from the monitor.
+    #[serde(rename = "reported by browsers, never seen by the monitor")]
+    ReportedNotSeen,
 }
 
 impl InventoryStatus {
-    pub const ALL: [InventoryStatus; 3] =
-        [InventoryStatus::Approved, InventoryStatus::PendingApproval, InventoryStatus::ApprovedNotSeen];
+    pub const ALL: [InventoryStatus; 4] = [
+        InventoryStatus::Approved,
+        InventoryStatus::PendingApproval,
+        InventoryStatus::ApprovedNotSeen,
+        InventoryStatus::ReportedNotSeen,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             InventoryStatus::Approved => "approved",
             InventoryStatus::PendingApproval => "pending approval",
             InventoryStatus::ApprovedNotSeen => "approved, not seen in the latest scan",
+            InventoryStatus::ReportedNotSeen => "reported by browsers, never seen by the monitor",
         }
     }
 }
@@ -99,6 +108,11 @@ pub struct InventoryRow {
     pub reason: Option<String>,
     /// What the script can do with payment fields, as far as the latest scan shows.
     pub payment_fields: String,
+    /// CSP violation reports real browsers sent in the last day about scripts from this row's
+    /// origin (a script of another origin than the page; 0 otherwise, and for scripts the
+    /// policy allows): whether real shoppers' browsers met it too.
+    #[serde(default)]
+    pub browser_reports: u64,
 }
 
 /// The inventory of the selected pages: approved scripts from the baselines, plus what the
@@ -247,6 +261,17 @@ fn store_of<'s>(stores: &[&'s Store], page: &str) -> Result<Option<(&'s Store, S
     Ok(best)
 }
 
+/// `scheme://host[:port]` of a URL, as violation groups store the blocked resource.
+fn origin(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+/// The reports of `reported` about scripts from `url`'s origin.
+fn reports_for(reported: &[crate::model::CspViolation], url: Option<&str>) -> u64 {
+    let Some(o) = url.and_then(origin) else { return 0 };
+    reported.iter().filter(|v| v.blocked == o).map(|v| v.count).sum()
+}
+
 fn page_inventory(
     page: &str,
     baseline: &Baseline,
@@ -254,6 +279,17 @@ fn page_inventory(
     store: Option<&Store>,
 ) -> Result<Vec<InventoryRow>, EvidenceError> {
     let mut rows = Vec::new();
+    // Script violations real browsers reported in the last day (not extension noise).
+    let since = Timestamp::now() + -time::Duration::seconds(crate::compare::violations::WINDOW_SECS);
+    let reported: Vec<crate::model::CspViolation> = match store {
+        Some(st) => st.csp_violations(page, since)?,
+        None => Vec::new(),
+    }
+    .into_iter()
+    .filter(|v| !v.noise && v.directive.starts_with("script-src"))
+    .collect();
+    let page_origin = origin(&baseline.url);
+    let reported: Vec<_> = reported.into_iter().filter(|v| Some(&v.blocked) != page_origin.as_ref()).collect();
     let in_latest =
         |id: &str, sha: &str| latest.is_some_and(|inv| inv.scripts.iter().any(|s| s.id == id && s.sha256 == sha));
     for a in &baseline.scripts {
@@ -280,6 +316,7 @@ fn page_inventory(
             approved_at: Some(a.approval.approved_at.clone()),
             reason: Some(a.approval.reason.clone()),
             payment_fields: payment_access(latest, &a.frame_url),
+            browser_reports: reports_for(&reported, a.url.as_deref()),
         });
     }
     if let Some(inv) = latest {
@@ -305,8 +342,35 @@ fn page_inventory(
                 approved_at: None,
                 reason: None,
                 payment_fields: payment_access(Some(inv), &s.frame_url),
+                browser_reports: reports_for(&reported, s.url.as_deref()),
             });
         }
+    }
+    // Origins real browsers reported that no listed script comes from.
+    for v in &reported {
+        let known = rows.iter().any(|r| r.url.as_deref().and_then(origin).as_deref() == Some(v.blocked.as_str()));
+        if known || !v.blocked.contains("://") || rows.iter().any(|r| r.script == v.blocked) {
+            continue;
+        }
+        rows.push(InventoryRow {
+            page: page.to_string(),
+            script: v.blocked.clone(),
+            kind: ScriptKind::External,
+            url: Some(v.blocked.clone()),
+            frame_url: v.source.clone(),
+            sha256: String::new(),
+            sri: String::new(),
+            bytes: 0,
+            status: InventoryStatus::ReportedNotSeen,
+            first_seen: Some(v.first_seen.clone()),
+            last_seen: Some(v.last_seen.clone()),
+            seen_in_scans: 0,
+            approved_by: None,
+            approved_at: None,
+            reason: None,
+            payment_fields: String::new(),
+            browser_reports: reported.iter().filter(|o| o.blocked == v.blocked).map(|o| o.count).sum(),
+        });
     }
     rows.sort_by(|a, b| (&a.page, &a.script, &a.sha256).cmp(&(&b.page, &b.script, &b.sha256)));
     Ok(rows)
@@ -429,7 +493,10 @@ fn resolve(
         }
         // Missing fields and truncated captures cannot be approved (nor card leaks to another
         // origin): they end when no longer seen.
-        FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated | FindingKind::PersonalDataFlow => {}
+        FindingKind::PaymentFieldMissing
+        | FindingKind::CaptureTruncated
+        | FindingKind::CspViolation
+        | FindingKind::PersonalDataFlow => {}
         FindingKind::CookieChange => {
             if let Some(c) = &finding.cookie {
                 let fits = |a: &&crate::model::ApprovedCookie| {
@@ -1090,7 +1157,12 @@ mod tests {
         }
         assert_eq!(
             InventoryStatus::ALL.map(InventoryStatus::as_str),
-            ["approved", "pending approval", "approved, not seen in the latest scan"]
+            [
+                "approved",
+                "pending approval",
+                "approved, not seen in the latest scan",
+                "reported by browsers, never seen by the monitor"
+            ]
         );
         for e in TimelineEventKind::ALL {
             let json = serde_json::to_string(&e).unwrap();

@@ -19,7 +19,8 @@
 //! 6. [`store`]: SQLite, the only place with SQL: scans and their history, the outbox, the
 //!    tamper-evident log.
 //! 7. [`baseline`]: the approved state as reviewable files; approval (one plan loop for
-//!    `approve` and `diff`) and the lint.
+//!    `approve` and `diff`) and the lint; [`policy`]: the baseline as a Content-Security-Policy
+//!    and SRI attributes (`skimwatch policy`).
 //! 8. [`scan`]: runs 3–7 for a set of pages: evaluate → follow policies → record.
 //! 9. [`alert`] (e-mail through the outbox), [`watch`] (the daemon, its shards and its
 //!    `/metrics`), [`evidence`] (the assessor's reports, over one database or several).
@@ -44,6 +45,7 @@ pub mod compare;
 pub mod store;
 
 pub mod baseline;
+pub mod policy;
 
 pub mod scan;
 

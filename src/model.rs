@@ -647,6 +647,9 @@ pub enum FindingKind {
     /// A capture limit dropped data (scripts, requests, frames, bodies, accesses, bytes searched):
     /// flooding the monitor is itself an alert, never a blind spot.
     CaptureTruncated,
+    /// Real browsers reported (CSP violation reports) a blocked script from a host the
+    /// baseline does not approve, or a blocked inline script or eval, on a monitored page.
+    CspViolation,
     /// A cookie the baseline does not approve (third-party), or an approved one that lost
     /// `Secure`/`HttpOnly` or whose lifetime grew past the page's `max_cookie_lifetime`.
     CookieChange,
@@ -656,7 +659,7 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 11] = [
+    pub const ALL: [FindingKind; 12] = [
         FindingKind::NewScript,
         FindingKind::AlteredScript,
         FindingKind::RemovedScript,
@@ -666,6 +669,7 @@ impl FindingKind {
         FindingKind::PaymentFieldAccess,
         FindingKind::PaymentFieldMissing,
         FindingKind::CaptureTruncated,
+        FindingKind::CspViolation,
         FindingKind::CookieChange,
         FindingKind::PersonalDataFlow,
     ];
@@ -685,6 +689,7 @@ impl FindingKind {
             FindingKind::PaymentFieldAccess => "payment_field_access",
             FindingKind::PaymentFieldMissing => "payment_field_missing",
             FindingKind::CaptureTruncated => "capture_truncated",
+            FindingKind::CspViolation => "csp_violation",
             FindingKind::CookieChange => "cookie_change",
             FindingKind::PersonalDataFlow => "personal_data_flow",
         }
@@ -769,6 +774,34 @@ pub struct Finding {
     /// For a personal-data flow: where the shopper's data went, which fields, how.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub personal_data: Option<PersonalDataFlow>,
+    /// For a CSP violation: what real browsers reported, grouped, with how many reports.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub violation: Option<CspViolation>,
+}
+
+/// One group of CSP violation reports from real browsers: every report of one page with the
+/// same directive, blocked resource and source file is one group with a count (JSON contract:
+/// `violation` of a `csp_violation` finding).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CspViolation {
+    pub page: String,
+    /// The effective directive, e.g. `script-src-elem`.
+    pub directive: String,
+    /// The blocked resource normalised: its origin (`https://evil.example`), or `inline`,
+    /// `eval`, `data`, `blob`, or the scheme of a browser extension (`chrome-extension`).
+    pub blocked: String,
+    /// The document or script that caused it, without query or fragment (empty if unknown).
+    pub source: String,
+    /// The first reported code sample (cut to 200 characters), if the policy asked for one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sample: Option<String>,
+    /// Reports in this group.
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Known noise (browser extensions): counted, never a finding.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub noise: bool,
 }
 
 /// Where card data was sent (JSON contract: `destination` of a `card_exfiltration` finding).

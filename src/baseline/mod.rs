@@ -502,8 +502,10 @@ pub fn apply_approval(
                 crate::compare::behaviour::approve_card_destination(baseline, finding, approval)
             }
             // Not approvable: a missing field is fixed in the config (`payment_fields`), and a
-            // truncated capture is raised again by every scan that hits a limit.
-            FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated => false,
+            // truncated capture is raised again by every scan that hits a limit; a CSP
+            // violation real browsers report ends when they stop reporting it (fix the page,
+            // or approve the script so that the generated policy allows it).
+            FindingKind::PaymentFieldMissing | FindingKind::CaptureTruncated | FindingKind::CspViolation => false,
             FindingKind::CookieChange => match &finding.cookie {
                 Some(c) => {
                     crate::compare::privacy::approve_cookie(baseline, c, approval);

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod hints;
 pub mod policy;
 pub mod privacy;
+pub mod violations;
 
 use crate::inventory::normalize;
 use crate::inventory::sha256_hex;

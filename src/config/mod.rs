@@ -54,6 +54,51 @@ pub struct Config {
     pub alerts: Alerts,
     /// `[watch]`: the daemon's own endpoints.
     pub watch: Watch,
+    /// `[reports]`: where browsers send CSP violation reports.
+    pub reports: Reports,
+}
+
+/// `[reports]`: the CSP violation reports of real browsers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reports {
+    /// `listen`: where the daemon accepts reports at `POST /csp/<page>`; `None`: not at all.
+    /// Its own listener, since browsers on the internet reach it and `/metrics` is internal.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `max_body`: the largest report body accepted (bytes); larger ones are answered 413.
+    pub max_body: u64,
+    /// `per_source_per_minute`: reports accepted per source IP per minute (a token bucket with
+    /// that burst); more are answered 429.
+    pub per_source_per_minute: u32,
+    /// `max_violations`: distinct violation groups stored in all; reports of a new group beyond
+    /// it are counted (`dropped`) and not stored.
+    pub max_violations: u64,
+    /// `public_url`: the collector's address as browsers reach it (`https://monitor.example`,
+    /// no query); a page's policy reports to `<public_url>/csp/<page>`. `None`: generated
+    /// policies name no `report-uri` unless one is given on the command line.
+    pub public_url: Option<String>,
+}
+
+pub const DEFAULT_REPORT_MAX_BODY: u64 = 64 * 1024;
+pub const DEFAULT_REPORTS_PER_SOURCE: u32 = 60;
+pub const DEFAULT_MAX_VIOLATIONS: u64 = 10_000;
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            listen: None,
+            max_body: DEFAULT_REPORT_MAX_BODY,
+            per_source_per_minute: DEFAULT_REPORTS_PER_SOURCE,
+            max_violations: DEFAULT_MAX_VIOLATIONS,
+            public_url: None,
+        }
+    }
+}
+
+impl Reports {
+    /// The `report-uri` of `page`'s policy, from `public_url`.
+    pub fn report_uri(&self, page: &str) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{}/csp/{}", u.trim_end_matches('/'), page))
+    }
 }
 
 /// `[watch]`: what the daemon serves besides scanning.
@@ -409,6 +454,7 @@ impl Config {
             pages,
             alerts: Alerts::default(),
             watch: Watch::default(),
+            reports: Reports::default(),
         }
     }
 

@@ -10,8 +10,8 @@
 //! one reader, so a section reads as one expression per key.
 
 use super::{
-    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Storage, Trust, Watch,
-    WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
+    config_dir, Alerts, Browser, Config, EmailConfig, Keep, MaxPages, PageConfig, Policy, Reports, Storage, Trust,
+    Watch, WebhookConfig, WebhookKind, WebhookUrl, DEFAULT_BASELINES, DEFAULT_DATABASE, DEFAULT_INTERVAL,
     DEFAULT_REMOVED_AFTER, DEFAULT_WEBHOOK_TIMEOUT, MIN_DATABASE_SIZE,
 };
 use crate::model::{
@@ -43,8 +43,9 @@ pub enum ConfigError {
 }
 
 // The keys each table allows, in the order the "unknown key" message lists them.
-const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch"];
+const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch", "reports"];
 const WATCH_KEYS: &[&str] = &["listen"];
+const REPORTS_KEYS: &[&str] = &["listen", "public_url", "max_body", "per_source_per_minute", "max_violations"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages"];
 const ALERTS_KEYS: &[&str] =
@@ -139,6 +140,7 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
     let pages = pages(root, &browser)?;
     let alerts = root.opt("alerts", |f| alerts(&f.table(ALERTS_KEYS)?, dir))?.unwrap_or_default();
     let watch = root.opt("watch", |f| watch(&f.table(WATCH_KEYS)?))?.unwrap_or_default();
+    let reports = root.opt("reports", |f| reports(&f.table(REPORTS_KEYS)?))?.unwrap_or_default();
     Ok(Config {
         path: root.doc.path.to_path_buf(),
         storage: storage.unwrap_or_else(|| Storage::beside(dir)),
@@ -146,7 +148,43 @@ fn config(root: &Table<'_, '_, '_>) -> Result<Config, ConfigError> {
         pages,
         alerts,
         watch,
+        reports,
     })
+}
+
+/// `[reports] public_url = "https://monitor.example"`: an http(s) URL without credentials,
+/// query or fragment (the page name is appended as a path).
+fn reports(t: &Table<'_, '_, '_>) -> Result<Reports, ConfigError> {
+    let public_url = t.opt("public_url", |f| f.non_empty_where(|s| check_public_url(s).err()))?;
+    let listen = t.opt("listen", |f| match f.value.get_ref() {
+        DeValue::Integer(_) => Ok(std::net::SocketAddr::from(([127, 0, 0, 1], f.count(1, 65_535)? as u16))),
+        _ => f.parsed(parse_listen),
+    })?;
+    let d = Reports::default();
+    let max_body = t.opt("max_body", |f| f.count(256, 1024 * 1024))?.map_or(d.max_body, |n| n as u64);
+    let per_source_per_minute =
+        t.opt("per_source_per_minute", |f| f.count(1, 100_000))?.map_or(d.per_source_per_minute, |n| n as u32);
+    let max_violations = t.opt("max_violations", |f| f.count(1, 10_000_000))?.map_or(d.max_violations, |n| n as u64);
+    Ok(Reports {
+        listen,
+        max_body,
+        per_source_per_minute,
+        max_violations,
+        public_url: public_url.map(|u| u.trim().trim_end_matches('/').to_string()),
+    })
+}
+
+/// The collector's public address: `http(s)://host[:port][/path]`, nothing else.
+pub fn check_public_url(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s.trim())
+        .map_err(|e| format!("{s:?} is not a URL such as \"https://monitor.example\" ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().map_or(true, |h| h.is_empty()) {
+        return Err(format!("{s:?}: the collector's URL is http:// or https:// with a host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() || u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{s:?}: no credentials, query or fragment (browsers append /csp/<page>)"));
+    }
+    Ok(())
 }
 
 /// `[watch] listen = "127.0.0.1:9187"` (or a bare port, on loopback).
@@ -1222,6 +1260,23 @@ timeout = "1m"
     }
 
     #[test]
+    fn reports_keys_are_read_and_checked() {
+        let c =
+            parse(&format!("[reports]\nlisten = 9899\npublic_url = \"https://mon.example/\"\nmax_body = 8192\n{PAGE}"))
+                .unwrap();
+        assert_eq!(c.reports.listen, Some("127.0.0.1:9899".parse().unwrap()));
+        assert_eq!(c.reports.report_uri("checkout").as_deref(), Some("https://mon.example/csp/checkout"));
+        assert_eq!((c.reports.max_body, c.reports.per_source_per_minute), (8 * 1024, 60));
+        assert_eq!(parse(PAGE).unwrap().reports, Reports::default());
+        let e = error(&format!("[reports]\npublic_url = \"https://mon.example/?x=1\"\n{PAGE}"));
+        assert!(e.starts_with("skimwatch.toml:2:14: reports.public_url:"), "{e}");
+        let e = error(&format!("[reports]\nmax_body = 10\n{PAGE}"));
+        assert!(e.contains("reports.max_body"), "{e}");
+        let e = error(&format!("[reports]\nlisten_on = 1\n{PAGE}"));
+        assert!(e.contains("listen_on"), "{e}");
+    }
+
+    #[test]
     fn watch_listen_is_an_address_or_a_loopback_port() {
         let c = parse(&format!("[watch]\nlisten = 9187\n{PAGE}")).unwrap();
         assert_eq!(c.watch.listen, Some("127.0.0.1:9187".parse().unwrap()));
@@ -1242,7 +1297,10 @@ timeout = "1m"
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
         assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, personal_data_hosts, max_cookie_lifetime, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
-        assert_eq!(msg, "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch)");
+        assert_eq!(
+            msg,
+            "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch, reports)"
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub(super) async fn evaluate(
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
+        // What real browsers reported in the last day (CSP violation reports, issue 14).
+        let since = crate::model::Timestamp::now() + -time::Duration::seconds(compare::violations::WINDOW_SECS);
+        let reported = lock_or_recover(&store).csp_violations(&page.name, since)?;
+        findings.extend(compare::violations::findings(&page.name, &reported, &baseline, &inv));
         let rules = privacy::PrivacyRules { max_cookie_days: page.max_cookie_lifetime.as_secs() / 86_400 };
         findings.extend(privacy::findings(&page.name, &inv, &behaviour, &baseline, rules));
         crate::model::sort_findings(&mut findings);

@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod history;
 pub mod outbox;
 pub mod prune;
+pub mod reports;
 pub mod schema;
 
 pub use history::FindingHistory;

@@ -218,7 +218,24 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO deliveries (outbox_id, destination, attempts, next_attempt_at, last_error, sent_at)
          SELECT id, 'email', attempts, next_attempt_at, last_error, sent_at FROM outbox;
     "#,
-    // Version 8: the cookie audit (issue 15). Each successful scan keeps the cookies the page
+    // Version 8: CSP violation reports of real browsers (issue 14), grouped: one row per
+    // (page, directive, blocked resource normalised to an origin or `inline`/`eval`, source file)
+    // with how many reports and when, so a thousand browsers reporting one thing are one row.
+    r#"
+    CREATE TABLE csp_violations (
+        page       TEXT    NOT NULL,
+        directive  TEXT    NOT NULL,
+        blocked    TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        sample     TEXT,
+        count      INTEGER NOT NULL,
+        first_seen TEXT    NOT NULL,
+        last_seen  TEXT    NOT NULL,
+        noise      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (page, directive, blocked, source)
+    ) WITHOUT ROWID;
+    "#,
+    // Version 9: the cookie audit (issue 15). Each successful scan keeps the cookies the page
     // ended up with (JSON of `model::Cookie`: name, domain, path, attributes, setter and a keyed
     // hash of the value — never the value); NULL for scans without cookies and those before.
     r#"

@@ -45,6 +45,11 @@ struct PageLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReportLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DestinationLabels {
     destination: String,
 }
@@ -82,6 +87,7 @@ pub struct Metrics {
     deliveries_failed: Family<DestinationLabels, Gauge>,
     blind: Gauge,
     running: Gauge,
+    csp_reports: Family<ReportLabels, Counter>,
 }
 
 /// One scan counted in `skimwatch_scans_running` while it lives.
@@ -114,6 +120,7 @@ impl Metrics {
             deliveries_failed: Family::default(),
             blind: Gauge::default(),
             running: Gauge::default(),
+            csp_reports: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -159,7 +166,17 @@ impl Metrics {
             "Scans in progress now (with max_pages = \"auto\", as many as CPU and memory allow)",
             m.running.clone(),
         );
+        registry.register(
+            "csp_reports",
+            "CSP violation reports received on [reports] listen, by outcome (accepted, noise, too_large, rate_limited, unknown_page, invalid, dropped)",
+            m.csp_reports.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Counts `n` CSP violation reports (or refused bodies) with `outcome`.
+    pub fn csp_report(&self, outcome: &str, n: u64) {
+        self.csp_reports.get_or_create(&ReportLabels { outcome: outcome.to_string() }).inc_by(n);
     }
 
     /// Counts a scan as running until the returned guard is dropped.

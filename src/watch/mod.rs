@@ -18,6 +18,7 @@
 
 pub mod admission;
 pub mod metrics;
+pub mod reports;
 
 use crate::alert::email::{EmailError, Mailer};
 use crate::alert::outbox;
@@ -74,6 +75,8 @@ pub enum WatchError {
     Browser(#[from] CaptureError),
     #[error("cannot serve /metrics on {addr}: {source}; choose a free address in `[watch] listen`")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("cannot accept CSP reports on {addr}: {source}; choose a free address in `[reports] listen`")]
+    ReportsListen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// How the daemon runs.
@@ -338,7 +341,19 @@ pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationTok
         }
         None => None,
     };
+    let reports_listener = match config.reports.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| WatchError::ReportsListen { addr, source })?,
+        ),
+        None => None,
+    };
     let daemon = Arc::new(Daemon::start(config, &pages, &lock).await?);
+    let collector = reports_listener.map(|listener| {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "accepting CSP violation reports at /csp/<page>");
+        let names = pages.iter().map(|p| p.name.clone()).collect();
+        tokio::spawn(reports::serve(listener, daemon.clone(), names, shutdown.clone()))
+    });
     let counts = Arc::new(Mutex::new(Summary::default()));
     let endpoint = listener.map(|listener| {
         let addr = listener.local_addr().ok();
@@ -360,6 +375,9 @@ pub async fn run(config: &Config, opts: &WatchOptions, shutdown: CancellationTok
     }
     if let Some(endpoint) = endpoint {
         endpoint.abort();
+    }
+    if let Some(collector) = collector {
+        collector.abort();
     }
     let summary = daemon.finish(&counts).await;
     drop(lock);

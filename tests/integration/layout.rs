@@ -11,7 +11,7 @@ const ORDER: &[&[&str]] = &[
     &["inventory"],
     &["compare"],
     &["store"],
-    &["baseline"],
+    &["baseline", "policy"],
     &["scan"],
     &["alert"],
     &["watch", "evidence"],

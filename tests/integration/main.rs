@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod core_loop;
+mod csp;
 mod endpoint;
 mod evasion;
 mod evidence;

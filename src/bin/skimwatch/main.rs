@@ -68,6 +68,10 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// Show per page the last successful scan and the open findings, and the alert outbox.
     Status(commands::status::StatusArgs),
+    /// The approved baseline as policies browsers enforce: a Content-Security-Policy (`csp`)
+    /// and subresource-integrity attributes (`sri`).
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Write a first, commented config from one load of a payment page with the shopper: the
     /// card fields, the payment provider's hosts, a journey skeleton when the page redirects.
     #[command(after_help = exit::INIT_HELP)]
@@ -112,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incident(args) => commands::incident::run(config, args),
         Command::Watch(args) => commands::watch::run(config, args),
         Command::Status(args) => commands::status::run(config, args),
+        Command::Policy(command) => commands::policy::run(config, command),
         Command::Try(args) => commands::try_journey::run(config, args),
         Command::Init(args) => commands::init::run(config, args),
         Command::Config(command) => commands::config::run(config, command),

@@ -68,6 +68,7 @@ pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
         "approved_at",
         "reason",
         "payment_fields",
+        "browser_reports",
     ])?;
     for r in rows {
         let opt = |o: &Option<String>| csv_cell(o.as_deref().unwrap_or(""));
@@ -88,6 +89,7 @@ pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
             opt(&r.approved_at),
             opt(&r.reason),
             csv_cell(&r.payment_fields),
+            r.browser_reports.to_string(),
         ])?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))

@@ -14,6 +14,7 @@ pub mod init;
 pub mod inventory;
 pub mod log;
 pub mod manpage;
+pub mod policy;
 pub mod scan;
 pub mod status;
 pub mod try_journey;

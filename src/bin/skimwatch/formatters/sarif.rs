@@ -25,6 +25,16 @@ pub const FINGERPRINT_KEY: &str = "skimwatchFindingId/v1";
 /// (name, short description, help text, default level, security-severity) per kind.
 fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
     match kind {
+        FindingKind::CspViolation => (
+            "CspViolation",
+            "Real browsers reported a script the page's Content-Security-Policy blocked",
+            "Shoppers' browsers sent CSP violation reports for a script from a host the baseline does not approve, \
+             or for inline code or eval the policy does not allow. A skimmer served only to real shoppers (and \
+             hidden from the monitor) shows up here. Find where the page includes it; if it is legitimate, approve \
+             the script after a scan sees it and regenerate the policy (`skimwatch policy csp`).",
+            "error",
+            "7.5",
+        ),
         FindingKind::CookieChange => (
             "CookieChange",
             "A cookie is new and third-party, lives too long, or lost Secure/HttpOnly",
