@@ -136,6 +136,118 @@ pub fn inventory(config: &Config, pages: &[String], stores: &[&Store]) -> Result
     Ok(rows)
 }
 
+/// One cookie of the cookie audit (`inventory --cookies`): as the page's newest successful
+/// scan saw it, with its approval. Never the value: only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CookieRow {
+    pub page: String,
+    /// `name@domain/path`.
+    pub cookie: String,
+    pub name: String,
+    pub domain: String,
+    pub path: String,
+    /// `first` or `third`.
+    pub party: String,
+    /// `session` or `N days`.
+    pub lifetime: String,
+    pub secure: bool,
+    pub http_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+    pub size: u64,
+    /// `response`, `script` or `unknown`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// Why the scan's browser refused it, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    pub value_hash: String,
+    /// `approved`, `unapproved`, or `approved-only` (in the baseline, not seen by the scan).
+    pub status: String,
+    /// `necessary`, `analytics`, `marketing` or `unclassified` (from the baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the scan that saw it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+}
+
+/// The cookie audit of the selected pages (all when `pages` is empty): every cookie of each
+/// page's newest successful scan (from whichever database has the newest), and every
+/// approved cookie the scan did not see.
+pub fn cookie_inventory(config: &Config, pages: &[String], stores: &[&Store]) -> Result<Vec<CookieRow>, EvidenceError> {
+    let pages = crate::config::select_pages(config, pages)?;
+    let dir = BaselineDir::new(config.storage.baselines.clone());
+    let mut rows = Vec::new();
+    for page in pages {
+        let baseline = dir.load(&page.name)?;
+        let latest = store_of(stores, &page.name)?.map(|(_, scan)| scan);
+        let at = latest.as_ref().map(|s| s.finished_at.clone());
+        let cookies = latest.and_then(|s| s.inventory).map(|i| i.cookies).unwrap_or_default();
+        for c in &cookies {
+            let approved = baseline.cookies.iter().find(|a| a.id == c.id);
+            rows.push(CookieRow {
+                page: page.name.clone(),
+                cookie: c.id.clone(),
+                name: c.name.clone(),
+                domain: c.domain.clone(),
+                path: c.path.clone(),
+                party: if c.third_party { "third" } else { "first" }.into(),
+                lifetime: c.lifetime_days.map_or("session".to_string(), |d| format!("{d} days")),
+                secure: c.secure,
+                http_only: c.http_only,
+                same_site: c.same_site.clone(),
+                size: c.size,
+                source: c.source.as_str().into(),
+                set_by: c.set_by.clone(),
+                blocked: c.blocked.clone(),
+                value_hash: c.value_hash.clone(),
+                status: if approved.is_some() { "approved" } else { "unapproved" }.into(),
+                purpose: approved.map(|a| a.purpose.as_str().to_string()),
+                approved_by: approved.map(|a| a.approval.approved_by.clone()),
+                approved_at: approved.map(|a| a.approval.approved_at.clone()),
+                reason: approved.map(|a| a.approval.reason.clone()),
+                last_seen: at.clone(),
+            });
+        }
+        for a in baseline.cookies.iter().filter(|a| !cookies.iter().any(|c| c.id == a.id)) {
+            let (name, rest) = a.id.split_once('@').unwrap_or((a.id.as_str(), ""));
+            let (domain, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+            rows.push(CookieRow {
+                page: page.name.clone(),
+                cookie: a.id.clone(),
+                name: name.into(),
+                domain: domain.into(),
+                path: path.into(),
+                party: if a.third_party { "third" } else { "first" }.into(),
+                lifetime: a.lifetime_days.map_or("session".to_string(), |d| format!("{d} days")),
+                secure: a.secure,
+                http_only: a.http_only,
+                same_site: None,
+                size: 0,
+                source: "unknown".into(),
+                set_by: None,
+                blocked: None,
+                value_hash: String::new(),
+                status: "approved-only".into(),
+                purpose: Some(a.purpose.as_str().into()),
+                approved_by: Some(a.approval.approved_by.clone()),
+                approved_at: Some(a.approval.approved_at.clone()),
+                reason: Some(a.approval.reason.clone()),
+                last_seen: None,
+            });
+        }
+    }
+    Ok(rows)
+}
+
 /// The database among `stores` that holds `page`'s newest successful scan, with that scan.
 fn store_of<'s>(stores: &[&'s Store], page: &str) -> Result<Option<(&'s Store, StoredScan)>, StoreError> {
     let mut best: Option<(&Store, StoredScan)> = None;
@@ -385,7 +497,22 @@ fn resolve(
         | FindingKind::CaptureTruncated
         | FindingKind::CspViolation
         | FindingKind::KnownBadHost
-        | FindingKind::VulnerableLibrary => {}
+        | FindingKind::VulnerableLibrary
+        | FindingKind::PersonalDataFlow => {}
+        FindingKind::CookieChange => {
+            if let Some(c) = &finding.cookie {
+                let fits = |a: &&crate::model::ApprovedCookie| {
+                    // Approved as it was then (lifetimes counted from the scan move by a day).
+                    a.id == c.id
+                        && a.secure == c.secure
+                        && a.http_only == c.http_only
+                        && a.lifetime_days.unwrap_or(0) + 2 >= c.lifetime_days.unwrap_or(0)
+                };
+                if let Some(a) = baseline.cookies.iter().find(fits) {
+                    return Ok(approved(&a.approval));
+                }
+            }
+        }
         FindingKind::PaymentFieldAccess => {
             if let (Some(s), Some(a)) = (&finding.script, &finding.access) {
                 if let Some(b) = baseline.field_access.iter().find(|b| {
@@ -789,6 +916,109 @@ pub struct Incident {
     /// The alert outbox's rows. Always set now that every database has the outbox; optional
     /// so that the JSON keeps its shape.
     pub alert_deliveries: Option<Deliveries>,
+    /// What the stored scans show about exposure: the facts a DPO needs to decide on
+    /// notification.
+    #[serde(default)]
+    pub exposure: Exposure,
+}
+
+/// Exposure of one incident, from the stored scans (never more than they saw).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The offending code: the script's identity (or the sender's URL), when the finding
+    /// names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    /// First and last scan that saw the offending code served (this version of the script,
+    /// else the finding itself).
+    pub served_from: String,
+    pub served_until: String,
+    /// How many stored scans saw it.
+    pub scans: u64,
+    /// Fields that code listened to or read (`#cc-number (read)`), in the scans that saw it.
+    pub fields_read: Vec<String>,
+    /// Data it sent: `card number`, `email`, `phone`, `name`, `street`, `postcode`.
+    pub fields_sent: Vec<String>,
+    /// Hosts that received it.
+    pub destinations: Vec<String>,
+    /// What the scans cannot know.
+    pub limits: String,
+}
+
+/// Stored scans read at most for an incident's exposure (the most recent ones).
+const MAX_EXPOSURE_SCANS: usize = 500;
+
+/// The exposure facts of `finding` on `page` from the scans that reported it.
+fn exposure(
+    store: &Store,
+    page: &str,
+    sightings: &[crate::store::evidence::FindingSighting],
+) -> Result<Exposure, StoreError> {
+    use std::collections::BTreeSet;
+    let Some(last) = sightings.last() else { return Ok(Exposure::default()) };
+    let f = &last.finding;
+    let script: Option<String> = f
+        .script
+        .as_ref()
+        .map(|s| s.id.clone())
+        .or_else(|| f.personal_data.as_ref().and_then(|p| p.script.clone()))
+        .or_else(|| f.initiator.clone());
+    let mut e = Exposure {
+        script: script.clone(),
+        served_from: sightings.first().map(|s| s.at.clone()).unwrap_or_default(),
+        served_until: last.at.clone(),
+        scans: sightings.len() as u64,
+        limits: "only what the monitor's scans saw: the scan's own shopper, between scans nothing is known, \
+                 and data shared server-side or sent from real shoppers' sessions is not visible"
+            .into(),
+        ..Exposure::default()
+    };
+    if let Some(s) = &f.script {
+        let served = store.script_sightings(page, &s.id, &s.sha256)?;
+        if let (Some(first), Some(until)) = (served.first, served.last) {
+            (e.served_from, e.served_until, e.scans) = (first, until, served.scans);
+        }
+    }
+    let (mut read, mut sent, mut to) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let start = sightings.len().saturating_sub(MAX_EXPOSURE_SCANS);
+    for sighting in &sightings[start..] {
+        let Some(scan) = store.scan(sighting.scan_id)? else { continue };
+        for g in &scan.findings {
+            let sender = g
+                .script
+                .as_ref()
+                .map(|s| s.id.clone())
+                .or_else(|| g.personal_data.as_ref().and_then(|p| p.script.clone()))
+                .or_else(|| g.initiator.clone());
+            let same = g.id == f.id || (script.is_some() && sender == script);
+            if !same {
+                continue;
+            }
+            match g.kind {
+                FindingKind::PaymentFieldAccess => {
+                    if let Some(a) = &g.access {
+                        read.insert(format!("{} ({})", a.field, a.action));
+                    }
+                }
+                FindingKind::CardExfiltration => {
+                    sent.insert("card number".to_string());
+                    if let Some(d) = &g.destination {
+                        to.insert(d.host.clone());
+                    }
+                }
+                FindingKind::PersonalDataFlow => {
+                    if let Some(p) = &g.personal_data {
+                        sent.extend(p.fields.iter().cloned());
+                        to.insert(p.host.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (e.fields_read, e.fields_sent, e.destinations) =
+        (read.into_iter().collect(), sent.into_iter().collect(), to.into_iter().collect());
+    Ok(e)
 }
 
 /// The timeline of finding `id` (on whichever page reported it).
@@ -819,7 +1049,9 @@ pub fn incident(config: &Config, store: &Store, id: &str) -> Result<Incident, Ev
     let detected_at = record.first_seen.clone();
     let gdpr_notify_by = plus_hours(&detected_at, 72).unwrap_or_default();
     let last_report = sightings.last().map(|s| s.finding.clone()).unwrap_or_default();
+    let exposure = exposure(store, &page, &sightings)?;
     Ok(Incident {
+        exposure,
         finding: record,
         last_report,
         detected_at,

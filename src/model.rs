@@ -540,6 +540,12 @@ pub struct Snapshot {
     /// The journey's steps, in order, as they went (empty for a page without steps).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journey: Vec<StepRecord>,
+    /// Every cookie of the scan's browser context at the end (values never kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cookies: Vec<Cookie>,
+    /// Every request that carried the shopper's identity, per destination host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal_data: Vec<PersonalDataFlow>,
     /// Scripts that ran on documents the journey left (the product page, the cart, the
     /// login): counted, not inventoried (see docs/journeys.md).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -613,6 +619,10 @@ pub struct Inventory {
     pub scripts: Vec<Script>,
     pub hosts: Vec<String>,
     pub payment_fields: Vec<PaymentField>,
+    /// The cookie audit: every cookie the page ended up with, sorted by id (values never kept:
+    /// only their keyed hash). Stored scans from before cookies were audited have none.
+    #[serde(default)]
+    pub cookies: Vec<Cookie>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,10 +654,16 @@ pub enum FindingKind {
     KnownBadHost,
     /// An external script is a library version with published vulnerabilities (retire.js data).
     VulnerableLibrary,
+    /// A cookie the baseline does not approve (third-party), or an approved one that lost
+    /// `Secure`/`HttpOnly` or whose lifetime grew past the page's `max_cookie_lifetime`.
+    CookieChange,
+    /// The scan's shopper identity (e-mail, phone, name, street, postcode) reached a host not
+    /// in the page's `personal_data_hosts` (and not the page's own site).
+    PersonalDataFlow,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 12] = [
+    pub const ALL: [FindingKind; 14] = [
         FindingKind::NewScript,
         FindingKind::AlteredScript,
         FindingKind::RemovedScript,
@@ -660,6 +676,8 @@ impl FindingKind {
         FindingKind::CspViolation,
         FindingKind::KnownBadHost,
         FindingKind::VulnerableLibrary,
+        FindingKind::CookieChange,
+        FindingKind::PersonalDataFlow,
     ];
 
     pub fn parse(s: &str) -> Option<FindingKind> {
@@ -680,6 +698,8 @@ impl FindingKind {
             FindingKind::CspViolation => "csp_violation",
             FindingKind::KnownBadHost => "known_bad_host",
             FindingKind::VulnerableLibrary => "vulnerable_library",
+            FindingKind::CookieChange => "cookie_change",
+            FindingKind::PersonalDataFlow => "personal_data_flow",
         }
     }
 }
@@ -753,6 +773,15 @@ pub struct Finding {
     /// For a truncated capture: which limit dropped what, and how much.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub truncation: Option<Truncation>,
+    /// For a cookie change: the cookie as this scan saw it (never its value).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cookie: Option<Cookie>,
+    /// For a cookie change: what changed (`new third-party cookie`, `lost Secure` …).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub changes: Vec<String>,
+    /// For a personal-data flow: where the shopper's data went, which fields, how.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub personal_data: Option<PersonalDataFlow>,
     /// For a CSP violation: what real browsers reported, grouped, with how many reports.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub violation: Option<CspViolation>,
@@ -1084,6 +1113,8 @@ pub struct Behaviour {
     pub unmatched_payment_fields: Vec<String>,
     /// The capture limits that dropped data.
     pub truncations: Vec<Truncation>,
+    /// Where the shopper's personal data went, with the senders named.
+    pub personal_data: Vec<PersonalDataFlow>,
 }
 
 /// How a finding, a baseline entry or a report names the script behind a behaviour: its
@@ -1229,6 +1260,12 @@ pub struct PageReport {
     /// Which scripts listened to or read payment fields in this scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub field_access: Vec<FieldAccess>,
+    /// The cookie audit: every cookie the page's documents and frames ended up with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cookies: Vec<Cookie>,
+    /// Every host that received the shopper's personal data, allowed or not (evidence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal_data: Vec<PersonalDataFlow>,
     /// What the scan did as a shopper.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<Interaction>,
@@ -1362,6 +1399,155 @@ pub struct Baseline {
     /// Which approved scripts may send card data to their own document's origin, and where.
     #[serde(default, rename = "card_destination", skip_serializing_if = "Vec::is_empty")]
     pub card_destinations: Vec<ApprovedCardDestination>,
+    /// Approved cookies (`[[cookie]]`), by identity; baselines written before have none.
+    #[serde(default, rename = "cookie", skip_serializing_if = "Vec::is_empty")]
+    pub cookies: Vec<ApprovedCookie>,
+}
+
+/// Why a cookie is set (the cookie audit's justification). Serialised in lower case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookiePurpose {
+    /// Needed for the shop to work (session, cart, CSRF, load balancing).
+    Necessary,
+    Analytics,
+    Marketing,
+    /// Approved without a purpose yet (`baseline approve` writes this; edit it).
+    #[default]
+    Unclassified,
+}
+
+impl CookiePurpose {
+    pub const ALL: [CookiePurpose; 4] =
+        [CookiePurpose::Necessary, CookiePurpose::Analytics, CookiePurpose::Marketing, CookiePurpose::Unclassified];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CookiePurpose::Necessary => "necessary",
+            CookiePurpose::Analytics => "analytics",
+            CookiePurpose::Marketing => "marketing",
+            CookiePurpose::Unclassified => "unclassified",
+        }
+    }
+}
+
+/// An approved cookie: its identity and the attributes it had when approved, so that a later
+/// scan can tell a cookie that lost `Secure` or `HttpOnly`, or now lives longer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedCookie {
+    /// `name@domain/path` ([`crate::inventory::identity::cookie_id`]).
+    pub id: String,
+    #[serde(default)]
+    pub purpose: CookiePurpose,
+    #[serde(default)]
+    pub third_party: bool,
+    #[serde(default)]
+    pub secure: bool,
+    #[serde(default)]
+    pub http_only: bool,
+    /// Days it lived when approved; absent for a session cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_days: Option<u64>,
+    #[serde(flatten)]
+    pub approval: Approval,
+}
+
+/// Who set a cookie. Serialised in lower case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSource {
+    /// A `Set-Cookie` header of a response (`set_by` is the response's URL).
+    Response,
+    /// A script wrote `document.cookie` (`set_by` names the script).
+    Script,
+    /// Neither was seen (set in another way, or before the monitor could see it).
+    #[default]
+    Unknown,
+}
+
+impl CookieSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CookieSource::Response => "response",
+            CookieSource::Script => "script",
+            CookieSource::Unknown => "unknown",
+        }
+    }
+}
+
+/// One cookie as the scan's browser context ended up with it (JSON: `cookies` of a page).
+/// The value is never kept: `value_hash` is an HMAC-SHA256 of it under the database's own
+/// key, so a changed value shows without the value being guessable from the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cookie {
+    /// `name@domain/path`: the identity the baseline approves.
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    /// As the browser keeps it: `.example.com` for a domain cookie, `shop.example.com` for a
+    /// host-only one.
+    pub domain: String,
+    pub path: String,
+    /// The cookie's domain is not the same site (registrable domain) as the page.
+    pub third_party: bool,
+    /// Days until it expires, counted from the scan; absent for a session cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_days: Option<u64>,
+    pub secure: bool,
+    pub http_only: bool,
+    /// `Strict`, `Lax` or `None`; absent when the cookie set none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+    /// Bytes of name and value, as the browser counts them.
+    pub size: u64,
+    /// Lower-case hex HMAC-SHA256 of the value (key: the database's); empty when not hashed.
+    #[serde(default)]
+    pub value_hash: String,
+    pub source: CookieSource,
+    /// The response URL (Set-Cookie), or the writing script's identity (else its URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// Set when the scan's browser refused the cookie, with Chromium's reasons
+    /// (`UserPreferences`: a third-party cookie, which the scan's off-the-record context
+    /// blocks and a shopper's everyday browser usually keeps). Audited like a kept cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    /// SHA-256 of the value (capture → inventory only: turned into `value_hash`, never kept).
+    #[serde(skip)]
+    pub value_sha256: Option<[u8; 32]>,
+    /// Index into `Snapshot::scripts` of the writing script (capture → inventory only).
+    #[serde(skip)]
+    pub script_index: Option<usize>,
+}
+
+/// Where the shopper's personal data went (JSON: `personal_data` of a page and of a
+/// `personal_data_flow` finding): one entry per destination host and sending script.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataFlow {
+    /// `host` or `host:port`.
+    pub host: String,
+    /// Fields found: `email`, `phone`, `name`, `street`, `postcode`.
+    pub fields: Vec<String>,
+    /// How each left (`email:sha256`, `phone:plain` …), as `field:encoding`.
+    pub encodings: Vec<String>,
+    pub channels: Vec<Channel>,
+    /// One request URL that carried it (cut, the typed values masked).
+    pub example_url: String,
+    /// The sending script's identity (else the URL of its stack frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    /// The host is in the page's `personal_data_hosts`, or the page's own site.
+    pub allowed: bool,
+    /// The host is the page's own site (registrable domain).
+    #[serde(default)]
+    pub first_party: bool,
+    /// Requests that carried it.
+    pub requests: u64,
+    /// Index into `Snapshot::scripts` of the sender (capture → inventory only).
+    #[serde(skip)]
+    pub script_index: Option<usize>,
+    /// URL of the sender's stack frame (capture → inventory only).
+    #[serde(skip)]
+    pub script_url: Option<String>,
 }
 
 /// An approved script's sending of card data to the origin of the document it runs in (the
@@ -1415,6 +1601,7 @@ impl Baseline {
             && self.hosts.is_empty()
             && self.field_access.is_empty()
             && self.card_destinations.is_empty()
+            && self.cookies.is_empty()
     }
 }
 
@@ -1643,6 +1830,27 @@ mod tests {
         let mut by_name = Channel::ALL.map(Channel::as_str);
         by_name.sort();
         assert_eq!(by_enum.map(Channel::as_str), by_name);
+    }
+
+    #[test]
+    fn baselines_without_cookies_still_load_and_cookies_round_trip() {
+        let old = "page = \"p\"\nurl = \"https://x.example/\"\n\n[[host]]\nhost = \"self\"\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
+        let b: Baseline = toml::from_str(old).unwrap();
+        assert!(b.cookies.is_empty() && !b.is_empty());
+        let text = "id = \"tw_uid@127.0.0.3/\"\npurpose = \"analytics\"\nthird_party = true\nsecure = true\nhttp_only = false\nlifetime_days = 400\napproved_by = \"a\"\napproved_at = \"2025-01-01T00:00:00Z\"\nreason = \"r\"\n";
+        let c: ApprovedCookie = toml::from_str(text).unwrap();
+        assert_eq!((c.purpose, c.lifetime_days), (CookiePurpose::Analytics, Some(400)));
+        assert_eq!(toml::to_string(&c).unwrap(), text);
+        let minimal: ApprovedCookie =
+            toml::from_str("id = \"sid@shop.example/\"\napproved_by = \"a\"\napproved_at = \"t\"\nreason = \"r\"\n")
+                .unwrap();
+        assert_eq!(
+            (minimal.purpose, minimal.lifetime_days, minimal.secure),
+            (CookiePurpose::Unclassified, None, false)
+        );
+        for p in CookiePurpose::ALL {
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+        }
     }
 
     #[test]

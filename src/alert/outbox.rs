@@ -296,6 +296,7 @@ mod tests {
 
     fn inventory() -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,

@@ -23,7 +23,7 @@ pub enum ApproveError {
     /// The command line adds how to find the right id.
     #[error("no finding with id {ids} is pending in the latest scan of the selected pages")]
     UnknownFindings { ids: String },
-    #[error("finding {ids} cannot be approved: card data may only go to hosts listed in `card_data_hosts` of the page (only a script sending it to its own document's origin can be approved), a missing payment field is fixed in `payment_fields` of the page ({config}), and a truncated capture (`capture_truncated`) is raised again by every scan the page floods; a `known_bad_host` or `vulnerable_library` is fixed on the page (remove the host, upgrade the library)")]
+    #[error("finding {ids} cannot be approved: card data may only go to hosts listed in `card_data_hosts` of the page (only a script sending it to its own document's origin can be approved), personal data may only go to the page's own site and the hosts in `personal_data_hosts` of the page, a missing payment field is fixed in `payment_fields` of the page ({config}), and a truncated capture (`capture_truncated`) is raised again by every scan the page floods; a `known_bad_host` or `vulnerable_library` is fixed on the page (remove the host, upgrade the library)")]
     NotApprovable { ids: String, config: String },
 }
 

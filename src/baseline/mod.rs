@@ -328,6 +328,7 @@ pub fn sort_baseline(baseline: &mut Baseline) {
         (&x.script, &x.frame, &x.field, &x.action, &x.event).cmp(&(&y.script, &y.frame, &y.field, &y.action, &y.event))
     });
     baseline.card_destinations.sort_by(|x, y| (&x.script, &x.url).cmp(&(&y.script, &y.url)));
+    baseline.cookies.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
 /// The serialised form of [`Baseline`]: the same keys, but empty sections are left out instead
@@ -350,6 +351,8 @@ struct BaselineFile<'a> {
     field_access: &'a [crate::model::ApprovedFieldAccess],
     #[serde(rename = "card_destination", skip_serializing_if = "<[_]>::is_empty")]
     card_destinations: &'a [crate::model::ApprovedCardDestination],
+    #[serde(rename = "cookie", skip_serializing_if = "<[_]>::is_empty")]
+    cookies: &'a [crate::model::ApprovedCookie],
 }
 
 /// The file text: an explanatory comment, then the baseline in canonical order (what
@@ -367,6 +370,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
         audit: &sorted.audit,
         field_access: &sorted.field_access,
         card_destinations: &sorted.card_destinations,
+        cookies: &sorted.cookies,
     };
     let body =
         toml::to_string(&file).map_err(|source| BaselineError::Serialize { page: baseline.page.clone(), source })?;
@@ -377,6 +381,7 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
          # code; approved script sources are kept in sources/<sha256>.js beside this file.\n\
          {masking}\
          {picture}\
+         {cookies}\
          \n\
          {body}",
         page = baseline.page,
@@ -384,6 +389,12 @@ pub fn render(baseline: &Baseline) -> Result<String, BaselineError> {
             "# `screenshot`: the payment page as approved, in screenshots/<screenshot>.png beside this file.\n"
         } else {
             ""
+        },
+        cookies = if sorted.cookies.is_empty() {
+            ""
+        } else {
+            "# `[[cookie]]`: approved cookies by `name@domain/path` (never a value), with the attributes\n\
+             # they had when approved; set `purpose` to necessary, analytics or marketing.\n"
         },
         masking = if sorted.scripts.iter().any(|s| s.normalized_sha256.is_some()) {
             "# Inline scripts with `normalized_sha256` also match a version that differs only in data\n\
@@ -500,6 +511,16 @@ pub fn apply_approval(
             | FindingKind::CspViolation
             | FindingKind::KnownBadHost
             | FindingKind::VulnerableLibrary => false,
+            FindingKind::CookieChange => match &finding.cookie {
+                Some(c) => {
+                    crate::compare::privacy::approve_cookie(baseline, c, approval);
+                    true
+                }
+                None => false,
+            },
+            // Not approvable: a recipient of personal data is allowed in the page's
+            // `personal_data_hosts` (a reviewed config change), like card data.
+            FindingKind::PersonalDataFlow => false,
         };
         if applied {
             outcome.accepted.push(finding.id.clone());
@@ -508,6 +529,14 @@ pub fn apply_approval(
         }
     }
 
+    if matches!(selection, Selection::All) {
+        // The whole cookie audit as it is now: first-party cookies too, which raise no finding.
+        for c in &scan.cookies {
+            if !baseline.cookies.iter().any(|a| a.id == c.id) {
+                crate::compare::privacy::approve_cookie(baseline, c, approval);
+            }
+        }
+    }
     if first_full_approval {
         for name in SECURITY_HEADERS {
             if let Some(value) = scan.headers.get(name) {
@@ -637,6 +666,7 @@ mod tests {
 
     fn inventory(scripts: Vec<Script>, headers: &[(&str, &str)], hosts: &[&str]) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".to_string(),
             final_url: "https://shop.example/checkout".to_string(),
             status: 200,

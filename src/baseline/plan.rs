@@ -131,6 +131,7 @@ fn plan_page(
                         | FindingKind::CaptureTruncated
                         | FindingKind::KnownBadHost
                         | FindingKind::VulnerableLibrary
+                        | FindingKind::PersonalDataFlow
                 )
             })
             .filter(|f| outcome.skipped.contains(&f.id))
@@ -199,6 +200,7 @@ mod tests {
             vec![PageConfig::new("checkout", "https://shop.example/checkout")],
         );
         let inventory = Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,

@@ -213,7 +213,7 @@ fn strip_separators(text: &str) -> String {
 }
 
 /// Decodes `\uXXXX` and `\xXX` escapes (JSON and JavaScript string escapes); other text stays.
-fn unescape_js(text: &str) -> String {
+pub(super) fn unescape_js(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -242,7 +242,7 @@ fn unescape_js(text: &str) -> String {
 }
 
 /// Maximal runs of base64 / base64url characters long enough to hold a card number.
-fn base64_runs(text: &str) -> Vec<&str> {
+pub(super) fn base64_runs(text: &str) -> Vec<&str> {
     let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
     let bytes = text.as_bytes();
     let mut runs = Vec::new();
@@ -264,7 +264,7 @@ fn base64_runs(text: &str) -> Vec<&str> {
 
 /// Decodes standard or URL-safe base64, padded or not. A run may carry a prefix that is not
 /// part of the encoding (`v=eyJ…` joined with its key by `=`), so also try after each `=`.
-fn decode_base64(run: &str) -> Option<String> {
+pub(super) fn decode_base64(run: &str) -> Option<String> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     let mut attempts: Vec<&str> = vec![run];
     // Only the first few `=`: each attempt reads the rest of the run, so trying after every `=`

@@ -6,8 +6,8 @@
 
 use super::classify::strip_fragment;
 use super::limits::{
-    head_and_tail, Cap, Counts, MAX_ACCESSES, MAX_HAYSTACK, MAX_IMAGE_SENDERS, MAX_OUTGOING, MAX_OUTGOING_BYTES,
-    MAX_SCRIPTS,
+    head_and_tail, Cap, Counts, MAX_ACCESSES, MAX_COOKIE_WRITES, MAX_HAYSTACK, MAX_IMAGE_SENDERS, MAX_OUTGOING,
+    MAX_OUTGOING_BYTES, MAX_SCRIPTS, MAX_SET_COOKIES,
 };
 use super::stealth::{parse_access, Own, ReportedAccess};
 use crate::model::{Channel, SECURITY_HEADERS};
@@ -78,6 +78,37 @@ pub(super) struct Observed {
     pub(super) sent_headers: HashMap<String, Vec<Vec<(String, String)>>>,
     /// The other target (popup, worker) whose event is being folded in, if any.
     pub(super) source: Option<Source>,
+    /// request id → URL of the tab's requests (the first [`MAX_OUTGOING`]), to name the
+    /// response that set a cookie.
+    pub(super) request_urls: HashMap<String, String>,
+    /// The tab's `Set-Cookie` header lines, by request id, in arrival order (from
+    /// `Network.responseReceivedExtraInfo`), at most [`MAX_SET_COOKIES`].
+    pub(super) set_cookies: Vec<(String, String)>,
+    /// Cookie names scripts wrote to `document.cookie`, as the prelude reported them, with
+    /// the execution context.
+    pub(super) cookie_writes: Vec<(ReportedAccess, i64)>,
+    /// Cookies a response of the tab tried to set and the browser refused (third-party
+    /// cookies in the scan's off-the-record context, a bad attribute), by request id.
+    pub(super) blocked_cookies: Vec<(String, BlockedCookie)>,
+}
+
+/// A cookie the browser refused to keep, from `blockedCookies` of
+/// `Network.responseReceivedExtraInfo`: its attributes, why, and the SHA-256 of its value
+/// (the value itself is dropped as soon as it is hashed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct BlockedCookie {
+    pub(super) name: String,
+    pub(super) domain: String,
+    pub(super) path: String,
+    /// Seconds since the epoch; `None` for a session cookie.
+    pub(super) expires: Option<f64>,
+    pub(super) secure: bool,
+    pub(super) http_only: bool,
+    pub(super) same_site: Option<String>,
+    pub(super) size: u64,
+    pub(super) value_sha256: [u8; 32],
+    /// Chromium's reasons (`UserPreferences`, `SameSiteNoneInsecure` …), joined by `, `.
+    pub(super) reasons: String,
 }
 
 /// A target other than the scanned tab whose network events are recorded too (see
@@ -129,6 +160,9 @@ pub(super) enum Ev {
     SentHeaders(String, Vec<(String, String)>),
     /// A request body fetched after the fact from another target (by request id).
     Body(String, String),
+    /// The `Set-Cookie` lines of a response of the tab (by request id), from
+    /// `Network.responseReceivedExtraInfo` as raw JSON.
+    SetCookies(String, Vec<String>, Vec<BlockedCookie>),
     /// A URL another target was opened with or navigated to (a popup's `window.open` URL,
     /// before its own network events can be listened to).
     TargetUrl(String),
@@ -221,6 +255,20 @@ impl Observed {
             Ev::SocketFrame(f) => self.record_socket_frame(&f),
             Ev::Binding(b) => self.on_binding(&b),
             Ev::SentHeaders(id, headers) => self.on_sent_headers(id, headers),
+            Ev::SetCookies(id, lines, blocked) => {
+                for b in blocked {
+                    if self.blocked_cookies.len() < MAX_SET_COOKIES {
+                        self.blocked_cookies.push((id.clone(), b));
+                    }
+                }
+                for line in lines {
+                    let keep = self.set_cookies.len() < MAX_SET_COOKIES;
+                    self.counts.add(Cap::SetCookies, 1, usize::from(keep));
+                    if keep {
+                        self.set_cookies.push((id.clone(), crate::text::cut_bytes(&line, 4096).to_string()));
+                    }
+                }
+            }
             Ev::Body(id, body) => {
                 if let Some(out) = self.outgoing.iter_mut().rev().find(|o| o.request_id == id && o.needs_body) {
                     out.body = Some(body);
@@ -308,6 +356,17 @@ impl Observed {
             }
         }
         self.hosts.extend(late.hosts);
+        for (id, url) in late.request_urls {
+            if self.request_urls.len() < MAX_OUTGOING {
+                self.request_urls.entry(id).or_insert(url);
+            }
+        }
+        let room = MAX_SET_COOKIES.saturating_sub(self.set_cookies.len());
+        self.set_cookies.extend(late.set_cookies.into_iter().take(room));
+        let room = MAX_SET_COOKIES.saturating_sub(self.blocked_cookies.len());
+        self.blocked_cookies.extend(late.blocked_cookies.into_iter().take(room));
+        let room = MAX_COOKIE_WRITES.saturating_sub(self.cookie_writes.len());
+        self.cookie_writes.extend(late.cookie_writes.into_iter().take(room));
         let room = 5_000usize.saturating_sub(self.image_senders.len());
         self.image_senders.extend(late.image_senders.into_iter().take(room));
     }
@@ -340,6 +399,9 @@ impl Observed {
         }
         if let Some(src) = top_stack_url(&r.initiator.stack) {
             self.initiators.entry(url.clone()).or_insert(src);
+        }
+        if self.source.is_none() && self.request_urls.len() < MAX_OUTGOING {
+            self.request_urls.entry(r.request_id.inner().clone()).or_insert_with(|| url.clone());
         }
         // Only network requests can be "in flight"; data: and blob: never report an end.
         if url.starts_with("http:") || url.starts_with("https:") {
@@ -387,6 +449,13 @@ impl Observed {
             "drop" => {
                 let cap = if a.e.as_deref() == Some("image") { Cap::PreludeImages } else { Cap::PreludeAccesses };
                 self.counts.at_least_dropped(cap, a.n.unwrap_or(1));
+            }
+            "cookie" => {
+                let keep = self.cookie_writes.len() < MAX_COOKIE_WRITES;
+                self.counts.add(Cap::CookieWrites, 1, usize::from(keep));
+                if keep {
+                    self.cookie_writes.push((a, ctx));
+                }
             }
             "send" => {
                 let keep = self.image_senders.len() < MAX_IMAGE_SENDERS;

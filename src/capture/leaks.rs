@@ -104,19 +104,7 @@ pub(super) fn find_leaks(
         if shown.len() > 2000 {
             shown = format!("{}…", cut_bytes(&shown, 2000));
         }
-        let mut script_url = out.sender.as_ref().map(|(_, u)| u.clone());
-        let mut script_index = out.sender.as_ref().and_then(|(id, _)| index_of.get(id).copied());
-        if out.sender.is_none() {
-            // An image: the prelude noted which script pointed an image at this URL.
-            let reported = o.image_senders.iter().rev().find(|(a, _)| {
-                a.url.as_deref().is_some_and(|u| {
-                    strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u))
-                })
-            });
-            if let Some((url, index)) = reported.and_then(|(a, ctx)| sender_of(o, a.s.as_ref(), *ctx, index_of)) {
-                (script_url, script_index) = (url, index);
-            }
-        }
+        let (script_url, script_index) = sender_of_request(o, out, index_of);
         let cross_origin_frame = !same_origin(&frame_url, final_url);
         leaks.push(CardLeak {
             allowed: crate::config::hosts::host_allowed(&host, allow)
@@ -139,6 +127,111 @@ pub(super) fn find_leaks(
         });
     }
     (leaks, searched, skipped)
+}
+
+/// The script behind an outgoing request (URL to show, index in the snapshot): its initiator
+/// stack, or for an image the script the prelude saw pointing an image at that URL.
+fn sender_of_request(
+    o: &Observed,
+    out: &super::events::Outgoing,
+    index_of: &HashMap<String, usize>,
+) -> (Option<String>, Option<usize>) {
+    let mut script_url = out.sender.as_ref().map(|(_, u)| u.clone());
+    let mut script_index = out.sender.as_ref().and_then(|(id, _)| index_of.get(id).copied());
+    if out.sender.is_none() {
+        // An image: the prelude noted which script pointed an image at this URL.
+        let reported = o.image_senders.iter().rev().find(|(a, _)| {
+            a.url.as_deref().is_some_and(|u| {
+                strip_fragment(u) == strip_fragment(&out.url) || (u.len() >= 8192 && out.url.starts_with(u))
+            })
+        });
+        if let Some((url, index)) = reported.and_then(|(a, ctx)| sender_of(o, a.s.as_ref(), *ctx, index_of)) {
+            (script_url, script_index) = (url, index);
+        }
+    }
+    (script_url, script_index)
+}
+
+/// Every destination host that received the shopper's personal data, per sending script:
+/// which fields, how encoded, by which channels. Searched in the same places as the card
+/// (URL, headers the event listed — not the `Cookie` and `Referer` really sent, which carry
+/// back what the page already has — and body). Allowed: a host of the page's own site, one in
+/// `allow` (`personal_data_hosts` and `card_data_hosts`: a payment provider processes the
+/// cardholder's name and address), and a cross-origin frame sending to its own origin (a
+/// provider's hosted fields receive what the shopper types into them).
+pub(super) fn find_personal_data(
+    o: &Observed,
+    needles: &super::personal::PersonalNeedles,
+    final_url: &str,
+    index_of: &HashMap<String, usize>,
+    allow: &[String],
+) -> Vec<crate::model::PersonalDataFlow> {
+    use crate::config::hosts::{host_allowed, same_site};
+    use std::collections::BTreeMap;
+    let page_host = host_with_port(final_url).unwrap_or_default();
+    // (host, sender) → flow
+    let mut flows: BTreeMap<(String, Option<String>, Option<usize>), crate::model::PersonalDataFlow> = BTreeMap::new();
+    for out in &o.outgoing {
+        let mut places: Vec<&str> = vec![out.url.as_str()];
+        places.extend(out.headers.iter().filter(|(n, _)| n != "referer" && n != "cookie").map(|(_, v)| v.as_str()));
+        if let Some(body) = &out.body {
+            places.push(body.as_str());
+        }
+        let mut hits: Vec<super::personal::Hit> = Vec::new();
+        for text in places {
+            for hit in needles.find(text) {
+                if !hits.iter().any(|(f, _)| *f == hit.0) {
+                    hits.push(hit);
+                }
+            }
+        }
+        if hits.is_empty() {
+            continue;
+        }
+        let Some(host) = host_with_port(&out.url) else { continue };
+        let (script_url, script_index) = sender_of_request(o, out, index_of);
+        let first_party = same_site(&host, &page_host);
+        let frame_url = out
+            .frame_id
+            .as_ref()
+            .and_then(|f| o.frames.get(f))
+            .map(|(u, _)| u.as_str())
+            .filter(|u| !u.is_empty() && out.source.is_none())
+            .unwrap_or(final_url);
+        let own_frame = !same_origin(frame_url, final_url) && same_origin(&out.url, frame_url);
+        let flow = flows.entry((host.clone(), script_url.clone(), script_index)).or_insert_with(|| {
+            let mut shown = needles.mask_in(&out.url);
+            if shown.len() > 500 {
+                shown = format!("{}…", cut_bytes(&shown, 500));
+            }
+            crate::model::PersonalDataFlow {
+                allowed: first_party || own_frame || host_allowed(&host, allow),
+                first_party,
+                host: host.clone(),
+                example_url: shown,
+                script_index,
+                script_url: script_url.clone(),
+                ..Default::default()
+            }
+        });
+        flow.requests += 1;
+        if !flow.channels.contains(&out.channel) {
+            flow.channels.push(out.channel);
+            flow.channels.sort();
+        }
+        for (field, encoding) in hits {
+            if !flow.fields.iter().any(|f| f == field) {
+                flow.fields.push(field.to_string());
+                flow.fields.sort();
+            }
+            let e = format!("{field}:{encoding}");
+            if !flow.encodings.contains(&e) && flow.encodings.len() < 20 {
+                flow.encodings.push(e);
+                flow.encodings.sort();
+            }
+        }
+    }
+    flows.into_values().collect()
 }
 
 /// Whether two URLs share scheme, host and port (opaque origins never do).
@@ -218,7 +311,7 @@ pub(super) fn script_at(o: &Observed, at: &StackLocation, ctx: i64, index_of: &H
 /// The sender of a report: its script (index and the URL to show), or `None` for our own code.
 /// An unknown sender has no index, and a URL only when the browser named the resource (never a
 /// label the code gave itself), so it can never pass for an approved script.
-fn sender_of(
+pub(super) fn sender_of(
     o: &Observed,
     at: Option<&StackLocation>,
     ctx: i64,

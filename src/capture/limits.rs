@@ -42,6 +42,14 @@ pub(super) const MAX_TARGETS: usize = 50;
 pub(super) const MAX_POPUPS: usize = 20;
 /// Scripts of workers kept at most.
 pub(super) const MAX_WORKER_SCRIPTS: usize = 500;
+/// Cookies of the scan's browser context recorded at most.
+pub(super) const MAX_COOKIES: usize = 300;
+/// `Set-Cookie` header lines recorded at most (to name the response that set a cookie).
+pub(super) const MAX_SET_COOKIES: usize = 2_000;
+/// `document.cookie` writes the prelude reported, recorded at most.
+pub(super) const MAX_COOKIE_WRITES: usize = 2_000;
+/// Longest cookie name, domain or path kept (bytes); longer ones are cut.
+pub(super) const MAX_COOKIE_TEXT: usize = 256;
 pub(super) use super::canary::{MAX_CANDIDATES, MAX_HAYSTACK};
 
 /// One capture limit: its stable name (part of the finding id), what it counts, its value.
@@ -62,6 +70,9 @@ pub(super) enum Cap {
     Targets,
     Popups,
     WorkerScripts,
+    Cookies,
+    SetCookies,
+    CookieWrites,
 }
 
 impl Cap {
@@ -82,6 +93,9 @@ impl Cap {
             Cap::Targets => ("max_targets", "popups and workers watched", MAX_TARGETS),
             Cap::Popups => ("max_popups", "popups watched", MAX_POPUPS),
             Cap::WorkerScripts => ("max_worker_scripts", "worker scripts", MAX_WORKER_SCRIPTS),
+            Cap::Cookies => ("max_cookies", "cookies", MAX_COOKIES),
+            Cap::SetCookies => ("max_set_cookies", "Set-Cookie headers", MAX_SET_COOKIES),
+            Cap::CookieWrites => ("max_cookie_writes", "document.cookie writes", MAX_COOKIE_WRITES),
         }
     }
 

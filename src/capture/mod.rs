@@ -30,12 +30,14 @@ mod browser;
 pub mod canary;
 mod classify;
 pub mod contain;
+mod cookies;
 mod events;
 mod guard;
 mod journey;
 mod leaks;
 mod limits;
 pub mod persona;
+pub mod personal;
 mod probe;
 mod recorder;
 pub mod shopper;
@@ -128,6 +130,8 @@ pub struct CaptureOptions {
     pub payment_fields: Vec<String>,
     /// Hosts allowed to receive card data (`card_data_hosts` of the page).
     pub card_data_hosts: Vec<String>,
+    /// Hosts allowed to receive the shopper's personal data (`personal_data_hosts`).
+    pub personal_data_hosts: Vec<String>,
     /// The journey to the payment form (`[[page.step]]`), run after load.
     pub steps: Vec<crate::model::JourneyStep>,
     /// Headers, cookies, proxy, locale and timezone of the page.
@@ -145,6 +149,7 @@ impl Default for CaptureOptions {
             profile: Profile::default(),
             payment_fields: Vec::new(),
             card_data_hosts: Vec::new(),
+            personal_data_hosts: Vec::new(),
             steps: Vec::new(),
             session: Default::default(),
             step_screenshots: None,
@@ -347,7 +352,19 @@ async fn capture_page(
         opts.interact == InteractMode::Complete,
     );
     observed.counts.add(Cap::Candidates, searched, searched - partly);
+    // Where the shopper's identity went, and the cookies the page ended up with.
+    let personal_data = leaks::find_personal_data(
+        &observed,
+        &personal::PersonalNeedles::new(&c.persona),
+        &final_url,
+        &index_of,
+        &[opts.personal_data_hosts.as_slice(), opts.card_data_hosts.as_slice()].concat(),
+    );
+    let own_cookies: Vec<String> = opts.session.cookies.iter().map(|(n, _)| n.clone()).collect();
+    let cookies = cookies::collect(page, &mut observed, &final_url, &index_of, &own_cookies).await;
     let mut snapshot = Snapshot {
+        cookies,
+        personal_data,
         truncations: observed.counts.truncations(),
         unmatched_payment_fields: probed.unmatched_payment_fields(),
         card_leaks,
@@ -423,6 +440,13 @@ fn mask_secrets(s: &mut Snapshot, secrets: &[String]) {
         m(&mut leak.destination.url);
         m(&mut leak.frame_url);
         leak.script_url.iter_mut().chain(leak.destination.target.iter_mut()).for_each(m);
+    }
+    for cookie in &mut s.cookies {
+        cookie.set_by.iter_mut().for_each(m);
+    }
+    for flow in &mut s.personal_data {
+        m(&mut flow.example_url);
+        flow.script_url.iter_mut().for_each(m);
     }
     for step in &mut s.journey {
         m(&mut step.url);

@@ -312,11 +312,15 @@ pub fn parse_access(payload: &str) -> Option<ReportedAccess> {
         return None;
     }
     let mut a: ReportedAccess = crate::text::parse_page_json(payload).ok()?;
-    if !matches!(a.a.as_str(), "listen" | "read" | "send" | "drop") {
+    if !matches!(a.a.as_str(), "listen" | "read" | "send" | "drop" | "cookie") {
         return None;
     }
     // The field name comes from the page (an element id): cut on a character boundary.
     a.f = crate::text::cut_bytes(&a.f, 300).to_string();
+    if let Some(e) = a.e.as_mut() {
+        // A cookie name written by a script: page text, cut like cookie names are.
+        *e = crate::text::cut_bytes(e, 300).to_string();
+    }
     Some(a)
 }
 

@@ -350,7 +350,7 @@ impl Targets {
         let Some(params) = msg.get_mut("params") else { return };
         if source.kind == TAB {
             // The tab's requests come typed; only the headers really sent are new here.
-            if method == "Network.requestWillBeSentExtraInfo" {
+            if method == "Network.requestWillBeSentExtraInfo" || method == "Network.responseReceivedExtraInfo" {
                 if let Some(ev) = network_event(&method, params, "") {
                     let _ = self.tx.unbounded_send(ev);
                 }
@@ -412,6 +412,29 @@ fn network_event(method: &str, params: &mut Value, prefix: &str) -> Option<Ev> {
             let headers = p.get("headers").map(header_list).unwrap_or_default();
             Ev::SentHeaders(p.get("requestId").and_then(Value::as_str)?.to_string(), headers)
         }
+        "Network.responseReceivedExtraInfo" => {
+            // Several `Set-Cookie` headers come joined by newlines under one name.
+            let lines = p
+                .get("headers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                .filter_map(|(_, v)| v.as_str())
+                .flat_map(|v| v.split('\n'))
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            let blocked = p
+                .get("blockedCookies")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .take(super::limits::MAX_SET_COOKIES)
+                .filter_map(blocked_cookie)
+                .collect();
+            Ev::SetCookies(p.get("requestId").and_then(Value::as_str)?.to_string(), lines, blocked)
+        }
         "Network.responseReceived" => Ev::Response(Arc::new(serde_json::from_value::<EventResponseReceived>(p).ok()?)),
         "Network.loadingFinished" => {
             Ev::Finished(serde_json::from_value::<EventLoadingFinished>(p).ok()?.request_id.inner().clone())
@@ -427,9 +450,51 @@ fn network_event(method: &str, params: &mut Value, prefix: &str) -> Option<Ev> {
     })
 }
 
+/// One entry of `blockedCookies` (with the parsed `cookie`; entries Chromium could not parse
+/// have none and are left out). The value is hashed here and dropped.
+fn blocked_cookie(entry: &Value) -> Option<super::events::BlockedCookie> {
+    use sha2::Digest;
+    let c = entry.get("cookie")?;
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default();
+    let flag = |k: &str| c.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let reasons: Vec<&str> =
+        entry.get("blockedReasons").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    Some(super::events::BlockedCookie {
+        name: cut_bytes(text("name"), super::limits::MAX_COOKIE_TEXT).to_string(),
+        domain: cut_bytes(text("domain"), super::limits::MAX_COOKIE_TEXT).to_ascii_lowercase(),
+        path: cut_bytes(text("path"), super::limits::MAX_COOKIE_TEXT).to_string(),
+        expires: (!flag("session")).then(|| c.get("expires").and_then(Value::as_f64).unwrap_or(0.0)),
+        secure: flag("secure"),
+        http_only: flag("httpOnly"),
+        same_site: c.get("sameSite").and_then(Value::as_str).map(|s| cut_bytes(s, 16).to_string()),
+        size: c.get("size").and_then(Value::as_u64).unwrap_or(0),
+        value_sha256: sha2::Sha256::digest(text("value").as_bytes()).into(),
+        reasons: cut_bytes(&reasons.join(", "), 300).to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_cookies_keep_their_attributes_and_lose_their_value() {
+        let entry = json!({
+            "blockedReasons": ["UserPreferences"],
+            "cookieLine": "tw_uid=secret; Max-Age=60; SameSite=None; Secure",
+            "cookie": { "name": "tw_uid", "value": "secret", "domain": "127.0.0.3", "path": "/",
+                        "expires": 1831188091.9, "session": false, "secure": true, "httpOnly": false,
+                        "sameSite": "None", "size": 12 }
+        });
+        let b = blocked_cookie(&entry).unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.domain.as_str(), b.reasons.as_str()),
+            ("tw_uid", "127.0.0.3", "UserPreferences")
+        );
+        assert_eq!((b.expires, b.secure, b.same_site.as_deref()), (Some(1831188091.9), true, Some("None")));
+        assert!(!format!("{b:?}").contains("secret"));
+        assert!(blocked_cookie(&json!({ "blockedReasons": ["SyntaxError"], "cookieLine": "x" })).is_none());
+    }
 
     #[test]
     fn worker_network_events_get_prefixed_ids() {

@@ -190,6 +190,7 @@ mod tests {
             scripts: vec![skim.clone()],
             hosts: vec!["self".into(), "cdn.evil.example".into(), "notevil.example".into()],
             payment_fields: vec![],
+            cookies: vec![],
         };
         let new = Finding {
             kind: FindingKind::NewScript,
@@ -229,6 +230,7 @@ mod tests {
             scripts: vec![jq],
             hosts: vec![],
             payment_fields: vec![],
+            cookies: vec![],
         };
         let mut findings = Vec::new();
         apply("checkout", &inv, &mut findings, &intel(), true);

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod hints;
 pub mod intel;
 pub mod policy;
+pub mod privacy;
 pub mod violations;
 
 use crate::inventory::normalize;
@@ -515,6 +516,7 @@ mod tests {
 
     fn inventory(scripts: Vec<Script>) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: PAGE_URL.into(),
             final_url: PAGE_URL.into(),
             status: 200,

@@ -114,6 +114,7 @@ mod tests {
         let stripe = script("https://js.stripe.com/v3/", "new1");
         let other = script("https://cdn.example/lib.js", "new2");
         let inv = Inventory {
+            cookies: Default::default(),
             url: page.url.clone(),
             final_url: page.url.clone(),
             status: 200,

@@ -100,6 +100,7 @@ mod tests {
             ..Baseline::default()
         };
         let mut inv = Inventory {
+            cookies: Default::default(),
             url: baseline.url.clone(),
             final_url: String::new(),
             status: 200,

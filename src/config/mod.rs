@@ -431,6 +431,12 @@ pub struct PageConfig {
     /// Hosts allowed to receive card data (the payment provider): `host`, `host:port`,
     /// `host:*`, `*.domain`.
     pub card_data_hosts: Vec<String>,
+    /// Hosts allowed to receive the shopper's personal data (same syntax as
+    /// `card_data_hosts`); the page's own site always may.
+    pub personal_data_hosts: Vec<String>,
+    /// A cookie living longer than this is a `cookie_change` (default 395 days, the CNIL's
+    /// 13 months).
+    pub max_cookie_lifetime: std::time::Duration,
     /// `[[page.step]]`: the journey from `url` to the payment form (empty: `url` is it).
     pub steps: Vec<crate::model::JourneyStep>,
     /// `headers`, `cookies`, `proxy`, `locale`, `timezone`: how the scan presents itself.
@@ -442,6 +448,9 @@ impl Default for PageConfig {
         PageConfig::new("", "")
     }
 }
+
+/// Default for [`PageConfig::max_cookie_lifetime`]: 13 months (395 days).
+pub const DEFAULT_MAX_COOKIE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(395 * 86_400);
 
 /// Default for [`PageConfig::removed_after`].
 pub const DEFAULT_REMOVED_AFTER: u32 = 3;
@@ -462,6 +471,8 @@ impl PageConfig {
             profile: Profile::default(),
             payment_fields: Vec::new(),
             card_data_hosts: Vec::new(),
+            personal_data_hosts: Vec::new(),
+            max_cookie_lifetime: DEFAULT_MAX_COOKIE_LIFETIME,
             steps: Vec::new(),
             session: Default::default(),
         }

@@ -67,6 +67,8 @@ const PAGE_KEYS: &[&str] = &[
     "profile",
     "payment_fields",
     "card_data_hosts",
+    "personal_data_hosts",
+    "max_cookie_lifetime",
     "step",
     "headers",
     "cookies",
@@ -494,21 +496,28 @@ fn page(t: &Table<'_, '_, '_>, browser: &Browser, seen: &mut Vec<(String, usize)
             .unwrap_or_default(),
         profile: t
             .opt("profile", |f| {
-                f.parsed(|s| Profile::parse(s).ok_or_else(|| format!("{s:?} is not a profile (expected {})", Profile::NAMES)))
-            })?
-            .unwrap_or_default(),
-        payment_fields: t.opt("payment_fields", |f| f.string_list(|_| None))?.unwrap_or_default(),
-        card_data_hosts: t
-            .opt("card_data_hosts", |f| {
-                f.string_list(|h| {
-                    (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace)).then(|| {
-                        format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path")
-                    })
+                f.parsed(|s| {
+                    Profile::parse(s).ok_or_else(|| format!("{s:?} is not a profile (expected {})", Profile::NAMES))
                 })
             })?
             .unwrap_or_default(),
+        payment_fields: t.opt("payment_fields", |f| f.string_list(|_| None))?.unwrap_or_default(),
+        card_data_hosts: t.opt("card_data_hosts", host_list)?.unwrap_or_default(),
+        personal_data_hosts: t.opt("personal_data_hosts", host_list)?.unwrap_or_default(),
+        max_cookie_lifetime: t
+            .opt("max_cookie_lifetime", Field::duration)?
+            .unwrap_or(crate::config::DEFAULT_MAX_COOKIE_LIFETIME),
         steps: t.opt("step", steps)?.unwrap_or_default(),
         session: session(t)?,
+    })
+}
+
+/// A host allow-list (`card_data_hosts`, `personal_data_hosts`).
+fn host_list(f: &Field<'_, '_, '_>) -> Result<Vec<String>, ConfigError> {
+    f.string_list(|h| {
+        (h.contains('/') || h.contains('@') || h.contains(char::is_whitespace)).then(|| {
+            format!("{h:?} is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path")
+        })
     })
 }
 
@@ -1380,12 +1389,30 @@ timeout = "1m"
             "skimwatch.toml:3:1: storage.databse: unknown key (expected database, baselines, keep, max_database_size)"
         );
         let msg = error("[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n[[page]]\nname = \"b\"\n  urll = \"https://x.example/\"\n");
-        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
+        assert_eq!(msg, "skimwatch.toml:6:3: page[1].urll: unknown key (expected name, url, timeout, settle, ignore_query, policy, removed_after, interval, interact, profile, payment_fields, card_data_hosts, personal_data_hosts, max_cookie_lifetime, step, headers, cookies, proxy, locale, timezone, geolocation, basic_auth)");
         let msg = error("[pages]\nname = \"a\"\n");
         assert_eq!(
             msg,
             "skimwatch.toml:1:2: pages: unknown key (expected storage, browser, page, alerts, watch, reports, intel)"
         );
+    }
+
+    #[test]
+    fn privacy_keys_parse_and_bad_values_name_the_key() {
+        let base = "[[page]]\nname = \"a\"\nurl = \"https://x.example/\"\n";
+        let c = parse(&format!("{base}personal_data_hosts = [\"*.tagwell.example\"]\nmax_cookie_lifetime = \"30d\"\n"))
+            .unwrap();
+        assert_eq!(c.pages[0].personal_data_hosts, ["*.tagwell.example"]);
+        assert_eq!(c.pages[0].max_cookie_lifetime, Duration::from_secs(30 * 86_400));
+        let d = parse(base).unwrap();
+        assert!(d.pages[0].personal_data_hosts.is_empty());
+        assert_eq!(d.pages[0].max_cookie_lifetime, crate::config::DEFAULT_MAX_COOKIE_LIFETIME);
+        assert_eq!(
+            error(&format!("{base}personal_data_hosts = [\"https://t.example/\"]\n")),
+            "skimwatch.toml:4:24: page[0].personal_data_hosts[0]: \"https://t.example/\" is not a host: write `host`, `host:port`, `host:*` or `*.domain`, without scheme or path"
+        );
+        assert!(error(&format!("{base}max_cookie_lifetime = \"forever\"\n"))
+            .starts_with("skimwatch.toml:4:23: page[0].max_cookie_lifetime:"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! one frame key of [`super::identity::frame_key`]; `compare` then judges them.
 
 use super::identity::frame_key;
-use crate::model::{sender_name, Behaviour, CardLeak, FieldAccess, Interaction, Inventory, ScriptRef, Snapshot};
+use crate::model::{
+    sender_name, Behaviour, CardLeak, FieldAccess, Interaction, Inventory, PersonalDataFlow, ScriptRef, Snapshot,
+};
 use std::collections::BTreeSet;
 use url::Origin;
 
@@ -31,12 +33,51 @@ pub(crate) fn resolve(snapshot: &Snapshot, inv: &Inventory, script_of_raw: &[usi
         })
         .filter(|a| seen.insert((sender_name(a.script.as_ref(), a.script_url.as_deref()), a.access.clone())))
         .collect();
+    let name_of = |index: Option<usize>, url: Option<&str>| -> Option<String> {
+        let script = script_of(index);
+        (script.is_some() || url.is_some_and(|u| !u.is_empty())).then(|| sender_name(script.as_ref(), url))
+    };
+    let personal_data = snapshot
+        .personal_data
+        .iter()
+        .map(|f| PersonalDataFlow { script: name_of(f.script_index, f.script_url.as_deref()), ..f.clone() })
+        .collect();
     Behaviour {
+        personal_data,
         card_leaks,
         field_access,
         unmatched_payment_fields: snapshot.unmatched_payment_fields.clone(),
         truncations: snapshot.truncations.clone(),
     }
+}
+
+/// The snapshot's cookies with their identities, and the scripts that wrote them named by
+/// the inventory, sorted by identity.
+pub(crate) fn cookies(snapshot: &Snapshot, inv: &Inventory, script_of_raw: &[usize]) -> Vec<crate::model::Cookie> {
+    let script_of = |index: Option<usize>| -> Option<ScriptRef> {
+        let s = &inv.scripts[*script_of_raw.get(index?)?];
+        Some(ScriptRef { id: s.id.clone(), kind: s.kind, url: s.url.clone(), sha256: s.sha256.clone() })
+    };
+    let name_of = |index: Option<usize>, url: Option<&str>| -> Option<String> {
+        let script = script_of(index);
+        (script.is_some() || url.is_some_and(|u| !u.is_empty())).then(|| sender_name(script.as_ref(), url))
+    };
+    let cookies = snapshot
+        .cookies
+        .iter()
+        .map(|c| {
+            let mut named = c.clone();
+            named.id = super::identity::cookie_id(&c.name, &c.domain, &c.path);
+            if c.source == crate::model::CookieSource::Script {
+                named.set_by = name_of(c.script_index, c.set_by.as_deref()).or_else(|| c.set_by.clone());
+            }
+            named
+        })
+        .collect::<Vec<_>>();
+    let mut cookies = cookies;
+    cookies.sort_by(|a, b| a.id.cmp(&b.id));
+    cookies.dedup_by(|a, b| a.id == b.id);
+    cookies
 }
 
 /// The interaction with its typed and filled fields named `frame key|selector`.

@@ -140,6 +140,14 @@ fn has_scheme(url: &str, scheme: &str) -> bool {
     url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url[..scheme.len()].eq_ignore_ascii_case(scheme)
 }
 
+/// Identity of a cookie: `name@domain/path`, with the domain as the browser keeps it (a
+/// leading dot for a domain cookie, so a host-only and a domain cookie of one name are two)
+/// in lower case. Name and path are case-sensitive, as browsers treat them.
+pub fn cookie_id(name: &str, domain: &str, path: &str) -> String {
+    let path = if path.is_empty() { "/" } else { path };
+    format!("{name}@{}{path}", domain.to_ascii_lowercase())
+}
+
 /// Key of a frame, the one convention for scripts, field access and typed fields: `main` for
 /// the top-level document, else the frame's document URL written like a script URL (`self:`
 /// plus path on the page origin, absolute otherwise) without query and fragment, `|` written
@@ -342,6 +350,13 @@ fn literal_skeleton(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookie_identities() {
+        assert_eq!(cookie_id("sid", "Shop.Example", "/"), "sid@shop.example/");
+        assert_eq!(cookie_id("_ga", ".example.com", ""), "_ga@.example.com/");
+        assert_ne!(cookie_id("a", ".x.example", "/"), cookie_id("a", "x.example", "/"));
+    }
 
     /// The replacement repeated until nothing changes: the definition [`collapse_data`] keeps.
     fn collapse_by_repeat(skel: &str) -> String {

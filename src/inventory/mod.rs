@@ -40,7 +40,8 @@ pub struct PageInventory {
 
 /// Inventories a page load and names the scripts behind its behaviour (see [`behaviour`]).
 pub fn inventory_page(snapshot: &Snapshot, ignore_query: &[String]) -> PageInventory {
-    let (inventory, script_of_raw) = build(snapshot, ignore_query);
+    let (mut inventory, script_of_raw) = build(snapshot, ignore_query);
+    inventory.cookies = behaviour::cookies(snapshot, &inventory, &script_of_raw);
     let origin = page_origin(snapshot);
     let behaviour = behaviour::resolve(snapshot, &inventory, &script_of_raw, &origin);
     let interaction = snapshot.interaction.as_ref().map(|i| behaviour::typed_fields(i, &origin));
@@ -82,6 +83,7 @@ fn build(snapshot: &Snapshot, ignore_query: &[String]) -> (Inventory, Vec<usize>
     let position: HashMap<&str, usize> = scripts.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let script_of_raw = keys.iter().map(|k| position[named[k].as_str()]).collect();
     let inventory = Inventory {
+        cookies: Default::default(),
         url: snapshot.url.clone(),
         final_url: snapshot.final_url.clone(),
         status: snapshot.status,
@@ -124,6 +126,23 @@ fn script_of(raw: &RawScript, id: String, sha: String) -> Script {
 }
 
 /// Lower-case hex SHA-256 of the UTF-8 bytes of `s`.
+/// Turns each cookie's value digest (capture's plain SHA-256, held in memory only) into the
+/// keyed hash that is reported and stored: HMAC-SHA256 under `key` (the database's own key),
+/// so that a value with little entropy (`consent=1`, a short id) cannot be recovered from a
+/// report by hashing guesses, while the same value still hashes the same in every scan of
+/// that database.
+pub fn key_cookie_values(cookies: &mut [crate::model::Cookie], key: &[u8]) {
+    use hmac::{Hmac, Mac};
+    for c in cookies {
+        if let Some(digest) = c.value_sha256.take() {
+            if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) {
+                mac.update(&digest);
+                c.value_hash = hex::encode(mac.finalize().into_bytes());
+            }
+        }
+    }
+}
+
 pub fn sha256_hex(s: &str) -> String {
     sha256_hex_bytes(s.as_bytes())
 }

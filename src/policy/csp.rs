@@ -458,6 +458,7 @@ mod tests {
 
         // One approved version, but the last scan served another: volatile as well.
         let inv = Inventory {
+            cookies: Default::default(),
             url: b.url.clone(),
             final_url: String::new(),
             status: 200,

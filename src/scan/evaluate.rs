@@ -5,7 +5,7 @@
 
 use super::PageError;
 use crate::baseline::BaselineDir;
-use crate::compare::{self, behaviour, churn, policy};
+use crate::compare::{self, behaviour, churn, policy, privacy};
 use crate::config::PageConfig;
 use crate::intel::Intel;
 use crate::inventory;
@@ -46,8 +46,11 @@ pub(super) async fn evaluate(
     // blocking I/O: all of it on the blocking pool, none on the async workers.
     tokio::task::spawn_blocking(move || {
         // The inventory, and what scripts did with card data named by its identities.
-        let inventory::PageInventory { inventory: inv, behaviour, interaction } =
+        let inventory::PageInventory { inventory: mut inv, behaviour, interaction } =
             inventory::inventory_page(&snapshot, &page.ignore_query);
+        // Cookie values leave memory only as a keyed hash under this database's key.
+        let key = lock_or_recover(&store).cookie_hash_key()?;
+        inventory::key_cookie_values(&mut inv.cookies, &key);
         let elapsed_ms = snapshot.elapsed_ms;
         let guard = snapshot.guard.clone();
         let refused_requests = snapshot.refused_requests.clone();
@@ -65,6 +68,8 @@ pub(super) async fn evaluate(
         let since = crate::model::Timestamp::now() + -time::Duration::seconds(compare::violations::WINDOW_SECS);
         let reported = lock_or_recover(&store).csp_violations(&page.name, since)?;
         findings.extend(compare::violations::findings(&page.name, &reported, &baseline, &inv));
+        let rules = privacy::PrivacyRules { max_cookie_days: page.max_cookie_lifetime.as_secs() / 86_400 };
+        findings.extend(privacy::findings(&page.name, &inv, &behaviour, &baseline, rules));
         crate::model::sort_findings(&mut findings);
         Ok(Evaluated {
             inventory: inv,

@@ -262,6 +262,7 @@ pub fn capture_options(page: &PageConfig) -> CaptureOptions {
         profile: page.profile,
         payment_fields: page.payment_fields.clone(),
         card_data_hosts: page.card_data_hosts.clone(),
+        personal_data_hosts: page.personal_data_hosts.clone(),
         steps: page.steps.clone(),
         session: page.session.clone(),
         step_screenshots: None,

@@ -88,11 +88,26 @@ pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<Strin
     )?;
     let findings =
         rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "scan": scan.into_iter().next().unwrap_or(Json::Null),
         "scripts": scripts,
         "findings": findings,
     });
+    // The cookie audit (store version 8) is covered when the scan has one; a scan without
+    // (every scan recorded before) keeps exactly the content it was sealed with.
+    // (A database sealed before that migration has no such column: nothing to cover.)
+    let has_cookies: bool =
+        conn.query_row("SELECT count(*) > 0 FROM pragma_table_info('scans') WHERE name = 'cookies_json'", [], |r| {
+            r.get(0)
+        })?;
+    let cookies: Option<String> = if has_cookies {
+        conn.query_row("SELECT cookies_json FROM scans WHERE id = ?1", [scan_id], |r| r.get(0)).optional()?.flatten()
+    } else {
+        None
+    };
+    if let (Some(cookies), Some(obj)) = (cookies, doc.as_object_mut()) {
+        obj.insert("cookies".into(), Json::String(cookies));
+    }
     Ok(doc.to_string())
 }
 
@@ -283,6 +298,7 @@ mod tests {
 
     fn inv(code: &str) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,
@@ -347,6 +363,8 @@ mod tests {
             "UPDATE scans SET status = 'error', error = 'x' WHERE id = ?1",
             "UPDATE findings SET severity = 'low' WHERE scan_id = ?1",
             "DELETE FROM findings WHERE scan_id = ?1",
+            // The cookie audit is covered (a scan sealed without one cannot gain one).
+            "UPDATE scans SET cookies_json = '[]' WHERE id = ?1",
             "UPDATE script_rows SET url = 'https://evil.example/a.js'
               WHERE id = (SELECT json_extract(scripts, '$[0]') FROM scans WHERE id = ?1)",
             "UPDATE scans SET scripts = json_array(json_array(json_extract(scripts, '$[0]'), 'https://evil.example/a.js'))

@@ -71,7 +71,8 @@ impl Store {
             .conn
             .query_row(
                 "SELECT page, url, started_at, finished_at, status, error, http_status, final_url,
-                        headers_json, hosts_json, payment_fields_json, elapsed_ms, screenshot
+                        headers_json, hosts_json, payment_fields_json, elapsed_ms, screenshot,
+                        cookies_json
                  FROM scans WHERE id = ?1",
                 [id],
                 |row| {
@@ -89,6 +90,7 @@ impl Store {
                         payment_fields_json: row.get(10)?,
                         elapsed_ms: row.get(11)?,
                         screenshot: row.get(12)?,
+                        cookies_json: row.get(13)?,
                     })
                 },
             )
@@ -107,6 +109,7 @@ impl Store {
                 scripts: self.scripts_of(id)?,
                 hosts: self.parse_json(id, "hosts_json", row.hosts_json.as_deref())?,
                 payment_fields: self.parse_json(id, "payment_fields_json", row.payment_fields_json.as_deref())?,
+                cookies: self.parse_json(id, "cookies_json", row.cookies_json.as_deref())?,
             }),
         };
         Ok(Some(StoredScan {
@@ -388,6 +391,7 @@ struct ScanRow {
     payment_fields_json: Option<String>,
     elapsed_ms: Option<i64>,
     screenshot: Option<String>,
+    cookies_json: Option<String>,
 }
 
 /// Writes the scan row, its scripts and its findings; returns the new scan id.
@@ -408,11 +412,17 @@ fn insert_scan(tx: &Transaction, scan: &NewScan) -> Result<i64, InsertError> {
             let headers = serde_json::to_string(&inventory.headers).map_err(ser_err("headers"))?;
             let hosts = serde_json::to_string(&inventory.hosts).map_err(ser_err("hosts"))?;
             let fields = serde_json::to_string(&inventory.payment_fields).map_err(ser_err("payment fields"))?;
+            // No cookie at all is stored as NULL, like a scan from before the cookie audit.
+            let cookies = if inventory.cookies.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&inventory.cookies).map_err(ser_err("cookies"))?)
+            };
             tx.execute(
                 "INSERT INTO scans (page, url, started_at, finished_at, status, http_status,
                                     final_url, headers_json, hosts_json, payment_fields_json,
-                                    elapsed_ms)
-                 VALUES (?1, ?2, ?3, ?4, 'ok', ?5, ?6, ?7, ?8, ?9, ?10)",
+                                    elapsed_ms, cookies_json)
+                 VALUES (?1, ?2, ?3, ?4, 'ok', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     scan.page,
                     scan.url,
@@ -424,6 +434,7 @@ fn insert_scan(tx: &Transaction, scan: &NewScan) -> Result<i64, InsertError> {
                     hosts,
                     fields,
                     to_i64(*elapsed_ms),
+                    cookies,
                 ],
             )?;
             let scan_id = tx.last_insert_rowid();
@@ -609,6 +620,7 @@ pub(super) mod tests {
 
     pub(crate) fn inventory(scripts: Vec<Script>) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".to_string(),
             final_url: "https://shop.example/checkout/".to_string(),
             status: 200,

@@ -58,6 +58,39 @@ pub struct PageHealth {
     pub failing_alerted: bool,
 }
 
+/// Key of the `monitor_state` row holding the database's cookie-hash key (hex): the HMAC key
+/// cookie values are hashed with, made at random on first use, so a hash means something only
+/// beside this database.
+const COOKIE_KEY: &str = "cookie_hash_key";
+
+impl Store {
+    /// The key cookie values are hashed with in this database (32 random bytes, made once).
+    pub fn cookie_hash_key(&self) -> Result<Vec<u8>, StoreError> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM monitor_state WHERE key = ?1", [COOKIE_KEY], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite_err("reading or making the cookie-hash key"))?;
+        if let Some(key) = found.and_then(|k| hex::decode(k).ok()).filter(|k| k.len() == 32) {
+            return Ok(key);
+        }
+        let key: [u8; 32] = rand::random();
+        self.conn
+            .execute(
+                "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO NOTHING",
+                params![COOKIE_KEY, hex::encode(key)],
+            )
+            .map_err(self.sqlite_err("reading or making the cookie-hash key"))?;
+        // Another process may have made one first: theirs is the one.
+        let stored: String = self
+            .conn
+            .query_row("SELECT value FROM monitor_state WHERE key = ?1", [COOKIE_KEY], |r| r.get(0))
+            .map_err(self.sqlite_err("reading or making the cookie-hash key"))?;
+        Ok(hex::decode(stored).unwrap_or_else(|_| key.to_vec()))
+    }
+}
+
 /// Key of the `monitor_state` row that is set while a "monitor blind" alert is outstanding;
 /// its value is when a page last scanned successfully.
 const BLIND: &str = "blind";

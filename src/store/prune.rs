@@ -364,6 +364,7 @@ mod tests {
 
     fn inv(codes: &[&str]) -> Inventory {
         Inventory {
+            cookies: Default::default(),
             url: "https://shop.example/checkout".into(),
             final_url: "https://shop.example/checkout".into(),
             status: 200,

@@ -235,6 +235,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (page, directive, blocked, source)
     ) WITHOUT ROWID;
     "#,
+    // Version 9: the cookie audit (issue 15). Each successful scan keeps the cookies the page
+    // ended up with (JSON of `model::Cookie`: name, domain, path, attributes, setter and a keyed
+    // hash of the value — never the value); NULL for scans without cookies and those before.
+    r#"
+    ALTER TABLE scans ADD COLUMN cookies_json TEXT;
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)

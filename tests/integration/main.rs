@@ -15,6 +15,7 @@ mod install;
 mod intel;
 mod journeys;
 mod layout;
+mod privacy;
 mod quiet;
 mod release_gate;
 mod setup;

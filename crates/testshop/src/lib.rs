@@ -29,6 +29,7 @@ mod content;
 mod evasive;
 mod journeys;
 mod known_bad;
+mod privacy;
 mod volatile;
 
 pub use attacks::Planted;
@@ -38,6 +39,7 @@ pub use journeys::{
     REGION_SKIMMER_EXFIL_PATH,
 };
 pub use known_bad::OLD_JQUERY_PATH;
+pub use privacy::{CHAT_LEAD_PATH, PIXEL_PATH};
 pub use volatile::{VolatileChange, VOLATILE_PATH};
 
 use axum::body::{Body, Bytes};
@@ -331,6 +333,18 @@ impl Shop {
         self.url(Origin::Shop, "/checkout")
     }
 
+    /// The privacy checkout (see the `privacy` module): a first-party session cookie, an
+    /// analytics tag sending the hashed e-mail and setting a long-lived third-party cookie, a
+    /// chat widget sending the phone number.
+    pub fn privacy_checkout_url(&self) -> String {
+        self.url(Origin::Shop, privacy::CHECKOUT_PATH)
+    }
+
+    /// Makes the privacy checkout's analytics pixel set a second third-party cookie (`tw_ad`).
+    pub fn plant_privacy_cookie(&self) {
+        self.edit(Origin::Vendor, PIXEL_PATH, |r| r.headers.push(("Set-Cookie".into(), privacy::TW_AD.into())));
+    }
+
     /// URL of the payment provider's iframe document, as the checkout page embeds it.
     pub fn hosted_fields_url(&self) -> String {
         content::hosted_fields_src(&self.inner.bases)
@@ -472,6 +486,9 @@ impl Drop for Shop {
 fn default_table(bases: &Bases) -> HashMap<(Origin, String), Resource> {
     let mut table = content::defaults(bases);
     table.extend(checkouts::defaults());
+    table.extend(privacy::defaults(|t: &str| {
+        t.replace("{{VENDOR}}", bases.get(Origin::Vendor)).replace("{{ATTACKER}}", bases.get(Origin::Attacker))
+    }));
     table
 }
 

@@ -210,6 +210,32 @@
     defProp(Element.prototype, 'setAttribute', { value: disguise(setAttribute, realSet), writable: true, enumerable: true, configurable: true });
   }
 
+  // Cookies written by scripts: who wrote which name (values never leave the page).
+  let cookieWrites = 0;
+  if (self.Document) {
+    const d = getDesc(Document.prototype, 'cookie');
+    if (d && d.set) {
+      const real = d.set;
+      const fake = getDesc({ set cookie(v) {
+        try {
+          if (cookieWrites < MAX_REPORTS) {
+            const text = String(v), eq = text.indexOf('='), semi = text.indexOf(';');
+            const name = text.slice(0, eq >= 0 && (semi < 0 || eq < semi) ? eq : 0).trim().slice(0, 300);
+            const w = where(fake);
+            const key = 'cookie|' + name + '|' + (w ? w.u + ':' + w.l + ':' + w.c : '?');
+            if (name && !seen[key]) {
+              seen[key] = 1;
+              cookieWrites++;
+              send(stringify({ a: 'cookie', e: name, f: '', u: String(location.href), s: w }));
+            }
+          }
+        } catch (e) {}
+        return apply(real, this, [v]);
+      } }, 'cookie').set;
+      defProp(Document.prototype, 'cookie', { get: d.get, set: disguise(fake, real), enumerable: d.enumerable, configurable: true });
+    }
+  }
+
   const RealFormData = self.FormData;
   if (RealFormData) {
     const traps = { construct(target, args, newTarget) {

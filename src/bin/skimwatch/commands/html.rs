@@ -10,6 +10,7 @@ pub fn environment() -> minijinja::Environment<'static> {
     env.add_template("inventory_table.html", include_str!("../templates/inventory_table.html"))
         .expect("template parses");
     env.add_template("inventory.html", include_str!("../templates/inventory.html")).expect("template parses");
+    env.add_template("cookies.html", include_str!("../templates/cookies.html")).expect("template parses");
     env.add_template("evidence.html", include_str!("../templates/evidence.html")).expect("template parses");
     env
 }

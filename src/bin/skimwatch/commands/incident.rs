@@ -35,6 +35,18 @@ fn print_incident(i: &Incident, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  detected (awareness began): {}", i.detected_at)?;
     writeln!(out, "  GDPR Art. 33 notification due by (if personal data was breached): {}", i.gdpr_notify_by)?;
     writeln!(out, "  status: {}", clean(&f.resolution.summary()))?;
+    let e = &i.exposure;
+    writeln!(out)?;
+    writeln!(out, "Exposure (what the stored scans show):")?;
+    if let Some(s) = &e.script {
+        writeln!(out, "  offending code: {}", clean(s))?;
+    }
+    writeln!(out, "  served from {} until {} ({} scans saw it)", e.served_from, e.served_until, e.scans)?;
+    let list = |v: &[String]| if v.is_empty() { "none seen".to_string() } else { clean(&v.join(", ")) };
+    writeln!(out, "  fields it read:  {}", list(&e.fields_read))?;
+    writeln!(out, "  data it sent:    {}", list(&e.fields_sent))?;
+    writeln!(out, "  destinations:    {}", list(&e.destinations))?;
+    writeln!(out, "  limits: {}", e.limits)?;
     writeln!(out)?;
     writeln!(out, "Timeline:")?;
     for e in &i.timeline {

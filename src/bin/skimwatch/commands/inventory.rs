@@ -28,6 +28,11 @@ pub struct InventoryArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Export the cookie audit instead of the script inventory: every cookie of each page's
+    /// newest scan (who set it, attributes, a keyed hash of the value, never the value) and
+    /// its approval.
+    #[arg(long)]
+    cookies: bool,
     /// Read this database instead of `[storage] database`; repeat it to merge several (the
     /// shards of a fleet): each page from the database that scanned it last.
     #[arg(long = "database", value_name = "PATH")]
@@ -90,6 +95,88 @@ pub fn inventory_csv(rows: &[InventoryRow]) -> anyhow::Result<Vec<u8>> {
     w.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
 }
 
+pub fn cookies_csv(rows: &[evidence::CookieRow]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "page",
+        "cookie",
+        "name",
+        "domain",
+        "path",
+        "party",
+        "lifetime",
+        "secure",
+        "http_only",
+        "same_site",
+        "size",
+        "source",
+        "set_by",
+        "blocked",
+        "value_hash",
+        "status",
+        "purpose",
+        "approved_by",
+        "approved_at",
+        "reason",
+        "last_seen",
+    ])?;
+    for r in rows {
+        let opt = |o: &Option<String>| csv_cell(o.as_deref().unwrap_or(""));
+        w.write_record([
+            csv_cell(&r.page),
+            csv_cell(&r.cookie),
+            csv_cell(&r.name),
+            csv_cell(&r.domain),
+            csv_cell(&r.path),
+            r.party.clone(),
+            r.lifetime.clone(),
+            r.secure.to_string(),
+            r.http_only.to_string(),
+            opt(&r.same_site),
+            r.size.to_string(),
+            r.source.clone(),
+            opt(&r.set_by),
+            opt(&r.blocked),
+            r.value_hash.clone(),
+            r.status.clone(),
+            opt(&r.purpose),
+            opt(&r.approved_by),
+            opt(&r.approved_at),
+            opt(&r.reason),
+            opt(&r.last_seen),
+        ])?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
+}
+
+fn cookie_export(format: InventoryFormat, rows: &[evidence::CookieRow]) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        InventoryFormat::Csv => cookies_csv(rows)?,
+        InventoryFormat::Json => {
+            let mut v = serde_json::to_vec_pretty(rows)?;
+            v.push(b'\n');
+            v
+        }
+        InventoryFormat::Html => {
+            let mut pages: std::collections::BTreeMap<&str, Vec<&evidence::CookieRow>> = Default::default();
+            for r in rows {
+                pages.entry(r.page.as_str()).or_default().push(r);
+            }
+            html::environment()
+                .get_template("cookies.html")?
+                .render(minijinja::context! {
+                    css => html::CSS,
+                    pages => minijinja::value::Serde(pages),
+                    count => rows.len(),
+                    generated_at => skimwatch::store::now_rfc3339(),
+                    tool => format!("skimwatch {}", env!("CARGO_PKG_VERSION")),
+                })
+                .context("rendering the cookie audit")?
+                .into_bytes()
+        }
+    })
+}
+
 pub fn run(config_path: &Path, args: InventoryArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     // Inventory works from a clean checkout too (no database): approved scripts only.
@@ -99,6 +186,11 @@ pub fn run(config_path: &Path, args: InventoryArgs) -> anyhow::Result<ExitCode> 
         super::open_databases(&args.databases)?.into_iter().map(|(_, s)| s).collect()
     };
     let stores: Vec<&skimwatch::store::Store> = stores.iter().collect();
+    if args.cookies {
+        let rows = evidence::cookie_inventory(&config, &args.pages, &stores).map_err(plain)?;
+        write_to(args.output.as_deref(), &cookie_export(args.format, &rows)?)?;
+        return Ok(ExitCode::Clean);
+    }
     let rows = evidence::inventory(&config, &args.pages, &stores).map_err(plain)?;
     let bytes = match args.format {
         InventoryFormat::Csv => inventory_csv(&rows)?,

@@ -35,6 +35,26 @@ fn rule_text(kind: FindingKind) -> (&'static str, &'static str, &'static str, &'
             "error",
             "7.5",
         ),
+        FindingKind::CookieChange => (
+            "CookieChange",
+            "A cookie is new and third-party, lives too long, or lost Secure/HttpOnly",
+            "The page ended up with a third-party cookie the baseline does not approve, a cookie living longer than \
+             the page's `max_cookie_lifetime`, or an approved cookie that lost `Secure` or `HttpOnly`. Check who set \
+             it (`set_by`) and whether it needs consent; approve it with its purpose when intended \
+             (docs/privacy.md).",
+            "note",
+            "3.0",
+        ),
+        FindingKind::PersonalDataFlow => (
+            "PersonalDataFlow",
+            "The shopper's personal data reached a host that is not allowed to receive it",
+            "The scan's shopper identity (e-mail, phone, name, street or postcode — plain, encoded or hashed the way \
+             ad tech does it) was sent to a host outside the page's own site and its `personal_data_hosts`. Check the \
+             sending script and whether the recipient is a processor with a legal basis (GDPR Art. 28); list it in \
+             `personal_data_hosts` if so, otherwise remove the script (docs/privacy.md).",
+            "warning",
+            "6.0",
+        ),
         FindingKind::NewScript => (
             "NewScript",
             "A script runs on the page that is not in the approved baseline",

@@ -109,6 +109,13 @@ fn page_summary(page: &PageReport, out: &mut dyn Write) -> io::Result<()> {
     for url in &page.refused_requests {
         writeln!(out, "   refused request to a link-local/metadata address: {}", clean(url))?;
     }
+    if !page.cookies.is_empty() {
+        let third = page.cookies.iter().filter(|c| c.third_party).count();
+        writeln!(out, "   {} cookies ({third} third-party; `inventory --cookies` lists them)", page.cookies.len())?;
+    }
+    for flow in page.personal_data.iter().filter(|f| f.allowed) {
+        writeln!(out, "   personal data ({}) to allowed host {}", clean(&flow.fields.join(", ")), clean(&flow.host))?;
+    }
     for leak in page.card_data.iter().filter(|l| l.allowed) {
         writeln!(
             out,
@@ -208,6 +215,27 @@ fn behaviour(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "     found:   {} request, in the {}, encoded {}", clean(m), clean(w), clean(e))?;
         }
         writeln!(out, "     (if this host may receive card data, add it to card_data_hosts of this page)")?;
+    }
+    if let Some(c) = &f.cookie {
+        let lifetime = c.lifetime_days.map_or("session".to_string(), |d| format!("{d} days"));
+        writeln!(
+            out,
+            "     cookie:  {} ({}-party, {lifetime}, Secure {}, HttpOnly {}, SameSite {})",
+            clean(&c.id),
+            if c.third_party { "third" } else { "first" },
+            c.secure,
+            c.http_only,
+            clean(c.same_site.as_deref().unwrap_or("-"))
+        )?;
+        writeln!(out, "     set by:  {} {}", c.source.as_str(), clean(c.set_by.as_deref().unwrap_or("")))?;
+        for change in &f.changes {
+            writeln!(out, "     change:  {}", clean(change))?;
+        }
+    }
+    if let Some(p) = &f.personal_data {
+        writeln!(out, "     sent:    {} ({})", clean(&p.fields.join(", ")), clean(&p.encodings.join(", ")))?;
+        writeln!(out, "     to url:  {}", clean(&p.example_url))?;
+        writeln!(out, "     (if this host may receive personal data, add it to personal_data_hosts of this page)")?;
     }
     if let Some(a) = &f.access {
         match (a.action.as_str(), &a.event) {

@@ -83,5 +83,10 @@ fn write_text(b: &Baseline, dir: &BaselineDir, out: &mut dyn Write) -> io::Resul
             c.script, c.url, c.approval.approved_by, c.approval.reason
         )?;
     }
+    for c in &b.cookies {
+        let lifetime = c.lifetime_days.map_or("session".to_string(), |d| format!("{d} days"));
+        let party = if c.third_party { "third" } else { "first" };
+        writeln!(out, "   cookie    {} ({party}-party, {lifetime}, {})", c.id, c.purpose.as_str())?;
+    }
     writeln!(out)
 }
