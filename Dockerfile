@@ -26,10 +26,11 @@ WORKDIR /src
 COPY . .
 # --locked: exactly the dependency versions of Cargo.lock, or fail. The cache mounts keep the
 # crates.io downloads and the compiled dependencies between builds; they are not part of the
-# image, hence the copy out of target/ in the same step.
+# image, hence the copy out of target/ in the same step. `--features yara`: the shipped binary
+# runs the YARA rules (docs/intel.md).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin skimwatch \
+    cargo build --release --locked --features yara --bin skimwatch \
     && install -m 0755 target/release/skimwatch /usr/local/bin/skimwatch
 
 # ---------------------------------------------------------------------------------------------
