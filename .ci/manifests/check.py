@@ -584,7 +584,7 @@ def check_dockerfile(docs: list[tuple[str, dict]], r: Report) -> None:
     r.check(user is not None, where, "no numeric USER")
     r.check(re.search(r'^ENTRYPOINT \["skimwatch"\]', text, flags=re.M) is not None, where, 'ENTRYPOINT is not ["skimwatch"]')
     r.check("ENV CHROME=/usr/bin/chromium" in text, where, "no ENV CHROME=/usr/bin/chromium")
-    r.check("cargo build --release --locked --bin skimwatch" in text, where, "does not build with cargo build --release --locked --bin skimwatch")
+    r.check("cargo build --release --locked --features yara --bin skimwatch" in text, where, "does not build with cargo build --release --locked --features yara --bin skimwatch (the shipped binary has the YARA rules)")
     expose = re.search(r"^EXPOSE (\d+)", text, flags=re.M)
     for w, d in by_kind(docs, "StatefulSet"):
         pod = d["spec"]["template"]["spec"]
