@@ -5,8 +5,9 @@
 //! The flow is a pipeline; each stage is a folder and uses only the stages listed before it
 //! (`docs/ARCHITECTURE.md` has the whole tree):
 //!
-//! 1. [`model`]: plain data passed between the stages, with enums for every closed set, and
-//!    [`text`]: the only ways text from a page is cut or flattened for display.
+//! 1. [`model`]: plain data passed between the stages, with enums for every closed set,
+//!    [`text`]: the only ways text from a page is cut or flattened for display, and [`http`]:
+//!    the one outbound HTTP client setup.
 //! 2. [`config`]: the configuration types, the reader (errors name file, line and key), page
 //!    selection, host allow-lists.
 //!    [`intel`]: the known-bad domain lists, retire.js data and YARA rules scans check against.
@@ -32,6 +33,7 @@
 //! one file per command in `commands/`, one per output format in `formatters/`); the
 //! embedded test shop is the `skimwatch-testshop` crate in `crates/testshop/`.
 
+pub mod http;
 pub mod model;
 pub mod text;
 

@@ -23,7 +23,6 @@ use super::Alert;
 use crate::config::{WebhookConfig, WebhookKind, WebhookUrl};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const SIGNATURE_HEADER: &str = "x-skimwatch-signature";
@@ -275,23 +274,11 @@ async fn answer(mut response: reqwest::Response) -> String {
 }
 
 fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("skimwatch/", env!("CARGO_PKG_VERSION")))
+    crate::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)));
-    if let Ok(tls) = tls {
-        builder = builder.tls_backend_preconfigured(tls);
-    }
-    builder.build()
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
 }
 
 /// `text` without the URL or its path, in case a layer below quoted it.

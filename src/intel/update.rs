@@ -11,7 +11,6 @@ use crate::config::{self, IntelKind, IntelSource};
 use crate::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Time one download may take.
@@ -169,23 +168,11 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
 }
 
 fn client() -> Result<reqwest::Client, reqwest::Error> {
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("skimwatch/", env!("CARGO_PKG_VERSION")))
+    crate::http::client_builder()
         .redirect(reqwest::redirect::Policy::limited(5))
         .timeout(FETCH_TIMEOUT)
-        .connect_timeout(Duration::from_secs(10));
-    if let Ok(tls) = tls {
-        builder = builder.tls_backend_preconfigured(tls);
-    }
-    builder.build()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The stages in pipeline order; a stage may use any stage before it.
 const ORDER: &[&[&str]] = &[
-    &["model", "text"],
+    &["model", "text", "http"],
     &["config"],
     &["intel"],
     &["capture"],
