@@ -79,7 +79,7 @@ pub fn record_hash(prev: &str, content: &str) -> String {
 /// findings, each row a JSON array of its column values in a fixed order. Reading the values
 /// back from the database (rather than from the structs being written) means the seal and the
 /// check always see exactly the same bytes.
-pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+fn content_of(conn: &Connection, scan_id: i64) -> rusqlite::Result<Content> {
     let scan = rows(conn, &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"), scan_id)?;
     let scripts = rows(
         conn,
@@ -88,11 +88,6 @@ pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<Strin
     )?;
     let findings =
         rows(conn, &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 ORDER BY position"), scan_id)?;
-    let mut doc = serde_json::json!({
-        "scan": scan.into_iter().next().unwrap_or(Json::Null),
-        "scripts": scripts,
-        "findings": findings,
-    });
     // The cookie audit (store version 8) is covered when the scan has one; a scan without
     // (every scan recorded before) keeps exactly the content it was sealed with.
     // (A database sealed before that migration has no such column: nothing to cover.)
@@ -105,10 +100,44 @@ pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<Strin
     } else {
         None
     };
-    if let (Some(cookies), Some(obj)) = (cookies, doc.as_object_mut()) {
-        obj.insert("cookies".into(), Json::String(cookies));
+    Ok(Content { cookies, findings, scan: scan.into_iter().next().unwrap_or(Json::Null), scripts })
+}
+
+/// The canonical content as the seal hashes it.
+pub(super) fn content(conn: &Connection, scan_id: i64) -> rusqlite::Result<String> {
+    to_json(&content_of(conn, scan_id)?)
+}
+
+fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// The same content with its keys in the order the builds with the `yara` feature of
+/// 2026-12-07 sealed it (insertion order, see [`Content`]), so that their records still
+/// verify. Same values, other order: accepting it lets no edit through.
+fn content_in_insertion_order(doc: &Content) -> rusqlite::Result<String> {
+    #[derive(serde::Serialize)]
+    struct InsertionOrder<'a> {
+        scan: &'a Json,
+        scripts: &'a [Json],
+        findings: &'a [Json],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cookies: &'a Option<String>,
     }
-    Ok(doc.to_string())
+    to_json(&InsertionOrder { scan: &doc.scan, scripts: &doc.scripts, findings: &doc.findings, cookies: &doc.cookies })
+}
+
+/// The canonical content's object. A struct, not a `serde_json` map: a map's key order
+/// depends on serde_json's `preserve_order` feature, which another crate of the build can turn
+/// on (yara-x does), and the seal must be the same bytes whichever way skimwatch was built.
+/// The keys are in sorted order, the order every record was sealed with so far.
+#[derive(serde::Serialize)]
+struct Content {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<String>,
+    findings: Vec<Json>,
+    scan: Json,
+    scripts: Vec<Json>,
 }
 
 fn rows(conn: &Connection, sql: &str, id: i64) -> rusqlite::Result<Vec<Json>> {
@@ -226,7 +255,10 @@ pub(super) fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
             v.broken = broken(reason);
             break;
         }
-        if record_hash(expected_prev, &content(conn, id)?) != hash {
+        let doc = content_of(conn, id)?;
+        if record_hash(expected_prev, &to_json(&doc)?) != hash
+            && record_hash(expected_prev, &content_in_insertion_order(&doc)?) != hash
+        {
             v.broken = broken(format!(
                 "scan #{id} was altered after it was recorded: its scan row, scripts or findings no longer match its seal"
             ));
@@ -355,6 +387,42 @@ mod tests {
         let first_prev: String =
             store.conn.query_row("SELECT prev_hash FROM scans WHERE id = ?1", [ids[0]], |r| r.get(0)).unwrap();
         assert_eq!(first_prev, GENESIS);
+    }
+
+    #[test]
+    fn canonical_content_has_its_keys_in_sorted_order_whatever_the_build() {
+        // Sealed records must check out with every build of skimwatch: with the `yara` feature,
+        // yara-x turns on serde_json's `preserve_order`, which changed a JSON map's key order.
+        let (store, ids) = chain_of(1);
+        let c = &store.conn;
+        let keys = |text: &str| -> Vec<String> {
+            let at = |k: &str| text.find(&format!("\"{k}\":[")).map(|i| (i, k.to_string()));
+            let mut found: Vec<(usize, String)> =
+                ["cookies", "findings", "scan", "scripts"].into_iter().filter_map(at).collect();
+            found.sort();
+            found.into_iter().map(|(_, k)| k).collect()
+        };
+        let text = content(c, ids[0]).unwrap();
+        assert!(text.starts_with("{\"findings\":[["), "{text}");
+        assert_eq!(keys(&text), ["findings", "scan", "scripts"], "{text}");
+        c.execute("UPDATE scans SET cookies_json = '[]' WHERE id = ?1", [ids[0]]).unwrap();
+        let text = content(c, ids[0]).unwrap();
+        assert!(text.starts_with("{\"cookies\":\"[]\",\"findings\":[["), "{text}");
+        assert_eq!(keys(&text), ["findings", "scan", "scripts"], "{text}");
+
+        // A record sealed by such a build (keys in insertion order) still verifies; edited, it
+        // does not.
+        let reseal = |c: &Connection, id: i64| {
+            let doc = content_in_insertion_order(&content_of(c, id).unwrap()).unwrap();
+            assert!(doc.starts_with("{\"scan\":["), "{doc}");
+            c.execute("UPDATE scans SET record_hash = ?1 WHERE id = ?2", params![record_hash(GENESIS, &doc), id])
+                .unwrap();
+        };
+        reseal(c, ids[0]);
+        let v = verify(c).unwrap();
+        assert!(v.ok() && v.verified == 1, "{v:?}");
+        c.execute("UPDATE scans SET url = 'https://elsewhere.example/' WHERE id = ?1", [ids[0]]).unwrap();
+        assert!(verify(c).unwrap().broken.is_some());
     }
 
     #[test]
