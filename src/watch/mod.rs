@@ -4,7 +4,8 @@
 //! One Chromium serves all pages; the scans run at once that [`admission`] lets in (a fixed
 //! `[browser] max_pages`, or by default as many as CPU and memory allow), each in a fresh
 //! browser context. Each page is scanned every `interval`, with
-//! jitter so that pages do not scan in lockstep. A scan has a hard time limit; when it fails
+//! jitter so that pages do not scan in lockstep, and sooner once when real browsers report a new
+//! violation ([`reports`]). A scan has a hard time limit; when it fails
 //! because the browser crashed or hangs (or the connection to `[browser] endpoint` was lost),
 //! the browser is checked, replaced (reconnected) if it does not answer, and the scan is retried
 //! once. Every scan is recorded with the alerts it raises in one SQLite
@@ -32,13 +33,14 @@ use crate::model::{lock_or_recover, PageReport, PageStatus};
 use crate::scan::{self, RecordHook, ScanError};
 use crate::store::{self, Store, StoreError};
 use fs4::fs_std::FileExt;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +54,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 const FINAL_DELIVERY: Duration = Duration::from_secs(60);
 /// Longest the delivery task sleeps without looking at the outbox.
 const DELIVERY_POLL: Duration = Duration::from_secs(60);
+/// A scan brought forward by browsers' reports starts at the earliest this long after the page's
+/// previous scan started.
+const EARLY_GAP: Duration = Duration::from_secs(5);
 /// Alerts sent per delivery round (per destination).
 const DELIVERY_BATCH: usize = 50;
 
@@ -269,6 +274,9 @@ struct Daemon {
     last_prune: Mutex<Option<Instant>>,
     /// What `/metrics` counts.
     metrics: metrics::Metrics,
+    /// Per page: the instant browsers last reported a new violation, which brings its next
+    /// scan forward (see [`schedule`]).
+    reported: HashMap<String, watch::Sender<Option<Instant>>>,
 }
 
 /// Whether `storage_full` was raised for the current episode (cleared when a scan is recorded
@@ -427,7 +435,8 @@ async fn watch_until_shutdown(
         let counts = counts.clone();
         let admission =
             admission::Admission::new(daemon.config.browser.max_pages, daemon.config.browser.endpoint.is_some());
-        schedule(pages, admission, true, shutdown.clone(), move |page| {
+        let early = daemon.reported.iter().map(|(page, tx)| (page.clone(), tx.subscribe())).collect();
+        schedule(pages, admission, true, early, shutdown.clone(), move |page| {
             let daemon = daemon.clone();
             let counts = counts.clone();
             async move {
@@ -504,6 +513,7 @@ impl Daemon {
             full: Mutex::new(FullStorage::default()),
             last_prune: Mutex::new(None),
             metrics: metrics::Metrics::new(),
+            reported: pages.iter().map(|p| (p.name.clone(), watch::Sender::new(None))).collect(),
         })
     }
 
@@ -717,6 +727,13 @@ impl Daemon {
     }
 
     /// Wakes every delivery task: something may have been queued.
+    /// Browsers reported a violation of `page` not seen before: its next scan comes now.
+    fn violation_reported(&self, page: &str) {
+        if let Some(tx) = self.reported.get(page) {
+            tx.send_replace(Some(Instant::now()));
+        }
+    }
+
     fn wake(&self) {
         for channel in &self.channels {
             channel.wake.notify_one();
@@ -968,10 +985,17 @@ impl Daemon {
 /// of the interval, so that pages drift apart instead of scanning in lockstep. A scan that
 /// overruns its interval is followed directly by the next. On shutdown no new scan starts and
 /// the ones in flight get [`SHUTDOWN_GRACE`] before they are abandoned.
+///
+/// `early` holds, per page name, what brings its next scan forward: the collector's word that
+/// real browsers reported a new violation (the instant of the report). The next scan then
+/// starts at once (at the earliest [`EARLY_GAP`] after the previous one started), unless a scan
+/// that started after the report has run already. At most one early scan follows each regular
+/// one, so reports, which anyone can send, can at most double a page's scans.
 pub async fn schedule<F, Fut>(
     pages: Vec<PageConfig>,
     admission: Arc<admission::Admission>,
     jitter: bool,
+    early: HashMap<String, watch::Receiver<Option<Instant>>>,
     shutdown: CancellationToken,
     scan: F,
 ) where
@@ -984,6 +1008,7 @@ pub async fn schedule<F, Fut>(
     let scans = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
     for page in pages {
         let (admission, shutdown, scan, scans) = (admission.clone(), shutdown.clone(), scan.clone(), scans.clone());
+        let mut early = early.get(&page.name).cloned();
         loops.spawn(async move {
             let first = if jitter {
                 fraction(page.interval / 4, 0.0, 1.0).min(Duration::from_secs(60))
@@ -991,16 +1016,32 @@ pub async fn schedule<F, Fut>(
                 Duration::ZERO
             };
             let mut next = Instant::now() + first;
+            // When the last scan started, whether the next one was brought forward, and whether
+            // one may be (not twice in a row).
+            let (mut last_started, mut brought_forward, mut may_bring_forward) = (None::<Instant>, false, true);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep_until(next) => {}
+                    reported = reported(&mut early), if may_bring_forward && !brought_forward => {
+                        if !last_started.is_some_and(|s| s >= reported) {
+                            let earliest = last_started.map_or(Instant::now(), |s| s + EARLY_GAP);
+                            if earliest < next {
+                                tracing::info!(page = %page.name, "browsers reported a new violation: scanning the page now");
+                                (next, brought_forward) = (earliest.max(Instant::now()), true);
+                            }
+                        }
+                        continue;
+                    }
                 }
+                may_bring_forward = !brought_forward;
+                brought_forward = false;
                 let permit = tokio::select! {
                     _ = shutdown.cancelled() => return,
                     p = admission.admit() => match p { Some(p) => p, None => return },
                 };
                 let started = Instant::now();
+                last_started = Some(started);
                 let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
                 {
                     // Shutdown takes the set under this lock after cancelling: checking here, under
@@ -1028,6 +1069,21 @@ pub async fn schedule<F, Fut>(
     // Loops blocked on their own scan end when it does (or is aborted below).
     drain(&mut scans).await;
     while loops.join_next().await.is_some() {}
+}
+
+/// The instant of the next report for a page (never, without a sender).
+async fn reported(early: &mut Option<watch::Receiver<Option<Instant>>>) -> Instant {
+    while let Some(rx) = early {
+        if rx.changed().await.is_err() {
+            break;
+        }
+        if let Some(at) = *rx.borrow_and_update() {
+            return at;
+        }
+    }
+    // No sender (or it is gone): nothing will bring the scan forward.
+    *early = None;
+    std::future::pending().await
 }
 
 /// A random duration between `lo` and `hi` times `d`.
@@ -1059,6 +1115,7 @@ mod tests {
                 pages,
                 admission::Admission::new(crate::config::MaxPages::Fixed(2), false),
                 true,
+                HashMap::new(),
                 shutdown.clone(),
                 move |p: PageConfig| {
                     let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
@@ -1102,6 +1159,51 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_reported_violation_brings_the_next_scan_forward_once_per_regular_scan() {
+        let log: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let shutdown = CancellationToken::new();
+        let reported = watch::Sender::new(None);
+        let start = Instant::now();
+        let task = {
+            let log = log.clone();
+            tokio::spawn(schedule(
+                vec![page("a", 600)],
+                admission::Admission::new(crate::config::MaxPages::Fixed(4), false),
+                false,
+                HashMap::from([("a".to_string(), reported.subscribe())]),
+                shutdown.clone(),
+                move |_| {
+                    let log = log.clone();
+                    async move {
+                        log.lock().unwrap().push(Instant::now());
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                },
+            ))
+        };
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let report_at = |secs: u64| {
+            let reported = reported.clone();
+            async move {
+                tokio::time::sleep_until(at(secs)).await;
+                reported.send_replace(Some(Instant::now()));
+            }
+        };
+        // t = 0 the first scan (to t = 10); a report at t = 100 brings the next one to t = 100
+        // instead of t = 600; a report at t = 200 does not bring another one (two in a row),
+        // nor is it kept: the regular scan at t = 700 comes after it. A report during that scan
+        // (t = 705) brings the next one to its end, t = 710.
+        report_at(100).await;
+        report_at(200).await;
+        report_at(705).await;
+        tokio::time::sleep_until(at(1000)).await;
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(24 * 3600), task).await.unwrap().unwrap();
+        let starts: Vec<u64> = log.lock().unwrap().iter().map(|t| (*t - start).as_secs()).collect();
+        assert_eq!(starts, [0, 100, 700, 710], "{starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn shutdown_starts_no_new_scan_and_lets_in_flight_ones_finish() {
         let started = Arc::new(AtomicUsize::new(0));
         let finished = Arc::new(AtomicUsize::new(0));
@@ -1112,6 +1214,7 @@ mod tests {
                 vec![page("a", 10)],
                 admission::Admission::new(crate::config::MaxPages::Fixed(4), false),
                 false,
+                HashMap::new(),
                 shutdown.clone(),
                 move |_| {
                     let (started, finished) = (started.clone(), finished.clone());
@@ -1141,6 +1244,7 @@ mod tests {
             vec![page("a", 10)],
             admission::Admission::new(crate::config::MaxPages::Fixed(4), false),
             false,
+            HashMap::new(),
             shutdown.clone(),
             |_| async {
                 std::future::pending::<()>().await;

@@ -9,6 +9,10 @@
 //! groups. Both formats are read: the legacy `report-uri` body (`{"csp-report": {…}}`,
 //! `application/csp-report`) and the Reporting API's `application/reports+json` (an array of
 //! `{type: "csp-violation", body: {…}}`). Every outcome is counted in `skimwatch_csp_reports`.
+//!
+//! A new group of `script-src` violations (not an extension's) brings the page's next scan
+//! forward ([`super::schedule`]): that scan raises the `csp_violation`, so the alert leaves
+//! minutes after the first shopper's browser reported it, not an interval later.
 
 use crate::model::{CspViolation, Timestamp};
 use crate::store::reports::Recorded;
@@ -231,19 +235,25 @@ async fn receive(
             let now = Timestamp::now();
             violations
                 .iter()
-                .map(|v| s.record_violation(v, now, max).map(|r| (r, v.noise)))
+                .map(|v| s.record_violation(v, now, max).map(|r| (r, v.noise, v.directive.starts_with("script-src"))))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await;
     match stored {
         Ok(outcomes) => {
-            for (r, noise) in outcomes {
+            let mut new_script_violation = false;
+            for (r, noise, script) in outcomes {
                 let outcome = match (r, noise) {
                     (Recorded::Full, _) => "dropped",
                     (_, true) => "noise",
                     _ => "accepted",
                 };
+                new_script_violation |= r == Recorded::New && !noise && script;
                 metrics.csp_report(outcome, 1);
+            }
+            // What can become a `csp_violation` is judged by the page's next scan: it comes now.
+            if new_script_violation {
+                c.daemon.violation_reported(&page);
             }
             StatusCode::NO_CONTENT
         }

@@ -234,3 +234,34 @@ fn blocked_skimmer_reports_become_one_counted_csp_violation_finding() {
     assert!(v.directive.starts_with("script-src"), "{v:?}");
     assert_eq!(finding.severity, skimwatch::model::Severity::High, "the checkout has payment fields");
 }
+
+/// A shopper's browser reporting a new violation does not wait for the page's interval: the
+/// report brings the next scan forward, and that scan raises the `csp_violation`. Interval
+/// 60 s (the first scan within 15 s, jitter): without the report the second scan would start
+/// 54 s or more after the first.
+#[test]
+fn a_new_violation_reported_by_browsers_brings_the_next_scan_forward() {
+    let _serial = serial();
+    let ws = Workspace::new().without_shopper();
+    ws.approved_baseline();
+    let reports = free_port();
+    configure(&ws, "interval = \"60s\"\n", &format!("\n[reports]\nlisten = {reports}\n"));
+    let approved = ok_scans(&ws);
+    let daemon = Daemon::start(&ws);
+    wait_until("the daemon's first scan", LONG, Some(&daemon), || (ok_scans(&ws) > approved).then_some(()));
+    assert!(!latest_findings(&ws).iter().any(|f| f.kind == FindingKind::CspViolation));
+    let report = br#"{"csp-report":{"document-uri":"http://127.0.0.1/checkout","effective-directive":"script-src-elem","blocked-uri":"http://127.0.0.4:1/js/skim.js"}}"#;
+    assert_eq!(http_post(reports, "/csp/checkout", "application/csp-report", report).map(|r| r.0), Some(204));
+    let finding = wait_until("a csp_violation", LONG, Some(&daemon), || {
+        latest_findings(&ws).into_iter().find(|f| f.kind == FindingKind::CspViolation)
+    });
+    assert_eq!(finding.violation.unwrap().blocked, "http://127.0.0.4:1");
+    assert_eq!(ok_scans(&ws), approved + 2, "raised by the daemon's second scan");
+    let apart = count(
+        &ws,
+        "SELECT CAST(round((julianday(max(started_at)) - julianday(min(started_at))) * 86400) AS INTEGER)
+           FROM (SELECT started_at FROM scans ORDER BY id DESC LIMIT 2)",
+    );
+    assert!(apart < 30, "the second scan started {apart} s after the first, not brought forward");
+    assert!(daemon.log().contains("browsers reported a new violation"), "{}", daemon.log());
+}
