@@ -422,16 +422,7 @@ impl Observed {
             && self.main_document.is_none()
             && (self.main_frame.is_none() || r.frame_id.as_ref().map(|f| f.inner()) == self.main_frame.as_ref());
         if is_main_doc {
-            let mut headers = BTreeMap::new();
-            if let Some(obj) = r.response.headers.inner().as_object() {
-                for (k, v) in obj {
-                    let name = k.to_ascii_lowercase();
-                    if SECURITY_HEADERS.contains(&name.as_str()) {
-                        let value = v.as_str().unwrap_or_default().to_string();
-                        headers.insert(name, value);
-                    }
-                }
-            }
+            let headers = security_headers(r.response.headers.inner());
             self.main_document = Some((r.response.status as u16, headers, r.response.url.clone()));
         }
     }
@@ -665,10 +656,55 @@ impl Observed {
     }
 }
 
+/// The security-impacting headers of a response (CDP's JSON object), by lower-case name. CDP
+/// joins repeated headers of one spelling with `\n`, but names that differ only in case are
+/// separate keys: those are joined the same way, in the order of the names as sent, so that
+/// none is lost and the result does not depend on the JSON map's order (which the build's
+/// serde_json features decide).
+pub(super) fn security_headers(headers: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut pairs: Vec<(&String, &serde_json::Value)> = headers.as_object().into_iter().flatten().collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in pairs {
+        let name = k.to_ascii_lowercase();
+        if SECURITY_HEADERS.contains(&name.as_str()) {
+            let value = v.as_str().unwrap_or_default();
+            out.entry(name)
+                .and_modify(|joined| {
+                    joined.push('\n');
+                    joined.push_str(value);
+                })
+                .or_insert_with(|| value.to_string());
+        }
+    }
+    out
+}
+
 /// CDP headers (a JSON object) as (lower-case name, value) pairs.
 pub(super) fn header_list(headers: &serde_json::Value) -> Vec<(String, String)> {
     headers
         .as_object()
         .map(|o| o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_headers_spelled_in_two_cases_are_both_kept_in_one_order() {
+        let headers = serde_json::json!({
+            "content-security-policy": "script-src *",
+            "Content-Security-Policy": "script-src 'self'",
+            "Strict-Transport-Security": "max-age=1",
+            "X-Other": "ignored",
+        });
+        let got = security_headers(&headers);
+        assert_eq!(got.len(), 2, "{got:?}");
+        // Sorted by the name as sent: upper case first, whatever the map's order.
+        assert_eq!(got["content-security-policy"], "script-src 'self'\nscript-src *");
+        assert_eq!(got["strict-transport-security"], "max-age=1");
+        assert!(security_headers(&serde_json::json!("not an object")).is_empty());
+    }
 }

@@ -41,8 +41,9 @@ fn is_csp(name: &str) -> bool {
 /// Directive name → set of sources, nonces dropped. Later duplicates are ignored, as browsers do.
 fn parse(policy: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    // Several policies in one header (comma-joined) all apply; merge them conservatively.
-    for part in policy.split([';', ',']) {
+    // Several policies in one header (comma-joined, or `\n`-joined by CDP for repeated
+    // headers) all apply; merge them conservatively.
+    for part in policy.split([';', ',', '\n']) {
         let mut tokens = part.split_whitespace();
         let Some(name) = tokens.next() else { continue };
         let sources: BTreeSet<String> = tokens
@@ -191,6 +192,14 @@ mod tests {
             vec!["script-src: removed https://js.stripe.com (stricter)", "frame-ancestors: added (stricter)"]
         );
         assert_eq!(assess("referrer-policy", None, Some("no-referrer")).severity, Severity::Low);
+    }
+
+    #[test]
+    fn a_second_policy_header_joined_by_cdp_is_read_as_its_own_directives() {
+        // CDP joins repeated headers with `\n`: the added `script-src *` is a second policy
+        // (which cannot loosen the first), not sources of the first policy's last directive.
+        let a = assess("content-security-policy", Some(CSP), Some(&format!("{CSP}\nscript-src *")));
+        assert!(a.notes.iter().all(|n| !n.starts_with("object-src")), "{:?}", a.notes);
     }
 
     #[test]

@@ -262,10 +262,11 @@ pub fn generate_csp(baseline: &Baseline, scan: Option<&Inventory>, options: &Csp
 }
 
 /// Parses a policy into directive → sources (names lower case; the first of a repeated
-/// directive wins, as in browsers). Several policies joined by `,` are read as the first.
+/// directive wins, as in browsers). Several policies joined by `,` (or by `\n`, as CDP joins
+/// repeated headers) are read as the first.
 pub fn parse_policy(value: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
-    for part in value.split(',').next().unwrap_or_default().split(';') {
+    for part in value.split([',', '\n']).next().unwrap_or_default().split(';') {
         let mut words = part.split_ascii_whitespace();
         if let Some(name) = words.next() {
             out.entry(name.to_ascii_lowercase()).or_insert_with(|| words.map(str::to_string).collect());
@@ -513,5 +514,8 @@ mod tests {
         assert_eq!(p["script-src"], vec!["'self'", "a.example"]);
         assert_eq!(p["img-src"], Vec::<String>::new());
         assert!(!p.contains_key("default-src"));
+        // Two headers, as CDP joins them: the first is read, the second's words are not sources.
+        let p = parse_policy("script-src 'self'\nscript-src *");
+        assert_eq!(p["script-src"], vec!["'self'"]);
     }
 }
