@@ -706,6 +706,10 @@ pub struct Evidence {
     /// With several databases (shards): each one's scan log (`log` is their sum).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<DatabaseLog>,
+    /// The intelligence data the period's scans were checked against: each source and version
+    /// with when it was first and last used and by how many page scans.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intel: Vec<crate::store::intel::IntelUse>,
 }
 
 /// Parses a report's start (`--since`): `YYYY-MM-DD` (midnight UTC) or RFC 3339.
@@ -774,6 +778,7 @@ pub fn evidence(config: &Config, stores: &[(String, &Store)], since: Timestamp) 
     };
     let merged = stores.len() > 1;
     let (mut scans, mut findings, mut logs, mut pruned) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut intel: Vec<crate::store::intel::IntelUse> = Vec::new();
     let mut alert_deliveries: Option<Deliveries> = None;
     for (path, store) in stores {
         scans.extend(store.scans_since(since)?.into_iter().map(|mut s| {
@@ -788,7 +793,22 @@ pub fn evidence(config: &Config, stores: &[(String, &Store)], since: Timestamp) 
         }
         logs.push(DatabaseLog { database: path.clone(), log: store.verify_log()? });
         pruned.extend(store.pruned_since(&since.to_string())?);
+        for used in store.intel_used_since(since)? {
+            let same = |u: &&mut crate::store::intel::IntelUse| {
+                (&u.version.name, &u.version.sha256) == (&used.version.name, &used.version.sha256)
+            };
+            match intel.iter_mut().find(same) {
+                // The same data used by several shards: one row over all of them.
+                Some(u) => {
+                    u.scans += used.scans;
+                    u.first_used = u.first_used.clone().min(used.first_used);
+                    u.last_used = u.last_used.clone().max(used.last_used);
+                }
+                None => intel.push(used),
+            }
+        }
     }
+    intel.sort_by(|a, b| (&a.version.name, &a.first_used).cmp(&(&b.version.name, &b.first_used)));
     scans.sort_by(|a, b| a.started_at.cmp(&b.started_at));
     let log = match logs.as_slice() {
         [one] => one.log.clone(),
@@ -807,6 +827,7 @@ pub fn evidence(config: &Config, stores: &[(String, &Store)], since: Timestamp) 
         log,
         pruned,
         logs: if merged { logs } else { Vec::new() },
+        intel,
     })
 }
 

@@ -62,6 +62,8 @@ pub(super) async fn evaluate(
         let mut baseline = baselines.load(&page.name).map_err(PageError::BaselineLoad)?;
         let mut findings = compare_with_history(&page, &inv, &baseline, &store, &baselines)?;
         compare::intel::apply(&page.name, &inv, &mut findings, &intel, !baseline.is_empty());
+        // For the evidence: which data this scan was checked against.
+        lock_or_recover(&store).record_intel_use(&intel.versions, crate::model::Timestamp::now())?;
         follow_policies(&page, &mut findings, &inv, &mut baseline, &baselines)?;
         findings.extend(behaviour::findings(&page.name, &behaviour, &baseline));
         // What real browsers reported in the last day (CSP violation reports, issue 14).

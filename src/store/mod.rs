@@ -19,6 +19,7 @@
 pub mod chain;
 pub mod evidence;
 pub mod history;
+pub mod intel;
 pub mod outbox;
 pub mod prune;
 pub mod reports;

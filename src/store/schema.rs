@@ -241,6 +241,24 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE scans ADD COLUMN cookies_json TEXT;
     "#,
+    // Version 10: which intelligence data the scans checked against (issue 14), for the
+    // evidence: one row per source and version (SHA-256 of the data) with its period of use.
+    r#"
+    CREATE TABLE intel_versions (
+        name       TEXT    NOT NULL,
+        sha256     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        origin     TEXT    NOT NULL,
+        location   TEXT,
+        entries    INTEGER NOT NULL,
+        skipped    INTEGER NOT NULL,
+        date       TEXT    NOT NULL,
+        first_used TEXT    NOT NULL,
+        last_used  TEXT    NOT NULL,
+        scans      INTEGER NOT NULL,
+        PRIMARY KEY (name, sha256)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// How long a writer waits for another process (a second `skimwatch scan`, a `watch` loop)

@@ -114,6 +114,14 @@ fn inventory_log_evidence_and_incident_over_real_scans() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("evidence.json")).unwrap()).unwrap();
     assert!(evidence.log.ok());
     assert_eq!(evidence.scans.len(), 3);
+    // Which intelligence the scans were checked against (issue 14): the shipped lists, each
+    // version with its period and the three scans.
+    let maltrail = evidence.intel.iter().find(|u| u.version.name == "maltrail-magentocore").expect("the domain list");
+    assert_eq!((maltrail.version.origin.as_str(), maltrail.scans), ("shipped", 3), "{maltrail:?}");
+    assert_eq!(maltrail.version.sha256.len(), 64);
+    assert!(maltrail.first_used <= maltrail.last_used);
+    assert!(evidence.intel.iter().any(|u| u.version.kind == "retirejs" && u.scans == 3), "{:?}", evidence.intel);
+    assert!(html.contains("Intelligence the scans checked against") && html.contains(&maltrail.version.sha256));
     assert_eq!(evidence.pages[0].name, "checkout");
     // What the shopper saw: the latest scan's picture beside the approved one, embedded in the
     // HTML; the approved picture is kept beside the baseline.
