@@ -707,7 +707,7 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<DatabaseLog>,
     /// The intelligence data the period's scans were checked against: each source and version
-    /// with when it was first and last used and by how many page scans.
+    /// with when it was first and last used and by how many page scans (since its first use).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intel: Vec<crate::store::intel::IntelUse>,
 }

@@ -726,7 +726,6 @@ impl Daemon {
         }
     }
 
-    /// Wakes every delivery task: something may have been queued.
     /// Browsers reported a violation of `page` not seen before: its next scan comes now.
     fn violation_reported(&self, page: &str) {
         if let Some(tx) = self.reported.get(page) {
@@ -734,6 +733,7 @@ impl Daemon {
         }
     }
 
+    /// Wakes every delivery task: something may have been queued.
     fn wake(&self) {
         for channel in &self.channels {
             channel.wake.notify_one();
