@@ -78,6 +78,10 @@ pub struct Reports {
     /// no query); a page's policy reports to `<public_url>/csp/<page>`. `None`: generated
     /// policies name no `report-uri` unless one is given on the command line.
     pub public_url: Option<String>,
+    /// `trusted_proxies`: address ranges of the reverse proxies in front of the collector. A
+    /// request from one of them is counted for the client its `X-Forwarded-For` names (the
+    /// nearest address that is not a trusted proxy); empty: the TCP peer, always.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub const DEFAULT_REPORT_MAX_BODY: u64 = 64 * 1024;
@@ -92,6 +96,7 @@ impl Default for Reports {
             per_source_per_minute: DEFAULT_REPORTS_PER_SOURCE,
             max_violations: DEFAULT_MAX_VIOLATIONS,
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -47,7 +47,8 @@ const ROOT_KEYS: &[&str] = &["storage", "browser", "page", "alerts", "watch", "r
 const INTEL_KEYS: &[&str] = &["lists", "rules", "cache_dir", "source"];
 const INTEL_SOURCE_KEYS: &[&str] = &["name", "url", "kind"];
 const WATCH_KEYS: &[&str] = &["listen"];
-const REPORTS_KEYS: &[&str] = &["listen", "public_url", "max_body", "per_source_per_minute", "max_violations"];
+const REPORTS_KEYS: &[&str] =
+    &["listen", "public_url", "max_body", "per_source_per_minute", "max_violations", "trusted_proxies"];
 const STORAGE_KEYS: &[&str] = &["database", "baselines", "keep", "max_database_size"];
 const BROWSER_KEYS: &[&str] = &["executable", "endpoint", "timeout", "settle", "max_pages", "host_resolver_rules"];
 const ALERTS_KEYS: &[&str] =
@@ -171,13 +172,23 @@ fn reports(t: &Table<'_, '_, '_>) -> Result<Reports, ConfigError> {
     let per_source_per_minute =
         t.opt("per_source_per_minute", |f| f.count(1, 100_000))?.map_or(d.per_source_per_minute, |n| n as u32);
     let max_violations = t.opt("max_violations", |f| f.count(1, 10_000_000))?.map_or(d.max_violations, |n| n as u64);
+    let proxies = t.opt("trusted_proxies", |f| f.string_list(|s| parse_ip_range(s).err()))?.unwrap_or_default();
     Ok(Reports {
         listen,
         max_body,
         per_source_per_minute,
         max_violations,
         public_url: public_url.map(|u| u.trim().trim_end_matches('/').to_string()),
+        trusted_proxies: proxies.iter().filter_map(|s| parse_ip_range(s).ok()).collect(),
     })
+}
+
+/// An address range (`10.0.0.0/8`, `fd00::/8`) or one address (`192.0.2.7`).
+fn parse_ip_range(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or a CIDR range such as \"10.0.0.0/8\""))
 }
 
 /// The collector's public address: `http(s)://host[:port][/path]`, nothing else.
@@ -1368,6 +1379,10 @@ timeout = "1m"
         assert!(e.contains("reports.max_body"), "{e}");
         let e = error(&format!("[reports]\nlisten_on = 1\n{PAGE}"));
         assert!(e.contains("listen_on"), "{e}");
+        let c = parse(&format!("[reports]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n{PAGE}")).unwrap();
+        assert_eq!(c.reports.trusted_proxies, vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
+        let e = error(&format!("[reports]\ntrusted_proxies = [\"10.0.0.0/33\"]\n{PAGE}"));
+        assert!(e.contains("reports.trusted_proxies") && e.contains("not an IP address or a CIDR range"), "{e}");
     }
 
     #[test]

@@ -158,12 +158,44 @@ pub fn parse_reports(page: &str, body: &[u8]) -> Result<Vec<CspViolation>, Strin
     Ok(out)
 }
 
+/// `X-Forwarded-For` addresses looked at, from the nearest hop on; a longer chain is cut there.
+const MAX_FORWARDED_HOPS: usize = 16;
+
+/// The client a request counts for: the TCP peer, unless it is a trusted proxy; then the
+/// nearest address in `X-Forwarded-For` (read from the right, as each proxy appends the
+/// address it got the request from) that is not itself a trusted proxy. Everything left of
+/// that is what the client claims and is not believed. A malformed entry ends the walk at the
+/// last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    // Several headers count as one list, in order.
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
 struct Collector {
     daemon: Arc<super::Daemon>,
     pages: BTreeSet<String>,
     limiter: RateLimiter,
     max_body: usize,
     max_violations: u64,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Serves `POST /csp/<page>` on `listener` until `shutdown`.
@@ -178,6 +210,7 @@ pub(super) async fn serve(
         limiter: RateLimiter::new(r.per_source_per_minute),
         max_body: r.max_body as usize,
         max_violations: r.max_violations,
+        trusted_proxies: r.trusted_proxies.clone(),
         pages: pages.into_iter().collect(),
         daemon: daemon.clone(),
     });
@@ -196,7 +229,8 @@ async fn receive(
     body: Body,
 ) -> StatusCode {
     let metrics = &c.daemon.metrics;
-    if !c.limiter.allow(from.ip(), Instant::now()) {
+    let client = client_ip(from.ip(), &headers, &c.trusted_proxies);
+    if !c.limiter.allow(client, Instant::now()) {
         metrics.csp_report("rate_limited", 1);
         return StatusCode::TOO_MANY_REQUESTS;
     }
@@ -295,6 +329,32 @@ mod tests {
         // A hostile directive name is dropped rather than stored.
         let bad = br#"{"csp-report":{"effective-directive":"script-src'; DROP","blocked-uri":"inline"}}"#;
         assert!(parse_reports("checkout", bad).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_nearest_untrusted_forwarded_address() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        // Not from a proxy: the header is whatever the sender wrote.
+        assert_eq!(client_ip(ip("203.0.113.9"), &with(&["198.51.100.1"]), &trusted), ip("203.0.113.9"));
+        // From the proxy: the address it appended, not what the client claimed before it.
+        let h = with(&["1.2.3.4, 198.51.100.7"]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
+        // Two proxies, two headers: still the nearest untrusted one.
+        let h = with(&["1.2.3.4", "198.51.100.7, 10.0.0.5"]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
+        // No header, or garbage: the last trusted hop.
+        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &with(&["nonsense, 10.0.0.5"]), &trusted), ip("10.0.0.5"));
+        // No trusted proxy configured: always the peer.
+        assert_eq!(client_ip(ip("10.0.0.2"), &with(&["198.51.100.7"]), &[]), ip("10.0.0.2"));
     }
 
     #[test]

@@ -118,12 +118,17 @@ fn sri_attributes_match_the_served_files_and_chromium_refuses_a_changed_one() {
 
 /// A raw HTTP/1.1 POST on loopback: the status and body (`None`: no answer).
 fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, String)> {
+    http_post_with(port, path, &format!("Content-Type: {content_type}\r\n"), body)
+}
+
+/// `headers`: header lines, each ending in CRLF.
+fn http_post_with(port: u16, path: &str, headers: &str, body: &[u8]) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .ok()?;
@@ -162,7 +167,7 @@ fn report_endpoint_refuses_oversize_and_flood_bodies_and_counts_them() {
         &ws,
         // Short: the daemon's first scan comes within a quarter interval (jitter).
         "interval = \"4s\"\n",
-        &format!("\n[watch]\nlisten = {metrics}\n\n[reports]\nlisten = {reports}\nmax_body = 1024\nper_source_per_minute = 6\n"),
+        &format!("\n[watch]\nlisten = {metrics}\n\n[reports]\nlisten = {reports}\nmax_body = 1024\nper_source_per_minute = 6\ntrusted_proxies = [\"127.0.0.0/8\"]\n"),
     );
     let daemon = Daemon::start(&ws);
     let legacy = br#"{"csp-report":{"document-uri":"http://127.0.0.1/checkout","effective-directive":"script-src-elem","blocked-uri":"http://127.0.0.4:1/js/x.js"}}"#;
@@ -202,6 +207,17 @@ fn report_endpoint_refuses_oversize_and_flood_bodies_and_counts_them() {
     assert_eq!(cloaked[0]["script"], "http://127.0.0.4:1");
     assert_eq!(cloaked[0]["status"], "reported by browsers, never seen by the monitor");
     assert_eq!(cloaked[0]["browser_reports"], 2);
+
+    // Behind a trusted proxy (the loopback here) each client it forwards for has its own
+    // bucket: six accepted, the seventh refused, the next client accepted again — while the
+    // proxy's own bucket was emptied by the flood above.
+    let from = |client: &str| {
+        let headers = format!("Content-Type: application/csp-report\r\nX-Forwarded-For: 1.2.3.4, {client}\r\n");
+        http_post_with(reports, "/csp/checkout", &headers, legacy).map(|r| r.0)
+    };
+    let one: Vec<Option<u16>> = (0..7).map(|_| from("198.51.100.7")).collect();
+    assert_eq!(one, [[Some(204); 6].as_slice(), &[Some(429)]].concat());
+    assert_eq!(from("198.51.100.8"), Some(204));
 }
 
 /// Real-user coverage end to end: the shop sends the generated policy with the daemon's
