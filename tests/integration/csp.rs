@@ -207,6 +207,8 @@ fn report_endpoint_refuses_oversize_and_flood_bodies_and_counts_them() {
     assert_eq!(cloaked[0]["script"], "http://127.0.0.4:1");
     assert_eq!(cloaked[0]["status"], "reported by browsers, never seen by the monitor");
     assert_eq!(cloaked[0]["browser_reports"], 2);
+    let out = ws.skimwatch().args(["inventory", "--format", "html"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 report(s) from real browsers"), "the HTML shows it too");
 
     // Behind a trusted proxy (the loopback here) each client it forwards for has its own
     // bucket: six accepted, the seventh refused, the next client accepted again — while the
