@@ -166,8 +166,11 @@ const MAX_FORWARDED_HOPS: usize = 16;
 /// address it got the request from) that is not itself a trusted proxy. Everything left of
 /// that is what the client claims and is not believed. A malformed entry ends the walk at the
 /// last trusted hop.
+/// IPv4 peers of a dual-stack listener (`[::]:…`) arrive as `::ffff:a.b.c.d`: they are
+/// compared, and counted, as `a.b.c.d`.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
@@ -180,7 +183,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .flat_map(|v| v.split(','))
         .collect::<Vec<_>>();
     for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else { break };
+        let Ok(ip) = hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) else { break };
         client = ip;
         if !is_trusted(&ip) {
             break;
@@ -353,6 +356,9 @@ mod tests {
         // No header, or garbage: the last trusted hop.
         assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
         assert_eq!(client_ip(ip("10.0.0.2"), &with(&["nonsense, 10.0.0.5"]), &trusted), ip("10.0.0.5"));
+        // A dual-stack listener's IPv4 peer is the IPv4 address.
+        assert_eq!(client_ip(ip("::ffff:10.0.0.2"), &with(&["198.51.100.7"]), &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("::ffff:203.0.113.9"), &HeaderMap::new(), &trusted), ip("203.0.113.9"));
         // No trusted proxy configured: always the peer.
         assert_eq!(client_ip(ip("10.0.0.2"), &with(&["198.51.100.7"]), &[]), ip("10.0.0.2"));
     }
