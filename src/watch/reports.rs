@@ -175,14 +175,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         return peer;
     }
     let mut client = peer;
-    // Several headers count as one list, in order.
-    let hops = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect::<Vec<_>>();
-    for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
+    // Several headers count as one list, in order; walked from the end without copying it.
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    for hop in hops.rev().take(MAX_FORWARDED_HOPS) {
         let Ok(ip) = hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) else { break };
         client = ip;
         if !is_trusted(&ip) {
